@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+/**
+ * mta-upgrade's entry point: options, help, and the one place where an error kind becomes an exit code.
+ * Subcommand modules are imported only when their command runs, so `--help` and `probe` never load listr2.
+ */
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { EXIT_CODES, MtaError, errorText, isMtaError } from './lib/errors.js';
+import type { GlobalOptions, Io } from './commands/types.js';
+
+export function makeIo(json: boolean, stdout: NodeJS.WritableStream = process.stdout, stderr: NodeJS.WritableStream = process.stderr): Io {
+  const isTTY = !!(process.stdin.isTTY && (stdout as NodeJS.WriteStream).isTTY);
+  return {
+    out: (line) => {
+      if (!json) stdout.write(line + '\n');
+    },
+    err: (line) => {
+      if (!json) stderr.write(line + '\n');
+      else if (line.trim()) stdout.write(JSON.stringify({ type: 'message', level: 'warn', text: line }) + '\n');
+    },
+    event: (type, data) => {
+      if (json) stdout.write(JSON.stringify({ type, time: new Date().toISOString(), ...data }) + '\n');
+    },
+    json,
+    isTTY,
+    confirm: async (question) => {
+      const rl = (await import('node:readline/promises')).createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+      } finally {
+        rl.close();
+      }
+    },
+    stdout,
+    stderr,
+  };
+}
+
+const EXAMPLES = `
+Examples:
+  mta-upgrade validate plans/sendmail-8.15.yaml         check a plan, every problem with file:line:col
+  mta-upgrade run plans/sendmail-8.15.yaml --dry-run    what would be backed up, run, replaced and checked
+  mta-upgrade run plans/sendmail-8.15.yaml              back up, build, stage, swap, verify (asks first)
+  mta-upgrade rollback                                  undo the latest run, even after a crash
+  mta-upgrade probe mx.example.org:25 --scan            which TLS versions a server accepts over STARTTLS
+  mta-upgrade mx example.org                            every MX of a domain must do TLSv1.2 or newer
+  mta-upgrade tls-report /var/log/maillog*              TLS versions per peer from sendmail/postfix logs
+
+Exit codes: 0 ok, 1 failed (rolled back, or nothing changed), 2 bad input or refused,
+            3 failed and rollback incomplete, 130 interrupted (applied work undone).
+Plans: docs/plan-format.md; the JSON Schema: mta-upgrade schema.`;
+
+export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Command {
+  const program = new Command('mta-upgrade');
+  const globals = (): GlobalOptions => {
+    const o = program.opts<{ root?: string; stateDir?: string; yes?: boolean; json?: boolean; verbose?: boolean; color?: boolean }>();
+    const g = { root: o.root, stateDir: o.stateDir, yes: !!o.yes, json: !!o.json, verbose: !!o.verbose, color: o.color !== false };
+    setGlobals(g);
+    return g;
+  };
+  program
+    .description('Upgrade a mail server (sendmail) from source without losing mail, config or sleep.')
+    .version('0.1.0')
+    .option('--root <dir>', 'take every absolute path of the plan, and the state directory, under DIR (sandboxes, tests)')
+    .option('--state-dir <dir>', 'where journals, logs and backups live (default /var/lib/mta-upgrade, /var/db/mta-upgrade on FreeBSD, under --root)')
+    .option('-y, --yes', 'do not ask before changing the system (required without a terminal)')
+    .option('--json', 'one JSON event per line on stdout, for automation')
+    .option('-v, --verbose', 'show every command and its output')
+    .option('--no-color', 'no colours')
+    .showSuggestionAfterError(true)
+    .addHelpText('after', EXAMPLES)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+
+  // commander calls an action with (…arguments, options, command): pass the first `n` on, then globals and io.
+  const lazy =
+    (n: number, load: () => Promise<(...a: any[]) => Promise<void>>) =>
+    async (...args: unknown[]) =>
+      (await load())(...args.slice(0, n), globals(), io);
+
+  program
+    .command('run <plan>')
+    .description('back up, build, install (staged, then swapped), verify; roll back automatically on failure')
+    .option('-n, --dry-run', 'show what would be done, run the read-only checks, change nothing')
+    .option('-y, --yes', 'do not ask before changing the system')
+    .action(async (plan: string, opts: { dryRun?: boolean; yes?: boolean }) => {
+      const g = globals();
+      const { runCommand } = await import('./commands/run.js');
+      await runCommand(plan, { dryRun: !!opts.dryRun }, { ...g, yes: g.yes || !!opts.yes }, io);
+    });
+  program.command('validate <plan>').description('check a plan: every problem at once, with file:line:col').action(lazy(1, async () => (await import('./commands/validate.js')).validateCommand));
+  program.command('schema').description('print the JSON Schema (draft-07) of plans, for editors').action(lazy(0, async () => (await import('./commands/schema.js')).schemaCommand));
+  program.command('verify <plan>').description('run all checks of a plan against the live system (read-only)').action(lazy(1, async () => (await import('./commands/verify.js')).verifyCommand));
+  program.command('backup <plan>').description("archive the plan's binaries and configs now (verified, 0600)").action(lazy(1, async () => (await import('./commands/backup.js')).backupCommand));
+  program.command('rollback [run-id]').description('undo a run (default: the latest), even after a crash; twice is a no-op').action(lazy(1, async () => (await import('./commands/rollback.js')).rollbackCommand));
+  program.command('status').description('the lock, the latest runs, and any unfinished run').action(lazy(0, async () => (await import('./commands/status.js')).statusCommand));
+
+  const backups = program.command('backups').description('list, inspect, verify, pin and prune backups');
+  backups.command('list').description('id, time, plan, size, files, verified, pinned').action(lazy(0, async () => (await import('./commands/backups.js')).backupsListCommand));
+  backups.command('show <id>').description('manifest summary of one backup').action(lazy(1, async () => (await import('./commands/backups.js')).backupsShowCommand));
+  backups.command('verify <id>').description('re-read a backup and check every sha256 (exit 1 naming each bad entry)').action(lazy(1, async () => (await import('./commands/backups.js')).backupsVerifyCommand));
+  backups.command('pin <id>').description('never prune this backup').action(lazy(1, async () => (await import('./commands/backups.js')).backupsPinCommand));
+  backups
+    .command('prune')
+    .description("delete old backups, keeping the plan's keep count (default 5), the pinned ones and the latest")
+    .option('--keep <n>', 'how many to keep', positiveInt)
+    .action(lazy(1, async () => (await import('./commands/backups.js')).backupsPruneCommand));
+
+  program
+    .command('probe <host[:port]>')
+    .description('SMTP STARTTLS probe: banner, EHLO, STARTTLS, TLS version, cipher, certificate')
+    .option('--scan', 'try TLSv1, TLSv1.1, TLSv1.2 and TLSv1.3 one by one and list which are accepted')
+    .option('--require-starttls', 'also check that MAIL FROM without TLS is refused')
+    .option('--min-version <v>', 'lowest acceptable TLS version', 'TLSv1.2')
+    .option('--servername <name>', 'SNI and certificate name (default: the host, unless it is an IP)')
+    .option('--ca-file <file>', 'verify the certificate against this CA bundle')
+    .option('--timeout <duration>', 'per connection, e.g. 5s', '10s')
+    .action(lazy(2, async () => (await import('./commands/probe.js')).probeCommand));
+  program
+    .command('mx <domain>')
+    .description('probe every MX (each A and AAAA address) of a domain; fail if any cannot do TLSv1.2')
+    .option('--dns-server <addr:port>', 'ask this DNS server (tests, split horizon)')
+    .option('--min-version <v>', 'lowest acceptable TLS version', 'TLSv1.2')
+    .option('--timeout <duration>', 'per connection, e.g. 5s', '10s')
+    .action(lazy(2, async () => (await import('./commands/mx.js')).mxCommand));
+  program
+    .command('tls-report <file...>')
+    .description("TLS versions, ciphers and failures per peer from sendmail/postfix logs ('-' = stdin, .gz read)")
+    .option('--since <time>', 'only sessions from this time on (ISO date/time, or e.g. 7d, 12h)')
+    .option('--year <yyyy>', 'year for classic syslog stamps (default: from the file time)', positiveInt)
+    .option('--csv', 'CSV rows, one per peer and direction (the global --json gives one JSON document)')
+    .action(async (files: string[], opts: { since?: string; year?: number; csv?: boolean }) => {
+      const g = globals();
+      const { tlsReportCommand } = await import('./commands/tls-report.js');
+      await tlsReportCommand(files, { ...opts, json: g.json }, g, io);
+    });
+  return program;
+}
+
+export async function main(argv: string[], io?: Io): Promise<number> {
+  const json = argv.includes('--json');
+  if (argv.includes('--no-color')) process.env['NO_COLOR'] = '1';
+  const theIo = io ?? makeIo(json);
+  const program = buildProgram(theIo, () => {});
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return EXIT_CODES.usage;
+    }
+    const err = isMtaError(e) ? e : new MtaError('failed', `internal error: ${errorText(e)}`, e instanceof Error && e.stack ? e.stack.split('\n').slice(1, 6) : []);
+    if (theIo.json) theIo.event('error', { kind: err.kind, message: err.message, details: err.details, exit: EXIT_CODES[err.kind] });
+    else {
+      theIo.stderr.write(`mta-upgrade: ${err.message}\n`);
+      for (const d of err.details) theIo.stderr.write(`  ${d}\n`);
+    }
+    return EXIT_CODES[err.kind];
+  }
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('a whole number above 0');
+  return n;
+}
+
+// Run when executed directly (not when imported by tests).
+const invoked = process.argv[1] ?? '';
+if (invoked.endsWith('/cli.js') || invoked.endsWith('/mta-upgrade')) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

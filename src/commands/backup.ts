@@ -1,0 +1,26 @@
+/** `mta-upgrade backup PLAN`: archive the plan's binaries and configs now, verified, without running anything. */
+import path from 'node:path';
+import { loadPlan } from '../plan/load.js';
+import { systemClock } from '../lib/clock.js';
+import { underRoot } from '../lib/paths.js';
+import { createBackup } from '../engine/backups.js';
+import { TOOL_VERSION } from '../engine/run.js';
+import { rootOf, stateDirOf } from './common.js';
+import type { GlobalOptions, Io } from './types.js';
+
+export async function backupCommand(planFile: string, g: GlobalOptions, io: Io): Promise<void> {
+  const root = rootOf(g);
+  const loaded = await loadPlan(planFile, { root });
+  const p = loaded.plan;
+  const storeDir = path.join(stateDirOf(g), 'backups');
+  const b = await createBackup({
+    storeDir,
+    paths: [...p.binaries, ...p.configs],
+    real: (x) => underRoot(root || '/', x),
+    meta: { plan: p.name, planHash: loaded.hash, toolVersion: TOOL_VERSION, keep: p.keep },
+    clock: systemClock,
+    onProgress: g.verbose ? io.out : undefined,
+  });
+  io.event('backup', { ...b });
+  io.out(`backup ${b.id} written and verified: ${path.join(storeDir, `${b.id}.tar.gz`)}`);
+}

@@ -1,0 +1,60 @@
+/**
+ * `mta-upgrade rollback [RUN]`: undo a run (default: the latest, finished, failed or interrupted) from its
+ * journal and backup, restart the service, re-run the checks. Works in a new process after a crash; a second
+ * rollback is a no-op success. The plan used is the copy kept in the run directory.
+ */
+import path from 'node:path';
+import { loadPlan } from '../plan/load.js';
+import { createExecutor } from '../lib/exec.js';
+import { MtaError } from '../lib/errors.js';
+import { msg } from '../messages.js';
+import { Journal, listRuns } from '../engine/journal.js';
+import { acquireLock } from '../engine/lock.js';
+import { rollback } from '../engine/run.js';
+import { baseContext, openRunLog, redactorFor, runPaths } from '../engine/context.js';
+import { pendingIntents } from '../engine/rollback.js';
+import { confirmation, engineOptions, interruptSignal, stateDirOf } from './common.js';
+import type { GlobalOptions, Io } from './types.js';
+
+export async function rollbackCommand(runId: string | undefined, g: GlobalOptions, io: Io): Promise<void> {
+  const stateDir = stateDirOf(g);
+  const runs = await listRuns(stateDir);
+  if (!runs.length) {
+    if (runId) throw new MtaError('not-found', `no run ${runId} in ${stateDir}`);
+    io.out(msg.noRuns);
+    return;
+  }
+  const run = runId ? runs.find((r) => r.id === runId) : runs[runs.length - 1];
+  if (!run) throw new MtaError('not-found', `no run ${runId} in ${stateDir}; runs: ${runs.map((r) => r.id).join(', ')}`);
+  const pending = pendingIntents(run);
+  if (run.rollback?.status === 'complete' && !pending.length) {
+    io.out(msg.alreadyRolledBack(run.id));
+    return;
+  }
+  const root = run.start?.root ?? '';
+  const loaded = await loadPlan(path.join(run.dir, 'plan.yaml'), { root, strictModes: false });
+  io.out(`Rolling back run ${run.id} (${run.start?.plan ?? '?'}): ${pending.length} change${pending.length === 1 ? '' : 's'} to undo${run.backupId ? `, then restore backup ${run.backupId}` : ''}.`);
+  const confirm = confirmation(`rollback of ${run.id}`, g, io);
+  if (confirm && !(await confirm())) throw new MtaError('refused', msg.declined('rollback'));
+
+  const lock = await acquireLock(stateDir, `rollback ${run.id}`, io.err);
+  const interrupt = interruptSignal(io); // keeps Ctrl-C from killing us mid-undo; the undo itself ignores it
+  const log = openRunLog(path.join(run.dir, 'run.log'));
+  try {
+    const o = engineOptions(loaded, { ...g, root: root || undefined }, io, { dryRun: false, signal: new AbortController().signal });
+    o.stateDir = stateDir;
+    const exec = createExecutor({ dryRun: false, redact: redactorFor(loaded), log: (l) => log.write(l) });
+    const base = baseContext(o, exec, runPaths(stateDir, run.id), () => {});
+    const journal = await Journal.append(run.journal, o.clock);
+    const rb = await rollback(o, journal, run.id, base, 'command');
+    if (!run.end) journal.write({ type: 'end', status: rb.failures.length ? 'rollback-incomplete' : 'rolled-back', message: 'rolled back by command' });
+    journal.close();
+    for (const l of rb.lines) io.out(`  ${l}`);
+    if (rb.failures.length) throw new MtaError('rollback-incomplete', msg.rollbackIncomplete, rb.failures.map((f) => `NOT UNDONE: ${f}`));
+    io.out(msg.rolledBack(rb.undone));
+  } finally {
+    log.close();
+    interrupt.dispose();
+    lock.release();
+  }
+}

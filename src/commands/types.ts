@@ -1,0 +1,29 @@
+/**
+ * What every subcommand receives. Commands print through `io` (never console.* directly, so tests capture
+ * output and --json stays one event per line), throw MtaError for failures, and return normally on success.
+ * src/cli.ts turns an MtaError's kind into the exit code.
+ */
+export interface GlobalOptions {
+  /** Every absolute plan path and the state directory are taken under this directory. */
+  root?: string;
+  stateDir?: string;
+  yes: boolean;
+  json: boolean;
+  verbose: boolean;
+  color: boolean;
+}
+
+export interface Io {
+  /** A line for the user on stdout (suppressed in --json mode: use event there). */
+  out(line: string): void;
+  /** A line on stderr: warnings, errors. */
+  err(line: string): void;
+  /** One JSON object on its own stdout line in --json mode; ignored otherwise. */
+  event(type: string, data: Record<string, unknown>): void;
+  json: boolean;
+  isTTY: boolean;
+  /** Ask yes/no on the terminal. Only called when isTTY. */
+  confirm(question: string): Promise<boolean>;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}

@@ -1,0 +1,32 @@
+/** `mta-upgrade verify PLAN`: every check of the plan against the live system, concurrently, one table. */
+import { loadPlan } from '../plan/load.js';
+import { createExecutor } from '../lib/exec.js';
+import { systemClock } from '../lib/clock.js';
+import { underRoot } from '../lib/paths.js';
+import { MtaError } from '../lib/errors.js';
+import { runChecks, failedRequired, formatChecks } from '../engine/checks.js';
+import { flatten } from '../engine/preview.js';
+import { rootOf } from './common.js';
+import type { GlobalOptions, Io } from './types.js';
+
+export async function verifyCommand(planFile: string, g: GlobalOptions, io: Io): Promise<void> {
+  const root = rootOf(g);
+  const loaded = await loadPlan(planFile, { root });
+  const started = performance.now();
+  // Checks are probes: a dry-run executor would still run them; this one never writes anyway.
+  const exec = createExecutor({ dryRun: true });
+  const outcomes = await runChecks(loaded.plan.checks, {
+    exec,
+    clock: systemClock,
+    root: root || '/',
+    vars: loaded.vars,
+    real: (p) => underRoot(root || '/', p),
+    signal: new AbortController().signal,
+  });
+  const ms = Math.round(performance.now() - started);
+  for (const o of outcomes) io.event('check', flatten(o));
+  io.out(`${loaded.plan.name}: ${outcomes.length} checks in ${ms} ms`);
+  for (const l of formatChecks(outcomes)) io.out(l);
+  const bad = failedRequired(outcomes);
+  if (bad.length) throw new MtaError('failed', `${bad.length} required check${bad.length === 1 ? '' : 's'} failed`, bad.map((b) => `${b.name}: ${b.result.summary}`));
+}

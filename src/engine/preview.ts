@@ -1,0 +1,97 @@
+/**
+ * The dry run: what a run would do, in order — the paths it would back up (size or "absent"), each step's
+ * commands and files (from the same builders as the real run), and every check, really run. It writes nothing:
+ * no state directory, no log, no temp file. Nothing is reported as merely "skipped".
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { stepModule } from '../steps/index.js';
+import type { StepContext } from '../steps/types.js';
+import { runChecks, formatChecks, type CheckOutcome } from './checks.js';
+import { checkContext, dryRunJournal, planFacts, type EngineOptions } from './context.js';
+import type { BaseContext } from '../steps/types.js';
+
+export interface PathState {
+  path: string;
+  exists: boolean;
+  type?: 'file' | 'dir' | 'symlink' | 'other';
+  bytes?: number;
+  files?: number;
+}
+
+export async function pathState(planPath: string, real: string): Promise<PathState> {
+  const st = await fs.lstat(real).catch(() => undefined);
+  if (!st) return { path: planPath, exists: false };
+  if (st.isSymbolicLink()) return { path: planPath, exists: true, type: 'symlink', bytes: st.size };
+  if (!st.isDirectory()) return { path: planPath, exists: true, type: st.isFile() ? 'file' : 'other', bytes: st.size, files: 1 };
+  let bytes = 0;
+  let files = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await fs.readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else {
+        files++;
+        bytes += (await fs.lstat(p)).size;
+      }
+    }
+  };
+  await walk(real);
+  return { path: planPath, exists: true, type: 'dir', bytes, files };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function formatPathState(s: PathState): string {
+  if (!s.exists) return `${s.path}  absent (recorded as absent; removed again on rollback)`;
+  if (s.type === 'dir') return `${s.path}  directory, ${s.files} files, ${formatBytes(s.bytes ?? 0)}`;
+  return `${s.path}  ${s.type}, ${formatBytes(s.bytes ?? 0)}`;
+}
+
+/** Print the preview; returns the pre-checks so a real run can record them without running them twice. */
+export async function preview(o: EngineOptions, base: BaseContext): Promise<CheckOutcome[]> {
+  const { plan } = o.loaded;
+  const say = (line: string) => o.out(line);
+  say(`Plan ${plan.name}: ${plan.mta} → ${plan.version}${o.root ? `, under root ${o.root}` : ''}`);
+  say(`State directory: ${o.stateDir}`);
+  say('');
+  const paths = [...plan.binaries, ...plan.configs];
+  say(`1. Back up ${paths.length} paths into one archive:`);
+  for (const p of paths) {
+    const s = await pathState(p, base.real(p));
+    o.event('backup-path', { ...s });
+    say(`   ${formatPathState(s)}`);
+  }
+  say('');
+  say(`2. Steps (${plan.steps.length}):`);
+  const shared = new Map<string, unknown>();
+  const ctx: StepContext = {
+    ...base,
+    journal: dryRunJournal,
+    plan: planFacts(o.loaded),
+    shared,
+    metric: () => {},
+  };
+  for (const [i, step] of plan.steps.entries()) {
+    const mod = stepModule(step.type);
+    shared.set('step.index', i);
+    say(`   ${i + 1}) ${mod.title(step)}  [${step.type}]`);
+    const lines = await mod.describe(step, ctx);
+    o.event('step', { index: i, type: step.type, title: mod.title(step), lines });
+    for (const l of lines) say(`      ${l}`);
+  }
+  say('');
+  say(`3. Checks (${plan.checks.length}), run now against the live system (read-only):`);
+  const outcomes = await runChecks(plan.checks, checkContext(base));
+  for (const oc of outcomes) o.event('check', { phase: 'preview', ...flatten(oc) });
+  for (const l of formatChecks(outcomes)) say(l);
+  return outcomes;
+}
+
+export function flatten(o: CheckOutcome): Record<string, unknown> {
+  return { index: o.index, type: o.type, name: o.name, required: o.required, status: o.result.status, summary: o.result.summary, details: o.result.details ?? [], data: o.result.data ?? {} };
+}

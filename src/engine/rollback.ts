@@ -1,0 +1,85 @@
+/**
+ * Undoing a run, from its journal alone, so it works in a new process after a crash: every intent not yet
+ * undone, newest first, through its kind's `undo`; then the backup archive puts every backed-up path back
+ * (atomically, owner, mode and mtime); then the late undos (service restarts) so the old binaries run again.
+ * Each undo is journaled (`undone` / `undo-failed`); a second rollback finds nothing left and is a no-op.
+ */
+import path from 'node:path';
+import { stepModule } from '../steps/index.js';
+import type { JournalAction, UndoContext } from '../steps/types.js';
+import { restoreBackup } from './backups.js';
+import type { Journal, RunSummary } from './journal.js';
+import type { Task } from './tasks.js';
+
+export interface RollbackReport {
+  /** What state each path or action is in now. */
+  lines: string[];
+  failures: string[];
+  undone: number;
+}
+
+export function pendingIntents(s: RunSummary): { seq: number; action: JournalAction }[] {
+  const undone = new Set<number>();
+  for (const r of s.records) if (r.type === 'undone') undone.add(r.of);
+  return s.records
+    .filter((r): r is Extract<typeof r, { type: 'intent' }> => r.type === 'intent' && !undone.has(r.seq))
+    .map((r) => ({ seq: r.seq, action: r.action }))
+    .reverse();
+}
+
+/** The rollback as tasks, so the runner shows progress; `report` fills as they run. */
+export function rollbackTasks(s: RunSummary, ctx: UndoContext, journal: Journal, report: RollbackReport): Task[] {
+  const pending = pendingIntents(s);
+  const isLate = (a: JournalAction) => safeModule(a.kind)?.undoLast === true;
+  const undoTask = ({ seq, action }: { seq: number; action: JournalAction }): Task => ({
+    title: `Undo ${action.kind}: ${action.action}${describeTarget(action)}`,
+    run: async () => {
+      try {
+        const mod = safeModule(action.kind);
+        if (!mod) throw new Error(`no step kind '${action.kind}' in this version of mta-upgrade`);
+        const state = await mod.undo(action, ctx);
+        journal.write({ type: 'undone', of: seq, state });
+        report.lines.push(state);
+        report.undone++;
+        return state;
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        journal.write({ type: 'undo-failed', of: seq, error });
+        report.failures.push(`${action.kind} ${action.action}${describeTarget(action)}: ${error}`);
+        throw e;
+      }
+    },
+  });
+  const tasks: Task[] = pending.filter((p) => !isLate(p.action)).map(undoTask);
+  if (s.backupId) {
+    const id = s.backupId;
+    tasks.push({
+      title: `Restore backup ${id}`,
+      run: async (line) => {
+        try {
+          const r = await restoreBackup({ storeDir: path.join(ctx.stateDir, 'backups'), id, real: ctx.real, onProgress: line });
+          report.lines.push(...r.lines);
+          return `${r.changed} path${r.changed === 1 ? '' : 's'} put back`;
+        } catch (e) {
+          report.failures.push(`restore of backup ${id}: ${e instanceof Error ? e.message : String(e)}`);
+          throw e;
+        }
+      },
+    });
+  }
+  tasks.push(...pending.filter((p) => isLate(p.action)).map(undoTask));
+  return tasks;
+}
+
+function safeModule(kind: string) {
+  try {
+    return stepModule(kind);
+  } catch {
+    return undefined;
+  }
+}
+
+function describeTarget(a: JournalAction): string {
+  const t = a.data['target'] ?? a.data['path'] ?? a.data['file'];
+  return typeof t === 'string' ? ` ${t}` : '';
+}

@@ -1,0 +1,181 @@
+/**
+ * The one place that runs commands. It owns dry run: a request that `mutates` is described and not executed in
+ * a dry run; a read-only probe always runs. Commands are argv arrays, never a shell string. Each child gets its
+ * own process group so a timeout or Ctrl-C stops `sh ./Build` and every make below it, not just the shell.
+ */
+import { execa } from 'execa';
+
+export interface ExecRequest {
+  argv: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** A write. Not executed in a dry run. Probes (false) always run. */
+  mutates: boolean;
+  /** Text fed to stdin; stdin is /dev/null otherwise. */
+  input?: string;
+  /** Each output line (stdout and stderr interleaved) as it arrives. */
+  onLine?: (line: string) => void;
+  /** Stop the process as soon as this returns true for the output so far; the result then counts as ok. */
+  until?: (output: string) => boolean;
+}
+
+export interface ExecResult {
+  ok: boolean;
+  exitCode?: number;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr interleaved. */
+  output: string;
+  timedOut: boolean;
+  canceled: boolean;
+  stoppedEarly: boolean;
+  /** True when the request was a write and the executor is in dry run: nothing ran. */
+  skipped: boolean;
+  durationMs: number;
+  /** One line saying what happened, secrets redacted. */
+  message: string;
+}
+
+export interface Executor {
+  readonly dryRun: boolean;
+  run(req: ExecRequest): Promise<ExecResult>;
+  /** The command as a copy-pasteable line, secrets redacted: used for dry run, logs and errors alike. */
+  format(req: Pick<ExecRequest, 'argv' | 'cwd' | 'env'>): string;
+}
+
+export interface ExecutorOptions {
+  dryRun: boolean;
+  /** Aborting cancels the running command (SIGTERM to its group, SIGKILL after killAfterMs). */
+  signal?: AbortSignal;
+  /** Receives every line the executor wants kept: the command, its output, its end. */
+  log?: (line: string) => void;
+  redact?: (text: string) => string;
+  killAfterMs?: number;
+}
+
+const SAFE = /^[\w@%+=:,./-]+$/;
+export function shellQuote(arg: string): string {
+  if (arg !== '' && SAFE.test(arg)) return arg;
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export function formatCommand(req: Pick<ExecRequest, 'argv' | 'cwd' | 'env'>, redact: (s: string) => string = (s) => s): string {
+  const env = Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`);
+  const line = [...env, ...req.argv.map(shellQuote)].join(' ');
+  return redact(req.cwd ? `(cd ${shellQuote(req.cwd)} && ${line})` : line);
+}
+
+export function createExecutor(opts: ExecutorOptions): Executor {
+  const redact = opts.redact ?? ((s: string) => s);
+  const log = opts.log ?? (() => {});
+  const format = (req: Pick<ExecRequest, 'argv' | 'cwd' | 'env'>) => formatCommand(req, redact);
+
+  async function run(req: ExecRequest): Promise<ExecResult> {
+    const shown = format(req);
+    const started = performance.now();
+    if (opts.dryRun && req.mutates) {
+      log(`[dry-run] would run: ${shown}`);
+      return result({ ok: true, skipped: true, message: `would run: ${shown}` }, started);
+    }
+    if (opts.signal?.aborted) {
+      return result({ ok: false, canceled: true, message: `not started (interrupted): ${shown}` }, started);
+    }
+    log(`$ ${shown}`);
+    const child = execa(req.argv[0]!, req.argv.slice(1), {
+      cwd: req.cwd,
+      env: req.env,
+      extendEnv: true,
+      reject: false,
+      all: true,
+      stdin: req.input === undefined ? 'ignore' : 'pipe',
+      input: req.input,
+      detached: true, // own process group: we kill the whole tree, and a terminal's Ctrl-C reaches only us
+      stripFinalNewline: false,
+    });
+
+    let timedOut = false;
+    let canceled = false;
+    let stoppedEarly = false;
+    const killGroup = (sig: NodeJS.Signals) => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    let hardKill: NodeJS.Timeout | undefined;
+    const stop = () => {
+      killGroup('SIGTERM');
+      hardKill ??= setTimeout(() => killGroup('SIGKILL'), opts.killAfterMs ?? 2000);
+    };
+    const timer = req.timeoutMs ? setTimeout(() => ((timedOut = true), stop()), req.timeoutMs) : undefined;
+    const onAbort = () => ((canceled = true), stop());
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    let output = '';
+    try {
+      for await (const line of child.iterable({ from: 'all', preserveNewlines: false })) {
+        const text = String(line);
+        output += text + '\n';
+        log(redact(text));
+        req.onLine?.(redact(text));
+        if (!stoppedEarly && req.until?.(output)) {
+          stoppedEarly = true;
+          stop();
+        }
+      }
+    } catch {
+      /* the iterable rejects when the process fails; the awaited result below says how */
+    }
+    const r = await child;
+    if (timer) clearTimeout(timer);
+    if (hardKill) clearTimeout(hardKill);
+    opts.signal?.removeEventListener('abort', onAbort);
+
+    const exitCode = typeof r.exitCode === 'number' ? r.exitCode : undefined;
+    const ok = stoppedEarly || (!timedOut && !canceled && exitCode === 0);
+    let message: string;
+    if (stoppedEarly) message = `stopped once its output was read: ${shown}`;
+    else if (timedOut) message = `timed out after ${req.timeoutMs} ms: ${shown}`;
+    else if (canceled) message = `interrupted: ${shown}`;
+    else if ((r as { code?: string }).code === 'ENOENT') message = `command not found: ${req.argv[0]} (${shown})`;
+    else if (exitCode === 0) message = `ok: ${shown}`;
+    else if (exitCode !== undefined) message = `exit code ${exitCode}: ${shown}`;
+    else message = `killed by ${r.signal ?? 'a signal'}: ${shown}`;
+    log(`# ${message}`);
+    return result(
+      {
+        ok,
+        exitCode,
+        signal: r.signal ?? undefined,
+        stdout: String(r.stdout ?? ''),
+        stderr: String(r.stderr ?? ''),
+        output: output || String(r.all ?? ''),
+        timedOut,
+        canceled,
+        stoppedEarly,
+        message,
+      },
+      started,
+    );
+  }
+
+  return { dryRun: opts.dryRun, run, format };
+}
+
+function result(partial: Partial<ExecResult> & { ok: boolean; message: string }, started: number): ExecResult {
+  return {
+    stdout: '',
+    stderr: '',
+    output: '',
+    timedOut: false,
+    canceled: false,
+    stoppedEarly: false,
+    skipped: false,
+    ...partial,
+    durationMs: performance.now() - started,
+  };
+}

@@ -1,0 +1,23 @@
+/** Mapping plan paths (absolute, as the admin writes them) to real paths under --root. */
+import path from 'node:path';
+
+export function underRoot(root: string, planPath: string): string {
+  if (!planPath.startsWith('/')) throw new Error(`not an absolute path: ${planPath}`);
+  if (root === '/' || root === '') return path.normalize(planPath);
+  return path.join(root, planPath);
+}
+
+/** Default state directory: /var/db/mta-upgrade on FreeBSD (where ports keep their state), /var/lib elsewhere. */
+export function defaultStateDir(platform: NodeJS.Platform = process.platform): string {
+  return platform === 'freebsd' ? '/var/db/mta-upgrade' : '/var/lib/mta-upgrade';
+}
+
+/** The real state directory: --state-dir as given (relative to cwd), or the default taken under --root. */
+export function resolveStateDir(root: string, stateDir?: string): string {
+  if (stateDir) return path.resolve(stateDir);
+  return underRoot(root, defaultStateDir());
+}
+
+export function isDirPath(planPath: string): boolean {
+  return planPath.endsWith('/');
+}

@@ -1,0 +1,28 @@
+/** Small zod building blocks shared by every step and check schema. */
+import { z } from 'zod';
+
+/** An absolute path as the plan names it; the engine maps it under --root when one is given. */
+export const absPath = z
+  .string()
+  .min(1)
+  .refine((p) => p.startsWith('/'), { message: 'must be an absolute path (start with /)' })
+  .refine((p) => !p.split('/').includes('..'), { message: "must not contain '..'" })
+  .describe('Absolute path (mapped under --root). A trailing / means a directory.');
+
+/** An argv array: the program and its arguments, never a shell string. */
+export const argv = z.array(z.string()).min(1, 'needs at least the program name').describe('Program and arguments, run without a shell.');
+
+/** Durations are written as 30s, 5m, 1500ms or a number of seconds. */
+export const duration = z
+  .union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'a duration like 30s, 5m, 1500ms')])
+  .describe('Duration: seconds as a number, or 1500ms, 30s, 5m, 1h.');
+
+export function durationMs(d: number | string | undefined, fallbackMs: number): number {
+  if (d === undefined) return fallbackMs;
+  if (typeof d === 'number') return d * 1000;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d)!;
+  const n = Number(m[1]);
+  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+}
+
+export const envMap = z.record(z.string(), z.string()).describe('Environment variables added for the command.');

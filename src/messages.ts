@@ -1,0 +1,28 @@
+/**
+ * User-facing text of the plan loader, the engine and the commands, in one place so wording stays consistent
+ * and every failure says what changed, what was undone and what the admin must do. A leaf module: imports nothing.
+ */
+export const msg = {
+  planUnreadable: (file: string, why: string) => `cannot read plan ${file}: ${why}`,
+  planInvalid: (file: string, n: number) => `${file}: ${n} problem${n === 1 ? '' : 's'}; nothing was run or written`,
+  planUnsafe: (file: string) => `refusing plan ${file}: it runs commands as root, so only root may be able to change it`,
+  planWritable: (file: string, mode: string) => `${file} is writable by group or others (mode ${mode}); fix: chmod go-w ${file}`,
+  planForeignOwner: (file: string, uid: number) => `${file} is owned by uid ${uid}, not root or you; fix: chown root ${file}`,
+
+  noTtyNoYes: (what: string) => `${what} changes the system; without a terminal to confirm on, pass --yes (or use --dry-run to preview)`,
+  declined: (what: string) => `${what}: not confirmed; nothing was changed`,
+  lockHeld: (pid: number, since: string, cmd: string) =>
+    `another mta-upgrade (pid ${pid}, '${cmd}', since ${since}) holds the lock; wait for it or stop it`,
+  staleLock: (pid: number) => `taking over a stale lock from pid ${pid} (that process is gone)`,
+  unfinishedRun: (id: string, status: string) =>
+    `run ${id} did not finish (${status}); the system may be half-upgraded. Run 'mta-upgrade rollback ${id}' first (or 'mta-upgrade status' to see it)`,
+
+  nothingChanged: 'nothing on the system was changed',
+  rolledBack: (n: number) => `rolled back: ${n} change${n === 1 ? '' : 's'} undone; the system is as before the run`,
+  rollbackIncomplete: 'ROLLBACK INCOMPLETE: some changes could not be undone. The state of each path is listed above; fix those by hand (see docs/restore-by-hand.md) and run mta-upgrade rollback again',
+  interrupted: 'interrupted',
+  checkFailed: (n: number) => `${n} required check${n === 1 ? '' : 's'} failed after the upgrade`,
+  alreadyRolledBack: (id: string) => `run ${id} is already rolled back; nothing to do`,
+  noRuns: 'no runs recorded in the state directory; nothing to roll back',
+  notAvailable: (cmd: string, issue: string) => `'${cmd}' is not available yet (${issue})`,
+} as const;

@@ -1,0 +1,147 @@
+/**
+ * Loading a plan: read (refusing an unsafe file when root), parse YAML, interpolate ${vars}, validate with zod,
+ * and report every problem at once as `file:line:col: path: what is wrong` (exit 2, nothing run).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { MtaError } from '../lib/errors.js';
+import { PlanSchema, type Plan } from './schema.js';
+import { interpolateTree, resolveVars, closest, type PathKey } from './interpolate.js';
+import { locate, formatPath } from './locate.js';
+import { allowedKeys, discriminatorChoices } from './shape.js';
+import { msg } from '../messages.js';
+
+export interface LoadedPlan {
+  plan: Plan;
+  /** Plan variables after interpolation, with `root`. */
+  vars: Record<string, string>;
+  file: string;
+  /** sha256 of the file as read: recorded in backups and journals. */
+  hash: string;
+}
+
+export interface LoadOptions {
+  /** --root ('' or undefined for none). */
+  root?: string;
+  /** Refuse files writable by group/others or owned by someone else when running as root (default true). */
+  strictModes?: boolean;
+}
+
+export async function loadPlan(file: string, opts: LoadOptions = {}): Promise<LoadedPlan> {
+  const text = await fs.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new MtaError('not-found', msg.planUnreadable(file, e.code === 'ENOENT' ? 'no such file' : e.message));
+  });
+  if (opts.strictModes !== false) await checkPlanModes(file);
+  return parsePlan(text, file, opts);
+}
+
+/** Like OpenSSH's StrictModes: a plan runs commands as root, so only root (or the sudo caller) may write it. */
+export async function checkPlanModes(file: string, uid = process.getuid?.()): Promise<void> {
+  if (uid !== 0) return;
+  const st = await fs.stat(file);
+  const sudoUid = Number(process.env['SUDO_UID'] ?? NaN);
+  const problems: string[] = [];
+  if (st.mode & 0o022) problems.push(msg.planWritable(file, (st.mode & 0o777).toString(8)));
+  if (st.uid !== 0 && st.uid !== sudoUid) problems.push(msg.planForeignOwner(file, st.uid));
+  if (problems.length) throw new MtaError('refused', msg.planUnsafe(file), problems);
+}
+
+export function parsePlan(text: string, file: string, opts: LoadOptions = {}): LoadedPlan {
+  const rel = path.relative(process.cwd(), file);
+  const shown = rel && !rel.startsWith('..') ? rel : file;
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
+  const problems: string[] = [];
+  for (const e of doc.errors) {
+    const p = e.linePos?.[0];
+    problems.push(`${shown}:${p?.line ?? 1}:${p?.col ?? 1}: YAML syntax: ${e.message.split('\n')[0]}`);
+  }
+  if (problems.length) throw new MtaError('plan-invalid', msg.planInvalid(shown, problems.length), problems);
+
+  const raw = doc.toJS() as unknown;
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new MtaError('plan-invalid', msg.planInvalid(shown, 1), [`${shown}:1:1: the plan must be a YAML mapping (name:, mta:, steps: …)`]);
+  }
+  const root = (opts.root ?? '').replace(/\/+$/, '');
+  const rawVars = (raw as Record<string, unknown>)['vars'];
+  const varsIn = rawVars && typeof rawVars === 'object' && !Array.isArray(rawVars) ? (rawVars as Record<string, unknown>) : {};
+  const { vars, problems: varProblems } = resolveVars(varsIn, { root });
+  const located: { pos: { line: number; col: number }; text: string }[] = [];
+  const at = (p: PathKey[], message: string, key?: string) =>
+    located.push({ pos: locate(doc, lc, p, { key }), text: `${formatPath(key ? [...p, key] : p)}: ${message}` });
+
+  const interpolated = interpolateTree(raw, vars, varProblems);
+  for (const vp of varProblems) at(vp.path, vp.message);
+
+  const result = PlanSchema.safeParse(interpolated);
+  // A string with a bad ${reference} is reported once, not again as "not an absolute path".
+  const reported = new Set(varProblems.map((v) => formatPath(v.path)));
+  if (!result.success)
+    for (const issue of result.error.issues)
+      if (!reported.has(formatPath(issue.path as PathKey[]))) describeIssue(issue, interpolated, at);
+
+  if (located.length) {
+    located.sort((a, b) => a.pos.line - b.pos.line || a.pos.col - b.pos.col);
+    const lines = located.map((l) => `${shown}:${l.pos.line}:${l.pos.col}: ${l.text}`);
+    throw new MtaError('plan-invalid', msg.planInvalid(shown, lines.length), [...new Set(lines)]);
+  }
+  return { plan: result.data as Plan, vars, file, hash: createHash('sha256').update(text).digest('hex') };
+}
+
+type At = (p: PathKey[], message: string, key?: string) => void;
+
+function describeIssue(issue: z.core.$ZodIssue, data: unknown, at: At): void {
+  const p = issue.path as PathKey[];
+  if (issue.code === 'unrecognized_keys') {
+    const allowed = allowedKeys(PlanSchema, p, data);
+    for (const key of issue.keys) {
+      const hint = closest(key, allowed);
+      at(p, `unknown key${hint ? ` (did you mean '${hint}'?)` : allowed.length ? `; allowed: ${allowed.join(', ')}` : ''}`, key);
+    }
+    return;
+  }
+  const value = valueAt(data, p);
+  if (issue.code === 'invalid_union') {
+    // zod reports a bad discriminator at .type, or at the item itself when the value is not an object
+    const item = p[p.length - 1] === 'type' ? p.slice(0, -1) : p;
+    const choices = discriminatorChoices(PlanSchema, item, data);
+    const obj = valueAt(data, item);
+    if (choices.length && obj && typeof obj === 'object' && !Array.isArray(obj)) {
+      const type = (obj as Record<string, unknown>)['type'];
+      if (type === undefined) return at(item, `missing 'type:'; one of: ${choices.join(', ')}`);
+      const hint = closest(String(type), choices);
+      return at([...item, 'type'], `unknown type '${String(type)}'${hint ? ` (did you mean '${hint}'?)` : ''}; one of: ${choices.join(', ')}`);
+    }
+    if (choices.length) return at(item, `expected a mapping with 'type:' (one of: ${choices.join(', ')})`);
+  }
+  if (issue.code === 'invalid_type' && issue.expected === 'object' && discriminatorChoices(PlanSchema, p, data).length) {
+    return at(p, `expected a mapping with 'type:' (one of: ${discriminatorChoices(PlanSchema, p, data).join(', ')})`);
+  }
+  if (issue.code === 'invalid_key') {
+    const inner = issue.issues[0];
+    return at(p.slice(0, -1), inner ? inner.message : issue.message, String(p[p.length - 1]));
+  }
+  if (value === undefined && p.length && typeof p[p.length - 1] === 'string' && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) {
+    const last = String(p[p.length - 1]);
+    const what = issue.code === 'invalid_value' ? `one of: ${issue.values.map(String).join(', ')}` : issue.expected;
+    return at(p.slice(0, -1), `missing required key '${last}' (${what})`);
+  }
+  if (issue.code === 'invalid_value' && typeof value === 'string') {
+    const options = issue.values.map(String);
+    const hint = closest(value, options);
+    return at(p, `'${value}' is not one of: ${options.join(', ')}${hint ? ` (did you mean '${hint}'?)` : ''}`);
+  }
+  at(p, issue.message.replace(/^Invalid input: /, ''));
+}
+
+function valueAt(data: unknown, p: PathKey[]): unknown {
+  let v = data;
+  for (const k of p) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return v;
+}

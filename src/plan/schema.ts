@@ -1,0 +1,49 @@
+/**
+ * The plan format: one YAML file per upgrade. The step and check kinds contribute their own schemas (each kind
+ * is one module), assembled here into discriminated unions on `type:`. `mta-upgrade schema` prints this as a
+ * draft-07 JSON Schema (plans/mta-plan.schema.json) so editors complete and check plans.
+ */
+import { z } from 'zod';
+import { absPath } from '../lib/zod-helpers.js';
+import { stepModules } from '../steps/index.js';
+import { checkModules } from '../checks/index.js';
+
+const union = (mods: { schema: unknown }[]) =>
+  z.discriminatedUnion('type', mods.map((m) => m.schema) as unknown as [z.ZodObject, ...z.ZodObject[]]);
+
+export const Step = union(stepModules);
+export const Check = union(checkModules);
+
+export const VERSION_RE = /^\d+\.\d+(\.\d+){0,2}([-+_.][0-9A-Za-z._+-]*)?$/;
+
+export const PlanSchema = z
+  .object({
+    name: z.string().min(1).describe('Short name of this upgrade, shown in reports and backups.'),
+    description: z.string().optional(),
+    mta: z.enum(['sendmail']).describe('The mail server this plan upgrades (postfix is planned).'),
+    version: z
+      .string()
+      .regex(VERSION_RE, 'a version like 8.15.2 or 8.17.1.9')
+      .describe('Target version: 3 or 4 numeric parts, an optional vendor suffix.'),
+    vars: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names are letters, digits and _'), z.union([z.string(), z.number(), z.boolean()]))
+      .default({})
+      .describe('Variables for ${name} interpolation in every string; ${root} is the --root directory ("" without one).'),
+    secrets: z.array(z.string()).default([]).describe('Names of vars whose values are redacted from logs and output.'),
+    keep: z.number().int().positive().default(5).describe('How many backups `backups prune` keeps (pinned and the latest are always kept).'),
+    binaries: z.array(absPath).default([]).describe('Installed programs to back up and restore (absolute paths).'),
+    configs: z.array(absPath).default([]).describe('Configuration files and directories (trailing /) to back up and restore.'),
+    steps: z.array(Step).default([]).describe('What the upgrade does, in order.'),
+    checks: z.array(Check).default([]).describe('What must hold after the upgrade; required failures roll back.'),
+  })
+  .strict()
+  .meta({ title: 'mta-upgrade plan', $id: 'https://mta-upgrade.invalid/mta-plan.schema.json' });
+
+/** Steps and checks are typed by their own modules; here they are known only by their `type:`. */
+export type PlanStep = { type: string } & Record<string, unknown>;
+export type PlanCheck = { type: string; required?: boolean; name?: string } & Record<string, unknown>;
+export type Plan = Omit<z.output<typeof PlanSchema>, 'steps' | 'checks'> & { steps: PlanStep[]; checks: PlanCheck[] };
+
+export function jsonSchema(): unknown {
+  return z.toJSONSchema(PlanSchema, { target: 'draft-7', io: 'input' });
+}
