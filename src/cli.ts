@@ -18,7 +18,7 @@ export function makeIo(json: boolean, stdout: NodeJS.WritableStream = process.st
       else if (line.trim()) stdout.write(JSON.stringify({ type: 'message', level: 'warn', text: line }) + '\n');
     },
     event: (type, data) => {
-      if (json) stdout.write(JSON.stringify({ type, time: new Date().toISOString(), ...data }) + '\n');
+      if (json) stdout.write(JSON.stringify({ ...data, type, time: new Date().toISOString() }) + '\n');
     },
     json,
     isTTY,
@@ -168,6 +168,8 @@ function positiveInt(v: string): number {
 // Run when executed directly (not when imported by tests).
 const invoked = process.argv[1] ?? '';
 if (invoked.endsWith('/cli.js') || invoked.endsWith('/mta-upgrade')) {
+  // `mta-upgrade … | head` closes the pipe early: that is not an error worth a stack trace.
+  for (const s of [process.stdout, process.stderr]) s.on('error', (e: NodeJS.ErrnoException) => e.code === 'EPIPE' && process.exit(0));
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

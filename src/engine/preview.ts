@@ -14,7 +14,7 @@ import type { BaseContext } from '../steps/types.js';
 export interface PathState {
   path: string;
   exists: boolean;
-  type?: 'file' | 'dir' | 'symlink' | 'other';
+  kind?: 'file' | 'dir' | 'symlink' | 'other';
   bytes?: number;
   files?: number;
 }
@@ -22,8 +22,8 @@ export interface PathState {
 export async function pathState(planPath: string, real: string): Promise<PathState> {
   const st = await fs.lstat(real).catch(() => undefined);
   if (!st) return { path: planPath, exists: false };
-  if (st.isSymbolicLink()) return { path: planPath, exists: true, type: 'symlink', bytes: st.size };
-  if (!st.isDirectory()) return { path: planPath, exists: true, type: st.isFile() ? 'file' : 'other', bytes: st.size, files: 1 };
+  if (st.isSymbolicLink()) return { path: planPath, exists: true, kind: 'symlink', bytes: st.size };
+  if (!st.isDirectory()) return { path: planPath, exists: true, kind: st.isFile() ? 'file' : 'other', bytes: st.size, files: 1 };
   let bytes = 0;
   let files = 0;
   const walk = async (d: string): Promise<void> => {
@@ -37,7 +37,7 @@ export async function pathState(planPath: string, real: string): Promise<PathSta
     }
   };
   await walk(real);
-  return { path: planPath, exists: true, type: 'dir', bytes, files };
+  return { path: planPath, exists: true, kind: 'dir', bytes, files };
 }
 
 export function formatBytes(n: number): string {
@@ -48,8 +48,8 @@ export function formatBytes(n: number): string {
 
 export function formatPathState(s: PathState): string {
   if (!s.exists) return `${s.path}  absent (recorded as absent; removed again on rollback)`;
-  if (s.type === 'dir') return `${s.path}  directory, ${s.files} files, ${formatBytes(s.bytes ?? 0)}`;
-  return `${s.path}  ${s.type}, ${formatBytes(s.bytes ?? 0)}`;
+  if (s.kind === 'dir') return `${s.path}  directory, ${s.files} files, ${formatBytes(s.bytes ?? 0)}`;
+  return `${s.path}  ${s.kind}, ${formatBytes(s.bytes ?? 0)}`;
 }
 
 /** Print the preview; returns the pre-checks so a real run can record them without running them twice. */
@@ -81,7 +81,7 @@ export async function preview(o: EngineOptions, base: BaseContext): Promise<Chec
     shared.set('step.index', i);
     say(`   ${i + 1}) ${mod.title(step)}  [${step.type}]`);
     const lines = await mod.describe(step, ctx);
-    o.event('step', { index: i, type: step.type, title: mod.title(step), lines });
+    o.event('step', { index: i, kind: step.type, title: mod.title(step), lines });
     for (const l of lines) say(`      ${l}`);
   }
   say('');
@@ -93,5 +93,5 @@ export async function preview(o: EngineOptions, base: BaseContext): Promise<Chec
 }
 
 export function flatten(o: CheckOutcome): Record<string, unknown> {
-  return { index: o.index, type: o.type, name: o.name, required: o.required, status: o.result.status, summary: o.result.summary, details: o.result.details ?? [], data: o.result.data ?? {} };
+  return { index: o.index, kind: o.type, name: o.name, required: o.required, status: o.result.status, summary: o.result.summary, details: o.result.details ?? [], data: o.result.data ?? {} };
 }

@@ -26,7 +26,7 @@ export async function cli(args: string[], opts: { tty?: boolean; answer?: boolea
   const io: Io = {
     out: (l) => void (!json && stdout.write(l + '\n')),
     err: (l) => void (!json ? stderr.write(l + '\n') : stdout.write(JSON.stringify({ type: 'message', text: l }) + '\n')),
-    event: (type, data) => void (json && stdout.write(JSON.stringify({ type, ...data }) + '\n')),
+    event: (type, data) => void (json && stdout.write(JSON.stringify({ ...data, type }) + '\n')),
     json,
     isTTY: !!opts.tty,
     confirm: async () => !!opts.answer,
