@@ -52,8 +52,8 @@ Plans: docs/plan-format.md; the JSON Schema: mta-upgrade schema.`;
 export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Command {
   const program = new Command('mta-upgrade');
   const globals = (): GlobalOptions => {
-    const o = program.opts<{ root?: string; stateDir?: string; yes?: boolean; json?: boolean; verbose?: boolean; color?: boolean }>();
-    const g = { root: o.root, stateDir: o.stateDir, yes: !!o.yes, json: !!o.json, verbose: !!o.verbose, color: o.color !== false };
+    const o = program.opts<{ root?: string; stateDir?: string; yes?: boolean; json?: boolean; verbose?: boolean; color?: boolean; var?: Record<string, string> }>();
+    const g = { root: o.root, stateDir: o.stateDir, yes: !!o.yes, json: !!o.json, verbose: !!o.verbose, color: o.color !== false, vars: o.var ?? {} };
     setGlobals(g);
     return g;
   };
@@ -62,6 +62,7 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .version('0.1.0')
     .option('--root <dir>', 'take every absolute path of the plan, and the state directory, under DIR (sandboxes, tests)')
     .option('--state-dir <dir>', 'where journals, logs and backups live (default /var/lib/mta-upgrade, /var/db/mta-upgrade on FreeBSD, under --root)')
+    .option('--var <name=value>', 'override a variable the plan declares under vars: (repeatable)', collectVar, {})
     .option('-y, --yes', 'do not ask before changing the system (required without a terminal)')
     .option('--json', 'one JSON event per line on stdout, for automation')
     .option('-v, --verbose', 'show every command and its output')
@@ -119,6 +120,7 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .command('mx <domain>')
     .description('probe every MX (each A and AAAA address) of a domain; fail if any cannot do TLSv1.2')
     .option('--dns-server <addr:port>', 'ask this DNS server (tests, split horizon)')
+    .option('--port <n>', 'SMTP port probed on every MX', positiveInt, 25)
     .option('--min-version <v>', 'lowest acceptable TLS version', 'TLSv1.2')
     .option('--timeout <duration>', 'per connection, e.g. 5s', '10s')
     .action(lazy(2, async () => (await import('./commands/mx.js')).mxCommand));
@@ -157,6 +159,12 @@ export async function main(argv: string[], io?: Io): Promise<number> {
     }
     return EXIT_CODES[err.kind];
   }
+}
+
+function collectVar(v: string, acc: Record<string, string>): Record<string, string> {
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
+  if (!m) throw new InvalidArgumentError('NAME=VALUE, e.g. --var smtp_port=2525');
+  return { ...acc, [m[1]!]: m[2]! };
 }
 
 function positiveInt(v: string): number {

@@ -1,9 +1,8 @@
 /** `file` check: a path exists (or must not), with a mode, owner and sha256 when the plan gives them. */
 import { z } from 'zod';
 import fs from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { absPath } from '../lib/zod-helpers.js';
+import { sha256File } from '../lib/sha256.js';
 import { checkBase, type CheckModule } from './types.js';
 
 export const fileCheckSchema = z
@@ -47,7 +46,7 @@ export const fileCheck: CheckModule<FileCheck> = {
       else if (gid !== st.gid) problems.push(`group gid is ${st.gid}, expected ${c.group} (${gid})`);
     }
     if (c.sha256) {
-      const sum = await hashFile(real);
+      const sum = await sha256File(real);
       if (sum !== c.sha256) problems.push(`sha256 is ${sum.slice(0, 12)}…, expected ${c.sha256.slice(0, 12)}…`);
     }
     if (problems.length) return { status: 'fail', summary: `${c.path}: ${problems.join('; ')}` };
@@ -63,11 +62,4 @@ async function idOf(file: string, name: string): Promise<number | undefined> {
     if (f[0] === name && f[2] !== undefined) return Number(f[2]);
   }
   return undefined;
-}
-
-function hashFile(p: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(p).on('error', reject).on('data', (d) => h.update(d)).on('end', () => resolve(h.digest('hex')));
-  });
 }

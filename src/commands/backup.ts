@@ -10,7 +10,7 @@ import type { GlobalOptions, Io } from './types.js';
 
 export async function backupCommand(planFile: string, g: GlobalOptions, io: Io): Promise<void> {
   const root = rootOf(g);
-  const loaded = await loadPlan(planFile, { root });
+  const loaded = await loadPlan(planFile, { root, overrides: g.vars });
   const p = loaded.plan;
   const storeDir = path.join(stateDirOf(g), 'backups');
   const b = await createBackup({

@@ -32,7 +32,7 @@ export async function rollbackCommand(runId: string | undefined, g: GlobalOption
     return;
   }
   const root = run.start?.root ?? '';
-  const loaded = await loadPlan(path.join(run.dir, 'plan.yaml'), { root, strictModes: false });
+  const loaded = await loadPlan(path.join(run.dir, 'plan.yaml'), { root, strictModes: false, overrides: run.start?.vars ?? {} });
   io.out(`Rolling back run ${run.id} (${run.start?.plan ?? '?'}): ${pending.length} change${pending.length === 1 ? '' : 's'} to undo${run.backupId ? `, then restore backup ${run.backupId}` : ''}.`);
   const confirm = confirmation(`rollback of ${run.id}`, g, io);
   if (confirm && !(await confirm())) throw new MtaError('refused', msg.declined('rollback'));

@@ -5,7 +5,7 @@ import { confirmation, engineOptions, interruptSignal, rootOf } from './common.j
 import type { GlobalOptions, Io } from './types.js';
 
 export async function runCommand(planFile: string, opts: { dryRun: boolean }, g: GlobalOptions, io: Io): Promise<void> {
-  const loaded = await loadPlan(planFile, { root: rootOf(g) });
+  const loaded = await loadPlan(planFile, { root: rootOf(g), overrides: g.vars });
   const confirm = opts.dryRun ? undefined : confirmation('this upgrade', g, io);
   const interrupt = interruptSignal(io);
   try {

@@ -11,6 +11,8 @@ export interface GlobalOptions {
   json: boolean;
   verbose: boolean;
   color: boolean;
+  /** --var NAME=VALUE overrides of plan variables. */
+  vars?: Record<string, string>;
 }
 
 export interface Io {

@@ -5,7 +5,7 @@ import { rootOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
 export async function validateCommand(planFile: string, g: GlobalOptions, io: Io): Promise<void> {
-  const loaded = await loadPlan(planFile, { root: rootOf(g), strictModes: false });
+  const loaded = await loadPlan(planFile, { root: rootOf(g), strictModes: false, overrides: g.vars });
   // validate only reads; an unsafe file is a warning here, a refusal for commands that run it
   await checkPlanModes(planFile).catch((e: unknown) => {
     if (isMtaError(e)) for (const l of [e.message, ...e.details]) io.err(`warning: ${l}`);

@@ -11,7 +11,7 @@ import type { GlobalOptions, Io } from './types.js';
 
 export async function verifyCommand(planFile: string, g: GlobalOptions, io: Io): Promise<void> {
   const root = rootOf(g);
-  const loaded = await loadPlan(planFile, { root });
+  const loaded = await loadPlan(planFile, { root, overrides: g.vars });
   const started = performance.now();
   // Checks are probes: a dry-run executor would still run them; this one never writes anyway.
   const exec = createExecutor({ dryRun: true });

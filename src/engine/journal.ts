@@ -15,7 +15,7 @@ import type { JournalAction, JournalWriter } from '../steps/types.js';
 export type RunStatus = 'ok' | 'failed' | 'rolled-back' | 'rollback-incomplete' | 'interrupted';
 
 export type JournalRecord =
-  | { seq: number; t: number; type: 'start'; runId: string; plan: string; planFile: string; planHash: string; pid: number; root: string; host: string; tool: string }
+  | { seq: number; t: number; type: 'start'; runId: string; plan: string; planFile: string; planHash: string; pid: number; root: string; host: string; tool: string; vars?: Record<string, string> }
   | { seq: number; t: number; type: 'intent'; action: JournalAction }
   | { seq: number; t: number; type: 'done'; of: number; info?: Record<string, unknown> }
   | { seq: number; t: number; type: 'note'; event: string; data: Record<string, unknown> }

@@ -61,6 +61,9 @@ export async function runPlan(o: EngineOptions): Promise<RunOutcome> {
 
 async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['execFactory']>, redact: (s: string) => string): Promise<RunOutcome> {
   const paths = runPaths(o.stateDir, timeId(o.clock));
+  // The plan as it was, before the journal exists: `rollback` of this run works even if the plan file is edited or gone.
+  await fs.mkdir(paths.runDir, { recursive: true, mode: 0o700 });
+  await fs.writeFile(path.join(paths.runDir, 'plan.yaml'), await fs.readFile(o.loaded.file), { mode: 0o600 });
   const journal = await Journal.create(paths.runDir, o.clock);
   const log = openRunLog(paths.logFile);
   const exec = makeExec({ dryRun: false, signal: o.signal, redact, log: (l) => log.write(l) });
@@ -72,10 +75,8 @@ async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['ex
   const outcome: RunOutcome = { runId: paths.runId, checks: [], metrics };
   journal.write({
     type: 'start', runId: paths.runId, plan: plan.name, planFile: path.resolve(o.loaded.file), planHash: o.loaded.hash,
-    pid: process.pid, root: o.root, host: os.hostname(), tool: TOOL_VERSION,
+    pid: process.pid, root: o.root, host: os.hostname(), tool: TOOL_VERSION, vars: o.loaded.overrides,
   });
-  // The plan as it was, so `rollback` works even after the plan file is edited or gone.
-  await fs.writeFile(path.join(paths.runDir, 'plan.yaml'), await fs.readFile(o.loaded.file), { mode: 0o600 });
   o.event('run', { id: paths.runId, plan: plan.name, state: 'started' });
   o.out(`Run ${paths.runId} (log: ${paths.logFile})`);
 
@@ -133,7 +134,7 @@ async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['ex
       }),
     ),
     task('Verify the upgraded system', async () => {
-      const since = shared.get('service.restarted_at') as number | undefined;
+      const since = shared.get('service.since') as number | undefined;
       outcome.checks = await runChecks(plan.checks, checkContext(base, { since }));
       for (const c of outcome.checks) o.event('check', { phase: 'after', ...flatten(c) });
       journal.write({ type: 'note', event: 'post-checks', data: { results: outcome.checks.map(flatten) } });

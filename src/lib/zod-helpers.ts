@@ -26,3 +26,12 @@ export function durationMs(d: number | string | undefined, fallbackMs: number): 
 }
 
 export const envMap = z.record(z.string(), z.string()).describe('Environment variables added for the command.');
+
+/**
+ * A TCP port: a number, or a string of digits. Plan variables are interpolated as text (`port: ${smtp_port}`,
+ * `--var smtp_port=2525`), so a port that comes from a variable arrives as "2525".
+ */
+export const port = z
+  .union([z.number(), z.string().regex(/^\d+$/, 'a port number (1-65535)').transform(Number)])
+  .pipe(z.number().int().min(1).max(65535))
+  .describe('TCP port, 1-65535 (a ${var} holding one is fine).');

@@ -21,11 +21,15 @@ export interface LoadedPlan {
   file: string;
   /** sha256 of the file as read: recorded in backups and journals. */
   hash: string;
+  /** The --var overrides it was loaded with (recorded so a rollback reloads the plan the same way). */
+  overrides: Record<string, string>;
 }
 
 export interface LoadOptions {
   /** --root ('' or undefined for none). */
   root?: string;
+  /** --var NAME=VALUE overrides: each must name a variable the plan declares (a typo is an error, not a no-op). */
+  overrides?: Record<string, string>;
   /** Refuse files writable by group/others or owned by someone else when running as root (default true). */
   strictModes?: boolean;
 }
@@ -67,7 +71,16 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
   }
   const root = (opts.root ?? '').replace(/\/+$/, '');
   const rawVars = (raw as Record<string, unknown>)['vars'];
-  const varsIn = rawVars && typeof rawVars === 'object' && !Array.isArray(rawVars) ? (rawVars as Record<string, unknown>) : {};
+  const declared = rawVars && typeof rawVars === 'object' && !Array.isArray(rawVars) ? (rawVars as Record<string, unknown>) : {};
+  const overrideProblems: string[] = [];
+  for (const name of Object.keys(opts.overrides ?? {})) {
+    if (!(name in declared)) {
+      const hint = closest(name, Object.keys(declared));
+      overrideProblems.push(`--var ${name}: the plan declares no such variable${hint ? ` (did you mean '${hint}'?)` : ''}; declared: ${Object.keys(declared).join(', ') || 'none'}`);
+    }
+  }
+  if (overrideProblems.length) throw new MtaError('usage', `${shown}: bad --var`, overrideProblems);
+  const varsIn = { ...declared, ...(opts.overrides ?? {}) };
   const { vars, problems: varProblems } = resolveVars(varsIn, { root });
   const located: { pos: { line: number; col: number }; text: string }[] = [];
   const at = (p: PathKey[], message: string, key?: string) =>
@@ -88,7 +101,7 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
     const lines = located.map((l) => `${shown}:${l.pos.line}:${l.pos.col}: ${l.text}`);
     throw new MtaError('plan-invalid', msg.planInvalid(shown, lines.length), [...new Set(lines)]);
   }
-  return { plan: result.data as Plan, vars, file, hash: createHash('sha256').update(text).digest('hex') };
+  return { plan: result.data as Plan, vars, file, overrides: opts.overrides ?? {}, hash: createHash('sha256').update(text).digest('hex') };
 }
 
 type At = (p: PathKey[], message: string, key?: string) => void;

@@ -1,0 +1,50 @@
+/**
+ * Benchmark: restoreBackup of the generated tree (deleted first) against GNU `tar xzf` of the same tree into an
+ * empty directory, same run, same filesystem. Prints `restore-vs-gnu-tar: <our time / GNU time>`. Our restore
+ * also verifies every sha256 and fsyncs every file before renaming; GNU tar does neither, so a second line gives
+ * GNU tar followed by `sync` for a like-for-like durability figure.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createBackup, restoreBackup } from '../src/engine/backups.js';
+import { systemClock } from '../src/lib/clock.js';
+import { generateTree, median, run, timed, timedAsync } from './backup.js';
+
+const mb = Number(process.env.BENCH_TREE_MB ?? 300);
+const runs = Number(process.env.BENCH_RUNS ?? 1);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mta-bench-restore-'));
+try {
+  const sys = path.join(dir, 'sys');
+  const files = generateTree(sys, mb);
+  const real = (p: string): string => path.join(sys, p);
+  const storeDir = path.join(dir, 'store');
+  const b = await createBackup({ storeDir, paths: ['/etc/mail/'], real, meta: { plan: 'bench', planHash: '-', toolVersion: '0' }, clock: systemClock });
+  const gnuArchive = path.join(dir, 'gnu.tar.gz');
+  run(['tar', 'czf', gnuArchive, '-C', sys, 'etc/mail']);
+  const gnu: number[] = [];
+  const gnuSync: number[] = [];
+  const ours: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const out = path.join(dir, 'gnu-out');
+    for (const withSync of [false, true]) {
+      fs.mkdirSync(out);
+      run(['sync']);
+      const t = timed(() => {
+        run(['tar', 'xzf', gnuArchive, '-C', out]);
+        if (withSync) run(['sync']);
+      });
+      (withSync ? gnuSync : gnu).push(t);
+      fs.rmSync(out, { recursive: true });
+    }
+    fs.rmSync(real('/etc/mail'), { recursive: true });
+    run(['sync']);
+    ours.push(await timedAsync(() => restoreBackup({ storeDir, id: b.id, real })));
+  }
+  console.log(`tree: ${mb} MiB, ${files} files; cpus: ${os.availableParallelism()}; runs: ${runs}`);
+  console.log(`gnu tar xzf: ${median(gnu).toFixed(2)} s (with sync: ${median(gnuSync).toFixed(2)} s); restoreBackup (verify + stage + fsync + rename): ${median(ours).toFixed(2)} s`);
+  console.log(`restore-vs-gnu-tar+sync: ${(median(ours) / median(gnuSync)).toFixed(2)}`);
+  console.log(`restore-vs-gnu-tar: ${(median(ours) / median(gnu)).toFixed(2)}`);
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}

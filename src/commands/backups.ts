@@ -1,0 +1,96 @@
+/**
+ * `backups list | show ID | verify ID | pin ID | prune`. Read-only except pin and prune; prune lists what it will
+ * delete and asks first (on a TTY), or needs --yes.
+ */
+import path from 'node:path';
+import { MtaError } from '../lib/errors.js';
+import { resolveStateDir } from '../lib/paths.js';
+import { listBackups, pinBackup, planPrune, pruneBackups, readBackup, verifyBackup, infoOf, type BackupInfo } from '../engine/backups.js';
+import type { GlobalOptions, Io } from './types.js';
+
+export function storeDirOf(g: GlobalOptions): string {
+  return path.join(resolveStateDir(g.root ?? '/', g.stateDir), 'backups');
+}
+
+export function humanSize(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  for (; n >= 1024 && i < units.length - 1; i++) n /= 1024;
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}
+
+function row(b: BackupInfo): string[] {
+  return [b.id, b.createdAt.replace(/\.\d+Z$/, 'Z'), b.plan, humanSize(b.size), String(b.files), b.verified.ok ? 'yes' : 'FAILED', b.pinned ? 'pinned' : ''];
+}
+
+function table(rows: string[][]): string[] {
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd());
+}
+
+export async function backupsListCommand(g: GlobalOptions, io: Io): Promise<void> {
+  const store = storeDirOf(g);
+  const all = await listBackups(store);
+  for (const b of all) io.event('backup', { ...b });
+  if (all.length === 0) return io.out(`no backups in ${store}`);
+  for (const line of table([['ID', 'TIME', 'PLAN', 'SIZE', 'FILES', 'VERIFIED', 'PINNED'], ...all.map(row)])) io.out(line);
+}
+
+export async function backupsShowCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
+  const store = storeDirOf(g);
+  const r = await readBackup(store, id);
+  const b = infoOf(store, r);
+  const m = r.manifest;
+  io.event('backup', { ...b, host: m.host, toolVersion: m.toolVersion, runId: m.runId, paths: m.paths, skipped: m.skipped, checks: m.checks });
+  const lines = [
+    `backup   ${b.id}${b.pinned ? ' (pinned)' : ''}`,
+    `archive  ${b.file} (${humanSize(b.size)}, sha256 ${b.sha256})`,
+    `created  ${m.createdAt} on ${m.host} by mta-upgrade ${m.toolVersion}${m.runId ? `, run ${m.runId}` : ''}`,
+    `plan     ${m.plan.name} (hash ${m.plan.hash})`,
+    `content  ${m.totals.files} files, ${m.totals.entries} entries, ${humanSize(m.totals.bytes)}`,
+    `verified ${b.verified.ok ? 'ok' : 'FAILED'} at ${b.verified.at}`,
+    'paths:',
+    ...m.paths.map((p) => {
+      const under = m.entries.filter((e) => e.name === p.name || e.name.startsWith(p.name + '/'));
+      const top = under[0];
+      if (p.state === 'absent' || !top) return `  ${p.path}  absent (removed on restore)`;
+      const what = top.type === 'dir' ? `directory, ${under.length - 1} entries` : top.type === 'symlink' ? `symlink -> ${top.link}` : `file, ${humanSize(top.size)}`;
+      return `  ${p.path}  ${what}, mode ${top.mode.toString(8).padStart(4, '0')}, owner ${top.uid}:${top.gid}`;
+    }),
+    ...m.skipped.map((s) => `  not archived (socket, fifo or device): ${s}`),
+  ];
+  if (m.checks !== undefined) lines.push('pre-upgrade checks:', ...JSON.stringify(m.checks, null, 2).split('\n').map((l) => `  ${l}`));
+  for (const l of lines) io.out(l);
+}
+
+export async function backupsVerifyCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
+  const res = await verifyBackup(storeDirOf(g), id);
+  io.event('verify', { id, ok: res.ok, checked: res.checked, problems: res.problems });
+  if (!res.ok) throw new MtaError('failed', `backup ${id} is damaged: ${res.problems.length} problem(s)`, res.problems);
+  io.out(`backup ${id}: ok, ${res.checked} entries checked (sha256, mode, owner, mtime, link targets)`);
+}
+
+export async function backupsPinCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
+  const b = await pinBackup(storeDirOf(g), id, true);
+  io.event('pinned', { id: b.id });
+  io.out(`backup ${b.id} pinned: prune will never delete it`);
+}
+
+export async function backupsPruneCommand(opts: { keep?: number }, g: GlobalOptions, io: Io): Promise<void> {
+  if (opts.keep !== undefined && (!Number.isInteger(opts.keep) || opts.keep < 1)) throw new MtaError('usage', `--keep must be a whole number of at least 1, not ${opts.keep}`);
+  const store = storeDirOf(g);
+  const { keep, remove } = await planPrune(store, opts.keep);
+  if (remove.length === 0) {
+    io.event('prune', { keep, deleted: [] });
+    return io.out(`nothing to prune (keeping the newest ${keep}, pinned ones and the latest)`);
+  }
+  io.out(`keeping the newest ${keep} backups and the pinned ones; these will be deleted:`);
+  for (const line of table(remove.map(row))) io.out(`  ${line}`);
+  if (!g.yes) {
+    if (!io.isTTY) throw new MtaError('refused', `prune would delete ${remove.length} backup(s): pass --yes to confirm without a terminal`);
+    if (!(await io.confirm(`delete ${remove.length} backup(s)?`))) throw new MtaError('refused', 'prune cancelled: nothing deleted');
+  }
+  const deleted = await pruneBackups(store, { keep, only: remove.map((b) => b.id) });
+  io.event('prune', { keep, deleted: deleted.map((b) => b.id) });
+  io.out(`deleted ${deleted.length} backup(s)`);
+}

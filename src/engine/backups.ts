@@ -1,0 +1,251 @@
+/**
+ * The backup store: `<state>/backups/<id>.tar.gz` (0600) plus `<id>.json` (0600), in a 0700 directory because
+ * /etc/mail holds private keys and SASL secrets. The archive is the truth (its manifest is its first member);
+ * the .json record is a copy of that manifest plus store facts (archive sha256, last verification, pin) so that
+ * `backups list` never has to inflate anything.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { timeId, type Clock } from '../lib/clock.js';
+import { MtaError, errorText } from '../lib/errors.js';
+import { fsyncDir, writeFileAtomic } from '../lib/fsync.js';
+import { FORMAT, memberName, type Manifest } from '../lib/archive.js';
+import { hashEntries, walk, writeArchive } from '../lib/archive-create.js';
+import { ArchiveRefused, readArchive } from '../lib/archive-read.js';
+import { stageArchive } from '../lib/archive-stage.js';
+import { applyStaged, syncTouched } from '../lib/archive-apply.js';
+
+export const DEFAULT_KEEP = 5;
+
+export interface StoreRecord {
+  id: string;
+  archive: { file: string; size: number; sha256: string };
+  manifestSha256: string;
+  verified: { at: string; ok: boolean; problems?: string[] };
+  pinned: boolean;
+  manifest: Manifest;
+}
+
+export interface BackupInfo {
+  id: string;
+  createdAt: string;
+  plan: string;
+  planHash: string;
+  /** Absolute path of the archive. */
+  file: string;
+  size: number;
+  sha256: string;
+  files: number;
+  entries: number;
+  bytes: number;
+  verified: { at: string; ok: boolean };
+  pinned: boolean;
+  keep?: number;
+}
+
+export interface CreateBackupOptions {
+  storeDir: string;
+  paths: string[];
+  real: (p: string) => string;
+  meta: { plan: string; planHash: string; toolVersion: string; runId?: string; keep?: number; checks?: unknown };
+  clock: Clock;
+  onProgress?: (line: string) => void;
+}
+
+const ID = /^[0-9A-Za-z][0-9A-Za-z._-]*$/;
+export const archivePath = (storeDir: string, id: string): string => path.join(storeDir, `${id}.tar.gz`);
+const recordPath = (storeDir: string, id: string): string => path.join(storeDir, `${id}.json`);
+
+export function infoOf(storeDir: string, r: StoreRecord): BackupInfo {
+  const m = r.manifest;
+  return {
+    id: r.id, createdAt: m.createdAt, plan: m.plan.name, planHash: m.plan.hash, file: archivePath(storeDir, r.id),
+    size: r.archive.size, sha256: r.archive.sha256, files: m.totals.files, entries: m.totals.entries, bytes: m.totals.bytes,
+    verified: { at: r.verified.at, ok: r.verified.ok }, pinned: r.pinned, keep: m.keep,
+  };
+}
+
+/** Plan paths minus those inside a listed directory (they are archived with it), in plan order. */
+function topPaths(paths: string[]): string[] {
+  const names = paths.map(memberName);
+  return paths.filter((p, i) => !names.some((n, j) => j !== i && isDirPathAt(paths[j]!) && names[i]!.startsWith(n + '/')));
+}
+const isDirPathAt = (p: string): boolean => p.endsWith('/');
+
+export async function createBackup(opts: CreateBackupOptions): Promise<BackupInfo> {
+  const { storeDir, clock, meta } = opts;
+  const say = opts.onProgress ?? (() => {});
+  fs.mkdirSync(storeDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(storeDir, 0o700); // also tightens a store created by hand
+  const id = timeId(clock);
+  const file = archivePath(storeDir, id);
+  const tmp = path.join(storeDir, `.${id}.tar.gz.partial`);
+  try {
+    say('collecting files');
+    const walked = walk(topPaths(opts.paths), opts.real);
+    await hashEntries(walked.entries);
+    const files = walked.entries.filter((e) => e.type === 'file');
+    const manifest: Manifest = {
+      format: FORMAT, id, createdAt: new Date(clock.now()).toISOString(), host: os.hostname(), toolVersion: meta.toolVersion,
+      plan: { name: meta.plan, hash: meta.planHash }, runId: meta.runId, checks: meta.checks, keep: meta.keep,
+      paths: walked.records, skipped: walked.skipped,
+      entries: walked.entries.map(({ real: _real, ...e }) => e),
+      totals: { entries: walked.entries.length, files: files.length, bytes: files.reduce((s, e) => s + e.size, 0) },
+    };
+    say(`archiving ${manifest.totals.files} files (${manifest.totals.bytes} bytes)`);
+    const written = await writeArchive(tmp, Buffer.from(JSON.stringify(manifest)), walked.entries);
+    fs.renameSync(tmp, file);
+    await fsyncDir(storeDir);
+    say('verifying the archive');
+    const check = await readArchive(file);
+    if (check.problems.length) throw new MtaError('failed', `backup failed: the archive does not read back as written`, check.problems);
+    const record: StoreRecord = {
+      id, archive: { file: path.basename(file), ...written }, manifestSha256: check.manifestSha256!,
+      verified: { at: new Date(clock.now()).toISOString(), ok: true }, pinned: false, manifest: check.manifest!,
+    };
+    await writeFileAtomic(recordPath(storeDir, id), JSON.stringify(record), 0o600);
+    for (const s of walked.skipped) say(`not archived (socket, fifo or device): ${s}`);
+    return infoOf(storeDir, record);
+  } catch (e) {
+    for (const f of [tmp, file, recordPath(storeDir, id)]) fs.rmSync(f, { force: true });
+    if (e instanceof MtaError) throw e;
+    const problems = e instanceof ArchiveRefused ? e.problems : [];
+    throw new MtaError('failed', `backup failed: ${errorText(e)}`, [...problems, `store: ${storeDir}`, 'nothing was changed'], { cause: e });
+  }
+}
+
+export async function readBackup(storeDir: string, id: string): Promise<StoreRecord> {
+  if (!ID.test(id)) throw new MtaError('not-found', `no backup ${JSON.stringify(id)} in ${storeDir}`);
+  let text: string;
+  try {
+    text = fs.readFileSync(recordPath(storeDir, id), 'utf8');
+  } catch {
+    throw new MtaError('not-found', `no backup ${id} in ${storeDir}`, ['list them with: mta-upgrade backups list']);
+  }
+  const r = JSON.parse(text) as StoreRecord;
+  if (r.id !== id || r.manifest?.format !== FORMAT) throw new MtaError('failed', `backup record ${recordPath(storeDir, id)} is not readable`);
+  return r;
+}
+
+/** Oldest first. Records that do not parse are skipped (reported by verify, not by list). */
+export async function listBackups(storeDir: string): Promise<BackupInfo[]> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(storeDir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const out: BackupInfo[] = [];
+  for (const n of names.sort()) {
+    if (!n.endsWith('.json') || n.startsWith('.')) continue;
+    try {
+      out.push(infoOf(storeDir, await readBackup(storeDir, n.slice(0, -5))));
+    } catch {
+      /* not ours or half-written: ignore */
+    }
+  }
+  return out;
+}
+
+export async function verifyBackup(storeDir: string, id: string, clock?: Clock): Promise<{ ok: boolean; problems: string[]; checked: number; info: BackupInfo }> {
+  const r = await readBackup(storeDir, id);
+  let res: { problems: string[]; checked: number; manifestSha256?: string };
+  try {
+    res = await readArchive(archivePath(storeDir, id));
+  } catch (e) {
+    res = { problems: e instanceof ArchiveRefused ? e.problems : [errorText(e)], checked: 0 };
+  }
+  if (res.manifestSha256 && res.manifestSha256 !== r.manifestSha256) res.problems.unshift('the manifest in the archive differs from the store record');
+  const ok = res.problems.length === 0;
+  r.verified = { at: new Date(clock?.now() ?? Date.now()).toISOString(), ok, ...(ok ? {} : { problems: res.problems }) };
+  await writeFileAtomic(recordPath(storeDir, id), JSON.stringify(r), 0o600);
+  return { ok, problems: res.problems, checked: res.checked, info: infoOf(storeDir, r) };
+}
+
+export async function pinBackup(storeDir: string, id: string, pinned = true): Promise<BackupInfo> {
+  const r = await readBackup(storeDir, id);
+  r.pinned = pinned;
+  await writeFileAtomic(recordPath(storeDir, id), JSON.stringify(r), 0o600);
+  return infoOf(storeDir, r);
+}
+
+/** What prune would delete: all but the newest `keep`, never a pinned one, never the latest. */
+export async function planPrune(storeDir: string, keep?: number): Promise<{ keep: number; remove: BackupInfo[] }> {
+  const all = await listBackups(storeDir);
+  const k = Math.max(1, keep ?? all.at(-1)?.keep ?? DEFAULT_KEEP);
+  return { keep: k, remove: all.slice(0, Math.max(0, all.length - k)).filter((b) => !b.pinned) };
+}
+
+/** `only`: delete no more than these ids (what the user confirmed), even if the store changed since. */
+export async function pruneBackups(storeDir: string, opts: { keep?: number; only?: string[] } = {}): Promise<BackupInfo[]> {
+  const { remove: planned } = await planPrune(storeDir, opts.keep);
+  const remove = opts.only ? planned.filter((b) => opts.only!.includes(b.id)) : planned;
+  for (const b of remove) {
+    // Record first: a crash between the two leaves an archive nobody lists, never a listed backup without archive.
+    fs.rmSync(recordPath(storeDir, b.id), { force: true });
+    fs.rmSync(archivePath(storeDir, b.id), { force: true });
+  }
+  if (remove.length) await fsyncDir(storeDir);
+  return remove;
+}
+
+export interface RestoreBackupOptions {
+  storeDir: string;
+  id: string;
+  real: (p: string) => string;
+  onProgress?: (line: string) => void;
+}
+
+/**
+ * Put every backed-up path back as it was. The archive is read, checked against the store record and staged
+ * (in the store when it shares the target's filesystem) before the first live path is touched; any problem
+ * refuses the restore with the system unchanged. Running it again is a no-op success.
+ */
+export async function restoreBackup(opts: RestoreBackupOptions): Promise<{ lines: string[]; changed: number }> {
+  const { storeDir, id } = opts;
+  const say = opts.onProgress ?? (() => {});
+  const r = await readBackup(storeDir, id);
+  const created: string[] = [];
+  try {
+    say(`verifying and staging backup ${id}`);
+    let staged;
+    try {
+      staged = await stageArchive(
+        {
+          file: archivePath(storeDir, id),
+          real: opts.real,
+          stageBase: path.join(storeDir, '.staging'),
+          onManifest: (m, sha) => {
+            if (m.id !== id || sha !== r.manifestSha256) throw new ArchiveRefused([`the manifest in ${id}.tar.gz does not match the store record ${id}.json`]);
+          },
+        },
+        created,
+      );
+    } catch (e) {
+      const problems = e instanceof ArchiveRefused ? e.problems : [errorText(e)];
+      throw new MtaError('failed', `restore of backup ${id} refused: ${problems[0]}`, [...problems.slice(1), 'nothing was changed'], { cause: e });
+    }
+    const done: string[] = [];
+    try {
+      const res = applyStaged(staged, opts.real, (line) => {
+        done.push(line);
+        say(line);
+      });
+      await syncTouched(res.touched);
+      return { lines: res.lines, changed: res.changed };
+    } catch (e) {
+      throw new MtaError('rollback-incomplete', `restore of backup ${id} stopped part-way: ${errorText(e)}`, [
+        ...done, 'restoring is idempotent: fix the cause and run it again', `by hand: docs/restore-by-hand.md, archive ${archivePath(storeDir, id)}`,
+      ], { cause: e });
+    }
+  } finally {
+    for (const d of created) fs.rmSync(d, { recursive: true, force: true });
+    try {
+      fs.rmdirSync(path.join(storeDir, '.staging'));
+    } catch {
+      /* absent, or another restore is using it */
+    }
+  }
+}

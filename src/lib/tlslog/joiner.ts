@@ -1,0 +1,140 @@
+/**
+ * A failed handshake is spread over several lines of one process, and often only one of them names the peer:
+ *   sendmail[15971]: STARTTLS=client, error: connect failed=-1, reason=…        (no relay)
+ *   sendmail[15971]: STARTTLS=client: 11833:error:…:unsupported protocol:…       (no relay)
+ *   sendmail[15971]: u4B…: ruleset=tls_server, arg1=SOFTWARE, relay=, reject=403 4.7.0 TLS handshake failed.
+ *   sendmail[15971]: u4B…: to=<…>, relay=mx.example.org. [192.0.2.7], stat=Deferred: 403 4.7.0 TLS handshake failed.
+ * The joiner keeps one open failure per process (host + pid), fills it from later lines of the same process or
+ * queue id, and emits it once complete, when the process starts something else, or MAX_AGE_BYTES of log later.
+ * Memory is bounded by the number of processes with a failure in flight, not by the log.
+ */
+import { parsePeer } from './peer.js';
+import type { ParsedMessage } from './records.js';
+import type { Direction, SyslogLine, TlsEvent } from './types.js';
+
+/** Log bytes after which an open failure is emitted with what it has (~1500 lines; its relay comes within a few). */
+export const MAX_AGE_BYTES = 256 * 1024;
+
+interface OpenFailure {
+  key: string;
+  position: number;
+  time: number;
+  direction?: Direction;
+  relay?: string;
+  started: boolean;
+  closed: boolean;
+  sslReason?: string;
+  startReason?: string;
+  rejectText?: string;
+  qid?: string;
+  emitted: boolean;
+}
+
+const hasAddress = (relay: string) => relay.includes('[');
+
+export class Joiner {
+  private readonly open = new Map<string, OpenFailure>();
+  private readonly byQid = new Map<string, OpenFailure>();
+  private peerless = 0;
+
+  constructor(private readonly emit: (event: TlsEvent) => void) {}
+
+  /**
+   * A failure still lacks its relay: session lines must then come through handle() too, since a new session of
+   * that process ends its failure. A failure that has its relay only waits for detail lines; sessions may bypass.
+   */
+  get busy(): boolean {
+    return this.peerless > 0;
+  }
+
+  /** True while a failure waits for its relay: the reader must then show us lines without TLS keywords too. */
+  get wantsEveryLine(): boolean {
+    return this.peerless > 0;
+  }
+
+  handle(line: SyslogLine, parsed: ParsedMessage, position: number): void {
+    if (this.open.size > 0) this.expire(position);
+    const rec = parsed.record;
+    if (!rec || rec.type === 'known') return;
+    if (rec.type === 'session') {
+      // The process moved on to a new connection: whatever it had open is complete.
+      if (this.open.size > 0) {
+        const stale = this.open.get(`${line.host}[${line.pid}]`);
+        if (stale) this.flush(stale);
+      }
+      this.emit({ kind: 'session', time: line.time, direction: rec.direction, peer: parsePeer(rec.relay), version: rec.version, cipher: rec.cipher, verify: rec.verify, bits: rec.bits });
+      return;
+    }
+    const key = `${line.host}[${line.pid}]`;
+    if (rec.type === 'relay-hint') {
+      if (this.open.size === 0) return;
+      const f = this.open.get(key) ?? (parsed.qid ? this.byQid.get(parsed.qid) : undefined);
+      if (!f) return;
+      if (!f.relay) this.complete(f, rec.relay);
+      else if (!hasAddress(f.relay) && parsePeer(f.relay).name === parsePeer(rec.relay).name) f.relay = rec.relay; // learn the address
+      if (f.closed && hasAddress(f.relay!)) this.flush(f);
+      return;
+    }
+    let f = this.open.get(key);
+    const startsNew = rec.type === 'failure-start' ? f?.started || f?.closed : rec.type === 'reject' && f?.closed;
+    if (f && startsNew) {
+      this.flush(f);
+      f = undefined;
+    }
+    f ??= this.create(key, line, position);
+    if (parsed.qid && !f.qid) {
+      f.qid = parsed.qid;
+      this.byQid.set(parsed.qid, f);
+    }
+    f.direction ??= rec.direction ?? (line.program.endsWith('smtpd') ? 'inbound' : 'outbound');
+    if (rec.type === 'failure-start') {
+      f.started = true;
+      f.startReason ??= rec.reason;
+    } else if (rec.type === 'ssl-detail') {
+      f.sslReason ??= rec.reason;
+    } else {
+      f.closed = true;
+      f.rejectText ??= rec.text;
+    }
+    if (rec.type !== 'ssl-detail' && rec.relay) this.complete(f, rec.relay);
+    // Without a pid nothing can be joined: the line stands alone.
+    // Complete: closed with a relay that has its address; a name-only relay (sendmail's client side) waits for
+    // the to= line of the same process, which adds the address, or is emitted as is later.
+    if ((f.closed && f.relay && hasAddress(f.relay)) || !line.pid) this.flush(f);
+  }
+
+  /** Emit everything still open (end of input). */
+  finish(): void {
+    for (const f of [...this.open.values()]) this.flush(f);
+  }
+
+  private create(key: string, line: SyslogLine, position: number): OpenFailure {
+    const f: OpenFailure = { key, position, time: line.time, started: false, closed: false, emitted: false };
+    if (line.pid) this.open.set(key, f);
+    this.peerless++;
+    return f;
+  }
+
+  private complete(f: OpenFailure, relay: string): void {
+    if (!f.relay) this.peerless--;
+    f.relay = relay;
+  }
+
+  private flush(f: OpenFailure): void {
+    if (f.emitted) return;
+    f.emitted = true;
+    if (this.open.get(f.key) === f) this.open.delete(f.key);
+    if (f.qid && this.byQid.get(f.qid) === f) this.byQid.delete(f.qid);
+    if (!f.relay) this.peerless--;
+    const reason = f.sslReason ?? f.startReason ?? f.rejectText ?? 'handshake failed';
+    this.emit({ kind: 'failure', time: f.time, direction: f.direction ?? 'outbound', peer: parsePeer(f.relay ?? ''), reason });
+  }
+
+  /** Map order is creation order, so only the head can be too old. */
+  private expire(position: number): void {
+    for (const f of this.open.values()) {
+      if (f.position >= position - MAX_AGE_BYTES) return;
+      this.flush(f);
+    }
+  }
+}
