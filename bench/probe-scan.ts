@@ -3,38 +3,16 @@
  * same server, in the same run, both as whole processes (start-up included: that is what an admin waits for).
  * Prints `probe-scan-vs-testssl: <testssl ms / our ms>` (higher is better; target >= 40) and `probe-scan-ms: N`.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVERS, makeCert, startSmtpServer } from '../test/helpers/tls-servers.js';
+import { findOrInstall, median, run } from './_lib.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, '../src/cli.js');
 
-function run(argv: string[], timeoutMs = 120_000): Promise<{ code: number | null; ms: number; out: string }> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
-    c.on('error', () => resolve({ code: -1, ms: performance.now() - t0, out }));
-    c.on('close', (code) => (clearTimeout(timer), resolve({ code, ms: performance.now() - t0, out })));
-  });
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-async function findTestssl(): Promise<string | { reason: string }> {
-  for (const p of ['/usr/bin/testssl', '/usr/bin/testssl.sh', '/usr/local/bin/testssl.sh']) if (fs.existsSync(p)) return p;
-  if (process.getuid?.() !== 0) return { reason: 'testssl.sh missing and not root to apt-get install it' };
-  await run(['apt-get', 'update', '-qq'], 300_000);
-  const inst = await run(['apt-get', 'install', '-y', '-qq', 'testssl.sh'], 300_000);
-  for (const p of ['/usr/bin/testssl', '/usr/bin/testssl.sh']) if (fs.existsSync(p)) return p;
-  return { reason: `apt-get install testssl.sh failed (exit ${inst.code})` };
-}
+const findTestssl = () => findOrInstall(['/usr/bin/testssl', '/usr/bin/testssl.sh', '/usr/local/bin/testssl.sh'], 'testssl.sh');
 
 async function main(): Promise<void> {
   const cert = makeCert('mx.test.invalid', 365);

@@ -1,0 +1,16 @@
+/**
+ * startup: `mta-upgrade --help` as a whole process, median of 15, against bare `node -e ''` in the same run.
+ * Prints `startup-help-ms` (target < 150) and `startup-help-vs-node` (our time / node's: what our imports cost).
+ */
+import { CLI, median, run } from './_lib.js';
+
+const N = 15;
+const ours: number[] = [];
+const bare: number[] = [];
+for (let i = 0; i < N; i++) {
+  bare.push((await run([process.execPath, '-e', ''])).ms);
+  ours.push((await run([process.execPath, CLI, '--help'])).ms);
+}
+console.log(`startup-help-ms: ${median(ours).toFixed(0)}`);
+console.log(`startup-node-ms: ${median(bare).toFixed(0)}`);
+console.log(`startup-help-vs-node: ${(median(ours) / median(bare)).toFixed(2)}`);
