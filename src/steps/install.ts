@@ -127,7 +127,8 @@ async function describe(step: InstallStep, ctx: StepContext): Promise<string[]> 
   lines.push(`then: manifest of the stage, staged checks${ctx.runStagedChecks ? '' : ' (none defined)'}, swap (libraries first), old files kept as <file>.mta-old.${ctx.runId}`);
   const listed = [...ctx.plan.binaries, ...ctx.plan.configs];
   if ((await readdir(stage).catch(() => [])).length === 0) {
-    for (const p of listed) lines.push(`${p}: old ${formatEntry(await statEntry(ctx.real(p), p))} → new: from the stage`);
+    for (const p of ctx.plan.binaries) lines.push(`${p}: old ${formatEntry(await statEntry(ctx.real(p), p))} → new: from the stage`);
+    if (ctx.plan.configs.length) lines.push(`configs (${ctx.plan.configs.join(' ')}): only files the stage holds there are swapped; the others stay as they are`);
     return lines;
   }
   const diff = await diffStage(await walkStage(stage), ctx.real, listed);
