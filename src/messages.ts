@@ -18,7 +18,8 @@ export const msg = {
     `run ${id} did not finish (${status}); the system may be half-upgraded. Run 'mta-upgrade rollback ${id}' first (or 'mta-upgrade status' to see it)`,
 
   nothingChanged: 'nothing on the system was changed',
-  rolledBack: (n: number) => `rolled back: ${n} change${n === 1 ? '' : 's'} undone; the system is as before the run`,
+  rolledBack: (undone: number, restored: number) =>
+    `rolled back: ${undone} journaled action${undone === 1 ? '' : 's'} undone, ${restored} path${restored === 1 ? '' : 's'} restored from the backup; the system is as before the run`,
   rollbackIncomplete: 'ROLLBACK INCOMPLETE: some changes could not be undone. The state of each path is listed above; fix those by hand (see docs/restore-by-hand.md) and run mta-upgrade rollback again',
   interrupted: 'interrupted',
   checkFailed: (n: number) => `${n} required check${n === 1 ? '' : 's'} failed after the upgrade`,

@@ -51,7 +51,7 @@ export async function rollbackCommand(runId: string | undefined, g: GlobalOption
     journal.close();
     for (const l of rb.lines) io.out(`  ${l}`);
     if (rb.failures.length) throw new MtaError('rollback-incomplete', msg.rollbackIncomplete, rb.failures.map((f) => `NOT UNDONE: ${f}`));
-    io.out(msg.rolledBack(rb.undone));
+    io.out(msg.rolledBack(rb.undone, rb.restored));
   } finally {
     log.close();
     interrupt.dispose();

@@ -16,6 +16,8 @@ export interface RollbackReport {
   lines: string[];
   failures: string[];
   undone: number;
+  /** Paths the backup restore actually changed (identical ones are left alone). */
+  restored: number;
 }
 
 export function pendingIntents(s: RunSummary): { seq: number; action: JournalAction }[] {
@@ -59,6 +61,7 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext, journal: Journal,
         try {
           const r = await restoreBackup({ storeDir: path.join(ctx.stateDir, 'backups'), id, real: ctx.real, onProgress: line });
           report.lines.push(...r.lines);
+          report.restored += r.changed;
           return `${r.changed} path${r.changed === 1 ? '' : 's'} put back`;
         } catch (e) {
           report.failures.push(`restore of backup ${id}: ${e instanceof Error ? e.message : String(e)}`);

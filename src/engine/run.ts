@@ -171,8 +171,9 @@ async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['ex
   log.close();
   const details = [...rb.lines.map((l) => `  ${l}`), ...rb.failures.map((f) => `  NOT UNDONE: ${f}`)];
   if (rb.failures.length) throw new MtaError('rollback-incomplete', msg.rollbackIncomplete, details);
-  if (interrupted) throw new MtaError('interrupted', `${msg.interrupted}; ${rb.undone || rb.lines.length ? msg.rolledBack(rb.undone) : msg.nothingChanged}`, details);
-  throw new MtaError('failed', `${failed[0]!.title} failed; ${rb.undone || rb.lines.length ? msg.rolledBack(rb.undone) : msg.nothingChanged}`, details);
+  const undoneText = rb.undone || rb.lines.length ? msg.rolledBack(rb.undone, rb.restored) : msg.nothingChanged;
+  if (interrupted) throw new MtaError('interrupted', `${msg.interrupted}; ${undoneText}`, details);
+  throw new MtaError('failed', `${failed[0]!.title} failed; ${undoneText}`, details);
 }
 
 /** Roll back one run (automatic after a failure, or `mta-upgrade rollback`), then run the checks again. */
@@ -184,7 +185,7 @@ export async function rollback(
   by: 'auto' | 'command',
 ): Promise<RollbackReport & { checks: CheckOutcome[] }> {
   const summary = summarize(runId, path.dirname(journal.file), await readJournal(journal.file));
-  const report: RollbackReport = { lines: [], failures: [], undone: 0 };
+  const report: RollbackReport = { lines: [], failures: [], undone: 0, restored: 0 };
   journal.write({ type: 'rollback', status: 'started', by });
   o.event('rollback', { id: runId, state: 'started' });
   const tasks = rollbackTasks(summary, { ...base, plan: planFacts(o.loaded) }, journal, report);
