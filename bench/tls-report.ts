@@ -1,6 +1,7 @@
 /**
  * Benchmark: tls-report over a generated mail log against `grep -c STARTTLS` of the same file, in the same run.
- *   node dist/bench/tls-report.js            (BENCH_LOG_MB=1024 by default; BENCH_ROUNDS=3)
+ *   node dist/bench/tls-report.js            (BENCH_LOG_MB=1024 by default; BENCH_ROUNDS=3; BENCH_LOG_FILE=path keeps
+ *                                            the log there and reuses it on the next run)
  * Prints `name: value` lines. The report runs in a child process so its peak RSS is its own (maxRSS of the
  * child), not the generator's. The log goes to os.tmpdir() and is deleted afterwards.
  */

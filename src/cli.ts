@@ -26,6 +26,9 @@ export function makeIo(json: boolean, stdout: NodeJS.WritableStream = process.st
       const rl = (await import('node:readline/promises')).createInterface({ input: process.stdin, output: process.stderr });
       try {
         return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+      } catch {
+        // Ctrl-C or Ctrl-D at the prompt: nothing has been changed yet; say so and exit 130.
+        throw new MtaError('interrupted', 'interrupted at the prompt; nothing was changed');
       } finally {
         rl.close();
       }
@@ -176,8 +179,9 @@ function positiveInt(v: string): number {
 // Run when executed directly (not when imported by tests).
 const invoked = process.argv[1] ?? '';
 if (invoked.endsWith('/cli.js') || invoked.endsWith('/mta-upgrade')) {
-  // `mta-upgrade … | head` closes the pipe early: that is not an error worth a stack trace.
-  for (const s of [process.stdout, process.stderr]) s.on('error', (e: NodeJS.ErrnoException) => e.code === 'EPIPE' && process.exit(0));
+  // `mta-upgrade … | head` may close the pipe early. Never exit for it: a run or rollback in progress must finish
+  // (and undo on failure); output to a closed pipe is simply dropped.
+  for (const s of [process.stdout, process.stderr]) s.on('error', () => {});
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -179,3 +179,49 @@ test('an unfinished run (killed with SIGKILL) blocks the next run until rolled b
   for (const k of [...after.keys()]) if (k === 'var' || k.startsWith('var/')) after.delete(k);
   assert.deepEqual(after, before);
 });
+
+test('a failure in a work-dir-only step does not restore the backup over live changes made meanwhile', async (t) => {
+  const s = await sandbox(t);
+  await fs.writeFile(
+    s.plan,
+    plan(`  - type: source\n    tarball: /nonexistent/sendmail.tar.gz\n    sha256: ${'0'.repeat(64)}\n`),
+  );
+  // The admin renews a certificate while the run would be building: the failed run must not undo that.
+  await fs.writeFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'O Renewed=yes\n');
+  const r = await cli(['run', s.plan, '--root', s.root, '--yes']);
+  assert.notEqual(r.code, 0);
+  assert.equal(await fs.readFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'utf8'), 'O Renewed=yes\n');
+});
+
+test('secrets named in the plan never reach the output, errors or the run log', async (t) => {
+  const s = await sandbox(t);
+  await fs.writeFile(
+    s.plan,
+    `name: secret\nmta: sendmail\nversion: 8.17.1.9\nvars:\n  pw: hunter2-very-secret\nsecrets: [pw]\nbinaries: [/usr/sbin/sendmail]\nsteps:\n  - type: command\n    argv: [sh, -c, 'echo using \${pw}; exit 3']\n`,
+  );
+  const dry = await cli(['run', s.plan, '--root', s.root, '--dry-run']);
+  const real = await cli(['run', s.plan, '--root', s.root, '--yes']);
+  const json = await cli(['run', s.plan, '--root', s.root, '--yes', '--json']);
+  assert.equal(real.code, 1);
+  for (const text of [dry.stdout, dry.stderr, real.stdout, real.stderr, json.stdout]) assert.doesNotMatch(text, /hunter2/);
+  const runs = path.join(s.root, 'var/lib/mta-upgrade/runs');
+  for (const id of await fs.readdir(runs)) {
+    assert.doesNotMatch(await fs.readFile(path.join(runs, id, 'run.log'), 'utf8'), /hunter2/);
+  }
+  assert.match(real.stderr, /\*\*\*/);
+});
+
+test('rolling back an older run while a newer one stands is refused', async (t) => {
+  const s = await sandbox(t);
+  await fs.writeFile(s.plan, plan(MUTATE));
+  assert.equal((await cli(['run', s.plan, '--root', s.root, '--yes'])).code, 0);
+  assert.equal((await cli(['run', s.plan, '--root', s.root, '--yes'])).code, 0);
+  const status = await cli(['status', '--root', s.root, '--json']);
+  const ids = status.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; id?: string }).filter((e) => e.type === 'run').map((e) => e.id!);
+  assert.equal(ids.length, 2);
+  const r = await cli(['rollback', ids[0]!, '--root', s.root, '--yes']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, new RegExp(`roll back the newest first: mta-upgrade rollback ${ids[1]}`));
+  assert.equal((await cli(['rollback', '--root', s.root, '--yes'])).code, 0);
+  assert.equal((await cli(['rollback', ids[0]!, '--root', s.root, '--yes'])).code, 0);
+});

@@ -43,7 +43,7 @@ export function confirmation(what: string, g: GlobalOptions, io: Io): (() => Pro
 }
 
 /**
- * Ctrl-C (and SIGTERM) abort the running command; the engine then undoes what was applied and the CLI exits
+ * Ctrl-C (and SIGTERM, SIGHUP) abort the running command; the engine then undoes what was applied and the CLI exits
  * 130. Further signals during the rollback are refused with a note: interrupting the undo would leave less safety.
  */
 export function interruptSignal(io: Io): { signal: AbortSignal; dispose(): void } {
@@ -54,13 +54,13 @@ export function interruptSignal(io: Io): { signal: AbortSignal; dispose(): void 
       ac.abort(new Error(sig));
     } else io.err(`${sig}: rollback in progress; please wait for it to finish`);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP too: an SSH session that drops must not leave a half-upgraded system without its rollback.
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
   return {
     signal: ac.signal,
     dispose: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const s of signals) process.off(s, onSignal);
     },
   };
 }

@@ -26,6 +26,9 @@ export async function rollbackCommand(runId: string | undefined, g: GlobalOption
   }
   const run = runId ? runs.find((r) => r.id === runId) : runs[runs.length - 1];
   if (!run) throw new MtaError('not-found', `no run ${runId} in ${stateDir}; runs: ${runs.map((r) => r.id).join(', ')}`);
+  // Runs are undone newest first: undoing an older one under a newer run would mix the two systems.
+  const later = runs.slice(runs.indexOf(run) + 1).filter((r) => r.intents > 0 && r.rollback?.status !== 'complete');
+  if (later.length) throw new MtaError('refused', `run ${later[later.length - 1]!.id} came after ${run.id} and is not rolled back; roll back the newest first: mta-upgrade rollback ${later[later.length - 1]!.id}`);
   const pending = pendingIntents(run);
   if (run.rollback?.status === 'complete' && !pending.length) {
     io.out(msg.alreadyRolledBack(run.id));

@@ -50,6 +50,16 @@ export class Journal implements JournalWriter {
   static async append(file: string, clock: Clock): Promise<Journal> {
     const records = await readJournal(file);
     const fd = fs.openSync(file, 'a', 0o600);
+    // A crash mid-write leaves a torn last line without its newline: start on a fresh line, or the next
+    // record would be glued to it and lost on reading.
+    const size = fs.fstatSync(fd).size;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      const rfd = fs.openSync(file, 'r');
+      fs.readSync(rfd, last, 0, 1, size - 1);
+      fs.closeSync(rfd);
+      if (last[0] !== 0x0a) fs.writeSync(fd, '\n');
+    }
     return new Journal(file, fd, clock, records.reduce((m, r) => Math.max(m, r.seq), 0));
   }
 

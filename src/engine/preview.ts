@@ -8,7 +8,7 @@ import path from 'node:path';
 import { stepModule } from '../steps/index.js';
 import type { StepContext } from '../steps/types.js';
 import { runChecks, formatChecks, type CheckOutcome } from './checks.js';
-import { checkContext, dryRunJournal, planFacts, type EngineOptions } from './context.js';
+import { checkContext, dryRunJournal, planFacts, redactorFor, type EngineOptions } from './context.js';
 import type { BaseContext } from '../steps/types.js';
 
 export interface PathState {
@@ -55,6 +55,7 @@ export function formatPathState(s: PathState): string {
 /** Print the preview; returns the pre-checks so a real run can record them without running them twice. */
 export async function preview(o: EngineOptions, base: BaseContext): Promise<CheckOutcome[]> {
   const { plan } = o.loaded;
+  const redact = redactorFor(o.loaded);
   const say = (line: string) => o.out(line);
   say(`Plan ${plan.name}: ${plan.mta} → ${plan.version}${o.root ? `, under root ${o.root}` : ''}`);
   say(`State directory: ${o.stateDir}`);
@@ -81,9 +82,10 @@ export async function preview(o: EngineOptions, base: BaseContext): Promise<Chec
   for (const [i, step] of plan.steps.entries()) {
     const mod = stepModule(step.type);
     shared.set('step.index', i);
-    say(`   ${i + 1}) ${mod.title(step)}  [${step.type}]`);
-    const lines = await mod.describe(step, ctx);
-    o.event('step', { index: i, kind: step.type, title: mod.title(step), lines });
+    const title = redact(mod.title(step));
+    say(`   ${i + 1}) ${title}  [${step.type}]`);
+    const lines = (await mod.describe(step, ctx)).map(redact);
+    o.event('step', { index: i, kind: step.type, title, lines });
     for (const l of lines) say(`      ${l}`);
   }
   say('');

@@ -30,7 +30,7 @@ export function pendingIntents(s: RunSummary): { seq: number; action: JournalAct
 }
 
 /** The rollback as tasks, so the runner shows progress; `report` fills as they run. */
-export function rollbackTasks(s: RunSummary, ctx: UndoContext, journal: Journal, report: RollbackReport): Task[] {
+export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: string) => string }, journal: Journal, report: RollbackReport): Task[] {
   const pending = pendingIntents(s);
   const isLate = (a: JournalAction) => safeModule(a.kind)?.undoLast === true;
   const undoTask = ({ seq, action }: { seq: number; action: JournalAction }): Task => ({
@@ -39,21 +39,28 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext, journal: Journal,
       try {
         const mod = safeModule(action.kind);
         if (!mod) throw new Error(`no step kind '${action.kind}' in this version of mta-upgrade`);
-        const state = await mod.undo(action, ctx);
-        journal.write({ type: 'undone', of: seq, state });
+        const state = ctx.redact(await mod.undo(action, ctx));
         report.lines.push(state);
         report.undone++;
+        journal.write({ type: 'undone', of: seq, state });
         return state;
       } catch (e) {
-        const error = e instanceof Error ? e.message : String(e);
-        journal.write({ type: 'undo-failed', of: seq, error });
+        const error = ctx.redact(e instanceof Error ? e.message : String(e));
+        // Known before it is journaled: a journal that cannot be written (disk full) must not hide the failure.
         report.failures.push(`${action.kind} ${action.action}${describeTarget(action)}: ${error}`);
+        try {
+          journal.write({ type: 'undo-failed', of: seq, error });
+        } catch (je) {
+          report.failures.push(`journal not writable: ${je instanceof Error ? je.message : String(je)}`);
+        }
         throw e;
       }
     },
   });
   const tasks: Task[] = pending.filter((p) => !isLate(p.action)).map(undoTask);
-  if (s.backupId) {
+  const touchedLive = s.records.some((r) => r.type === 'intent' && safeModule(r.action.kind)?.workDirOnly !== true);
+  if (s.backupId && !touchedLive) report.lines.push(`backup ${s.backupId} not restored: no step changed the live system`);
+  if (s.backupId && touchedLive) {
     const id = s.backupId;
     tasks.push({
       title: `Restore backup ${id}`,

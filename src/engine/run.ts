@@ -42,9 +42,7 @@ export async function runPlan(o: EngineOptions): Promise<RunOutcome> {
     return { checks, metrics: {} };
   }
 
-  for (const run of await listRuns(o.stateDir)) {
-    if (needsRollback(run)) throw new MtaError('refused', msg.unfinishedRun(run.id, run.end?.status ?? 'no end recorded'));
-  }
+  await refuseUnfinished(o.stateDir);
   if (o.confirm) {
     const exec = makeExec({ dryRun: true, signal: o.signal, redact });
     await preview(o, baseContext(o, exec, runPaths(o.stateDir, '(preview)'), () => {}));
@@ -53,9 +51,17 @@ export async function runPlan(o: EngineOptions): Promise<RunOutcome> {
 
   const lock = await acquireLock(o.stateDir, `run ${o.loaded.file}`, o.err);
   try {
+    // Again under the lock: a run may have started (and died) while we waited at the prompt.
+    await refuseUnfinished(o.stateDir);
     return await execute(o, makeExec, redact);
   } finally {
     lock.release();
+  }
+}
+
+async function refuseUnfinished(stateDir: string): Promise<void> {
+  for (const run of await listRuns(stateDir)) {
+    if (needsRollback(run)) throw new MtaError('refused', msg.unfinishedRun(run.id, run.end?.status ?? 'no end recorded'));
   }
 }
 
@@ -63,7 +69,7 @@ async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['ex
   const paths = runPaths(o.stateDir, timeId(o.clock));
   // The plan as it was, before the journal exists: `rollback` of this run works even if the plan file is edited or gone.
   await fs.mkdir(paths.runDir, { recursive: true, mode: 0o700 });
-  await fs.writeFile(path.join(paths.runDir, 'plan.yaml'), await fs.readFile(o.loaded.file), { mode: 0o600 });
+  await fs.writeFile(path.join(paths.runDir, 'plan.yaml'), o.loaded.text, { mode: 0o600 });
   const journal = await Journal.create(paths.runDir, o.clock);
   const log = openRunLog(paths.logFile);
   const exec = makeExec({ dryRun: false, signal: o.signal, redact, log: (l) => log.write(l) });
@@ -100,7 +106,7 @@ async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['ex
     if (o.signal.aborted) throw new MtaError('interrupted', msg.interrupted);
   };
   const task = (title: string, fn: () => Promise<string | void>): Task => ({
-    title,
+    title: redact(title),
     run: async (line) => {
       guard();
       report = line;
@@ -160,14 +166,18 @@ async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['ex
   // Failure: say why, undo everything applied, check again, and say where things stand.
   const cause = failed[0]!.error;
   const interrupted = o.signal.aborted || (isMtaError(cause) && cause.kind === 'interrupted');
-  o.err(`\n${failed[0]!.title} failed: ${errorText(cause)}`);
-  for (const d of isMtaError(cause) ? cause.details : []) o.err(`  ${d}`);
+  o.err(`\n${redact(failed[0]!.title)} failed: ${redact(errorText(cause))}`);
+  for (const d of isMtaError(cause) ? cause.details : []) o.err(`  ${redact(d)}`);
   // Undo must not be cancelled by the Ctrl-C that started it: a fresh executor without the abort signal.
   const undoExec = makeExec({ dryRun: false, redact, log: (l) => log.write(l) });
   const rb = await rollback(o, journal, paths.runId, { ...base, exec: undoExec, signal: new AbortController().signal }, 'auto');
   const status = rb.failures.length ? 'rollback-incomplete' : interrupted ? 'interrupted' : 'rolled-back';
-  journal.write({ type: 'end', status, message: errorText(cause) });
-  journal.close();
+  try {
+    journal.write({ type: 'end', status, message: redact(errorText(cause)) });
+    journal.close();
+  } catch (e) {
+    rb.failures.push(`journal not writable (${errorText(e)})`);
+  }
   log.close();
   const details = [...rb.lines.map((l) => `  ${l}`), ...rb.failures.map((f) => `  NOT UNDONE: ${f}`)];
   if (rb.failures.length) throw new MtaError('rollback-incomplete', msg.rollbackIncomplete, details);
@@ -186,11 +196,19 @@ export async function rollback(
 ): Promise<RollbackReport & { checks: CheckOutcome[] }> {
   const summary = summarize(runId, path.dirname(journal.file), await readJournal(journal.file));
   const report: RollbackReport = { lines: [], failures: [], undone: 0, restored: 0 };
-  journal.write({ type: 'rollback', status: 'started', by });
+  // Undo goes on even when the journal cannot be written (disk full): the failure is reported, never hidden.
+  const record = (status: 'started' | 'complete' | 'incomplete') => {
+    try {
+      journal.write({ type: 'rollback', status, by });
+    } catch (e) {
+      report.failures.push(`journal not writable (${errorText(e)}): run 'mta-upgrade rollback ${runId}' again once there is space`);
+    }
+  };
+  record('started');
   o.event('rollback', { id: runId, state: 'started' });
-  const tasks = rollbackTasks(summary, { ...base, plan: planFacts(o.loaded) }, journal, report);
+  const tasks = rollbackTasks(summary, { ...base, plan: planFacts(o.loaded), redact: redactorFor(o.loaded) }, journal, report);
   if (tasks.length) await runTasks(tasks, { renderer: o.renderer, event: o.event, continueOnError: true });
-  journal.write({ type: 'rollback', status: report.failures.length ? 'incomplete' : 'complete', by });
+  record(report.failures.length ? 'incomplete' : 'complete');
   const checks = await runChecks(o.loaded.plan.checks, checkContext(base));
   o.err('');
   o.err('Checks after the rollback:');

@@ -116,6 +116,8 @@ export function applyStaged(staged: Staged, real: (p: string) => string, log: (l
     const start = count;
     const kids = children.get(e.name) ?? [];
     const keep = new Set(kids.map((c) => path.basename(c.name)));
+    // Sockets, fifos and devices were left out of the backup on purpose: not in it does not mean "remove".
+    for (const sk of manifest.skipped) if (path.posix.dirname(sk.replace(/^\//, '')) === e.name) keep.add(path.posix.basename(sk));
     for (const c of kids) place(c, path.join(live, path.basename(c.name)));
     for (const name of fs.readdirSync(live)) {
       if (keep.has(name)) continue;

@@ -21,6 +21,8 @@ export interface LoadedPlan {
   file: string;
   /** sha256 of the file as read: recorded in backups and journals. */
   hash: string;
+  /** The file's text as validated: the run keeps this copy, not a later re-read. */
+  text: string;
   /** The --var overrides it was loaded with (recorded so a rollback reloads the plan the same way). */
   overrides: Record<string, string>;
 }
@@ -101,7 +103,7 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
     const lines = located.map((l) => `${shown}:${l.pos.line}:${l.pos.col}: ${l.text}`);
     throw new MtaError('plan-invalid', msg.planInvalid(shown, lines.length), [...new Set(lines)]);
   }
-  return { plan: result.data as Plan, vars, file, overrides: opts.overrides ?? {}, hash: createHash('sha256').update(text).digest('hex') };
+  return { plan: result.data as Plan, vars, file, text, overrides: opts.overrides ?? {}, hash: createHash('sha256').update(text).digest('hex') };
 }
 
 type At = (p: PathKey[], message: string, key?: string) => void;

@@ -59,6 +59,7 @@ export function buildRequests(step: BuildStep, r: Resolved & { dir: string }): E
 const objDirs = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith('obj.')).sort();
 
 export const buildStep: StepModule<BuildStep> = {
+  workDirOnly: true,
   type: 'build',
   schema: buildSchema as unknown as z.ZodType<BuildStep>,
   mutates: true,

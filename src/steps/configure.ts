@@ -80,6 +80,7 @@ function treeOf(step: ConfigureStep, ctx: StepContext): string | undefined {
 }
 
 export const configureStep: StepModule<ConfigureStep> = {
+  workDirOnly: true,
   type: 'configure',
   schema: configureSchema as unknown as z.ZodType<ConfigureStep>,
   mutates: true,

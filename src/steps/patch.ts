@@ -104,6 +104,7 @@ async function tryAll(dir: string, patches: Awaited<ReturnType<typeof loadAll>>,
 }
 
 export const patchStep: StepModule<PatchStep> = {
+  workDirOnly: true,
   type: 'patch',
   schema: patchSchema as unknown as z.ZodType<PatchStep>,
   mutates: true,

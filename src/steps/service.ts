@@ -49,7 +49,7 @@ interface ServiceData {
   oldPid?: number;
 }
 
-type Ctx = Pick<BaseContext, 'exec' | 'clock' | 'report'>;
+type Ctx = Pick<BaseContext, 'exec' | 'clock' | 'report' | 'signal'>;
 
 async function readPid(pidfile?: string): Promise<number | undefined> {
   if (!pidfile) return undefined;
@@ -76,11 +76,12 @@ function alive(pid?: number): boolean {
 function accepts(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host, port });
+    // destroy() emits only 'close': resolving there too means a SYN that is never answered cannot hang the run.
     const bye = setTimeout(() => s.destroy(), 2000).unref();
     s.once('connect', () => resolve(true));
     s.once('data', () => s.end('QUIT\r\n'));
     s.once('error', () => (clearTimeout(bye), resolve(false)));
-    s.once('close', () => clearTimeout(bye));
+    s.once('close', () => (clearTimeout(bye), resolve(false)));
   });
 }
 
@@ -96,6 +97,7 @@ async function waitFor(ctx: Ctx, d: ServiceData, what: string, ok: (s: Awaited<R
   for (;;) {
     const s = await state(d);
     if (ok(s)) return { ...s, at: ctx.clock.mono() };
+    if (ctx.signal.aborted) throw new MtaError('interrupted', `service: interrupted while waiting until ${what}`);
     if (ctx.clock.mono() > deadline) throw new MtaError('failed', `service: not ${what} after ${d.waitMs} ms (pid ${s.pid ?? 'none'}, port ${d.port ?? '-'} ${s.accepting ? 'accepting' : 'closed'})`);
     await new Promise((r) => setTimeout(r, 10));
   }

@@ -91,6 +91,7 @@ async function checkSignature(step: SourceStep, l: ReturnType<typeof layout>, ct
 }
 
 export const sourceStep: StepModule<SourceStep> = {
+  workDirOnly: true,
   type: 'source',
   schema: sourceSchema as unknown as z.ZodType<SourceStep>,
   mutates: true,

@@ -83,6 +83,12 @@ export interface StepModule<S extends { type: string } = { type: string }> {
   /** Lines saying exactly what apply would do; may run read-only probes through ctx.exec. Writes nothing. */
   describe(step: S, ctx: StepContext): Promise<string[]>;
   apply(step: S, ctx: StepContext): Promise<void>;
+  /**
+   * apply writes only under the run's work directory (source trees, builds): if a run fails before any other
+   * kind journaled a change, the live system is untouched and the backup is NOT restored — restoring it would
+   * throw away changes made on the live system meanwhile (a renewed certificate, a rebuilt map).
+   */
+  workDirOnly?: boolean;
   /** Undo this kind's actions after the backup is restored (service restarts: the old binaries must be back first). */
   undoLast?: boolean;
   /** Reverse one journaled action. Must be idempotent (rollback twice is a no-op) and return the path's state now. */

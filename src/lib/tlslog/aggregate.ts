@@ -47,30 +47,88 @@ interface Counters {
   reasons: Map<string, number>;
 }
 
-function bump(counts: Map<string, number>, key: string, by: number): void {
+function bump(counts: Map<string, number>, key: string, by: number, cap = MAX_KEYS): void {
   const n = counts.get(key);
   if (n !== undefined) counts.set(key, n + by);
-  else if (counts.size < MAX_KEYS) counts.set(key, by);
+  else if (counts.size < cap) counts.set(key, by);
   else counts.set('other', (counts.get('other') ?? 0) + by);
+}
+
+/**
+ * One peer's counters from a worker (parallel.ts), uncapped and in first-seen order. Replaying them in worker
+ * order through absorb() gives exactly what adding the worker's events one by one would have: caps keep the
+ * first keys seen, addresses the first seen, and the latest session wins ties, all of which survive the replay.
+ */
+export interface PeerPartial {
+  key: string;
+  stats: PeerStats;
+  versions: [string, number][];
+  ciphers: [string, number][];
+  verify: [string, number][];
+  reasons: [string, number][];
 }
 
 export class Aggregator {
   /** One map per direction, keyed by name (or address): no key strings built per line. */
   private readonly peers: Record<Direction, Map<string, Counters>> = { inbound: new Map(), outbound: new Map() };
-  /** Events before --since are dropped here, after joining, so a failure's earlier lines still join. */
-  constructor(private readonly since?: number) {}
+  private readonly cap: number;
+  /**
+   * Events before --since are dropped here, after joining, so a failure's earlier lines still join.
+   * `capped: false` is for a worker's share (see PeerPartial): the cap is applied once, when merging.
+   */
+  constructor(
+    private readonly since?: number,
+    capped = true,
+  ) {
+    this.cap = capped ? MAX_KEYS : Infinity;
+  }
+
+  /** The counters so far, as plain data a worker can post (inbound first, each in first-seen order). */
+  partial(): PeerPartial[] {
+    const out: PeerPartial[] = [];
+    for (const direction of ['inbound', 'outbound'] as const) {
+      for (const [key, c] of this.peers[direction]) {
+        out.push({ key, stats: c.stats, versions: [...c.versions], ciphers: [...c.ciphers], verify: [...c.verify], reasons: [...c.reasons] });
+      }
+    }
+    return out;
+  }
+
+  /** Add a worker's counters for one peer as if its events were added here one by one, in their order. */
+  absorb(w: PeerPartial): void {
+    const s = w.stats;
+    const c = this.counters(s.direction, w.key, s.name, s.firstSeen, s.lastSeen);
+    const p = c.stats;
+    for (const addr of s.addresses) if (p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr)) p.addresses.push(addr);
+    if (s.firstSeen < p.firstSeen) p.firstSeen = s.firstSeen;
+    if (s.lastSeen > p.lastSeen) p.lastSeen = s.lastSeen;
+    p.sessions += s.sessions;
+    p.failures += s.failures;
+    for (const [k, n] of w.versions) bump(c.versions, k, n, this.cap);
+    for (const [k, n] of w.ciphers) bump(c.ciphers, k, n, this.cap);
+    for (const [k, n] of w.verify) bump(c.verify, k, n, this.cap);
+    for (const [k, n] of w.reasons) bump(c.reasons, k, n, this.cap);
+    if (s.lastSessionTime !== undefined && (p.lastSessionTime === undefined || s.lastSessionTime >= p.lastSessionTime)) {
+      p.lastSessionTime = s.lastSessionTime;
+      p.lastVersion = s.lastVersion;
+    }
+  }
+
+  private counters(direction: Direction, key: string, name: string, first: number, last: number): Counters {
+    const byKey = this.peers[direction];
+    let c = byKey.get(key);
+    if (!c) {
+      const stats: PeerStats = { direction, name, addresses: [], sessions: 0, versions: {}, ciphers: {}, verify: {}, failures: 0, failureReasons: {}, firstSeen: first, lastSeen: last };
+      c = { stats, versions: new Map(), ciphers: new Map(), verify: new Map(), reasons: new Map() };
+      byKey.set(key, c);
+    }
+    return c;
+  }
 
   /** `count` identical events seen between e.time and `last` (the tally's form; one event by default). */
   add(e: TlsEvent, count = 1, last = e.time): void {
     if (this.since !== undefined && last < this.since) return;
-    const byKey = this.peers[e.direction];
-    const key = e.peer.name || e.peer.address || '?';
-    let c = byKey.get(key);
-    if (!c) {
-      const stats: PeerStats = { direction: e.direction, name: e.peer.name, addresses: [], sessions: 0, versions: {}, ciphers: {}, verify: {}, failures: 0, failureReasons: {}, firstSeen: e.time, lastSeen: last };
-      c = { stats, versions: new Map(), ciphers: new Map(), verify: new Map(), reasons: new Map() };
-      byKey.set(key, c);
-    }
+    const c = this.counters(e.direction, e.peer.name || e.peer.address || '?', e.peer.name, e.time, last);
     const p = c.stats;
     const addr = e.peer.address;
     if (addr && p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr)) p.addresses.push(addr);
@@ -78,13 +136,13 @@ export class Aggregator {
     if (last > p.lastSeen) p.lastSeen = last;
     if (e.kind === 'failure') {
       p.failures += count;
-      bump(c.reasons, e.reason, count);
+      bump(c.reasons, e.reason, count, this.cap);
       return;
     }
     p.sessions += count;
-    bump(c.versions, e.version, count);
-    bump(c.ciphers, e.cipher, count);
-    bump(c.verify, e.verify, count);
+    bump(c.versions, e.version, count, this.cap);
+    bump(c.ciphers, e.cipher, count, this.cap);
+    bump(c.verify, e.verify, count, this.cap);
     if (p.lastSessionTime === undefined || last >= p.lastSessionTime) {
       p.lastSessionTime = last;
       p.lastVersion = e.version;
@@ -107,46 +165,4 @@ export class Aggregator {
     const label = (p: PeerStats) => p.name || p.addresses[0] || '';
     return all.sort((a, b) => a.direction.localeCompare(b.direction) || label(a).localeCompare(label(b)));
   }
-}
-
-export interface VersionShare {
-  version: string;
-  sessions: number;
-  /** Percentage of the direction's sessions, one decimal. */
-  percent: number;
-}
-
-export interface Summary {
-  peers: number;
-  sessions: number;
-  failures: number;
-  versionShare: Record<Direction, VersionShare[]>;
-  /** Peers whose latest session used a legacy protocol. */
-  legacyPeers: PeerStats[];
-  failingPeers: PeerStats[];
-}
-
-export function summarise(peers: PeerStats[]): Summary {
-  const perDirection: Record<Direction, Map<string, number>> = { inbound: new Map(), outbound: new Map() };
-  let sessions = 0;
-  let failures = 0;
-  for (const p of peers) {
-    sessions += p.sessions;
-    failures += p.failures;
-    for (const [v, n] of Object.entries(p.versions)) perDirection[p.direction].set(v, (perDirection[p.direction].get(v) ?? 0) + n);
-  }
-  const share = (m: Map<string, number>): VersionShare[] => {
-    const total = [...m.values()].reduce((a, b) => a + b, 0);
-    return [...m.entries()]
-      .sort(([a], [b]) => compareVersions(a, b))
-      .map(([version, n]) => ({ version, sessions: n, percent: Math.round((n / total) * 1000) / 10 }));
-  };
-  return {
-    peers: peers.length,
-    sessions,
-    failures,
-    versionShare: { inbound: share(perDirection.inbound), outbound: share(perDirection.outbound) },
-    legacyPeers: peers.filter((p) => p.lastVersion !== undefined && LEGACY_VERSIONS.has(p.lastVersion)),
-    failingPeers: peers.filter((p) => p.failures > 0),
-  };
 }

@@ -103,6 +103,16 @@ export class Joiner {
     if ((f.closed && f.relay && hasAddress(f.relay)) || !line.pid) this.flush(f);
   }
 
+  /**
+   * Everything that decides how later lines are joined, as one string: two runs whose snapshots agree before a
+   * line treat that line and all after it alike. parallel.ts compares them where one worker hands over to the next.
+   */
+  snapshot(): string {
+    const open = [...this.open.values()].map((f) => [f.key, f.position, f.time, f.direction, f.relay, f.started, f.closed, f.sslReason, f.startReason, f.rejectText, f.qid]);
+    const qids = [...this.byQid].map(([q, f]) => [q, f.key]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
+    return JSON.stringify([open, qids, this.peerless]);
+  }
+
   /** Emit everything still open (end of input). */
   finish(): void {
     for (const f of [...this.open.values()]) this.flush(f);

@@ -1,7 +1,7 @@
 /**
  * Open a log for streaming: a file (plain or gzip, sniffed by its magic bytes, not its name: rotated logs are
- * "maillog.1.gz" but also "maillog.0" after some compressors) or stdin ("-"). Chunks of 1 MiB keep the per-chunk
- * overhead low; nothing is buffered beyond one chunk.
+ * "maillog.1.gz" but also "maillog.0" after some compressors) or stdin ("-"). Plain files are read in 4 MiB
+ * chunks, gzip output comes in 1 MiB: large enough that per-chunk work vanishes; nothing is buffered beyond one.
  */
 import fs from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
@@ -9,13 +9,17 @@ import zlib from 'node:zlib';
 import { MtaError } from '../errors.js';
 
 const CHUNK = 1 << 20;
+export const FILE_CHUNK = 4 << 20;
 
 export interface OpenedSource {
   name: string;
   compressed: boolean;
   /** Epoch ms the classic (yearless) stamps are resolved against: the file's mtime, now for stdin. */
   reference: number;
-  chunks: AsyncIterable<Buffer>;
+  /** Size of a plain (not gzip) regular file when opened: such a file can be read in ranges by workers. */
+  size?: number;
+  /** The input from its start; call once. */
+  chunks: () => AsyncIterable<Buffer>;
 }
 
 function isGzip(head: Buffer): boolean {
@@ -49,8 +53,8 @@ export async function openFile(path: string): Promise<OpenedSource> {
   }
   if (!st.isFile()) throw new MtaError('not-found', `not a regular file: ${path}`);
   const compressed = isGzip(await readHead(path));
-  const raw = fs.createReadStream(path, { highWaterMark: CHUNK });
-  return { name: path, compressed, reference: st.mtimeMs, chunks: compressed ? gunzip(raw) : raw };
+  if (compressed) return { name: path, compressed, reference: st.mtimeMs, chunks: () => gunzip(fs.createReadStream(path, { highWaterMark: CHUNK })) };
+  return { name: path, compressed, reference: st.mtimeMs, size: st.size, chunks: () => fs.createReadStream(path, { highWaterMark: FILE_CHUNK }) };
 }
 
 /** stdin may be gzip too (`zcat` forgotten): peek at the first chunk, then replay it. */
@@ -63,5 +67,5 @@ export async function openStream(name: string, input: NodeJS.ReadableStream, now
     for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
   }
   const compressed = isGzip(head);
-  return { name, compressed, reference: now, chunks: compressed ? gunzip(Readable.from(replay())) : replay() };
+  return { name, compressed, reference: now, chunks: () => (compressed ? gunzip(Readable.from(replay())) : replay()) };
 }

@@ -4,14 +4,14 @@
  * We count each distinct message once (keyed by its raw bytes, with first/last time) and parse it once at the
  * end. Distinct messages are bounded by peers × versions × ciphers × verify results, not by the log's size.
  */
-import type { Chunk } from './lines.js';
-import { stampAtText } from './stamp.js';
+import { stampAt } from './stamp.js';
 import type { ClassicYear } from './syslog.js';
 
-const SERVER = 'STARTTLS=server, relay=';
-const CLIENT = 'STARTTLS=client, relay=';
-const ESTABLISHED = 'TLS connection established ';
-const REUSED = 'TLS connection reused ';
+const SERVER = Buffer.from('STARTTLS=server, relay=');
+const CLIENT = Buffer.from('STARTTLS=client, relay=');
+const ESTABLISHED = Buffer.from('TLS connection established ');
+const REUSED = Buffer.from('TLS connection reused ');
+const TAG_END = Buffer.from(': ');
 
 export interface Tallied {
   count: number;
@@ -19,8 +19,9 @@ export interface Tallied {
   last: number;
 }
 
-/** A copy of s that does not keep its parent alive: slices of the chunk text would pin megabytes each. */
-const detach = (s: string): string => Buffer.from(s, 'latin1').toString('latin1');
+function startsWith(buf: Buffer, at: number, end: number, prefix: Buffer): boolean {
+  return end - at >= prefix.length && buf.compare(prefix, 0, prefix.length, at, at + prefix.length) === 0;
+}
 
 export class SessionTally {
   /** Message text (latin1, i.e. raw bytes) → counts. */
@@ -35,27 +36,25 @@ export class SessionTally {
    * Count the line if it is a plain success line with a classic or ISO stamp; false sends it down the slow path
    * (full parse and join). `hit` is where the keyword search found "TLS".
    */
-  tryAdd(c: Chunk, start: number, end: number, hit: number): boolean {
-    const text = c.text;
+  tryAdd(buf: Buffer, start: number, end: number, hit: number): boolean {
     let msg: number;
-    if (hit >= 5 && text.charCodeAt(hit - 5) === 83 /* S of STARTTLS */) {
+    if (hit >= 5 && buf[hit - 5] === 83 /* S of STARTTLS */) {
       msg = hit - 5;
-      if (end - msg < SERVER.length || !(text.startsWith(SERVER, msg) || text.startsWith(CLIENT, msg))) return false;
-    } else if ((end - hit >= ESTABLISHED.length && text.startsWith(ESTABLISHED, hit)) || (end - hit >= REUSED.length && text.startsWith(REUSED, hit))) {
-      msg = text.indexOf(': ', start) + 2; // Postfix: message after "postfix/smtpd[pid]: "
+      if (!startsWith(buf, msg, end, SERVER) && !startsWith(buf, msg, end, CLIENT)) return false;
+    } else if (startsWith(buf, hit, end, ESTABLISHED) || startsWith(buf, hit, end, REUSED)) {
+      msg = buf.indexOf(TAG_END, start) + 2; // Postfix: message after "postfix/smtpd[pid]: "
       if (msg < 2 || msg > hit) return false;
     } else {
       return false;
     }
     // The message must follow ": " (the tag's, or a queue id's); anything else goes the slow way.
-    if (text.charCodeAt(msg - 2) !== 58 || text.charCodeAt(msg - 1) !== 32) return false;
-    const time = stampAtText(text, start, this.years);
+    if (buf[msg - 2] !== 58 || buf[msg - 1] !== 32) return false;
+    const time = stampAt(buf, start, this.years);
     if (Number.isNaN(time)) return false;
     if (this.since !== undefined && time < this.since) return true; // understood, and not wanted
-    // A slice is O(1) in V8 (no copy); only a new key is copied out of the chunk.
-    const key = text.slice(msg, end);
+    const key = buf.toString('latin1', msg, end);
     const t = this.messages.get(key);
-    if (t === undefined) this.messages.set(detach(key), { count: 1, first: time, last: time });
+    if (t === undefined) this.messages.set(key, { count: 1, first: time, last: time });
     else {
       t.count++;
       if (time < t.first) t.first = time;

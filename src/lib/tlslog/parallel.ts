@@ -1,0 +1,108 @@
+/**
+ * A large plain log split across worker threads, with exactly the report one reader would give.
+ *
+ * Lines are independent except through the joiner (a failure waits for later lines of its process), so a worker
+ * cannot know what was open where its chunk begins. Worker k therefore starts at its chunk's first line b_k with
+ * nothing open and reads syncBytes on, to the hand-over line y_k, counting nothing there; worker k-1 reads on
+ * past b_k to y_k and counts that stretch with the true state. Open failures expire after MAX_AGE_BYTES of log
+ * (joiner.ts), so by y_k both joiners normally hold the same failures: their snapshots at y_k are compared, and
+ * when equal every line from y_k on is read by worker k exactly as one reader would have read it. When not (a
+ * log with almost no TLS trouble lines to expire failures on), the file is read sequentially instead: slower,
+ * never different.
+ *
+ * Merging keeps the one-reader order: joined events worker by worker (Aggregator.absorb), then the tally with
+ * its first-seen order, as report.ts does at the end of each input.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Aggregator } from './aggregate.js';
+import { addTallied, mergeCounts, mergeTally, type ScanCounts } from './scan.js';
+import type { OpenedSource } from './sources.js';
+import type { Tallied } from './tally.js';
+import type { ScanResult, ScanTask } from './worker.js';
+
+export interface ParallelOptions {
+  /** Worker threads; default: the cores available. Below 2 the file is read here. */
+  workers?: number;
+  /** Smaller files are read here: starting workers would cost more than it saves. */
+  minBytes?: number;
+  /** Warm-up before a hand-over line; must well exceed the joiner's MAX_AGE_BYTES (256 KiB). */
+  syncBytes?: number;
+  /** How it went (tests check that the split really happened). */
+  onSplit?: (info: { chunks: number; fallback: boolean }) => void;
+}
+
+/** The first line start at or after pos (the file's size when none). */
+async function lineStart(fh: fs.promises.FileHandle, pos: number, size: number): Promise<number> {
+  if (pos <= 0) return 0;
+  const buf = Buffer.alloc(64 * 1024);
+  for (let at = pos - 1; at < size; at += buf.length) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+    const nl = buf.subarray(0, bytesRead).indexOf(10);
+    if (nl >= 0) return at + nl + 1;
+    if (bytesRead === 0) break;
+  }
+  return size;
+}
+
+/** Chunk starts b_k and hand-over lines y_k (y_0 = b_0 = 0); undefined when the file is too small to split. */
+async function plan(file: string, size: number, workers: number, syncBytes: number): Promise<{ b: number[]; y: number[] } | undefined> {
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    const b = [0];
+    const y = [0];
+    for (let k = 1; k < workers; k++) {
+      b.push(await lineStart(fh, Math.floor((size * k) / workers), size));
+      y.push(await lineStart(fh, b[k]! + syncBytes, size));
+      if (b[k]! <= y[k - 1]! || y[k]! >= size) return undefined;
+    }
+    return { b, y };
+  } finally {
+    await fh.close();
+  }
+}
+
+function runWorker(task: ScanTask): Promise<ScanResult> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: { tlsScan: task } });
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new Error(`tls-report worker exited with ${code}`))); // no-op once resolved
+  });
+}
+
+/**
+ * Scan a plain file with workers into agg/counts; undefined when it was not split (too small, one core, or the
+ * hand-over check failed): the caller then reads it sequentially, nothing having been added.
+ */
+export async function parallelScan(src: OpenedSource, agg: Aggregator, counts: ScanCounts, opts: ParallelOptions & { year?: number; since?: number }): Promise<{ bytes: number } | undefined> {
+  const size = src.size!;
+  const workers = opts.workers ?? os.availableParallelism();
+  const syncBytes = opts.syncBytes ?? 2 << 20;
+  if (workers < 2 || size < (opts.minBytes ?? 32 << 20)) return undefined;
+  const cuts = await plan(src.name, size, workers, syncBytes);
+  if (!cuts) return undefined;
+  const tasks = cuts.b.map((from, k): ScanTask => ({ file: src.name, reference: src.reference, year: opts.year, since: opts.since, from, syncAt: k > 0 ? cuts.y[k] : undefined, to: k < workers - 1 ? cuts.y[k + 1] : undefined }));
+  let results: ScanResult[];
+  try {
+    results = await Promise.all(tasks.map(runWorker));
+  } catch {
+    opts.onSplit?.({ chunks: workers, fallback: true });
+    return undefined; // e.g. the file shrank while read: the sequential path reports it properly
+  }
+  const handedOver = results.every((r, k) => k === 0 || (r.syncEnd === cuts.y[k] && results[k - 1]!.end === cuts.y[k] && r.startState === results[k - 1]!.endState));
+  opts.onSplit?.({ chunks: workers, fallback: !handedOver });
+  if (!handedOver) return undefined;
+
+  const tally = new Map<string, Tallied>();
+  const own: ScanCounts = { tlsLines: 0, unrecognised: 0, samples: [] };
+  for (const r of results) {
+    for (const p of r.peers) agg.absorb(p);
+    mergeTally(tally, r.tally);
+    mergeCounts(own, r.counts);
+  }
+  addTallied(tally, agg, own);
+  mergeCounts(counts, own);
+  return { bytes: results[workers - 1]!.end };
+}

@@ -1,0 +1,121 @@
+/**
+ * The per-line work for one input: success lines go to the tally (tally.ts); everything else is decoded, parsed
+ * and joined line by line. Shared by the sequential path (report.ts) and the workers (worker.ts), so both read a
+ * line the same way. Counters and samples are kept here and merged by the caller.
+ */
+import type { Aggregator } from './aggregate.js';
+import { Joiner } from './joiner.js';
+import type { LineHandler } from './lines.js';
+import { parsePeer } from './peer.js';
+import { parsePostfix } from './postfix.js';
+import type { ParsedMessage } from './records.js';
+import { parseSendmail } from './sendmail.js';
+import { ClassicYear, parseSyslog } from './syslog.js';
+import { SessionTally, type Tallied } from './tally.js';
+import type { TlsEvent } from './types.js';
+
+export const MAX_SAMPLES = 5;
+const MTA_PROGRAM = /sendmail|sm-mta|sm-msp|postfix/;
+
+function parseMessage(program: string, message: string): ParsedMessage {
+  return program.startsWith('postfix') ? parsePostfix(message) : parseSendmail(message);
+}
+
+/** What a scan found besides events: merged by summing, samples by keeping the first few in order. */
+export interface ScanCounts {
+  tlsLines: number;
+  unrecognised: number;
+  samples: string[];
+}
+
+export function addUnrecognised(counts: ScanCounts, text: string, n = 1): void {
+  counts.unrecognised += n;
+  if (counts.samples.length < MAX_SAMPLES) counts.samples.push(text.slice(0, 300));
+}
+
+export class SourceScan {
+  readonly years: ClassicYear;
+  readonly joiner: Joiner;
+  tally: SessionTally;
+  counts: ScanCounts = { tlsLines: 0, unrecognised: 0, samples: [] };
+  readonly handler: LineHandler;
+
+  constructor(
+    reference: number,
+    private readonly opts: { year?: number; since?: number },
+    /** Where joined events go; replaceable (a worker starts a fresh share at its hand-over line). */
+    public emit: (e: TlsEvent) => void,
+  ) {
+    this.years = new ClassicYear(opts.year, reference);
+    this.joiner = new Joiner((e) => this.emit(e));
+    this.tally = new SessionTally(this.years, opts.since);
+    const joiner = this.joiner;
+    const slowPath = (text: string, hasKeyword: boolean, position: number) => {
+      const sl = parseSyslog(text, this.years);
+      if (!sl) {
+        if (hasKeyword) addUnrecognised(this.counts, text);
+        return;
+      }
+      const parsed = parseMessage(sl.program, sl.message);
+      if (hasKeyword) {
+        if (parsed.record) this.counts.tlsLines++;
+        else if (MTA_PROGRAM.test(sl.program)) addUnrecognised(this.counts, text);
+      }
+      joiner.handle(sl, parsed, position);
+    };
+    this.handler = {
+      get wantsEveryLine() {
+        return joiner.wantsEveryLine;
+      },
+      keywordLine: (buf, start, end, hit, offset) => {
+        // While a failure is open, session lines go through the joiner: they end their process's failure.
+        if (!joiner.busy && this.tally.tryAdd(buf, start, end, hit)) {
+          this.counts.tlsLines++;
+          return;
+        }
+        slowPath(buf.toString('utf8', start, end), true, offset + start);
+      },
+      plainLine: (buf, start, end, offset) => slowPath(buf.toString('utf8', start, end), false, offset + start),
+    };
+  }
+
+  /** Fresh tally and counters from here on; the joiner (what is open) carries over. */
+  restart(emit: (e: TlsEvent) => void): void {
+    this.emit = emit;
+    this.tally = new SessionTally(this.years, this.opts.since);
+    this.counts = { tlsLines: 0, unrecognised: 0, samples: [] };
+  }
+}
+
+/** Parse each distinct tallied message once and add it with its count. */
+export function addTallied(messages: Map<string, Tallied>, agg: Aggregator, counts: ScanCounts): void {
+  for (const [raw, t] of messages) {
+    const message = Buffer.from(raw, 'latin1').toString('utf8'); // keys hold raw bytes; names may be UTF-8
+    const rec = parseMessage(message.startsWith('STARTTLS') ? 'sendmail' : 'postfix', message).record;
+    if (rec?.type !== 'session') {
+      addUnrecognised(counts, message, t.count);
+      continue;
+    }
+    const event = { kind: 'session' as const, time: t.first, direction: rec.direction, peer: parsePeer(rec.relay), version: rec.version, cipher: rec.cipher, verify: rec.verify, bits: rec.bits };
+    agg.add(event, t.count, t.last);
+  }
+}
+
+/** Merge a worker's tally into `into`, keeping first-seen order: the same map one reader would have built. */
+export function mergeTally(into: Map<string, Tallied>, from: Iterable<[string, Tallied]>): void {
+  for (const [k, t] of from) {
+    const have = into.get(k);
+    if (!have) into.set(k, { ...t });
+    else {
+      have.count += t.count;
+      if (t.first < have.first) have.first = t.first;
+      if (t.last > have.last) have.last = t.last;
+    }
+  }
+}
+
+export function mergeCounts(into: ScanCounts, from: ScanCounts): void {
+  into.tlsLines += from.tlsLines;
+  into.unrecognised += from.unrecognised;
+  for (const s of from.samples) if (into.samples.length < MAX_SAMPLES) into.samples.push(s);
+}
