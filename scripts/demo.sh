@@ -1,6 +1,46 @@
 #!/bin/sh
-# `npm run demo`: the main job on an embedded default.
+# `npm run demo`: a real sendmail upgrade in a sandbox (demo/run-demo.ts; decisions in docs/sandbox.md).
+# 1. prerequisites: as root, apt-get installs what is missing; otherwise names the packages and stops;
+# 2. set-up (npm ci when needed, tsc); 3. the upstream tarball (apt-get source, cached in .cache/sendmail);
+# 4. the demo itself: old sendmail → probe fails → mta-upgrade run → TLSv1.2 → rollback → run again → summary.
 set -eu
 cd "$(dirname "$0")/.."
+
+# command or file → Debian package
+need=""
+for pair in gcc:gcc make:make m4:m4 openssl:openssl unshare:util-linux hostname:hostname tar:tar ldd:libc-bin \
+  useradd:passwd /usr/include/stdio.h:libc6-dev /usr/include/openssl/ssl.h:libssl-dev /usr/include/db.h:libdb-dev \
+  /usr/include/sasl/sasl.h:libsasl2-dev; do
+  what=${pair%%:*} pkg=${pair##*:}
+  case $what in
+    /*) [ -e "$what" ] && continue ;;
+    *) command -v "$what" >/dev/null 2>&1 && continue ;;
+  esac
+  case " $need " in *" $pkg "*) ;; *) need="$need $pkg" ;; esac
+done
+if ! command -v dpkg-architecture >/dev/null 2>&1 && ! gcc -print-multiarch >/dev/null 2>&1; then need="$need dpkg-dev"; fi
+
+if [ -n "$need" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "demo: missing Debian packages:$need" >&2
+    echo "demo: install them (apt-get install$need) or run this as root, which installs them itself." >&2
+    exit 2
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "demo: missing:$need, and no apt-get here (the demo wants a Debian-like machine)" >&2
+    exit 2
+  fi
+  echo "demo: installing:$need"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "demo: run as root: sh ./Build install chowns to smmsp, and the sandbox daemon runs under unshare -u" >&2
+  exit 2
+fi
+
 sh scripts/setup.sh
-exec node dist/src/cli.js run plans/sendmail-8.15.yaml --dry-run --root test/fixtures/freebsd-root
+sh scripts/fetch-sendmail-source.sh >/dev/null
+exec node dist/demo/run-demo.js

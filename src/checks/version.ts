@@ -1,5 +1,5 @@
 /**
- * `version` check: `sendmail -d0.1 -bt </dev/null` prints the version and the compile options before it reads
+ * `version` check: `sendmail -d0.10 -bt </dev/null` prints the version and the compile options before it reads
  * its cf. It then looks up the host name, which stalls 60 s when DNS is down or the name is unqualified, so we
  * stop the process as soon as the `Compiled with:` block is complete, and always run it under a timeout.
  */
@@ -53,7 +53,7 @@ export const versionCheck: CheckModule<VersionCheck> = {
   schema: versionCheckSchema as unknown as z.ZodType<VersionCheck>,
   stageable: true,
   describe: (c) =>
-    `${c.binary} -d0.1: version ${c.version ?? 'any'}${c.options?.length ? `, compiled with ${c.options.join(' ')}` : ''}`,
+    `${c.binary} -d0.10: version ${c.version ?? 'any'}${c.options?.length ? `, compiled with ${c.options.join(' ')}` : ''}`,
   async run(c, ctx): Promise<CheckResult> {
     const bin = ctx.stageRoot ? path.join(ctx.stageRoot, c.binary) : ctx.real(c.binary);
     const timeoutMs = durationMs(c.timeout, 10_000);

@@ -5,6 +5,9 @@
 import path from 'node:path';
 import { MtaError } from '../lib/errors.js';
 import { resolveStateDir } from '../lib/paths.js';
+import { acquireLock } from '../engine/lock.js';
+import { listRuns } from '../engine/journal.js';
+import { stateDirOf } from './common.js';
 import { listBackups, pinBackup, planPrune, pruneBackups, readBackup, verifyBackup, infoOf, type BackupInfo } from '../engine/backups.js';
 import type { GlobalOptions, Io } from './types.js';
 
@@ -79,12 +82,25 @@ export async function backupsPinCommand(id: string, g: GlobalOptions, io: Io): P
 export async function backupsPruneCommand(opts: { keep?: number }, g: GlobalOptions, io: Io): Promise<void> {
   if (opts.keep !== undefined && (!Number.isInteger(opts.keep) || opts.keep < 1)) throw new MtaError('usage', `--keep must be a whole number of at least 1, not ${opts.keep}`);
   const store = storeDirOf(g);
-  const { keep, remove } = await planPrune(store, opts.keep);
+  const lock = await acquireLock(stateDirOf(g), 'backups prune', io.err); // not while a run or rollback uses the store
+  try {
+    await prune(store, opts, g, io);
+  } finally {
+    lock.release();
+  }
+}
+
+async function prune(store: string, opts: { keep?: number }, g: GlobalOptions, io: Io): Promise<void> {
+  const planned = await planPrune(store, opts.keep);
+  const keep = planned.keep;
+  // A backup that a rollback may still need is never pruned: the one of any run not rolled back yet.
+  const needed = new Set((await listRuns(stateDirOf(g))).filter((r) => r.backupId && r.rollback?.status !== 'complete').map((r) => r.backupId!));
+  const remove = planned.remove.filter((b) => !needed.has(b.id));
   if (remove.length === 0) {
     io.event('prune', { keep, deleted: [] });
     return io.out(`nothing to prune (keeping the newest ${keep}, pinned ones and the latest)`);
   }
-  io.out(`keeping the newest ${keep} backups and the pinned ones; these will be deleted:`);
+  io.out(`keeping the newest ${keep} backups, the pinned ones and those a rollback may still need; these will be deleted:`);
   for (const line of table(remove.map(row))) io.out(`  ${line}`);
   if (!g.yes) {
     if (!io.isTTY) throw new MtaError('refused', `prune would delete ${remove.length} backup(s): pass --yes to confirm without a terminal`);

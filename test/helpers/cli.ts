@@ -42,6 +42,7 @@ export async function cliProcess(args: string[], opts: { env?: Record<string, st
   const r = await execa(process.execPath, [CLI, ...args], {
     reject: false,
     stdin: 'ignore',
+    stripFinalNewline: false,
     env: { NO_COLOR: '1', ...opts.env },
     cwd: opts.cwd ?? REPO,
     timeout: opts.timeout ?? 60_000,
