@@ -4,6 +4,7 @@
  * (atomically, owner, mode and mtime); then the late undos (service restarts) so the old binaries run again.
  * Each undo is journaled (`undone` / `undo-failed`); a second rollback finds nothing left and is a no-op.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { stepModule } from '../steps/index.js';
 import type { JournalAction, UndoContext } from '../steps/types.js';
@@ -57,7 +58,17 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: st
       }
     },
   });
-  const tasks: Task[] = pending.filter((p) => !isLate(p.action)).map(undoTask);
+  const defused = s.records.filter((r) => r.type === 'note' && r.event === 'old-copy-mode') as unknown as { data: { path: string; mode: number } }[];
+  const tasks: Task[] = [];
+  if (defused.length && pending.length) {
+    tasks.push({
+      title: `Give ${defused.length} kept old file${defused.length === 1 ? '' : 's'} back their setuid/setgid mode`,
+      run: async () => {
+        for (const d of defused) await fs.chmod(d.data.path, d.data.mode).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+      },
+    });
+  }
+  tasks.push(...pending.filter((p) => !isLate(p.action)).map(undoTask));
   const touchedLive = s.records.some((r) => r.type === 'intent' && safeModule(r.action.kind)?.workDirOnly !== true);
   if (s.backupId && !touchedLive) report.lines.push(`backup ${s.backupId} not restored: no step changed the live system`);
   if (s.backupId && touchedLive) {

@@ -59,6 +59,22 @@ export async function runPlan(o: EngineOptions): Promise<RunOutcome> {
   }
 }
 
+/**
+ * The replaced files stay beside their targets (<file>.mta-old.<run>) so an undo is a rename. After a successful
+ * run an old setuid/setgid sendmail must not stay runnable with its privileges: the bits are dropped now, the
+ * mode journaled first, and a rollback puts it back before renaming (src/engine/rollback.ts).
+ */
+async function defuseOldCopies(journal: Journal): Promise<void> {
+  for (const r of await readJournal(journal.file)) {
+    if (r.type !== 'intent' || r.action.action !== 'replace-file' || typeof r.action.data['old'] !== 'string') continue;
+    const old = r.action.data['old'];
+    const st = await fs.lstat(old).catch(() => undefined);
+    if (!st?.isFile() || !(st.mode & 0o6000)) continue;
+    journal.write({ type: 'note', event: 'old-copy-mode', data: { path: old, mode: st.mode & 0o7777 } });
+    await fs.chmod(old, st.mode & 0o1777);
+  }
+}
+
 async function refuseUnfinished(stateDir: string): Promise<void> {
   for (const run of await listRuns(stateDir)) {
     if (needsRollback(run)) throw new MtaError('refused', msg.unfinishedRun(run.id, run.end?.status ?? 'no end recorded'));
@@ -152,6 +168,7 @@ async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['ex
 
   const { failed } = await runTasks(tasks, { renderer: o.renderer, event: o.event });
   if (!failed.length) {
+    await defuseOldCopies(journal);
     journal.write({ type: 'end', status: 'ok' });
     journal.close();
     log.close();

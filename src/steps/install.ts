@@ -48,7 +48,9 @@ export function stageCommands(step: InstallStep, srcDir: string, stage: string, 
 
 /** Parents of everything the plan names plus `dirs`: a missing one makes `install -c prog dir` write a file named dir. */
 function targetDirs(step: InstallStep, ctx: StepContext): string[] {
-  return [...new Set([...ctx.plan.binaries, ...ctx.plan.configs].map((p) => path.posix.dirname(p)).concat(step.dirs.map((d) => d.replace(/\/+$/, '') || '/')))].sort();
+  // A file's parent, and a directory path (trailing /) itself: /etc/mail/ must exist in the stage for helpfile.
+  const dirOf = (p: string) => (p.endsWith('/') ? p.replace(/\/+$/, '') || '/' : path.posix.dirname(p));
+  return [...new Set([...ctx.plan.binaries, ...ctx.plan.configs].map(dirOf).concat(step.dirs.map((d) => d.replace(/\/+$/, '') || '/')))].sort();
 }
 
 /** smmsp (or the plan's owners) in <root>/etc/passwd|group; also on this host when --root is a sandbox, because `install -o/-g` runs here. */
