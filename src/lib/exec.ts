@@ -3,7 +3,6 @@
  * a dry run; a read-only probe always runs. Commands are argv arrays, never a shell string. Each child gets its
  * own process group so a timeout or Ctrl-C stops `sh ./Build` and every make below it, not just the shell.
  */
-import { execa } from 'execa';
 
 export interface ExecRequest {
   argv: string[];
@@ -83,6 +82,8 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       return result({ ok: false, canceled: true, message: `not started (interrupted): ${shown}` }, started);
     }
     log(`$ ${shown}`);
+    // execa costs ~100 ms to load: only commands that run something pay for it.
+    const { execa } = await import('execa');
     const child = execa(req.argv[0]!, req.argv.slice(1), {
       cwd: req.cwd,
       env: req.env,

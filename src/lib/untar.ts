@@ -8,7 +8,6 @@
  */
 import { mkdtemp, rename, rm, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import * as tar from 'tar';
 import type { ReadEntry } from 'tar';
 
 export interface UntarLimits {
@@ -66,6 +65,8 @@ export async function extractUntrusted(tarball: string, dest: string, limits: Un
     return true;
   };
   try {
+    // Loaded here, not at start-up: validate, verify and dry runs never unpack and should not pay ~50 ms for tar.
+    const tar = await import('tar');
     await tar.x({
       file: tarball,
       cwd: staging,
