@@ -5,6 +5,7 @@ import { systemClock } from '../lib/clock.js';
 import { underRoot } from '../lib/paths.js';
 import { createBackup } from '../engine/backups.js';
 import { TOOL_VERSION } from '../engine/run.js';
+import { acquireLock } from '../engine/lock.js';
 import { rootOf, stateDirOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
@@ -13,6 +14,7 @@ export async function backupCommand(planFile: string, g: GlobalOptions, io: Io):
   const loaded = await loadPlan(planFile, { root, overrides: g.vars });
   const p = loaded.plan;
   const storeDir = path.join(stateDirOf(g), 'backups');
+  const lock = await acquireLock(stateDirOf(g), `backup ${planFile}`, io.err); // not while a run or prune uses the store
   const b = await createBackup({
     storeDir,
     paths: [...p.binaries, ...p.configs],
@@ -20,7 +22,7 @@ export async function backupCommand(planFile: string, g: GlobalOptions, io: Io):
     meta: { plan: p.name, planHash: loaded.hash, toolVersion: TOOL_VERSION, keep: p.keep },
     clock: systemClock,
     onProgress: g.verbose ? io.out : undefined,
-  });
+  }).finally(() => lock.release());
   io.event('backup', { ...b });
   io.out(`backup ${b.id} written and verified: ${path.join(storeDir, `${b.id}.tar.gz`)}`);
 }
