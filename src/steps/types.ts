@@ -36,7 +36,7 @@ export interface BaseContext {
   root: string;
   /** Real path of the state directory (already under root). */
   stateDir: string;
-  /** Real path of this run's scratch directory (source trees, the install stage); under stateDir/work/<runId>. */
+  /** Real path of this run's scratch directory (source trees, the install stage); one per run, in the state directory's "work" directory. */
   workDir: string;
   runId: string;
   /** Plan variables after interpolation (root included). */

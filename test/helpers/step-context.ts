@@ -18,7 +18,7 @@ export type JournalRecord =
 export interface StepContextOptions {
   /** The --root; a new temp dir when absent. */
   root?: string;
-  /** Where state/work/journal go; a new temp dir (outside root) when absent. */
+  /** Where the state dir, the work dir and the journal go; a new temp dir (outside root) when absent. */
   stateDir?: string;
   runId?: string;
   dryRun?: boolean;
