@@ -1,0 +1,26 @@
+/** The repository's paths and the shipped plan's defaults (read from the plan itself), shared by the sandbox modules. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** dist/demo/repo-plan.js → the repository. */
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = path.join(REPO, 'dist/src/cli.js');
+export const PLAN = path.join(REPO, 'plans/sendmail-8.17-linux.yaml');
+export const CACHE = path.join(REPO, '.cache');
+
+/** The plan's defaults, read from the plan itself so that the sandbox and the plan cannot drift apart. */
+export function planVar(name: string): string {
+  const m = new RegExp(`^  ${name}: *(.*)$`, 'm').exec(readFileSync(PLAN, 'utf8'));
+  if (!m) throw new Error(`${PLAN}: no vars.${name}`);
+  return m[1]!.trim().replace(/^['"]|['"]$/g, '');
+}
+
+/** Where the plan wants the tarball (mapped under --root), the pid file, and the binaries it replaces. */
+export const PLAN_TARBALL = () => planVar('tarball');
+export const PLAN_SHA256 = () => planVar('tarball_sha256');
+export const PIDFILE = () => planVar('pidfile');
+/** The files whose sha256 proves "old binaries back". */
+export const BINARIES = ['/usr/sbin/sendmail', '/usr/sbin/editmap', '/usr/sbin/makemap', '/usr/sbin/praliases', '/usr/sbin/mailstats', '/usr/sbin/smrsh', '/usr/sbin/mail.local', '/usr/bin/vacation', '/usr/bin/rmail'];
+/** A dotted name for the UTS namespace: sendmail stalls ~60 s on an unqualified host name. */
+export const SANDBOX_HOSTNAME = 'sandbox.localdomain';
