@@ -27,8 +27,14 @@ export function defaultConcurrency(): number {
   return Math.max(1, Math.min(cpus, 3));
 }
 
+/**
+ * zlib's convenience calls default to 16 KiB output chunks: a 1 MiB block then costs ~64 thread-pool round trips
+ * and a concat. One output buffer the size of the block (plus slack for headers and stored blocks) makes it one.
+ */
+const CHUNK = BLOCK_SIZE + (64 << 10);
+
 async function member(block: Buffer, level: number): Promise<Buffer> {
-  const z = await gzip(block, { level });
+  const z = await gzip(block, { level, chunkSize: CHUNK });
   if (z[0] !== 0x1f || z[1] !== 0x8b || z[3] !== 0) throw new Error('unexpected gzip header from zlib');
   const out = Buffer.allocUnsafe(z.length + EXTRA);
   z.copy(out, 0, 0, HEADER);
@@ -95,7 +101,7 @@ export async function* readGzip(file: string, concurrency = defaultConcurrency()
       const z = Buffer.allocUnsafe(len);
       fs.readSync(fd, z, 0, len, pos);
       const at = pos;
-      const p = gunzip(z).catch((e: Error) => Promise.reject(new Error(`archive corrupt at byte ${at}: ${e.message}`)));
+      const p = gunzip(z, { chunkSize: CHUNK }).catch((e: Error) => Promise.reject(new Error(`archive corrupt at byte ${at}: ${e.message}`)));
       p.catch(() => {}); // surfaces when awaited in order, even if the consumer stopped early
       queue.push(p);
       pos += len;

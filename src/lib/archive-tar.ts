@@ -54,8 +54,19 @@ export class TarReader {
   constructor(private readonly onEntry: (h: TarHead) => EntrySink | undefined | Promise<EntrySink | undefined>) {}
 
   async write(chunk: Buffer): Promise<void> {
-    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = Buffer.alloc(0);
+    // Only a header is ever left pending (< 512 bytes): complete it alone rather than copying the whole chunk.
+    if (this.pending.length) {
+      const need = 512 - this.pending.length;
+      const head = Buffer.concat([this.pending, chunk.subarray(0, need)]);
+      this.pending = Buffer.alloc(0);
+      await this.consume(head);
+      if (chunk.length <= need) return;
+      chunk = chunk.subarray(need);
+    }
+    await this.consume(chunk);
+  }
+
+  private async consume(buf: Buffer): Promise<void> {
     let off = 0;
     while (off < buf.length && !this.done) {
       if (this.body) {
