@@ -101,7 +101,7 @@ export async function* readGzip(file: string, concurrency = defaultConcurrency()
       const z = Buffer.allocUnsafe(len);
       fs.readSync(fd, z, 0, len, pos);
       const at = pos;
-      const p = gunzip(z, { chunkSize: CHUNK }).catch((e: Error) => Promise.reject(new Error(`archive corrupt at byte ${at}: ${e.message}`)));
+      const p = gunzip(z, { chunkSize: CHUNK, maxOutputLength: BLOCK_SIZE }) // our members hold one block: more is a hostile archive.catch((e: Error) => Promise.reject(new Error(`archive corrupt at byte ${at}: ${e.message}`)));
       p.catch(() => {}); // surfaces when awaited in order, even if the consumer stopped early
       queue.push(p);
       pos += len;
