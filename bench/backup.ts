@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { createBackup } from '../src/engine/backups.js';
 import { systemClock } from '../src/lib/clock.js';
+import { median } from './_lib.js';
 
 const WORDS = 'mail queue relay host domain smtp starttls cipher sendmail milter access virtusertable alias define feature mailer local procmail daemon options'.split(' ');
 
@@ -53,7 +54,6 @@ export async function timedAsync(fn: () => Promise<unknown>): Promise<number> {
   await fn();
   return (performance.now() - t) / 1000;
 }
-export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 export function run(argv: string[]): void {
   const r = spawnSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status})`);

@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createBackup, restoreBackup } from '../src/engine/backups.js';
 import { systemClock } from '../src/lib/clock.js';
-import { generateTree, median, run, timed, timedAsync } from './backup.js';
+import { generateTree, run, timed, timedAsync } from './backup.js';
+import { median } from './_lib.js';
 
 const mb = Number(process.env.BENCH_TREE_MB ?? 300);
 const runs = Number(process.env.BENCH_RUNS ?? 1);

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { absPath } from '../lib/zod-helpers.js';
+import { readPidFile, pidAlive } from '../lib/pid.js';
 import { checkBase, type CheckContext, type CheckModule, type CheckResult } from './types.js';
 
 export const daemonCheckSchema = z
@@ -61,14 +62,9 @@ export const daemonCheck: CheckModule<DaemonCheck> = {
 
 async function findPids(c: DaemonCheck, ctx: CheckContext): Promise<number[] | string> {
   if (c.pidfile) {
-    const text = await fs.readFile(ctx.real(c.pidfile), 'utf8').catch(() => undefined);
-    const pid = Number(text?.split('\n')[0]?.trim());
-    if (!text || !Number.isInteger(pid) || pid <= 0) return `no pid in ${c.pidfile}: the MTA is not running?`;
-    try {
-      process.kill(pid, 0);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') return `${c.pidfile} names pid ${pid}, which is not running (stale pid file)`;
-    }
+    const pid = await readPidFile(ctx.real(c.pidfile));
+    if (!pid) return `no pid in ${c.pidfile}: the MTA is not running?`;
+    if (!pidAlive(pid)) return `${c.pidfile} names pid ${pid}, which is not running (stale pid file)`;
     return [pid];
   }
   const name = c.process!;

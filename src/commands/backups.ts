@@ -6,6 +6,7 @@ import path from 'node:path';
 import { MtaError } from '../lib/errors.js';
 import { resolveStateDir } from '../lib/paths.js';
 import { acquireLock } from '../engine/lock.js';
+import { formatBytes } from '../lib/format.js';
 import { listRuns } from '../engine/journal.js';
 import { stateDirOf } from './common.js';
 import { listBackups, pinBackup, planPrune, pruneBackups, readBackup, verifyBackup, infoOf, type BackupInfo } from '../engine/backups.js';
@@ -15,15 +16,8 @@ export function storeDirOf(g: GlobalOptions): string {
   return path.join(resolveStateDir(g.root ?? '/', g.stateDir), 'backups');
 }
 
-export function humanSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  for (; n >= 1024 && i < units.length - 1; i++) n /= 1024;
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
-}
-
 function row(b: BackupInfo): string[] {
-  return [b.id, b.createdAt.replace(/\.\d+Z$/, 'Z'), b.plan, humanSize(b.size), String(b.files), b.verified.ok ? 'yes' : 'FAILED', b.pinned ? 'pinned' : ''];
+  return [b.id, b.createdAt.replace(/\.\d+Z$/, 'Z'), b.plan, formatBytes(b.size), String(b.files), b.verified.ok ? 'yes' : 'FAILED', b.pinned ? 'pinned' : ''];
 }
 
 function table(rows: string[][]): string[] {
@@ -47,17 +41,17 @@ export async function backupsShowCommand(id: string, g: GlobalOptions, io: Io): 
   io.event('backup', { ...b, host: m.host, toolVersion: m.toolVersion, runId: m.runId, paths: m.paths, skipped: m.skipped, checks: m.checks });
   const lines = [
     `backup   ${b.id}${b.pinned ? ' (pinned)' : ''}`,
-    `archive  ${b.file} (${humanSize(b.size)}, sha256 ${b.sha256})`,
+    `archive  ${b.file} (${formatBytes(b.size)}, sha256 ${b.sha256})`,
     `created  ${m.createdAt} on ${m.host} by mta-upgrade ${m.toolVersion}${m.runId ? `, run ${m.runId}` : ''}`,
     `plan     ${m.plan.name} (hash ${m.plan.hash})`,
-    `content  ${m.totals.files} files, ${m.totals.entries} entries, ${humanSize(m.totals.bytes)}`,
+    `content  ${m.totals.files} files, ${m.totals.entries} entries, ${formatBytes(m.totals.bytes)}`,
     `verified ${b.verified.ok ? 'ok' : 'FAILED'} at ${b.verified.at}`,
     'paths:',
     ...m.paths.map((p) => {
       const under = m.entries.filter((e) => e.name === p.name || e.name.startsWith(p.name + '/'));
       const top = under[0];
       if (p.state === 'absent' || !top) return `  ${p.path}  absent (removed on restore)`;
-      const what = top.type === 'dir' ? `directory, ${under.length - 1} entries` : top.type === 'symlink' ? `symlink -> ${top.link}` : `file, ${humanSize(top.size)}`;
+      const what = top.type === 'dir' ? `directory, ${under.length - 1} entries` : top.type === 'symlink' ? `symlink -> ${top.link}` : `file, ${formatBytes(top.size)}`;
       return `  ${p.path}  ${what}, mode ${top.mode.toString(8).padStart(4, '0')}, owner ${top.uid}:${top.gid}`;
     }),
     ...m.skipped.map((s) => `  not archived (socket, fifo or device): ${s}`),

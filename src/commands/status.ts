@@ -2,7 +2,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { listRuns, needsRollback, type RunSummary } from '../engine/journal.js';
-import { alive } from '../engine/lock.js';
+import { pidAlive } from '../lib/pid.js';
 import { stateDirOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
@@ -19,9 +19,9 @@ export async function statusCommand(g: GlobalOptions, io: Io): Promise<void> {
   const lock = await fs.readFile(path.join(stateDir, 'lock'), 'utf8').catch(() => undefined);
   if (lock) {
     const h = JSON.parse(lock) as { pid: number; started: string; command: string };
-    const state = alive(h.pid) ? 'running' : 'stale (process gone)';
+    const state = pidAlive(h.pid) ? 'running' : 'stale (process gone)';
     io.out(`Lock: pid ${h.pid}, '${h.command}', since ${h.started} — ${state}`);
-    io.event('lock', { ...h, alive: alive(h.pid) });
+    io.event('lock', { ...h, alive: pidAlive(h.pid) });
   } else io.out('Lock: free');
   const runs = await listRuns(stateDir);
   if (!runs.length) io.out('Runs: none');

@@ -10,7 +10,7 @@ import { makeRedactor } from '../lib/redact.js';
 import { underRoot } from '../lib/paths.js';
 import type { Clock } from '../lib/clock.js';
 import type { LoadedPlan } from '../plan/load.js';
-import type { BaseContext, PlanFacts, StepContext, JournalWriter } from '../steps/types.js';
+import type { BaseContext, PlanFacts, JournalWriter } from '../steps/types.js';
 import type { CheckContext } from '../checks/types.js';
 
 export interface EngineOptions {
@@ -95,10 +95,6 @@ export const dryRunJournal: JournalWriter = {
   done: async () => {},
   note: async () => {},
 };
-
-export function stepContext(base: BaseContext, extra: Omit<StepContext, keyof BaseContext>): StepContext {
-  return { ...base, ...extra };
-}
 
 export function checkContext(base: BaseContext, extra: Partial<CheckContext> = {}): CheckContext {
   return { exec: base.exec, clock: base.clock, root: base.root, vars: base.vars, real: base.real, signal: base.signal, ...extra };

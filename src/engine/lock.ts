@@ -11,6 +11,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { MtaError } from '../lib/errors.js';
 import { msg } from '../messages.js';
+import { pidAlive } from '../lib/pid.js';
 
 export interface Lock {
   release(): void;
@@ -41,7 +42,7 @@ export async function acquireLock(stateDir: string, command: string, warn: (line
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const holder = readHolder(file);
-      if (holder && alive(holder.pid)) throw new MtaError('refused', msg.lockHeld(holder.pid, holder.started, holder.command));
+      if (holder && pidAlive(holder.pid)) throw new MtaError('refused', msg.lockHeld(holder.pid, holder.started, holder.command));
       takeOver(file, holder, warn);
     }
     throw new MtaError('refused', `could not take the lock ${file}: other processes keep taking it`);
@@ -65,7 +66,7 @@ function takeOver(file: string, seen: Holder | undefined, warn: (line: string) =
     fs.rmSync(aside, { force: true });
     return;
   }
-  if (!moved || !alive(moved.pid)) {
+  if (!moved || !pidAlive(moved.pid)) {
     warn(msg.staleLock(moved?.pid ?? 0));
     fs.rmSync(aside, { force: true });
     return;
@@ -84,15 +85,5 @@ function readHolder(file: string): Holder | undefined {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as Holder;
   } catch {
     return undefined;
-  }
-}
-
-export function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { stepModule } from '../steps/index.js';
+import { formatBytes } from '../lib/format.js';
 import type { StepContext } from '../steps/types.js';
 import { runChecks, formatChecks, type CheckOutcome } from './checks.js';
 import { checkContext, dryRunJournal, planFacts, redactorFor, type EngineOptions } from './context.js';
@@ -38,12 +39,6 @@ export async function pathState(planPath: string, real: string): Promise<PathSta
   };
   await walk(real);
   return { path: planPath, exists: true, kind: 'dir', bytes, files };
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 export function formatPathState(s: PathState): string {

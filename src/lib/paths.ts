@@ -17,7 +17,3 @@ export function resolveStateDir(root: string, stateDir?: string): string {
   if (stateDir) return path.resolve(stateDir);
   return underRoot(root, defaultStateDir());
 }
-
-export function isDirPath(planPath: string): boolean {
-  return planPath.endsWith('/');
-}

@@ -169,11 +169,6 @@ export async function swapBack(r: SwapRecord): Promise<string> {
   return `removed ${r.planPath} (absent before)`;
 }
 
-/** Delete the kept old copy once the run is committed (the engine decides when). */
-export async function dropOld(r: SwapRecord): Promise<void> {
-  await rm(r.old, { force: true });
-}
-
 export interface DirRecord {
   planPath: string;
   dir: string;

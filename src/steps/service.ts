@@ -6,9 +6,8 @@
  * (the engine undoes this kind after the file actions and the backup restore).
  */
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { readPidFile, pidAlive } from '../lib/pid.js';
 import { MtaError } from '../lib/errors.js';
 import { crashPoint } from '../lib/swap.js';
 import { absPath, argv, duration, durationMs, port } from '../lib/zod-helpers.js';
@@ -51,27 +50,6 @@ interface ServiceData {
 
 type Ctx = Pick<BaseContext, 'exec' | 'clock' | 'report' | 'signal'>;
 
-async function readPid(pidfile?: string): Promise<number | undefined> {
-  if (!pidfile) return undefined;
-  const n = Number((await readFile(pidfile, 'utf8').catch(() => '')).split('\n')[0]!.trim());
-  return Number.isInteger(n) && n > 0 ? n : undefined;
-}
-
-/** A zombie is not alive: an exited daemon stays one until init reaps it, which some inits do only every few seconds. */
-function alive(pid?: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true; // no procfs (FreeBSD by default): trust kill(0)
-  }
-}
-
 /** Resolves at TCP connect (that is "accepting"); the greeting is then answered with QUIT so the MTA logs no lost connection. */
 function accepts(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -86,9 +64,9 @@ function accepts(host: string, port: number): Promise<boolean> {
 }
 
 async function state(d: ServiceData): Promise<{ pid?: number; running: boolean; accepting?: boolean }> {
-  const pid = await readPid(d.pidfile);
+  const pid = d.pidfile ? await readPidFile(d.pidfile) : undefined;
   const accepting = d.port ? await accepts(d.host, d.port) : undefined;
-  return { pid: alive(pid) ? pid : undefined, running: d.pidfile ? alive(pid) : !!accepting, accepting };
+  return { pid: pidAlive(pid) ? pid : undefined, running: d.pidfile ? pidAlive(pid) : !!accepting, accepting };
 }
 
 /** Poll every 10 ms (the downtime target is tight) until `ok`, or fail after waitMs. */
@@ -106,7 +84,7 @@ async function waitFor(ctx: Ctx, d: ServiceData, what: string, ok: (s: Awaited<R
 const isUp = (d: ServiceData, notPid?: number) => (s: Awaited<ReturnType<typeof state>>) =>
   (!d.pidfile || (s.pid !== undefined && s.pid !== notPid)) && (!d.port || s.accepting === true);
 const isDown = (d: ServiceData, pid?: number) => (s: Awaited<ReturnType<typeof state>>) =>
-  !alive(pid) && (!d.pidfile || s.pid === undefined) && (!d.port || s.accepting === false);
+  !pidAlive(pid) && (!d.pidfile || s.pid === undefined) && (!d.port || s.accepting === false);
 
 async function run(ctx: Ctx, d: ServiceData, cmd: string[]): Promise<void> {
   const r = await ctx.exec.run({ argv: cmd, mutates: true, timeoutMs: d.waitMs, onLine: (l) => ctx.report(l) });
