@@ -1,22 +1,33 @@
 /**
  * Find the TLS lines of a log without decoding the rest. A mail log is mostly from=/to= lines; the keyword search
- * runs over the whole chunk (Buffer.indexOf, native memmem) and jumps from hit to hit, so a line without a keyword
+ * runs over the whole chunk (Buffer.indexOf, native memchr) and jumps from hit to hit, so a line without a keyword
  * costs nothing at all. Only while a failure waits for its relay (handler.wantsEveryLine) do we walk line by line.
  * This is what keeps us near `grep -c` speed.
+ *
+ * The keywords: every line we parse holds "TLS" (STARTTLS, "TLS connection", "TLS library"), "SSL_" (Postfix's
+ * SSL_accept) or "tls_" (ruleset=tls_server). Each is found through its rarest byte: a one-byte search is
+ * memchr, while a multi-byte Buffer.indexOf costs a slower native call per hit and stops at every occurrence of
+ * its first byte. In a mail log lower case and "=" are everywhere, "T" and "S" come with every SMTP/ESMTPS, but
+ * an upper-case "L" is nearly only in TLS/SSL, and "_" nearly only in cipher names. Measured on the benchmark
+ * log: finding "TLS" through "L" took half the time of indexOf("TLS"), and "tls_" through "_" a quarter.
  */
 
-/** Every line we parse contains one of these: STARTTLS/"TLS connection"/"TLS library", SSL_accept, ruleset=tls_. */
-const KEYWORDS = ['TLS', 'SSL_', 'tls_'].map((k) => Buffer.from(k, 'latin1'));
-const NONE = Number.MAX_SAFE_INTEGER;
+const L = 76;
+const UNDERSCORE = 95;
+/** Beyond any position (chunks are a few MiB); a small integer, so V8 keeps positions in fast integer form. */
+const NONE = 2 ** 30 - 1;
 /** A "line" longer than this (binary junk, a log without newlines) is cut, so memory stays bounded. */
 const MAX_LINE = 64 * 1024;
 
 export interface LineHandler {
   /** True while lines without a keyword are needed too (a failure waits for the line naming its relay). */
   readonly wantsEveryLine: boolean;
-  /** A line [start, end) of buf (no newline) holding a keyword at hit; offset is buf's position in the input. */
-  keywordLine(buf: Buffer, start: number, end: number, hit: number, offset: number): void;
-  /** Any other line, only while wantsEveryLine. */
+  /**
+   * The line starting at `start` holds a keyword at `hit`; it ends at the first newline before `to` (or at `to`).
+   * Returns that end (the handler finds it anyway while reading the line); offset is buf's position in the input.
+   */
+  keywordLine(buf: Buffer, start: number, hit: number, to: number, offset: number): number;
+  /** Any other line [start, end) without its newline (nor a CR before it), only while wantsEveryLine. */
   plainLine(buf: Buffer, start: number, end: number, offset: number): void;
 }
 
@@ -28,41 +39,60 @@ export interface LinesResult {
   partialLine: boolean;
 }
 
+/** The end of the line holding p: its newline, or `to`. */
+export function lineEnd(buf: Buffer, p: number, to: number): number {
+  const e = buf.indexOf(10, p);
+  return e < 0 || e > to ? to : e;
+}
+
+/** [s, e) without a CR before the newline (CRLF logs). */
+export function trimCr(buf: Buffer, s: number, e: number): number {
+  return e > s && buf[e - 1] === 13 ? e - 1 : e;
+}
+
+/** The first "TLS" at or after p, found through its "L"; NONE before `to`. */
+function nextTls(buf: Buffer, p: number, to: number): number {
+  for (let at = buf.indexOf(L, p + 1); at >= 0 && at < to; at = buf.indexOf(L, at + 1)) {
+    if (buf[at - 1] === 84 /* T */ && buf[at + 1] === 83 /* S */) return at - 1;
+  }
+  return NONE;
+}
+
+/** The first "SSL_" or "tls_" at or after p, as the position of its first letter; NONE before `to`. */
+function nextUnderscoreKeyword(buf: Buffer, p: number, to: number): number {
+  for (let at = buf.indexOf(UNDERSCORE, p + 3); at >= 0 && at < to; at = buf.indexOf(UNDERSCORE, at + 1)) {
+    const a = buf[at - 3];
+    const b = buf[at - 2];
+    const c = buf[at - 1];
+    if ((a === 83 && b === 83 && c === 76) /* SSL */ || (a === 116 && b === 108 && c === 115) /* tls */) return at - 3;
+  }
+  return NONE;
+}
+
 /** Lines in buf[from, to); `to` is a newline position or the end of a complete last line. */
 function scanChunk(buf: Buffer, from: number, to: number, offset: number, h: LineHandler): void {
-  const next = KEYWORDS.map(() => -1);
+  let tls = -1;
+  let other = -1;
   // The nearest keyword at or after p; each keyword's position is reused until the scan passes it.
   const nextHit = (p: number): number => {
-    let min = NONE;
-    for (let i = 0; i < KEYWORDS.length; i++) {
-      if (next[i]! < p) {
-        const at = buf.indexOf(KEYWORDS[i]!, p);
-        next[i] = at < 0 || at >= to ? NONE : at;
-      }
-      if (next[i]! < min) min = next[i]!;
-    }
-    return min;
+    if (tls < p) tls = nextTls(buf, p, to);
+    if (other < p) other = nextUnderscoreKeyword(buf, p, to);
+    return tls < other ? tls : other;
   };
-  const lineEnd = (p: number): number => {
-    const e = buf.indexOf(10, p);
-    return e < 0 || e > to ? to : e;
-  };
-  const trimCr = (s: number, e: number) => (e > s && buf[e - 1] === 13 ? e - 1 : e); // CRLF logs
   let p = from;
   while (p < to) {
     const hit = nextHit(p);
     if (h.wantsEveryLine) {
-      const e = lineEnd(p);
-      if (hit < e) h.keywordLine(buf, p, trimCr(p, e), hit, offset);
-      else h.plainLine(buf, p, trimCr(p, e), offset);
+      const e = lineEnd(buf, p, to);
+      if (hit < e) h.keywordLine(buf, p, hit, to, offset);
+      else h.plainLine(buf, p, trimCr(buf, p, e), offset);
       p = e + 1;
       continue;
     }
     if (hit === NONE) return;
-    const start = Math.max(p, buf.lastIndexOf(10, hit) + 1);
-    const e = lineEnd(hit);
-    h.keywordLine(buf, start, trimCr(start, e), hit, offset);
-    p = e + 1;
+    const nl = buf.lastIndexOf(10, hit);
+    const start = nl < p ? p : nl + 1;
+    p = h.keywordLine(buf, start, hit, to, offset) + 1;
   }
 }
 

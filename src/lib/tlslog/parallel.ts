@@ -1,5 +1,6 @@
 /**
- * A large plain log split across worker threads, with exactly the report one reader would give.
+ * A large plain log split across threads (this one reads the first range, workers the others), with exactly the
+ * report one reader would give.
  *
  * Lines are independent except through the joiner (a failure waits for later lines of its process), so a worker
  * cannot know what was open where its chunk begins. Worker k therefore starts at its chunk's first line b_k with
@@ -10,17 +11,16 @@
  * log with almost no TLS trouble lines to expire failures on), the file is read sequentially instead: slower,
  * never different.
  *
- * Merging keeps the one-reader order: joined events worker by worker (Aggregator.absorb), then the tally with
- * its first-seen order, as report.ts does at the end of each input.
+ * Merging keeps the one-reader order: joined events range by range (Aggregator.absorb), then the tallies merged
+ * in range order (MessageTable.merge keeps first-seen order), as report.ts does at the end of each input.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Aggregator } from './aggregate.js';
-import { addTallied, mergeCounts, mergeTally, type ScanCounts } from './scan.js';
+import { scanRange, type PostedScan, type ScanResult, type ScanTask } from './range-scan.js';
+import { addTallied, mergeCounts, parseTallied, type ParsedTally, type ScanCounts } from './scan.js';
 import type { OpenedSource } from './sources.js';
-import type { Tallied } from './tally.js';
-import type { ScanResult, ScanTask } from './worker.js';
 
 export interface ParallelOptions {
   /** Worker threads; default: the cores available. Below 2 the file is read here. */
@@ -63,7 +63,7 @@ async function plan(file: string, size: number, workers: number, syncBytes: numb
   }
 }
 
-function runWorker(task: ScanTask): Promise<ScanResult> {
+function runWorker(task: ScanTask): Promise<PostedScan> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: { tlsScan: task } });
     w.once('message', resolve);
@@ -84,25 +84,30 @@ export async function parallelScan(src: OpenedSource, agg: Aggregator, counts: S
   const cuts = await plan(src.name, size, workers, syncBytes);
   if (!cuts) return undefined;
   const tasks = cuts.b.map((from, k): ScanTask => ({ file: src.name, reference: src.reference, year: opts.year, since: opts.since, from, syncAt: k > 0 ? cuts.y[k] : undefined, to: k < workers - 1 ? cuts.y[k + 1] : undefined }));
-  let results: ScanResult[];
+  // The first range is read here (this thread would only wait otherwise), the others by workers.
+  let first: ScanResult;
+  let rest: PostedScan[];
+  let parsed: ParsedTally[];
   try {
-    results = await Promise.all(tasks.map(runWorker));
+    const own = scanRange(tasks[0]!).then((r) => [r, parseTallied(r.tally)] as const); // parsed while workers read
+    [[first, parsed], rest] = await Promise.all([own, Promise.all(tasks.slice(1).map(runWorker))]);
   } catch {
     opts.onSplit?.({ chunks: workers, fallback: true });
     return undefined; // e.g. the file shrank while read: the sequential path reports it properly
   }
-  const handedOver = results.every((r, k) => k === 0 || (r.syncEnd === cuts.y[k] && results[k - 1]!.end === cuts.y[k] && r.startState === results[k - 1]!.endState));
+  const all = [first, ...rest];
+  const handedOver = all.every((r, k) => k === 0 || (r.syncEnd === cuts.y[k] && all[k - 1]!.end === cuts.y[k] && r.startState === all[k - 1]!.endState));
   opts.onSplit?.({ chunks: workers, fallback: !handedOver });
   if (!handedOver) return undefined;
 
-  const tally = new Map<string, Tallied>();
   const own: ScanCounts = { tlsLines: 0, unrecognised: 0, samples: [] };
-  for (const r of results) {
+  for (const r of all) {
     for (const p of r.peers) agg.absorb(p);
-    mergeTally(tally, r.tally);
     mergeCounts(own, r.counts);
   }
-  addTallied(tally, agg, own);
+  const tally = first.tally;
+  for (const r of rest) tally.merge(r.tally);
+  addTallied(tally, parseTallied(tally, parsed), agg, own);
   mergeCounts(counts, own);
-  return { bytes: results[workers - 1]!.end };
+  return { bytes: all[workers - 1]!.end };
 }

@@ -7,7 +7,7 @@
 import { Aggregator, type PeerStats } from './aggregate.js';
 import { forEachLine } from './lines.js';
 import { parallelScan, type ParallelOptions } from './parallel.js';
-import { addTallied, mergeCounts, SourceScan, type ScanCounts } from './scan.js';
+import { addTallied, mergeCounts, parseTallied, SourceScan, type ScanCounts } from './scan.js';
 import { openFile, openStream, type OpenedSource } from './sources.js';
 import { summarise, type Summary } from './summary.js';
 import type { SourceStatus } from './types.js';
@@ -59,7 +59,7 @@ export async function buildReport(inputs: string[], opts: ReportOptions = {}): P
     const scan = new SourceScan(src.reference, opts, (e) => agg.add(e));
     const result = await forEachLine(src.chunks(), scan.handler);
     scan.joiner.finish();
-    addTallied(scan.tally.messages, agg, scan.counts);
+    addTallied(scan.tally.table, parseTallied(scan.tally.table), agg, scan.counts);
     mergeCounts(counts, scan.counts);
     const status: SourceStatus = { name: src.name, bytes: result.bytes, compressed: src.compressed };
     if (result.error) {

@@ -5,14 +5,15 @@
  */
 import type { Aggregator } from './aggregate.js';
 import { Joiner } from './joiner.js';
-import type { LineHandler } from './lines.js';
+import { lineEnd, trimCr, type LineHandler } from './lines.js';
 import { parsePeer } from './peer.js';
 import { parsePostfix } from './postfix.js';
 import type { ParsedMessage } from './records.js';
 import { parseSendmail } from './sendmail.js';
 import { ClassicYear, parseSyslog } from './syslog.js';
-import { SessionTally, type Tallied } from './tally.js';
-import type { TlsEvent } from './types.js';
+import type { MessageTable } from './message-table.js';
+import { SessionTally } from './tally.js';
+import type { SessionEvent, TlsEvent } from './types.js';
 
 export const MAX_SAMPLES = 5;
 const MTA_PROGRAM = /sendmail|sm-mta|sm-msp|postfix/;
@@ -67,13 +68,18 @@ export class SourceScan {
       get wantsEveryLine() {
         return joiner.wantsEveryLine;
       },
-      keywordLine: (buf, start, end, hit, offset) => {
+      keywordLine: (buf, start, hit, to, offset) => {
         // While a failure is open, session lines go through the joiner: they end their process's failure.
-        if (!joiner.busy && this.tally.tryAdd(buf, start, end, hit)) {
-          this.counts.tlsLines++;
-          return;
+        if (!joiner.busy) {
+          const end = this.tally.tryAdd(buf, start, hit, to);
+          if (end >= 0) {
+            this.counts.tlsLines++;
+            return end;
+          }
         }
-        slowPath(buf.toString('utf8', start, end), true, offset + start);
+        const end = lineEnd(buf, hit, to);
+        slowPath(buf.toString('utf8', start, trimCr(buf, start, end)), true, offset + start);
+        return end;
       },
       plainLine: (buf, start, end, offset) => slowPath(buf.toString('utf8', start, end), false, offset + start),
     };
@@ -87,30 +93,31 @@ export class SourceScan {
   }
 }
 
-/** Parse each distinct tallied message once and add it with its count. */
-export function addTallied(messages: Map<string, Tallied>, agg: Aggregator, counts: ScanCounts): void {
-  for (const [raw, t] of messages) {
-    const message = Buffer.from(raw, 'latin1').toString('utf8'); // keys hold raw bytes; names may be UTF-8
+/** A tallied message, parsed once: the session it records (time set when added), or undefined. */
+export type ParsedTally = SessionEvent | undefined;
+
+/**
+ * Parse the table's entries from parsed.length on, appending to `parsed`: a thread that finished its range
+ * parses its own entries while others still read, and only the entries they add are parsed after the merge.
+ */
+export function parseTallied(table: MessageTable, parsed: ParsedTally[] = []): ParsedTally[] {
+  for (let k = parsed.length; k < table.size; k++) {
+    const message = table.message(k);
     const rec = parseMessage(message.startsWith('STARTTLS') ? 'sendmail' : 'postfix', message).record;
-    if (rec?.type !== 'session') {
-      addUnrecognised(counts, message, t.count);
-      continue;
-    }
-    const event = { kind: 'session' as const, time: t.first, direction: rec.direction, peer: parsePeer(rec.relay), version: rec.version, cipher: rec.cipher, verify: rec.verify, bits: rec.bits };
-    agg.add(event, t.count, t.last);
+    parsed.push(rec?.type === 'session' ? { kind: 'session', time: 0, direction: rec.direction, peer: parsePeer(rec.relay), version: rec.version, cipher: rec.cipher, verify: rec.verify, bits: rec.bits } : undefined);
   }
+  return parsed;
 }
 
-/** Merge a worker's tally into `into`, keeping first-seen order: the same map one reader would have built. */
-export function mergeTally(into: Map<string, Tallied>, from: Iterable<[string, Tallied]>): void {
-  for (const [k, t] of from) {
-    const have = into.get(k);
-    if (!have) into.set(k, { ...t });
-    else {
-      have.count += t.count;
-      if (t.first < have.first) have.first = t.first;
-      if (t.last > have.last) have.last = t.last;
+/** Add each distinct tallied message with its count, in first-seen order; `parsed` covers the whole table. */
+export function addTallied(table: MessageTable, parsed: ParsedTally[], agg: Aggregator, counts: ScanCounts): void {
+  for (let k = 0; k < table.size; k++) {
+    const p = parsed[k];
+    if (p) {
+      p.time = table.first(k); // the aggregator keeps no event: one object per message serves (a spread cost µs)
+      agg.add(p, table.count(k), table.last(k));
     }
+    else addUnrecognised(counts, table.message(k), table.count(k));
   }
 }
 

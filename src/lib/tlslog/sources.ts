@@ -44,6 +44,34 @@ async function readHead(path: string): Promise<Buffer> {
   }
 }
 
+/**
+ * Bytes [start, end) of a file in FILE_CHUNK pieces, read into two buffers in turn: the next piece is read (in
+ * libuv's thread pool) while the caller scans this one, and no 4 MiB buffer is allocated per piece (fresh ones
+ * cost page faults and GC; measured 2x the read time). A yielded buffer is valid until the next one is asked
+ * for: callers copy what they keep.
+ */
+export async function* fileChunks(path: string, start = 0, end = Infinity): AsyncGenerator<Buffer> {
+  const fh = await fs.promises.open(path, 'r');
+  const buffers = [Buffer.allocUnsafeSlow(FILE_CHUNK), Buffer.allocUnsafeSlow(FILE_CHUNK)];
+  const readAt = (k: number, pos: number) => fh.read(buffers[k]!, 0, Math.max(0, Math.min(FILE_CHUNK, end - pos)), pos);
+  let k = 0;
+  let pos = start;
+  let pending = readAt(k, pos);
+  try {
+    for (;;) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) return;
+      pos += bytesRead;
+      pending = readAt(1 - k, pos);
+      yield buffers[k]!.subarray(0, bytesRead);
+      k = 1 - k;
+    }
+  } finally {
+    await pending.catch(() => {}); // a consumer that stopped early: let the read in flight land before closing
+    await fh.close();
+  }
+}
+
 export async function openFile(path: string): Promise<OpenedSource> {
   let st: fs.Stats;
   try {
@@ -54,7 +82,7 @@ export async function openFile(path: string): Promise<OpenedSource> {
   if (!st.isFile()) throw new MtaError('not-found', `not a regular file: ${path}`);
   const compressed = isGzip(await readHead(path));
   if (compressed) return { name: path, compressed, reference: st.mtimeMs, chunks: () => gunzip(fs.createReadStream(path, { highWaterMark: CHUNK })) };
-  return { name: path, compressed, reference: st.mtimeMs, size: st.size, chunks: () => fs.createReadStream(path, { highWaterMark: FILE_CHUNK }) };
+  return { name: path, compressed, reference: st.mtimeMs, size: st.size, chunks: () => fileChunks(path) };
 }
 
 /** stdin may be gzip too (`zcat` forgotten): peek at the first chunk, then replay it. */

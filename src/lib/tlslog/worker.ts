@@ -1,67 +1,9 @@
-/**
- * Worker thread entry (started by parallel.ts): scan one byte range of a plain log file with the same per-line
- * code as the sequential path (scan.ts) and post back the counters, the tally and the joiner's state at both ends.
- */
-import fs from 'node:fs';
+/** Worker thread entry, started by parallel.ts: scan the range it was given and post the result back. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Aggregator, type PeerPartial } from './aggregate.js';
-import { forEachLine } from './lines.js';
-import { SourceScan, type ScanCounts } from './scan.js';
-import { FILE_CHUNK } from './sources.js';
-import type { Tallied } from './tally.js';
+import { scanRange, type PostedScan, type ScanTask } from './range-scan.js';
 
-export interface ScanTask {
-  file: string;
-  reference: number;
-  year?: number;
-  since?: number;
-  /** A line start. */
-  from: number;
-  /**
-   * The hand-over line (parallel.ts): lines in [from, syncAt) only warm the joiner up; the previous worker
-   * counts them. Undefined for the first worker, which starts at the file's start with nothing open.
-   */
-  syncAt?: number;
-  /** A line start to stop before; undefined: to the end of the file, where open failures are emitted. */
-  to?: number;
+if (parentPort && workerData?.tlsScan) {
+  const r = await scanRange(workerData.tlsScan as ScanTask);
+  const posted: PostedScan = { ...r, tally: r.tally.data() };
+  parentPort.postMessage(posted);
 }
-
-export interface ScanResult {
-  /** Joiner snapshot at syncAt ('' without one) and at `to` ('' at the end of the file). */
-  startState: string;
-  endState: string;
-  /** Where reading actually stopped, and where the warm-up stopped: a file that shrank shows here. */
-  syncEnd: number;
-  end: number;
-  peers: PeerPartial[];
-  tally: Map<string, Tallied>;
-  counts: ScanCounts;
-}
-
-async function* range(file: string, start: number, to: number | undefined): AsyncGenerator<Buffer> {
-  if (to !== undefined && to <= start) return;
-  yield* fs.createReadStream(file, { start, end: to === undefined ? undefined : to - 1, highWaterMark: FILE_CHUNK });
-}
-
-export async function scanRange(t: ScanTask): Promise<ScanResult> {
-  let agg = new Aggregator(t.since, false);
-  const scan = new SourceScan(t.reference, t, (e) => agg.add(e));
-  let startState = '';
-  let pos = t.from;
-  if (t.syncAt !== undefined) {
-    const warm = await forEachLine(range(t.file, t.from, t.syncAt), scan.handler, t.from);
-    if (warm.error) throw warm.error;
-    pos += warm.bytes;
-    startState = scan.joiner.snapshot();
-    agg = new Aggregator(t.since, false);
-    scan.restart((e) => agg.add(e));
-  }
-  const syncEnd = pos;
-  const main = await forEachLine(range(t.file, pos, t.to), scan.handler, pos);
-  if (main.error) throw main.error;
-  if (t.to === undefined) scan.joiner.finish();
-  const endState = t.to === undefined ? '' : scan.joiner.snapshot();
-  return { startState, endState, syncEnd, end: pos + main.bytes, peers: agg.partial(), tally: scan.tally.messages, counts: scan.counts };
-}
-
-if (parentPort && workerData?.tlsScan) parentPort.postMessage(await scanRange(workerData.tlsScan as ScanTask));
