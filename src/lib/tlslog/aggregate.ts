@@ -38,20 +38,48 @@ export function compareVersions(a: string, b: string): number {
   return a.localeCompare(b);
 }
 
-/** Counters live in Maps while reading (cheap to bump); PeerStats gets plain objects at the end. */
-interface Counters {
-  stats: PeerStats;
-  versions: Map<string, number>;
-  ciphers: Map<string, number>;
-  verify: Map<string, number>;
-  reasons: Map<string, number>;
+/**
+ * A peer's few distinct keys (versions, ciphers, …) with counts, in first-seen order. Arrays searched linearly:
+ * a peer has a handful of keys, and a Map per peer and field cost more (hashing each fresh key string, four Maps
+ * per peer) than comparing a few short strings.
+ */
+class KeyCounts {
+  readonly keys: string[] = [];
+  readonly counts: number[] = [];
+
+  bump(key: string, by: number, cap: number): void {
+    const i = this.keys.indexOf(key);
+    if (i >= 0) this.counts[i]! += by;
+    else if (this.keys.length < cap) this.add(key, by);
+    else {
+      const other = this.keys.indexOf('other');
+      if (other >= 0) this.counts[other]! += by;
+      else this.add('other', by);
+    }
+  }
+
+  private add(key: string, by: number): void {
+    this.keys.push(key);
+    this.counts.push(by);
+  }
+
+  pairs(): [string, number][] {
+    return this.keys.map((k, i) => [k, this.counts[i]!]);
+  }
+
+  /** As an object (fromEntries: a key "__proto__" from a hostile log stays a plain key). */
+  record(): Record<string, number> {
+    return Object.fromEntries(this.pairs());
+  }
 }
 
-function bump(counts: Map<string, number>, key: string, by: number, cap = MAX_KEYS): void {
-  const n = counts.get(key);
-  if (n !== undefined) counts.set(key, n + by);
-  else if (counts.size < cap) counts.set(key, by);
-  else counts.set('other', (counts.get('other') ?? 0) + by);
+/** Counters while reading; PeerStats gets plain objects at the end. */
+interface Counters {
+  stats: PeerStats;
+  versions: KeyCounts;
+  ciphers: KeyCounts;
+  verify: KeyCounts;
+  reasons: KeyCounts;
 }
 
 /**
@@ -88,7 +116,7 @@ export class Aggregator {
     const out: PeerPartial[] = [];
     for (const direction of ['inbound', 'outbound'] as const) {
       for (const [key, c] of this.peers[direction]) {
-        out.push({ key, stats: c.stats, versions: [...c.versions], ciphers: [...c.ciphers], verify: [...c.verify], reasons: [...c.reasons] });
+        out.push({ key, stats: c.stats, versions: c.versions.pairs(), ciphers: c.ciphers.pairs(), verify: c.verify.pairs(), reasons: c.reasons.pairs() });
       }
     }
     return out;
@@ -104,10 +132,10 @@ export class Aggregator {
     if (s.lastSeen > p.lastSeen) p.lastSeen = s.lastSeen;
     p.sessions += s.sessions;
     p.failures += s.failures;
-    for (const [k, n] of w.versions) bump(c.versions, k, n, this.cap);
-    for (const [k, n] of w.ciphers) bump(c.ciphers, k, n, this.cap);
-    for (const [k, n] of w.verify) bump(c.verify, k, n, this.cap);
-    for (const [k, n] of w.reasons) bump(c.reasons, k, n, this.cap);
+    for (const [k, n] of w.versions) c.versions.bump(k, n, this.cap);
+    for (const [k, n] of w.ciphers) c.ciphers.bump(k, n, this.cap);
+    for (const [k, n] of w.verify) c.verify.bump(k, n, this.cap);
+    for (const [k, n] of w.reasons) c.reasons.bump(k, n, this.cap);
     if (s.lastSessionTime !== undefined && (p.lastSessionTime === undefined || s.lastSessionTime >= p.lastSessionTime)) {
       p.lastSessionTime = s.lastSessionTime;
       p.lastVersion = s.lastVersion;
@@ -119,7 +147,7 @@ export class Aggregator {
     let c = byKey.get(key);
     if (!c) {
       const stats: PeerStats = { direction, name, addresses: [], sessions: 0, versions: {}, ciphers: {}, verify: {}, failures: 0, failureReasons: {}, firstSeen: first, lastSeen: last };
-      c = { stats, versions: new Map(), ciphers: new Map(), verify: new Map(), reasons: new Map() };
+      c = { stats, versions: new KeyCounts(), ciphers: new KeyCounts(), verify: new KeyCounts(), reasons: new KeyCounts() };
       byKey.set(key, c);
     }
     return c;
@@ -136,13 +164,13 @@ export class Aggregator {
     if (last > p.lastSeen) p.lastSeen = last;
     if (e.kind === 'failure') {
       p.failures += count;
-      bump(c.reasons, e.reason, count, this.cap);
+      c.reasons.bump(e.reason, count, this.cap);
       return;
     }
     p.sessions += count;
-    bump(c.versions, e.version, count, this.cap);
-    bump(c.ciphers, e.cipher, count, this.cap);
-    bump(c.verify, e.verify, count, this.cap);
+    c.versions.bump(e.version, count, this.cap);
+    c.ciphers.bump(e.cipher, count, this.cap);
+    c.verify.bump(e.verify, count, this.cap);
     if (p.lastSessionTime === undefined || last >= p.lastSessionTime) {
       p.lastSessionTime = last;
       p.lastVersion = e.version;
@@ -155,10 +183,10 @@ export class Aggregator {
     for (const direction of ['inbound', 'outbound'] as const) {
       for (const c of this.peers[direction].values()) {
         const p = c.stats;
-        p.versions = Object.fromEntries(c.versions);
-        p.ciphers = Object.fromEntries(c.ciphers);
-        p.verify = Object.fromEntries(c.verify);
-        p.failureReasons = Object.fromEntries(c.reasons);
+        p.versions = c.versions.record();
+        p.ciphers = c.ciphers.record();
+        p.verify = c.verify.record();
+        p.failureReasons = c.reasons.record();
         all.push(p);
       }
     }

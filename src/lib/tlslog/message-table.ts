@@ -34,9 +34,15 @@ export function hashBytes(v: DataView, start: number, end: number): number {
 
 function sameBytes(x: DataView, xs: number, y: DataView, ys: number, len: number): boolean {
   let j = 0;
-  for (; j + 7 < len; j += 8) {
-    if (((x.getInt32(xs + j, true) ^ y.getInt32(ys + j, true)) | (x.getInt32(xs + j + 4, true) ^ y.getInt32(ys + j + 4, true))) !== 0) return false;
+  for (; j + 15 < len; j += 16) {
+    const d =
+      (x.getInt32(xs + j, true) ^ y.getInt32(ys + j, true)) |
+      (x.getInt32(xs + j + 4, true) ^ y.getInt32(ys + j + 4, true)) |
+      (x.getInt32(xs + j + 8, true) ^ y.getInt32(ys + j + 8, true)) |
+      (x.getInt32(xs + j + 12, true) ^ y.getInt32(ys + j + 12, true));
+    if (d !== 0) return false;
   }
+  for (; j + 3 < len; j += 4) if (x.getInt32(xs + j, true) !== y.getInt32(ys + j, true)) return false;
   for (; j < len; j++) if (x.getUint8(xs + j) !== y.getUint8(ys + j)) return false;
   return true;
 }
