@@ -19,8 +19,9 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Aggregator } from './aggregate.js';
 import { scanRange, type PostedScan, type ScanResult, type ScanTask } from './range-scan.js';
-import { addTallied, mergeCounts, parseTallied, type ParsedTally, type ScanCounts } from './scan.js';
+import { addUnrecognised, mergeCounts, type ScanCounts } from './scan.js';
 import type { OpenedSource } from './sources.js';
+import { TallyParse } from './tally-parse.js';
 
 export interface ParallelOptions {
   /** Worker threads; default: the cores available. Below 2 the file is read here. */
@@ -87,10 +88,10 @@ export async function parallelScan(src: OpenedSource, agg: Aggregator, counts: S
   // The first range is read here (this thread would only wait otherwise), the others by workers.
   let first: ScanResult;
   let rest: PostedScan[];
-  let parsed: ParsedTally[];
+  const parsed = new TallyParse();
   try {
-    const own = scanRange(tasks[0]!).then((r) => [r, parseTallied(r.tally)] as const); // parsed while workers read
-    [[first, parsed], rest] = await Promise.all([own, Promise.all(tasks.slice(1).map(runWorker))]);
+    const own = scanRange(tasks[0]!).then((r) => (parsed.parse(r.tally), r)); // parsed while workers still read
+    [first, rest] = await Promise.all([own, Promise.all(tasks.slice(1).map(runWorker))]);
   } catch {
     opts.onSplit?.({ chunks: workers, fallback: true });
     return undefined; // e.g. the file shrank while read: the sequential path reports it properly
@@ -107,7 +108,7 @@ export async function parallelScan(src: OpenedSource, agg: Aggregator, counts: S
   }
   const tally = first.tally;
   for (const r of rest) tally.merge(r.tally);
-  addTallied(tally, parseTallied(tally, parsed), agg, own);
+  parsed.addTo(tally, agg, (text, n) => addUnrecognised(own, text, n));
   mergeCounts(counts, own);
   return { bytes: all[workers - 1]!.end };
 }

@@ -7,9 +7,10 @@
 import { Aggregator, type PeerStats } from './aggregate.js';
 import { forEachLine } from './lines.js';
 import { parallelScan, type ParallelOptions } from './parallel.js';
-import { addTallied, mergeCounts, parseTallied, SourceScan, type ScanCounts } from './scan.js';
+import { addUnrecognised, mergeCounts, SourceScan, type ScanCounts } from './scan.js';
 import { openFile, openStream, type OpenedSource } from './sources.js';
 import { summarise, type Summary } from './summary.js';
+import { TallyParse } from './tally-parse.js';
 import type { SourceStatus } from './types.js';
 
 export interface ReportOptions {
@@ -59,7 +60,7 @@ export async function buildReport(inputs: string[], opts: ReportOptions = {}): P
     const scan = new SourceScan(src.reference, opts, (e) => agg.add(e));
     const result = await forEachLine(src.chunks(), scan.handler);
     scan.joiner.finish();
-    addTallied(scan.tally.table, parseTallied(scan.tally.table), agg, scan.counts);
+    new TallyParse().addTo(scan.tally.table, agg, (text, n) => addUnrecognised(scan.counts, text, n));
     mergeCounts(counts, scan.counts);
     const status: SourceStatus = { name: src.name, bytes: result.bytes, compressed: src.compressed };
     if (result.error) {

@@ -6,14 +6,12 @@
 import type { Aggregator } from './aggregate.js';
 import { Joiner } from './joiner.js';
 import { lineEnd, trimCr, type LineHandler } from './lines.js';
-import { parsePeer } from './peer.js';
 import { parsePostfix } from './postfix.js';
 import type { ParsedMessage } from './records.js';
 import { parseSendmail } from './sendmail.js';
 import { ClassicYear, parseSyslog } from './syslog.js';
-import type { MessageTable } from './message-table.js';
 import { SessionTally } from './tally.js';
-import type { SessionEvent, TlsEvent } from './types.js';
+import type { TlsEvent } from './types.js';
 
 export const MAX_SAMPLES = 5;
 const MTA_PROGRAM = /sendmail|sm-mta|sm-msp|postfix/;
@@ -90,34 +88,6 @@ export class SourceScan {
     this.emit = emit;
     this.tally = new SessionTally(this.years, this.opts.since);
     this.counts = { tlsLines: 0, unrecognised: 0, samples: [] };
-  }
-}
-
-/** A tallied message, parsed once: the session it records (time set when added), or undefined. */
-export type ParsedTally = SessionEvent | undefined;
-
-/**
- * Parse the table's entries from parsed.length on, appending to `parsed`: a thread that finished its range
- * parses its own entries while others still read, and only the entries they add are parsed after the merge.
- */
-export function parseTallied(table: MessageTable, parsed: ParsedTally[] = []): ParsedTally[] {
-  for (let k = parsed.length; k < table.size; k++) {
-    const message = table.message(k);
-    const rec = parseMessage(message.startsWith('STARTTLS') ? 'sendmail' : 'postfix', message).record;
-    parsed.push(rec?.type === 'session' ? { kind: 'session', time: 0, direction: rec.direction, peer: parsePeer(rec.relay), version: rec.version, cipher: rec.cipher, verify: rec.verify, bits: rec.bits } : undefined);
-  }
-  return parsed;
-}
-
-/** Add each distinct tallied message with its count, in first-seen order; `parsed` covers the whole table. */
-export function addTallied(table: MessageTable, parsed: ParsedTally[], agg: Aggregator, counts: ScanCounts): void {
-  for (let k = 0; k < table.size; k++) {
-    const p = parsed[k];
-    if (p) {
-      p.time = table.first(k); // the aggregator keeps no event: one object per message serves (a spread cost µs)
-      agg.add(p, table.count(k), table.last(k));
-    }
-    else addUnrecognised(counts, table.message(k), table.count(k));
   }
 }
 

@@ -1,0 +1,91 @@
+/**
+ * The distinct tallied messages (tally.ts), parsed once each and added to the aggregator with their counts.
+ *
+ * Parsed results are kept as small integers, not objects: a thread that finished its range parses its own
+ * entries while others still read (parallel.ts), so tens of thousands of results live until the merge. As
+ * objects (each holding slices that keep its whole message string alive) they cost more in garbage collection
+ * than the parsing itself. Field values repeat across messages (a handful of versions, ciphers and verify words;
+ * one peer per relay), so each is stored once and referred to by index.
+ */
+import type { Aggregator } from './aggregate.js';
+import type { MessageTable } from './message-table.js';
+import { parsePeer } from './peer.js';
+import { parsePostfix } from './postfix.js';
+import { parseSendmail } from './sendmail.js';
+import type { PeerRef, SessionEvent } from './types.js';
+
+/** Per entry: direction (0 inbound, 1 outbound, -1 not a session), peer, version, cipher, verify. */
+const FIELDS = 5;
+
+export class TallyParse {
+  private readonly values: string[] = [];
+  private readonly valueIds = new Map<string, number>();
+  private readonly peers: PeerRef[] = [];
+  private readonly peerIds = new Map<PeerRef, number>(); // parsePeer returns one object per relay spelling
+  private fields = new Int32Array(FIELDS * 1024);
+  size = 0;
+
+  /** Parse the table's entries not parsed yet (those a merge added after the first call). */
+  parse(table: MessageTable): void {
+    for (let k = this.size; k < table.size; k++) {
+      if (FIELDS * (k + 1) > this.fields.length) {
+        const bigger = new Int32Array(this.fields.length * 2);
+        bigger.set(this.fields);
+        this.fields = bigger;
+      }
+      const message = table.message(k);
+      const rec = (message.startsWith('STARTTLS') ? parseSendmail(message) : parsePostfix(message)).record;
+      const f = FIELDS * k;
+      if (rec?.type !== 'session') {
+        this.fields[f] = -1;
+        continue;
+      }
+      this.fields[f] = rec.direction === 'inbound' ? 0 : 1;
+      this.fields[f + 1] = this.peerId(parsePeer(rec.relay));
+      this.fields[f + 2] = this.valueId(rec.version);
+      this.fields[f + 3] = this.valueId(rec.cipher);
+      this.fields[f + 4] = this.valueId(rec.verify);
+    }
+    this.size = table.size;
+  }
+
+  /** Add every entry with its count, in first-seen order; what is not a session goes to `unrecognised`. */
+  addTo(table: MessageTable, agg: Aggregator, unrecognised: (text: string, count: number) => void): void {
+    this.parse(table);
+    // The aggregator keeps no event object: one serves for all.
+    const e: SessionEvent = { kind: 'session', time: 0, direction: 'inbound', peer: { name: '', address: '' }, version: '', cipher: '', verify: '' };
+    for (let k = 0; k < table.size; k++) {
+      const f = FIELDS * k;
+      const direction = this.fields[f]!;
+      if (direction < 0) {
+        unrecognised(table.message(k), table.count(k));
+        continue;
+      }
+      e.time = table.first(k);
+      e.direction = direction === 0 ? 'inbound' : 'outbound';
+      e.peer = this.peers[this.fields[f + 1]!]!;
+      e.version = this.values[this.fields[f + 2]!]!;
+      e.cipher = this.values[this.fields[f + 3]!]!;
+      e.verify = this.values[this.fields[f + 4]!]!;
+      agg.add(e, table.count(k), table.last(k));
+    }
+  }
+
+  private valueId(s: string): number {
+    let id = this.valueIds.get(s);
+    if (id === undefined) {
+      id = this.values.push(s) - 1;
+      this.valueIds.set(s, id);
+    }
+    return id;
+  }
+
+  private peerId(p: PeerRef): number {
+    let id = this.peerIds.get(p);
+    if (id === undefined) {
+      id = this.peers.push(p) - 1;
+      this.peerIds.set(p, id);
+    }
+    return id;
+  }
+}
