@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { hashBytes, MessageTable, viewOf } from '../src/lib/tlslog/message-table.js';
+import { hashBytes, viewOf } from '../src/lib/tlslog/bytes.js';
+import { MessageTable } from '../src/lib/tlslog/message-table.js';
 import { buildReport } from '../src/lib/tlslog/report.js';
 import { fileChunks } from '../src/lib/tlslog/sources.js';
 

@@ -6,7 +6,8 @@
  * No string is made per line: at a few million TLS lines per GB, decoding and hashing strings was most of the
  * report's time. The message is hashed and compared 4 bytes at a time (message-table.ts).
  */
-import { MessageTable, viewOf } from './message-table.js';
+import { viewOf } from './bytes.js';
+import { MessageTable } from './message-table.js';
 import { stampAt } from './stamp.js';
 import type { ClassicYear } from './syslog.js';
 
