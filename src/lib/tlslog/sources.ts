@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 import { MtaError } from '../errors.js';
 
 const CHUNK = 1 << 20;
-export const FILE_CHUNK = 4 << 20;
+const FILE_CHUNK = 4 << 20;
 
 export interface OpenedSource {
   name: string;
