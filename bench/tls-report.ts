@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median } from './_lib.js';
+import { xorshift32 } from '../test/helpers/xorshift.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const INBOUND_PEERS = 5000;
@@ -19,14 +20,7 @@ const VERSIONS = ['TLSv1.2', 'TLSv1.2', 'TLSv1.2', 'TLSv1.3', 'TLSv1.3', 'TLSv1'
 const CIPHERS = ['ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES128-GCM-SHA256', 'TLS_AES_256_GCM_SHA384', 'ECDHE-RSA-AES256-SHA'];
 const VERIFY = ['NO', 'NO', 'NO', 'FAIL', 'OK'];
 
-/** Deterministic, cheap pseudo-random numbers (xorshift32): the same log every run. */
-let seed = 2463534242;
-function rnd(n: number): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) % n;
-}
+const rnd = xorshift32(2463534242); // the same data every run
 
 /**
  * Real peers are stable: one MTA build, one TLS library, so mostly the same version, cipher and verify result.

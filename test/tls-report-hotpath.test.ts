@@ -14,17 +14,12 @@ import { hashBytes, viewOf } from '../src/lib/tlslog/bytes.js';
 import { MessageTable } from '../src/lib/tlslog/message-table.js';
 import { buildReport } from '../src/lib/tlslog/report.js';
 import { fileChunks } from '../src/lib/tlslog/sources.js';
+import { xorshift32 } from './helpers/xorshift.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-report-hotpath-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-let seed = 99991;
-function rnd(n: number): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) % n;
-}
+const rnd = xorshift32(99991); // the same data every run
 
 /** Messages that stress a hash table: equal lengths differing in one byte anywhere, prefixes, empty, UTF-8. */
 function messages(n: number): string[] {

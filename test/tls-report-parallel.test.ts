@@ -14,17 +14,12 @@ import { after, test } from 'node:test';
 import { reportCsv, reportJson } from '../src/lib/tlslog/format-data.js';
 import { formatText } from '../src/lib/tlslog/format-text.js';
 import { buildReport, type TlsReport } from '../src/lib/tlslog/report.js';
+import { xorshift32 } from './helpers/xorshift.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-report-parallel-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-let seed = 88172645;
-function rnd(n: number): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) % n;
-}
+const rnd = xorshift32(88172645); // the same data every run
 
 const VERSIONS = ['TLSv1.2', 'TLSv1.3', 'TLSv1', 'TLSv1.1'];
 
