@@ -17,11 +17,24 @@ import type { PeerRef, SessionEvent } from './types.js';
 /** Per entry: direction (0 inbound, 1 outbound, -1 not a session), peer, version, cipher, verify. */
 const FIELDS = 5;
 
+/** Each distinct value once, by a small number. */
+class Interned<T> {
+  readonly all: T[] = [];
+  private readonly ids = new Map<T, number>();
+
+  id(v: T): number {
+    let id = this.ids.get(v);
+    if (id === undefined) {
+      id = this.all.push(v) - 1;
+      this.ids.set(v, id);
+    }
+    return id;
+  }
+}
+
 export class TallyParse {
-  private readonly values: string[] = [];
-  private readonly valueIds = new Map<string, number>();
-  private readonly peers: PeerRef[] = [];
-  private readonly peerIds = new Map<PeerRef, number>(); // parsePeer returns one object per relay spelling
+  private readonly values = new Interned<string>();
+  private readonly peers = new Interned<PeerRef>(); // parsePeer returns one object per relay spelling
   private fields = new Int32Array(FIELDS * 1024);
   size = 0;
 
@@ -41,10 +54,10 @@ export class TallyParse {
         continue;
       }
       this.fields[f] = rec.direction === 'inbound' ? 0 : 1;
-      this.fields[f + 1] = this.peerId(parsePeer(rec.relay));
-      this.fields[f + 2] = this.valueId(rec.version);
-      this.fields[f + 3] = this.valueId(rec.cipher);
-      this.fields[f + 4] = this.valueId(rec.verify);
+      this.fields[f + 1] = this.peers.id(parsePeer(rec.relay));
+      this.fields[f + 2] = this.values.id(rec.version);
+      this.fields[f + 3] = this.values.id(rec.cipher);
+      this.fields[f + 4] = this.values.id(rec.verify);
     }
     this.size = table.size;
   }
@@ -68,7 +81,7 @@ export class TallyParse {
         unrecognised(table.message(k), table.count(k));
         continue;
       }
-      const peer = this.peers[this.fields[f + 1]!]!;
+      const peer = this.peers.all[this.fields[f + 1]!]!;
       const key = `${this.fields[f]}${peer.name || peer.address || '?'}`;
       let g = groupOfPeer.get(key);
       if (g === undefined) groupOfPeer.set(key, (g = groupOfPeer.size));
@@ -86,29 +99,11 @@ export class TallyParse {
       const f = FIELDS * k;
       e.time = table.first(k);
       e.direction = this.fields[f] === 0 ? 'inbound' : 'outbound';
-      e.peer = this.peers[this.fields[f + 1]!]!;
-      e.version = this.values[this.fields[f + 2]!]!;
-      e.cipher = this.values[this.fields[f + 3]!]!;
-      e.verify = this.values[this.fields[f + 4]!]!;
+      e.peer = this.peers.all[this.fields[f + 1]!]!;
+      e.version = this.values.all[this.fields[f + 2]!]!;
+      e.cipher = this.values.all[this.fields[f + 3]!]!;
+      e.verify = this.values.all[this.fields[f + 4]!]!;
       agg.add(e, table.count(k), table.last(k));
     }
-  }
-
-  private valueId(s: string): number {
-    let id = this.valueIds.get(s);
-    if (id === undefined) {
-      id = this.values.push(s) - 1;
-      this.valueIds.set(s, id);
-    }
-    return id;
-  }
-
-  private peerId(p: PeerRef): number {
-    let id = this.peerIds.get(p);
-    if (id === undefined) {
-      id = this.peers.push(p) - 1;
-      this.peerIds.set(p, id);
-    }
-    return id;
   }
 }
