@@ -23,6 +23,11 @@ export interface ScanTask {
   syncAt?: number;
   /** A line start to stop before; undefined: to the end of the file, where open failures are emitted. */
   to?: number;
+  /**
+   * A line start after syncAt: the tally of the lines before it is handed over early (onPart) and a fresh one
+   * counts the rest, so the caller can merge and parse most of this range's messages while the rest is read.
+   */
+  partAt?: number;
 }
 
 export interface ScanResult {
@@ -45,7 +50,7 @@ async function* range(file: string, start: number, to: number | undefined): Asyn
 /** What a worker posts: the tally as plain data. */
 export type PostedScan = Omit<ScanResult, 'tally'> & { tally: TableData };
 
-export async function scanRange(t: ScanTask): Promise<ScanResult> {
+export async function scanRange(t: ScanTask, onPart?: (table: MessageTable) => void): Promise<ScanResult> {
   let agg = new Aggregator(t.since, false);
   const scan = new SourceScan(t.reference, t, (e) => agg.add(e));
   let startState = '';
@@ -59,6 +64,12 @@ export async function scanRange(t: ScanTask): Promise<ScanResult> {
     scan.restart((e) => agg.add(e));
   }
   const syncEnd = pos;
+  if (t.partAt !== undefined && onPart && t.partAt > pos) {
+    const part = await forEachLine(range(t.file, pos, t.partAt), scan.handler, pos);
+    if (part.error) throw part.error;
+    pos += part.bytes;
+    onPart(scan.takeTally());
+  }
   const main = await forEachLine(range(t.file, pos, t.to), scan.handler, pos);
   if (main.error) throw main.error;
   if (t.to === undefined) scan.joiner.finish();

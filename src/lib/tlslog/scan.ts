@@ -10,6 +10,7 @@ import { parsePostfix } from './postfix.js';
 import type { ParsedMessage } from './records.js';
 import { parseSendmail } from './sendmail.js';
 import { ClassicYear, parseSyslog } from './syslog.js';
+import type { MessageTable } from './message-table.js';
 import { SessionTally } from './tally.js';
 import type { TlsEvent } from './types.js';
 
@@ -81,6 +82,13 @@ export class SourceScan {
       },
       plainLine: (buf, start, end, offset) => slowPath(buf.toString('utf8', start, end), false, offset + start),
     };
+  }
+
+  /** The tally so far, and a fresh one from here on; everything else carries over. */
+  takeTally(): MessageTable {
+    const table = this.tally.table;
+    this.tally = new SessionTally(this.years, this.opts.since);
+    return table;
   }
 
   /** Fresh tally and counters from here on; the joiner (what is open) carries over. */
