@@ -1,4 +1,4 @@
-/** Worker thread entry, started by parallel.ts: scan the range it was given and post the result back. */
+/** Worker thread entry, started by parallel.ts: scan the range it was given, post the early part of its tally, then the result. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { scanRange, type PostedScan, type ScanTask } from './range-scan.js';
 
