@@ -5,6 +5,7 @@
  * linear probing); only a new message is copied, into one growing arena.
  * Entries keep their insertion order: the order one reader first saw them, which the report relies on.
  */
+import { MtaError } from '../errors.js';
 import { hashBytes, sameBytes, viewOf } from './bytes.js';
 
 /** A table as plain data: what a worker posts (typed arrays clone as one copy each, no per-entry objects). */
@@ -20,6 +21,8 @@ const COUNT = 4;
 const FIRST = 12;
 const LAST = 20;
 const BYTES = 28;
+/** Records are addressed by 32-bit offsets. */
+const MAX_ARENA = 2 ** 31 - 1;
 
 /**
  * Memory layout is the speed here. With tens of thousands of distinct messages the table outgrows the CPU caches
@@ -103,8 +106,12 @@ export class MessageTable {
       order.set(this.order);
       this.order = order;
     }
+    if (this.used + BYTES + len > MAX_ARENA) {
+      // Offsets are 32-bit. No mail log comes near (1 GiB of the benchmark log: 11 MiB of distinct messages).
+      throw new MtaError('failed', `tls-report: more than ${MAX_ARENA >> 20} MiB of distinct TLS session messages`, ['this does not look like a mail log; report on smaller parts of it']);
+    }
     if (this.used + BYTES + len > this.arena.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.arena.length * 2, this.used + BYTES + len));
+      const bigger = Buffer.allocUnsafe(Math.min(MAX_ARENA, Math.max(this.arena.length * 2, this.used + BYTES + len)));
       this.arena.copy(bigger, 0, 0, this.used);
       this.arena = bigger;
       this.view = viewOf(bigger);

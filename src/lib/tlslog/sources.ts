@@ -52,8 +52,10 @@ async function readHead(path: string): Promise<Buffer> {
  */
 export async function* fileChunks(path: string, start = 0, end = Infinity): AsyncGenerator<Buffer> {
   const fh = await fs.promises.open(path, 'r');
-  const buffers = [Buffer.allocUnsafeSlow(FILE_CHUNK), Buffer.allocUnsafeSlow(FILE_CHUNK)];
-  const readAt = (k: number, pos: number) => fh.read(buffers[k]!, 0, Math.max(0, Math.min(FILE_CHUNK, end - pos)), pos);
+  // A small log (a plan check's) gets small buffers; a log that grows while read is still read whole.
+  const chunk = Math.max(64 << 10, Math.min(FILE_CHUNK, Math.min(end, (await fh.stat()).size) - start));
+  const buffers = [Buffer.allocUnsafeSlow(chunk), Buffer.allocUnsafeSlow(chunk)];
+  const readAt = (k: number, pos: number) => fh.read(buffers[k]!, 0, Math.max(0, Math.min(chunk, end - pos)), pos);
   let k = 0;
   let pos = start;
   let pending = readAt(k, pos);
