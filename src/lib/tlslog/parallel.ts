@@ -34,7 +34,7 @@ export interface ParallelOptions {
   /** Warm-up before a hand-over line; must well exceed the joiner's MAX_AGE_BYTES (256 KiB). */
   syncBytes?: number;
   /** How it went (tests check that the split really happened). */
-  onSplit?: (info: { chunks: number; fallback: boolean }) => void;
+  onSplit?: (info: { chunks: number; fallback: boolean; earlyParts: number }) => void;
 }
 
 /** The first line start at or after pos (the file's size when none). */
@@ -123,12 +123,14 @@ export async function parallelScan(src: OpenedSource, agg: Aggregator, counts: S
   let first: ScanResult;
   const rest: PostedScan[] = [];
   const parsed = new TallyParse();
+  let earlyParts = 0;
   try {
     first = await scanRange(tasks[0]!);
     parsed.parse(first.tally);
     for (const run of runs) {
       const part = await run.part;
       if (part) {
+        earlyParts++;
         first.tally.merge(part);
         parsed.parse(first.tally);
       }
@@ -137,12 +139,12 @@ export async function parallelScan(src: OpenedSource, agg: Aggregator, counts: S
       rest.push(done);
     }
   } catch {
-    opts.onSplit?.({ chunks: workers, fallback: true });
+    opts.onSplit?.({ chunks: workers, fallback: true, earlyParts });
     return undefined; // e.g. the file shrank while read: the sequential path reports it properly
   }
   const all = [first, ...rest];
   const handedOver = all.every((r, k) => k === 0 || (r.syncEnd === cuts.y[k] && all[k - 1]!.end === cuts.y[k] && r.startState === all[k - 1]!.endState));
-  opts.onSplit?.({ chunks: workers, fallback: !handedOver });
+  opts.onSplit?.({ chunks: workers, fallback: !handedOver, earlyParts });
   if (!handedOver) return undefined;
 
   const own: ScanCounts = { tlsLines: 0, unrecognised: 0, samples: [] };
