@@ -66,13 +66,16 @@ export class TallyParse {
    * Add every entry with its count; what is not a session goes to `unrecognised`, in table order. Sessions are
    * added peer by peer, each peer's entries in table order: a peer's counters depend only on the order of its own
    * entries (first keys seen, first addresses, ties of the latest version), and its counters stay in the CPU's
-   * cache while they are added, instead of one cache miss after another for every entry (measured: ~2x faster).
+   * cache while they are added, instead of one cache miss after another for every entry (measured on the benchmark's
+   * 67,521 messages, one cold pass: 136 ms in table order, 96 ms peer by peer).
    */
   addTo(table: MessageTable, agg: Aggregator, unrecognised: (text: string, count: number) => void): void {
     this.parse(table);
     const n = table.size;
-    // The aggregator's peer key (direction, name or address) of each entry, as a small group number.
+    // The aggregator's peer key (direction, name or address) of each entry, as a small group number. It depends
+    // only on the entry's peer and direction, so it is worked out once per pair, not per entry.
     const groupOfPeer = new Map<string, number>();
+    const groupOfPair = new Int32Array(2 * this.peers.all.length).fill(-1);
     const group = new Int32Array(n);
     for (let k = 0; k < n; k++) {
       const f = FIELDS * k;
@@ -81,11 +84,15 @@ export class TallyParse {
         unrecognised(table.message(k), table.count(k));
         continue;
       }
-      const peer = this.peers.all[this.fields[f + 1]!]!;
-      const key = `${this.fields[f]}${peer.name || peer.address || '?'}`;
-      let g = groupOfPeer.get(key);
-      if (g === undefined) groupOfPeer.set(key, (g = groupOfPeer.size));
-      group[k] = g;
+      const pair = 2 * this.fields[f + 1]! + this.fields[f]!;
+      if (groupOfPair[pair]! < 0) {
+        const peer = this.peers.all[this.fields[f + 1]!]!;
+        const key = `${this.fields[f]}${peer.name || peer.address || '?'}`;
+        let g = groupOfPeer.get(key);
+        if (g === undefined) groupOfPeer.set(key, (g = groupOfPeer.size));
+        groupOfPair[pair] = g;
+      }
+      group[k] = groupOfPair[pair]!;
     }
     // Counting sort by group, stable: within a group, table order.
     const starts = new Int32Array(groupOfPeer.size + 1);
