@@ -53,26 +53,27 @@ export type PostedScan = Omit<ScanResult, 'tally'> & { tally: TableData };
 export async function scanRange(t: ScanTask, onPart?: (table: MessageTable) => void): Promise<ScanResult> {
   let agg = new Aggregator(t.since, false);
   const scan = new SourceScan(t.reference, t, (e) => agg.add(e));
-  let startState = '';
   let pos = t.from;
+  /** Read on from pos to `to` (a line start, or the end of the file) with the same scan state. */
+  const readTo = async (to: number | undefined) => {
+    const r = await forEachLine(range(t.file, pos, to), scan.handler, pos);
+    if (r.error) throw r.error;
+    pos += r.bytes;
+  };
+  let startState = '';
   if (t.syncAt !== undefined) {
-    const warm = await forEachLine(range(t.file, t.from, t.syncAt), scan.handler, t.from);
-    if (warm.error) throw warm.error;
-    pos += warm.bytes;
+    await readTo(t.syncAt);
     startState = scan.joiner.snapshot();
     agg = new Aggregator(t.since, false);
     scan.restart((e) => agg.add(e));
   }
   const syncEnd = pos;
   if (t.partAt !== undefined && onPart && t.partAt > pos) {
-    const part = await forEachLine(range(t.file, pos, t.partAt), scan.handler, pos);
-    if (part.error) throw part.error;
-    pos += part.bytes;
+    await readTo(t.partAt);
     onPart(scan.takeTally());
   }
-  const main = await forEachLine(range(t.file, pos, t.to), scan.handler, pos);
-  if (main.error) throw main.error;
+  await readTo(t.to);
   if (t.to === undefined) scan.joiner.finish();
   const endState = t.to === undefined ? '' : scan.joiner.snapshot();
-  return { startState, endState, syncEnd, end: pos + main.bytes, peers: agg.partial(), tally: scan.tally.table, counts: scan.counts };
+  return { startState, endState, syncEnd, end: pos, peers: agg.partial(), tally: scan.tally.table, counts: scan.counts };
 }

@@ -1,16 +1,16 @@
 /**
  * The per-line work for one input: success lines go to the tally (tally.ts); everything else is decoded, parsed
- * and joined line by line. Shared by the sequential path (report.ts) and the workers (worker.ts), so both read a
- * line the same way. Counters and samples are kept here and merged by the caller.
+ * and joined line by line. Shared by the sequential path (report.ts) and the ranges of a split file (range-scan.ts),
+ * so both read a line the same way. Counters and samples are kept here and merged by the caller.
  */
 import type { Aggregator } from './aggregate.js';
 import { Joiner } from './joiner.js';
 import { lineEnd, trimCr, type LineHandler } from './lines.js';
+import type { MessageTable } from './message-table.js';
 import { parsePostfix } from './postfix.js';
 import type { ParsedMessage } from './records.js';
 import { parseSendmail } from './sendmail.js';
 import { ClassicYear, parseSyslog } from './syslog.js';
-import type { MessageTable } from './message-table.js';
 import { SessionTally } from './tally.js';
 import type { TlsEvent } from './types.js';
 
