@@ -7,3 +7,8 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 ./node_modules/.bin/tsc -p tsconfig.json
+# tls-report's hot path (assembly/tally.ts, AssemblyScript) → dist/wasm/tally.wasm; rebuilt only when changed.
+wasm=dist/wasm/tally.wasm
+if [ ! -f "$wasm" ] || [ assembly/tally.ts -nt "$wasm" ] || [ assembly/asconfig.json -nt "$wasm" ]; then
+  ./node_modules/.bin/asc --config assembly/asconfig.json
+fi

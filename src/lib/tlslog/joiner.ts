@@ -17,6 +17,7 @@ export const MAX_AGE_BYTES = 256 * 1024;
 
 interface OpenFailure {
   key: string;
+  pid: string;
   position: number;
   time: number;
   direction?: Direction;
@@ -104,6 +105,17 @@ export class Joiner {
   }
 
   /**
+   * What a line must hold to concern an open failure: its process id or its queue id (handle() looks lines up by
+   * host + pid and by queue id; any other line only moves the clock on, which the next line read does too).
+   */
+  watchList(): string[] {
+    const ids = new Set<string>();
+    for (const f of this.open.values()) ids.add(f.pid);
+    for (const q of this.byQid.keys()) ids.add(q);
+    return [...ids];
+  }
+
+  /**
    * Everything that decides how later lines are joined, as one string: two runs whose snapshots agree before a
    * line treat that line and all after it alike. parallel.ts compares them where one worker hands over to the next.
    */
@@ -119,7 +131,7 @@ export class Joiner {
   }
 
   private create(key: string, line: SyslogLine, position: number): OpenFailure {
-    const f: OpenFailure = { key, position, time: line.time, started: false, closed: false, emitted: false };
+    const f: OpenFailure = { key, pid: line.pid, position, time: line.time, started: false, closed: false, emitted: false };
     if (line.pid) this.open.set(key, f);
     this.peerless++;
     return f;

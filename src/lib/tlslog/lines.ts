@@ -1,30 +1,25 @@
 /**
- * Find the TLS lines of a log without decoding the rest. A mail log is mostly from=/to= lines; the keyword search
- * runs over the whole chunk (Buffer.indexOf, native memchr) and jumps from hit to hit, so a line without a keyword
- * costs nothing at all. Only while a failure waits for its relay (handler.wantsEveryLine) do we walk line by line.
+ * Walk a log's lines without decoding most of them. The tally (fast-tally.ts, in WebAssembly) jumps from keyword
+ * to keyword over a whole chunk and counts the success lines itself, so a line without a keyword costs nothing
+ * and a plain handshake a hash lookup; it stops at any other TLS line, which is decoded and parsed here (through
+ * the handler, scan.ts). Only while a failure waits for its relay (handler.wantsEveryLine) do we walk line by line.
  * This is what keeps us near `grep -c` speed.
- *
- * The keywords: every line we parse holds "TLS" (STARTTLS, "TLS connection", "TLS library"), "SSL_" (Postfix's
- * SSL_accept) or "tls_" (ruleset=tls_server). Each is found through its rarest byte: a one-byte search is
- * memchr, while a multi-byte Buffer.indexOf costs a slower native call per hit and stops at every occurrence of
- * its first byte. In a mail log lower case and "=" are everywhere, "T" and "S" come with every SMTP/ESMTPS, but
- * an upper-case "L" is nearly only in TLS/SSL, and "_" nearly only in cipher names. Measured on the benchmark
- * log: finding "TLS" through "L" took half the time of indexOf("TLS"), and "tls_" through "_" a quarter.
  */
 
-const L = 76;
-const UNDERSCORE = 95;
-/** Beyond any position (chunks are a few MiB); a small integer, so V8 keeps positions in fast integer form. */
-const NONE = 2 ** 30 - 1;
-/** A "line" longer than this (binary junk, a log without newlines) is cut, so memory stays bounded. */
-const MAX_LINE = 64 * 1024;
+import { MtaError } from '../errors.js';
+import { CHUNK, MAX_LINE, NONE, type FastTally } from './fast-tally.js';
 
 export interface LineHandler {
+  /** Counts the success lines and finds keywords, over its own memory (fast-tally.ts). */
+  readonly tally: FastTally;
   /** True while lines without a keyword are needed too (a failure waits for the line naming its relay). */
   readonly wantsEveryLine: boolean;
+  /** Then, the strings a line must hold to be needed (watchList in joiner.ts). */
+  watchList(): readonly string[];
   /**
-   * The line starting at `start` holds a keyword at `hit`; it ends at the first newline before `to` (or at `to`).
-   * Returns that end (the handler finds it anyway while reading the line); offset is buf's position in the input.
+   * A TLS line the tally did not take: it starts at `start` and holds a keyword at `hit`; it ends at the first
+   * newline before `to` (or at `to`). Returns that end (the handler finds it anyway while reading the line);
+   * offset is buf's position in the input.
    */
   keywordLine(buf: Buffer, start: number, hit: number, to: number, offset: number): number;
   /** Any other line [start, end) without its newline (nor a CR before it), only while wantsEveryLine. */
@@ -50,82 +45,100 @@ export function trimCr(buf: Buffer, s: number, e: number): number {
   return e > s && buf[e - 1] === 13 ? e - 1 : e;
 }
 
-/** The first "TLS" at or after p, found through its "L"; NONE before `to`. */
-function nextTls(buf: Buffer, p: number, to: number): number {
-  for (let at = buf.indexOf(L, p + 1); at >= 0 && at < to; at = buf.indexOf(L, at + 1)) {
-    if (buf[at - 1] === 84 /* T */ && buf[at + 1] === 83 /* S */) return at - 1;
-  }
-  return NONE;
-}
-
-/** The first "SSL_" or "tls_" at or after p, as the position of its first letter; NONE before `to`. */
-function nextUnderscoreKeyword(buf: Buffer, p: number, to: number): number {
-  for (let at = buf.indexOf(UNDERSCORE, p + 3); at >= 0 && at < to; at = buf.indexOf(UNDERSCORE, at + 1)) {
-    const a = buf[at - 3];
-    const b = buf[at - 2];
-    const c = buf[at - 1];
-    if ((a === 83 && b === 83 && c === 76) /* SSL */ || (a === 116 && b === 108 && c === 115) /* tls */) return at - 3;
-  }
-  return NONE;
-}
-
-/** Lines in buf[from, to); `to` is a newline position or the end of a complete last line. */
-function scanChunk(buf: Buffer, from: number, to: number, offset: number, h: LineHandler): void {
-  let tls = -1;
-  let other = -1;
-  // The nearest keyword at or after p; each keyword's position is reused until the scan passes it.
-  const nextHit = (p: number): number => {
-    if (tls < p) tls = nextTls(buf, p, to);
-    if (other < p) other = nextUnderscoreKeyword(buf, p, to);
-    return tls < other ? tls : other;
-  };
+/** Lines in input[from, to); `to` is a newline position or the end of a complete last line. */
+function scanLines(from: number, to: number, offset: number, h: LineHandler): void {
+  const t = h.tally;
+  const input = t.input;
+  let hit = -1; // the nearest keyword at or after p, reused until the walk passes it
   let p = from;
   while (p < to) {
-    const hit = nextHit(p);
-    if (h.wantsEveryLine) {
-      const e = lineEnd(buf, p, to);
-      if (hit < e) h.keywordLine(buf, p, hit, to, offset);
-      else h.plainLine(buf, p, trimCr(buf, p, e), offset);
+    if (h.wantsEveryLine && t.watch(h.watchList())) {
+      // Only lines naming a waiting process or queue id, and TLS lines the tally does not take, come here.
+      const start = t.scanWatching(p, to);
+      if (start < 0) return;
+      const e = t.newline(start, to);
+      const k = t.keyword(start, e);
+      if (k !== NONE) h.keywordLine(input, start, k, to, offset);
+      else h.plainLine(input, start, trimCr(input, start, e), offset);
       p = e + 1;
       continue;
     }
-    if (hit === NONE) return;
-    const nl = buf.lastIndexOf(10, hit);
-    const start = nl < p ? p : nl + 1;
-    p = h.keywordLine(buf, start, hit, to, offset) + 1;
+    if (h.wantsEveryLine) {
+      if (hit < p) hit = t.keyword(p, to);
+      const e = t.newline(p, to);
+      if (hit < e) h.keywordLine(input, p, hit, to, offset);
+      else h.plainLine(input, p, trimCr(input, p, e), offset);
+      p = e + 1;
+      continue;
+    }
+    const start = t.scan(p, to);
+    if (start < 0) return;
+    p = h.keywordLine(input, start, t.hit, to, offset) + 1;
   }
 }
 
-/** `startOffset`: input position of the first chunk (a worker reads a range of the file). */
+/**
+ * The input's chunks as [position in the tally's input, length]: a chunk read into one of its read targets is
+ * where it lies, any other (gunzip's, stdin's) is copied into the first area, in pieces of at most CHUNK.
+ */
+async function* placed(chunks: AsyncIterable<Buffer>, t: FastTally): AsyncGenerator<[number, number]> {
+  for await (const chunk of chunks) {
+    const at = t.positionOf(chunk);
+    if (at >= 0) {
+      yield [at, chunk.length];
+      continue;
+    }
+    for (let i = 0; i < chunk.length; i += CHUNK) {
+      const n = Math.min(CHUNK, chunk.length - i);
+      chunk.copy(t.input, t.bases[0], i, i + n);
+      yield [t.bases[0], n];
+    }
+  }
+}
+
+/**
+ * Every line of the input, in order. `startOffset`: input position of the first chunk (a worker reads a range of
+ * the file). A line cut by a chunk's end is completed in the room before the next chunk (fast-tally.ts).
+ */
 export async function forEachLine(chunks: AsyncIterable<Buffer>, h: LineHandler, startOffset = 0): Promise<LinesResult> {
+  const t = h.tally;
+  const input = t.input;
   let carry: Buffer | undefined; // the unfinished last line of the previous chunk
-  let offset = startOffset; // input position of the current chunk
+  let pos = startOffset; // input position of the current chunk
   try {
-    for await (const chunk of chunks) {
-      let start = 0;
+    for await (const [at, n] of placed(chunks, t)) {
+      const end = at + n;
+      const offset = pos - at; // input position of input[0] for this chunk's lines
+      let start = at;
       if (carry) {
-        const nl = chunk.indexOf(10);
-        if (nl < 0) {
-          carry = Buffer.concat([carry, chunk]).subarray(0, MAX_LINE);
-          offset += chunk.length;
+        const nl = t.newline(at, end);
+        if (nl === end) {
+          carry = Buffer.concat([carry, input.subarray(at, end)]).subarray(0, MAX_LINE);
+          pos += n;
           continue;
         }
-        const line = Buffer.concat([carry, chunk.subarray(0, nl)]).subarray(0, MAX_LINE);
-        scanChunk(line, 0, line.length, offset - carry.length, h);
+        const from = at - carry.length;
+        carry.copy(input, from);
+        scanLines(from, Math.min(nl, from + MAX_LINE), offset, h);
         carry = undefined;
         start = nl + 1;
       }
-      const last = chunk.lastIndexOf(10);
-      if (last >= start) scanChunk(chunk, start, last, offset, h);
+      const last = input.lastIndexOf(10, end - 1);
+      if (last >= start) scanLines(start, last, offset, h);
       const tailFrom = Math.max(start, last + 1);
-      // Copy the tail so the big chunk can be collected.
-      if (tailFrom < chunk.length) carry = Buffer.from(chunk.subarray(tailFrom, tailFrom + MAX_LINE));
-      offset += chunk.length;
+      // Copy the tail: the area is read into again two chunks on.
+      if (tailFrom < end) carry = Buffer.from(input.subarray(tailFrom, Math.min(end, tailFrom + MAX_LINE)));
+      pos += n;
     }
   } catch (e) {
-    return { bytes: offset - startOffset, error: e instanceof Error ? e : new Error(String(e)), partialLine: carry !== undefined && carry.length > 0 };
+    if (e instanceof MtaError) throw e;
+    return { bytes: pos - startOffset, error: e instanceof Error ? e : new Error(String(e)), partialLine: carry !== undefined && carry.length > 0 };
   }
   // A final line without newline is complete: the file simply did not end with one.
-  if (carry && carry.length > 0) scanChunk(carry, 0, carry.length, offset - carry.length, h);
-  return { bytes: offset - startOffset, partialLine: false };
+  if (carry && carry.length > 0) {
+    const from = t.bases[0];
+    carry.copy(input, from);
+    scanLines(from, from + carry.length, pos - carry.length - from, h);
+  }
+  return { bytes: pos - startOffset, partialLine: false };
 }

@@ -12,19 +12,17 @@
  * never different.
  *
  * Merging keeps the one-reader order: joined events range by range (Aggregator.absorb), then the tallies merged
- * in range order (MessageTable.merge keeps first-seen order), as report.ts does at the end of each input. A
- * worker sends the tally of its first three quarters early, so most merging and parsing happens while it reads
- * its last quarter; this thread takes a slightly smaller range (FIRST_SHARE) for that work.
+ * in range order (FastTally.merge keeps first-seen order), as report.ts does at the end of each input. Each
+ * thread parses its own range's distinct messages; a merge takes over the worker's parse of the messages that
+ * were new (TallyParse.adopt), so none is parsed twice and little is left after the last worker is done.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Aggregator } from './aggregate.js';
-import type { TableData } from './message-table.js';
 import { scanRange, type PostedScan, type ScanResult, type ScanTask } from './range-scan.js';
 import { addUnrecognised, mergeCounts, type ScanCounts } from './scan.js';
 import type { OpenedSource } from './sources.js';
-import { TallyParse } from './tally-parse.js';
 
 export interface ParallelOptions {
   /** Worker threads; default: the cores available. Below 2 the file is read here. */
@@ -34,7 +32,7 @@ export interface ParallelOptions {
   /** Warm-up before a hand-over line; must well exceed the joiner's MAX_AGE_BYTES (256 KiB). */
   syncBytes?: number;
   /** How it went (tests check that the split really happened). */
-  onSplit?: (info: { chunks: number; fallback: boolean; earlyParts: number }) => void;
+  onSplit?: (info: { chunks: number; fallback: boolean; adopted: number }) => void;
 }
 
 /** The first line start at or after pos (the file's size when none). */
@@ -51,16 +49,13 @@ async function lineStart(fh: fs.promises.FileHandle, pos: number, size: number):
 }
 
 /**
- * This thread's range, relative to a worker's: besides reading it parses its messages and merges the workers'
- * (a worker only starts up and posts); measured on 2 cores, equal ranges left the workers waiting ~100-200 ms.
+ * This thread's range, relative to a worker's: besides reading it merges the workers' results (a worker only
+ * starts up and posts).
  */
 const FIRST_SHARE = 0.9;
 
-/**
- * Chunk starts b_k, hand-over lines y_k (y_0 = b_0 = 0) and the line where worker k hands its early tally over
- * (three quarters into its range); undefined when the file is too small to split.
- */
-async function plan(file: string, size: number, workers: number, syncBytes: number): Promise<{ b: number[]; y: number[]; part: number[] } | undefined> {
+/** Chunk starts b_k and hand-over lines y_k (y_0 = b_0 = 0); undefined when the file is too small to split. */
+async function plan(file: string, size: number, workers: number, syncBytes: number): Promise<{ b: number[]; y: number[] } | undefined> {
   const fh = await fs.promises.open(file, 'r');
   try {
     const b = [0];
@@ -70,38 +65,19 @@ async function plan(file: string, size: number, workers: number, syncBytes: numb
       y.push(await lineStart(fh, b[k]! + syncBytes, size));
       if (b[k]! <= y[k - 1]! || y[k]! >= size) return undefined;
     }
-    const part = [0];
-    for (let k = 1; k < workers; k++) {
-      const end = k < workers - 1 ? y[k + 1]! : size;
-      part.push(await lineStart(fh, y[k]! + Math.floor((end - y[k]!) * 0.75), size));
-    }
-    return { b, y, part };
+    return { b, y };
   } finally {
     await fh.close();
   }
 }
 
-/** What a worker sends: the early part of its tally (when it has one), then the rest and its results. */
-interface WorkerRun {
-  part: Promise<TableData | undefined>;
-  done: Promise<PostedScan>;
-}
-
-function runWorker(task: ScanTask): WorkerRun {
-  let partSent: (t: TableData | undefined) => void = () => {};
-  const part = new Promise<TableData | undefined>((resolve) => (partSent = resolve));
-  const done = new Promise<PostedScan>((resolve, reject) => {
+function runWorker(task: ScanTask): Promise<PostedScan> {
+  return new Promise<PostedScan>((resolve, reject) => {
     const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: { tlsScan: task } });
-    w.on('message', (m: { part: TableData } | PostedScan) => {
-      if ('part' in m) return partSent(m.part);
-      partSent(undefined); // no-op when the part came
-      resolve(m);
-    });
+    w.once('message', resolve);
     w.once('error', reject);
     w.once('exit', (code) => reject(new Error(`tls-report worker exited with ${code}`))); // no-op once resolved
   });
-  done.catch(() => partSent(undefined)); // awaited later; a failure then reads the file sequentially
-  return { part, done };
 }
 
 /**
@@ -115,36 +91,29 @@ export async function parallelScan(src: OpenedSource, agg: Aggregator, counts: S
   if (workers < 2 || size < (opts.minBytes ?? 32 << 20)) return undefined;
   const cuts = await plan(src.name, size, workers, syncBytes);
   if (!cuts) return undefined;
-  const tasks = cuts.b.map((from, k): ScanTask => ({ file: src.name, reference: src.reference, year: opts.year, since: opts.since, from, syncAt: k > 0 ? cuts.y[k] : undefined, to: k < workers - 1 ? cuts.y[k + 1] : undefined, partAt: k > 0 ? cuts.part[k] : undefined }));
-  // The first range is read here (this thread would only wait otherwise), the others by workers. Tables are merged
-  // in range order, each worker's early part before its rest: while a worker reads its last quarter, this thread
-  // merges and parses the messages of its first three.
+  const tasks = cuts.b.map((from, k): ScanTask => ({ file: src.name, reference: src.reference, year: opts.year, since: opts.since, from, syncAt: k > 0 ? cuts.y[k] : undefined, to: k < workers - 1 ? cuts.y[k + 1] : undefined }));
+  // The first range is read here (this thread would only wait otherwise), the others by workers.
   const runs = tasks.slice(1).map(runWorker);
+  for (const run of runs) run.catch(() => {}); // awaited below; a failure then reads the file sequentially
   let first: ScanResult;
   const rest: PostedScan[] = [];
-  const parsed = new TallyParse();
-  let earlyParts = 0;
+  let adopted = 0; // messages first seen by a worker, whose parse this thread took over
   try {
     first = await scanRange(tasks[0]!);
-    parsed.parse(first.tally);
     for (const run of runs) {
-      const part = await run.part;
-      if (part) {
-        earlyParts++;
-        first.tally.merge(part);
-        parsed.parse(first.tally);
-      }
-      const done = await run.done;
-      first.tally.merge(done.tally);
+      const done = await run;
+      const added = first.tally.merge(done.tally);
+      first.parsed.adopt(done.parsed, added);
+      adopted += added.length;
       rest.push(done);
     }
   } catch {
-    opts.onSplit?.({ chunks: workers, fallback: true, earlyParts });
+    opts.onSplit?.({ chunks: workers, fallback: true, adopted });
     return undefined; // e.g. the file shrank while read: the sequential path reports it properly
   }
   const all = [first, ...rest];
   const handedOver = all.every((r, k) => k === 0 || (r.syncEnd === cuts.y[k] && all[k - 1]!.end === cuts.y[k] && r.startState === all[k - 1]!.endState));
-  opts.onSplit?.({ chunks: workers, fallback: !handedOver, earlyParts });
+  opts.onSplit?.({ chunks: workers, fallback: !handedOver, adopted });
   if (!handedOver) return undefined;
 
   const own: ScanCounts = { tlsLines: 0, unrecognised: 0, samples: [] };
@@ -152,7 +121,7 @@ export async function parallelScan(src: OpenedSource, agg: Aggregator, counts: S
     for (const p of r.peers) agg.absorb(p);
     mergeCounts(own, r.counts);
   }
-  parsed.addTo(first.tally, agg, (text, n) => addUnrecognised(own, text, n));
+  first.parsed.addTo(first.tally.view(), agg, (text, n) => addUnrecognised(own, text, n));
   mergeCounts(counts, own);
   return { bytes: all[workers - 1]!.end };
 }

@@ -1,13 +1,15 @@
 /**
  * Scan one byte range of a plain log file (parallel.ts gives the first range to the calling thread and the others
  * to workers) with the same per-line code as the sequential path (scan.ts), and return the counters, the tally
- * and the joiner's state at both ends.
+ * (with its entries parsed, so each thread parses its own) and the joiner's state at both ends.
  */
 import { Aggregator, type PeerPartial } from './aggregate.js';
 import { forEachLine } from './lines.js';
-import type { MessageTable, TableData } from './message-table.js';
+import type { FastTally } from './fast-tally.js';
+import type { TableData } from './message-table.js';
 import { SourceScan, type ScanCounts } from './scan.js';
 import { fileChunks } from './sources.js';
+import { TallyParse, type ParsedData } from './tally-parse.js';
 
 export interface ScanTask {
   file: string;
@@ -23,11 +25,6 @@ export interface ScanTask {
   syncAt?: number;
   /** A line start to stop before; undefined: to the end of the file, where open failures are emitted. */
   to?: number;
-  /**
-   * A line start after syncAt: the tally of the lines before it is handed over early (onPart) and a fresh one
-   * counts the rest, so the caller can merge and parse most of this range's messages while the rest is read.
-   */
-  partAt?: number;
 }
 
 export interface ScanResult {
@@ -38,25 +35,26 @@ export interface ScanResult {
   syncEnd: number;
   end: number;
   peers: PeerPartial[];
-  tally: MessageTable;
+  tally: FastTally;
+  parsed: TallyParse;
   counts: ScanCounts;
 }
 
-async function* range(file: string, start: number, to: number | undefined): AsyncGenerator<Buffer> {
+async function* range(file: string, start: number, to: number | undefined, into: [Buffer, Buffer]): AsyncGenerator<Buffer> {
   if (to !== undefined && to <= start) return;
-  yield* fileChunks(file, start, to);
+  yield* fileChunks(file, start, to, into);
 }
 
-/** What a worker posts: the tally as plain data. */
-export type PostedScan = Omit<ScanResult, 'tally'> & { tally: TableData };
+/** What a worker posts: the tally and its parse as plain data. */
+export type PostedScan = Omit<ScanResult, 'tally' | 'parsed'> & { tally: TableData; parsed: ParsedData };
 
-export async function scanRange(t: ScanTask, onPart?: (table: MessageTable) => void): Promise<ScanResult> {
+export async function scanRange(t: ScanTask): Promise<ScanResult> {
   let agg = new Aggregator(t.since, false);
   const scan = new SourceScan(t.reference, t, (e) => agg.add(e));
   let pos = t.from;
   /** Read on from pos to `to` (a line start, or the end of the file) with the same scan state. */
   const readTo = async (to: number | undefined) => {
-    const r = await forEachLine(range(t.file, pos, to), scan.handler, pos);
+    const r = await forEachLine(range(t.file, pos, to, scan.tally.readTargets()), scan.handler, pos);
     if (r.error) throw r.error;
     pos += r.bytes;
   };
@@ -68,12 +66,10 @@ export async function scanRange(t: ScanTask, onPart?: (table: MessageTable) => v
     scan.restart((e) => agg.add(e));
   }
   const syncEnd = pos;
-  if (t.partAt !== undefined && onPart && t.partAt > pos) {
-    await readTo(t.partAt);
-    onPart(scan.takeTally());
-  }
   await readTo(t.to);
   if (t.to === undefined) scan.joiner.finish();
   const endState = t.to === undefined ? '' : scan.joiner.snapshot();
-  return { startState, endState, syncEnd, end: pos, peers: agg.partial(), tally: scan.tally.table, counts: scan.counts };
+  const parsed = new TallyParse();
+  parsed.parse(scan.tally.view());
+  return { startState, endState, syncEnd, end: pos, peers: agg.partial(), tally: scan.tally, parsed, counts: scan.counts };
 }

@@ -1,7 +1,7 @@
 /**
  * Read logs, parse, join, aggregate: the one entry point the command and the plan check share.
  * Inputs are opened first (a missing file fails before anything is read), then streamed one after another; each
- * gets its own joiner, since a process id means nothing across files. Success lines take the tally (tally.ts);
+ * gets its own joiner, since a process id means nothing across files. Success lines take the tally (fast-tally.ts);
  * everything else is decoded, parsed and joined line by line.
  */
 import { Aggregator, type PeerStats } from './aggregate.js';
@@ -58,9 +58,9 @@ export async function buildReport(inputs: string[], opts: ReportOptions = {}): P
       continue;
     }
     const scan = new SourceScan(src.reference, opts, (e) => agg.add(e));
-    const result = await forEachLine(src.chunks(), scan.handler);
+    const result = await forEachLine(src.chunks(scan.tally.readTargets()), scan.handler);
     scan.joiner.finish();
-    new TallyParse().addTo(scan.tally.table, agg, (text, n) => addUnrecognised(scan.counts, text, n));
+    new TallyParse().addTo(scan.tally.view(), agg, (text, n) => addUnrecognised(scan.counts, text, n));
     mergeCounts(counts, scan.counts);
     const status: SourceStatus = { name: src.name, bytes: result.bytes, compressed: src.compressed };
     if (result.error) {

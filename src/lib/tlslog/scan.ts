@@ -1,17 +1,16 @@
 /**
- * The per-line work for one input: success lines go to the tally (tally.ts); everything else is decoded, parsed
- * and joined line by line. Shared by the sequential path (report.ts) and the ranges of a split file (range-scan.ts),
+ * The per-line work for one input: success lines go to the tally (fast-tally.ts); everything else is decoded,
+ * parsed and joined line by line. Shared by the sequential path (report.ts) and the ranges of a split file (range-scan.ts),
  * so both read a line the same way. Counters and samples are kept here and merged by the caller.
  */
 import type { Aggregator } from './aggregate.js';
 import { Joiner } from './joiner.js';
 import { lineEnd, trimCr, type LineHandler } from './lines.js';
-import type { MessageTable } from './message-table.js';
+import { FastTally } from './fast-tally.js';
 import { parsePostfix } from './postfix.js';
 import type { ParsedMessage } from './records.js';
 import { parseSendmail } from './sendmail.js';
 import { ClassicYear, parseSyslog } from './syslog.js';
-import { SessionTally } from './tally.js';
 import type { TlsEvent } from './types.js';
 
 export const MAX_SAMPLES = 5;
@@ -36,8 +35,8 @@ export function addUnrecognised(counts: ScanCounts, text: string, n = 1): void {
 export class SourceScan {
   readonly years: ClassicYear;
   readonly joiner: Joiner;
-  tally: SessionTally;
-  counts: ScanCounts = { tlsLines: 0, unrecognised: 0, samples: [] };
+  readonly tally: FastTally;
+  private own: ScanCounts = { tlsLines: 0, unrecognised: 0, samples: [] };
   readonly handler: LineHandler;
 
   constructor(
@@ -48,34 +47,31 @@ export class SourceScan {
   ) {
     this.years = new ClassicYear(opts.year, reference);
     this.joiner = new Joiner((e) => this.emit(e));
-    this.tally = new SessionTally(this.years, opts.since);
+    this.tally = new FastTally(this.years, opts.since);
+    const tally = this.tally;
     const joiner = this.joiner;
     const slowPath = (text: string, hasKeyword: boolean, position: number) => {
       const sl = parseSyslog(text, this.years);
       if (!sl) {
-        if (hasKeyword) addUnrecognised(this.counts, text);
+        if (hasKeyword) addUnrecognised(this.own, text);
         return;
       }
       const parsed = parseMessage(sl.program, sl.message);
       if (hasKeyword) {
-        if (parsed.record) this.counts.tlsLines++;
-        else if (MTA_PROGRAM.test(sl.program)) addUnrecognised(this.counts, text);
+        if (parsed.record) this.own.tlsLines++;
+        else if (MTA_PROGRAM.test(sl.program)) addUnrecognised(this.own, text);
       }
       joiner.handle(sl, parsed, position);
     };
     this.handler = {
+      tally,
+      // While a failure waits for its relay, session lines go through the joiner too: they end their process's
+      // failure. The tally takes success lines only while nothing waits.
       get wantsEveryLine() {
         return joiner.wantsEveryLine;
       },
+      watchList: () => joiner.watchList(),
       keywordLine: (buf, start, hit, to, offset) => {
-        // While a failure is open, session lines go through the joiner: they end their process's failure.
-        if (!joiner.busy) {
-          const end = this.tally.tryAdd(buf, start, hit, to);
-          if (end >= 0) {
-            this.counts.tlsLines++;
-            return end;
-          }
-        }
         const end = lineEnd(buf, hit, to);
         slowPath(buf.toString('utf8', start, trimCr(buf, start, end)), true, offset + start);
         return end;
@@ -84,18 +80,18 @@ export class SourceScan {
     };
   }
 
-  /** The tally so far, and a fresh one from here on; everything else carries over. */
-  takeTally(): MessageTable {
-    const table = this.tally.table;
-    this.tally = new SessionTally(this.years, this.opts.since);
-    return table;
+  /** Counters so far, with the lines the tally took. */
+  get counts(): ScanCounts {
+    this.own.tlsLines += this.tally.takeLines();
+    return this.own;
   }
 
-  /** Fresh tally and counters from here on; the joiner (what is open) carries over. */
+  /** Empty table and counters from here on; the joiner (what is open) carries over. */
   restart(emit: (e: TlsEvent) => void): void {
     this.emit = emit;
-    this.tally = new SessionTally(this.years, this.opts.since);
-    this.counts = { tlsLines: 0, unrecognised: 0, samples: [] };
+    this.tally.clear();
+    this.tally.takeLines();
+    this.own = { tlsLines: 0, unrecognised: 0, samples: [] };
   }
 }
 

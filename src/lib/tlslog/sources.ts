@@ -18,8 +18,11 @@ export interface OpenedSource {
   reference: number;
   /** Size of a plain (not gzip) regular file when opened: such a file can be read in ranges by workers. */
   size?: number;
-  /** The input from its start; call once. */
-  chunks: () => AsyncIterable<Buffer>;
+  /**
+   * The input from its start; call once. A plain file is read into `into` (two buffers used in turn: fast-tally.ts
+   * gives its own memory, so nothing is copied); gzip and stdin come in buffers of their own.
+   */
+  chunks: (into?: [Buffer, Buffer]) => AsyncIterable<Buffer>;
 }
 
 function isGzip(head: Buffer): boolean {
@@ -45,16 +48,20 @@ async function readHead(path: string): Promise<Buffer> {
 }
 
 /**
- * Bytes [start, end) of a file in FILE_CHUNK pieces, read into two buffers in turn: the next piece is read (in
- * libuv's thread pool) while the caller scans this one, and no 4 MiB buffer is allocated per piece (fresh ones
- * cost page faults and GC; measured 2x the read time). A yielded buffer is valid until the next one is asked
- * for: callers copy what they keep.
+ * Bytes [start, end) of a file in pieces, read into two buffers in turn (`into`, or two of FILE_CHUNK): the next
+ * piece is read (in libuv's thread pool) while the caller scans this one, and no buffer is allocated per piece
+ * (fresh ones cost page faults and GC; measured 2x the read time). A yielded buffer is valid until the next one
+ * is asked for: callers copy what they keep.
  */
-export async function* fileChunks(path: string, start = 0, end = Infinity): AsyncGenerator<Buffer> {
+export async function* fileChunks(path: string, start = 0, end = Infinity, into?: [Buffer, Buffer]): AsyncGenerator<Buffer> {
   const fh = await fs.promises.open(path, 'r');
   // A small log (a plan check's) gets small buffers; a log that grows while read is still read whole.
-  const chunk = Math.max(64 << 10, Math.min(FILE_CHUNK, Math.min(end, (await fh.stat()).size) - start));
-  const buffers = [Buffer.allocUnsafeSlow(chunk), Buffer.allocUnsafeSlow(chunk)];
+  const own = async () => {
+    const size = Math.max(64 << 10, Math.min(FILE_CHUNK, Math.min(end, (await fh.stat()).size) - start));
+    return [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
+  };
+  const buffers = into ?? (await own());
+  const chunk = Math.min(buffers[0]!.length, buffers[1]!.length);
   const readAt = (k: number, pos: number) => fh.read(buffers[k]!, 0, Math.max(0, Math.min(chunk, end - pos)), pos);
   let k = 0;
   let pos = start;
@@ -84,7 +91,7 @@ export async function openFile(path: string): Promise<OpenedSource> {
   if (!st.isFile()) throw new MtaError('not-found', `not a regular file: ${path}`);
   const compressed = isGzip(await readHead(path));
   if (compressed) return { name: path, compressed, reference: st.mtimeMs, chunks: () => gunzip(fs.createReadStream(path, { highWaterMark: CHUNK })) };
-  return { name: path, compressed, reference: st.mtimeMs, size: st.size, chunks: () => fileChunks(path) };
+  return { name: path, compressed, reference: st.mtimeMs, size: st.size, chunks: (into) => fileChunks(path, 0, Infinity, into) };
 }
 
 /** stdin may be gzip too (`zcat` forgotten): peek at the first chunk, then replay it. */

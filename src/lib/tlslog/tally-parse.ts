@@ -1,8 +1,8 @@
 /**
- * The distinct tallied messages (tally.ts), parsed once each and added to the aggregator with their counts.
+ * The distinct tallied messages (fast-tally.ts), parsed once each and added to the aggregator with their counts.
  *
- * Parsed results are kept as small integers, not objects: a thread that finished its range parses its own
- * entries while others still read (parallel.ts), so tens of thousands of results live until the merge. As
+ * Parsed results are kept as small integers, not objects: each thread parses the entries of its own range
+ * (parallel.ts), so tens of thousands of results live until the merge, and a worker posts them. As
  * objects (each holding slices that keep its whole message string alive) they cost more in garbage collection
  * than the parsing itself. Field values repeat across messages (a handful of versions, ciphers and verify words;
  * one peer per relay), so each is stored once and referred to by index.
@@ -32,34 +32,122 @@ class Interned<T> {
   }
 }
 
+/** A parse as plain data, for a worker to post. */
+export interface ParsedData {
+  fields: Int32Array;
+  values: string[];
+  relays: string[];
+}
+
+const SERVER = 'STARTTLS=server, relay=';
+const CLIENT = 'STARTTLS=client, relay=';
+
 export class TallyParse {
   private readonly values = new Interned<string>();
-  private readonly peers = new Interned<PeerRef>(); // parsePeer returns one object per relay spelling
+  /** sendmail session tails (", version=…" to the end): where their three value ids are in tailFields, -1 if not a session. */
+  private readonly tails = new Map<string, number>();
+  private readonly tailFields: number[] = [];
+  private readonly relays = new Interned<string>();
+  /** parsePeer of each relay. */
+  private readonly peers: PeerRef[] = [];
   private fields = new Int32Array(FIELDS * 1024);
   size = 0;
 
+  private room(entries: number): void {
+    if (FIELDS * entries <= this.fields.length) return;
+    const bigger = new Int32Array(Math.max(this.fields.length * 2, FIELDS * entries));
+    bigger.set(this.fields);
+    this.fields = bigger;
+  }
+
+  private relayId(relay: string): number {
+    const id = this.relays.id(relay);
+    if (id === this.peers.length) this.peers.push(parsePeer(relay));
+    return id;
+  }
+
+  data(): ParsedData {
+    return { fields: this.fields.slice(0, FIELDS * this.size), values: this.values.all, relays: this.relays.all };
+  }
+
+  /**
+   * Take over another thread's parse of the entries a merge added (`added`: their indexes there, in the order
+   * they were appended to the table this parse follows), instead of parsing them again.
+   */
+  adopt(other: ParsedData, added: Int32Array): void {
+    this.room(this.size + added.length);
+    const f = this.fields;
+    const valueIds = new Int32Array(other.values.length).fill(-1);
+    const relayIds = new Int32Array(other.relays.length).fill(-1);
+    for (const k of added) {
+      const from = FIELDS * k;
+      const to = FIELDS * this.size++;
+      f[to] = other.fields[from]!;
+      if (f[to]! < 0) continue;
+      const r = other.fields[from + 1]!;
+      if (relayIds[r]! < 0) relayIds[r] = this.relayId(other.relays[r]!);
+      f[to + 1] = relayIds[r]!;
+      for (let j = 2; j < FIELDS; j++) {
+        const v = other.fields[from + j]!;
+        if (valueIds[v]! < 0) valueIds[v] = this.values.id(other.values[v]!);
+        f[to + j] = valueIds[v]!;
+      }
+    }
+  }
+
   /** Parse the table's entries not parsed yet (those a merge added after the first call). */
   parse(table: MessageTable): void {
-    for (let k = this.size; k < table.size; k++) {
-      if (FIELDS * (k + 1) > this.fields.length) {
-        const bigger = new Int32Array(this.fields.length * 2);
-        bigger.set(this.fields);
-        this.fields = bigger;
-      }
-      const message = table.message(k);
-      const rec = (message.startsWith('STARTTLS') ? parseSendmail(message) : parsePostfix(message)).record;
-      const f = FIELDS * k;
-      if (rec?.type !== 'session') {
-        this.fields[f] = -1;
-        continue;
-      }
-      this.fields[f] = rec.direction === 'inbound' ? 0 : 1;
-      this.fields[f + 1] = this.peers.id(parsePeer(rec.relay));
-      this.fields[f + 2] = this.values.id(rec.version);
-      this.fields[f + 3] = this.values.id(rec.cipher);
-      this.fields[f + 4] = this.values.id(rec.verify);
-    }
+    this.room(table.size);
+    for (let k = this.size; k < table.size; k++) this.parseInto(FIELDS * k, table.message(k));
     this.size = table.size;
+  }
+
+  /**
+   * One message's fields at f. Most are sendmail's "STARTTLS=server|client, relay=R, version=…": per peer they
+   * differ only in R and in a tail of a few variants. parseSendmail takes R up to the first ", version=" and every
+   * other field from there on, so the tail is parsed once per distinct tail, with parseSendmail itself (a test
+   * holds this shortcut to the full parse).
+   */
+  private parseInto(f: number, message: string): void {
+    const fields = this.fields;
+    const server = message.startsWith(SERVER);
+    if (server || message.startsWith(CLIENT)) {
+      const v = message.indexOf(', version=', 15);
+      let tail = v < 0 ? -1 : this.tails.get(message.slice(v));
+      if (tail === undefined) {
+        const rec = parseSendmail(message).record;
+        tail = rec?.type === 'session' ? this.tailFields.push(this.values.id(rec.version), this.values.id(rec.cipher), this.values.id(rec.verify)) - 3 : -1;
+        this.tails.set(message.slice(v), tail);
+      }
+      if (tail < 0) {
+        fields[f] = -1;
+        return;
+      }
+      fields[f] = server ? 0 : 1;
+      fields[f + 1] = this.relayId(message.slice(SERVER.length, v));
+      fields[f + 2] = this.tailFields[tail]!;
+      fields[f + 3] = this.tailFields[tail + 1]!;
+      fields[f + 4] = this.tailFields[tail + 2]!;
+      return;
+    }
+    const rec = (message.startsWith('STARTTLS') ? parseSendmail(message) : parsePostfix(message)).record;
+    if (rec?.type !== 'session') {
+      fields[f] = -1;
+      return;
+    }
+    fields[f] = rec.direction === 'inbound' ? 0 : 1;
+    fields[f + 1] = this.relayId(rec.relay);
+    fields[f + 2] = this.values.id(rec.version);
+    fields[f + 3] = this.values.id(rec.cipher);
+    fields[f + 4] = this.values.id(rec.verify);
+  }
+
+  /** Entry k as parsed (for tests): undefined when it is not a session. */
+  session(k: number): { direction: 'inbound' | 'outbound'; relay: string; version: string; cipher: string; verify: string } | undefined {
+    const f = FIELDS * k;
+    if (k >= this.size || this.fields[f]! < 0) return undefined;
+    const v = (j: number) => this.values.all[this.fields[f + j]!]!;
+    return { direction: this.fields[f] === 0 ? 'inbound' : 'outbound', relay: this.relays.all[this.fields[f + 1]!]!, version: v(2), cipher: v(3), verify: v(4) };
   }
 
   /**
@@ -75,7 +163,7 @@ export class TallyParse {
     // The aggregator's peer key (direction, name or address) of each entry, as a small group number. It depends
     // only on the entry's peer and direction, so it is worked out once per pair, not per entry.
     const groupOfPeer = new Map<string, number>();
-    const groupOfPair = new Int32Array(2 * this.peers.all.length).fill(-1);
+    const groupOfPair = new Int32Array(2 * this.peers.length).fill(-1);
     const group = new Int32Array(n);
     for (let k = 0; k < n; k++) {
       const f = FIELDS * k;
@@ -86,7 +174,7 @@ export class TallyParse {
       }
       const pair = 2 * this.fields[f + 1]! + this.fields[f]!;
       if (groupOfPair[pair]! < 0) {
-        const peer = this.peers.all[this.fields[f + 1]!]!;
+        const peer = this.peers[this.fields[f + 1]!]!;
         const key = `${this.fields[f]}${peer.name || peer.address || '?'}`;
         let g = groupOfPeer.get(key);
         if (g === undefined) groupOfPeer.set(key, (g = groupOfPeer.size));
@@ -106,7 +194,7 @@ export class TallyParse {
       const f = FIELDS * k;
       e.time = table.first(k);
       e.direction = this.fields[f] === 0 ? 'inbound' : 'outbound';
-      e.peer = this.peers.all[this.fields[f + 1]!]!;
+      e.peer = this.peers[this.fields[f + 1]!]!;
       e.version = this.values.all[this.fields[f + 2]!]!;
       e.cipher = this.values.all[this.fields[f + 3]!]!;
       e.verify = this.values.all[this.fields[f + 4]!]!;

@@ -1,0 +1,235 @@
+/**
+ * The hot path: success lines counted by their raw bytes in WebAssembly (assembly/tally.ts, built by `asc` into
+ * dist/wasm/tally.wasm). This side owns the module's memory, puts the log's bytes into it and turns the table back
+ * into plain data (message-table.ts). Successful handshakes are most TLS lines, and for the report they differ only
+ * in time and pid, so each distinct message is counted once here and parsed once at the end (tally-parse.ts).
+ *
+ * The memory is shared (a SharedArrayBuffer): a file's next piece is read into it by libuv while the module scans
+ * the previous one, and only shared memory is guaranteed not to move when the module grows it mid-read.
+ * The input areas: two, each [MAX_LINE of room][CHUNK of data][SIMD slack]. A line cut by a chunk's end is copied
+ * into the room before the next chunk, so every line is scanned where it lies, in one piece.
+ */
+import fs from 'node:fs';
+import { MtaError } from '../errors.js';
+import { formatBytes } from '../format.js';
+import { MessageTable, type TableData } from './message-table.js';
+import { stampAt } from './stamp.js';
+import type { ClassicYear } from './syslog.js';
+
+/** Bytes per read. */
+export const CHUNK = 4 << 20;
+/** A line cut by a chunk's end that is longer than this is cut there (binary junk, a log without newlines). */
+export const MAX_LINE = 64 << 10;
+/** 16-byte loads may look past the data's end; they never use what they see there. */
+const SLACK = 64;
+const AREA = MAX_LINE + CHUNK + SLACK;
+const PAGE = 64 << 10;
+/** A table's records are addressed by 32-bit offsets. */
+export const MAX_ARENA = 2 ** 31 - 1;
+/** At most this many watched strings (each at most 64 bytes: the module's watch area is 4 KiB). */
+const MAX_WATCH = 32;
+/** keyword()'s "none". */
+export const NONE = 2 ** 30 - 1;
+
+interface Exports {
+  alloc(n: number): number;
+  free(p: number): void;
+  setSince(t: number): void;
+  setArenaLimit(n: number): void;
+  takeLines(): number;
+  resetTable(): void;
+  tableSize(): number;
+  arenaPtr(): number;
+  arenaUsed(): number;
+  orderPtr(): number;
+  hash(start: number, end: number): number;
+  merge(records: number, offsets: number, n: number, added: number): number;
+  newline(p: number, to: number): number;
+  keyword(p: number, to: number): number;
+  scan(p: number, to: number): number;
+  scanWatching(p: number, to: number): number;
+  watchBuffer(): number;
+  setWatch(n: number): void;
+  hitAt: WebAssembly.Global;
+}
+
+let compiled: WebAssembly.Module | undefined;
+
+/** Compiled once per thread. */
+function wasmModule(): WebAssembly.Module {
+  if (!compiled) {
+    const file = new URL('../../../wasm/tally.wasm', import.meta.url);
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = new Uint8Array(fs.readFileSync(file));
+    } catch (e) {
+      throw new MtaError('failed', `tls-report: its WebAssembly part is missing (${file.pathname})`, ['build it: npm run build'], { cause: e });
+    }
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+const tableFull = (limit: number) => new MtaError('failed', `tls-report: more than ${formatBytes(limit)} of distinct TLS session messages`, ['this does not look like a mail log; report on smaller parts of it']);
+
+export class FastTally {
+  /** The module's memory up to the end of the input areas, as one Buffer: positions below are indexes into it. */
+  readonly input: Buffer;
+  /** Where a chunk's data starts in each input area. */
+  readonly bases: [number, number];
+  private readonly w: Exports;
+  private readonly memory: WebAssembly.Memory;
+  private readonly hitAt: WebAssembly.Global;
+  /** Bytes the table may hold (records are addressed by 32-bit offsets). */
+  private limit = MAX_ARENA;
+
+  constructor(years: ClassicYear, since: number | undefined) {
+    this.memory = new WebAssembly.Memory({ initial: Math.ceil((2 * AREA) / PAGE) + 2, maximum: 65536, shared: true });
+    const instance = new WebAssembly.Instance(wasmModule(), {
+      env: {
+        memory: this.memory,
+        stampAt: (start: number) => stampAt(this.input, start, years),
+        abort: () => {
+          throw new MtaError('failed', 'tls-report: out of memory for the distinct TLS session messages', ['report on smaller parts of the log']);
+        },
+      },
+    });
+    this.w = instance.exports as unknown as Exports;
+    this.hitAt = this.w.hitAt;
+    const areas = [this.w.alloc(AREA), this.w.alloc(AREA)];
+    this.bases = [areas[0]! + MAX_LINE, areas[1]! + MAX_LINE];
+    this.input = Buffer.from(this.memory.buffer, 0, Math.max(areas[0]!, areas[1]!) + AREA);
+    this.w.setSince(since ?? -Infinity);
+    this.w.resetTable();
+  }
+
+  /** Two buffers a file reader may read into (sources.ts fileChunks): no copy then. */
+  readTargets(): [Buffer, Buffer] {
+    return [this.input.subarray(this.bases[0], this.bases[0] + CHUNK), this.input.subarray(this.bases[1], this.bases[1] + CHUNK)];
+  }
+
+  /** Where `chunk` lies in input when it was read into a read target; -1 for any other buffer. */
+  positionOf(chunk: Buffer): number {
+    if (chunk.buffer !== this.input.buffer) return -1;
+    const at = chunk.byteOffset;
+    return (at >= this.bases[0] && at + chunk.length <= this.bases[0] + CHUNK) || (at >= this.bases[1] && at + chunk.length <= this.bases[1] + CHUNK) ? at : -1;
+  }
+
+  /**
+   * Count the success lines of input[p, to) (`to`: a newline, or the end of a complete last line). Returns -1 when
+   * done, or the start of the first TLS line it did not take (its keyword at `hit`), for JavaScript to parse.
+   */
+  scan(p: number, to: number): number {
+    const r = this.w.scan(p, to);
+    if (r === -2) throw tableFull(this.limit);
+    return r;
+  }
+
+  /**
+   * While a failure waits for later lines: line by line over input[p, to), counting success lines and skipping
+   * others, up to the first line that holds a watched string or a TLS line the tally does not take. Returns -1
+   * when done, or that line's start.
+   */
+  scanWatching(p: number, to: number): number {
+    const r = this.w.scanWatching(p, to);
+    if (r === -2) throw tableFull(this.limit);
+    return r;
+  }
+
+  /**
+   * The strings that send a line to JavaScript in scanWatching (the waiting processes' ids and queue ids).
+   * False when they cannot be watched (too many, too long, empty, not ASCII): then every line must be read.
+   */
+  watch(ids: readonly string[]): boolean {
+    if (ids.length > MAX_WATCH) return false;
+    const area = this.w.watchBuffer();
+    let at = area;
+    for (const id of ids) {
+      if (id.length === 0 || id.length > 64 || !/^[\x21-\x7e]+$/.test(id)) return false;
+      this.input[at++] = id.length;
+      this.input.write(id, at, 'latin1');
+      at += id.length;
+    }
+    this.w.setWatch(ids.length);
+    return true;
+  }
+
+  /** The keyword of the line the last scan() returned. */
+  get hit(): number {
+    return this.hitAt.value as number;
+  }
+
+  /** The first keyword (T of TLS, S of SSL_, t of tls_) in input[p, to) with all its letters there; NONE if none. */
+  keyword(p: number, to: number): number {
+    return this.w.keyword(p, to);
+  }
+
+  /** The first newline in input[p, to), or `to`. */
+  newline(p: number, to: number): number {
+    return this.w.newline(p, to);
+  }
+
+  /** Success lines counted since the last call. */
+  takeLines(): number {
+    return this.w.takeLines();
+  }
+
+  /** The table as plain data (a copy: what a worker posts). */
+  data(): TableData {
+    const mem = new Uint8Array(this.memory.buffer);
+    const arena = this.w.arenaPtr();
+    const order = this.w.orderPtr();
+    return {
+      arena: mem.slice(arena, arena + this.w.arenaUsed()),
+      order: new Int32Array(mem.slice(order, order + 4 * this.w.tableSize()).buffer),
+    };
+  }
+
+  /** The table so far, read-only; the tally goes on counting into its own. */
+  view(): MessageTable {
+    return new MessageTable(this.data());
+  }
+
+  /** An empty table from here on. */
+  clear(): void {
+    this.w.resetTable();
+  }
+
+  /**
+   * Add another table's entries, new ones after ours in their order: the table one reader would have built.
+   * Returns the indexes (in `d`) of the entries that were new here, in order.
+   */
+  merge(d: TableData): Int32Array {
+    const n = d.order.length;
+    const records = this.w.alloc(Math.max(1, d.arena.length));
+    const offsets = this.w.alloc(Math.max(4, 4 * n));
+    const added = this.w.alloc(Math.max(4, 4 * n));
+    try {
+      const mem = new Uint8Array(this.memory.buffer);
+      mem.set(d.arena, records);
+      mem.set(new Uint8Array(d.order.buffer, d.order.byteOffset, d.order.byteLength), offsets);
+      const news = this.w.merge(records, offsets, n, added);
+      if (news < 0) throw tableFull(this.limit);
+      return new Int32Array(new Uint8Array(this.memory.buffer).slice(added, added + 4 * news).buffer);
+    } finally {
+      this.w.free(added);
+      this.w.free(offsets);
+      this.w.free(records);
+    }
+  }
+
+  /** xxHash32 of bytes (tests check the published vectors and real collisions through it). */
+  hashOf(bytes: Uint8Array): number {
+    const p = this.w.alloc(Math.max(1, bytes.length));
+    new Uint8Array(this.memory.buffer).set(bytes, p);
+    const h = this.w.hash(p, p + bytes.length) >>> 0;
+    this.w.free(p);
+    return h;
+  }
+
+  /** For a test of the full-table error: a smaller bound on the table's bytes. */
+  limitTable(bytes: number): void {
+    this.limit = bytes;
+    this.w.setArenaLimit(bytes);
+  }
+}
