@@ -25,7 +25,7 @@ import { addUnrecognised, mergeCounts, type ScanCounts } from './scan.js';
 import type { OpenedSource } from './sources.js';
 
 export interface ParallelOptions {
-  /** Worker threads; default: the cores available. Below 2 the file is read here. */
+  /** Threads, this one included; default: half the CPUs (DEFAULT_THREADS). Below 2 the file is read here. */
   workers?: number;
   /** Smaller files are read here: starting workers would cost more than it saves. */
   minBytes?: number;
@@ -49,10 +49,18 @@ async function lineStart(fh: fs.promises.FileHandle, pos: number, size: number):
 }
 
 /**
- * This thread's range, relative to a worker's: besides reading it merges the workers' results (a worker only
- * starts up and posts).
+ * Half the CPUs: the scan (WebAssembly, memory-bound) does not gain from a CPU's SMT sibling. Measured on the
+ * 2-CPU build machine, two threads were no faster than one over the benchmark's GiB (median 1544 vs 1473 ms,
+ * 7 runs each): side by side each scan ran about 1.6 times slower than alone.
  */
-const FIRST_SHARE = 0.9;
+const DEFAULT_THREADS = () => Math.max(1, Math.floor(os.availableParallelism() / 2));
+
+/**
+ * This thread's range, relative to a worker's. A worker also starts up (modules, WebAssembly), warms its joiner
+ * up over syncBytes and posts its table; this thread merges what workers post. At equal shares (0.9, measured on
+ * 2 CPUs) the worker finished 35-450 ms after this thread, so this thread takes more.
+ */
+const FIRST_SHARE = 1.2;
 
 /** Chunk starts b_k and hand-over lines y_k (y_0 = b_0 = 0); undefined when the file is too small to split. */
 async function plan(file: string, size: number, workers: number, syncBytes: number): Promise<{ b: number[]; y: number[] } | undefined> {
@@ -86,7 +94,7 @@ function runWorker(task: ScanTask): Promise<PostedScan> {
  */
 export async function parallelScan(src: OpenedSource, agg: Aggregator, counts: ScanCounts, opts: ParallelOptions & { year?: number; since?: number }): Promise<{ bytes: number } | undefined> {
   const size = src.size!;
-  const workers = opts.workers ?? os.availableParallelism();
+  const workers = opts.workers ?? DEFAULT_THREADS();
   const syncBytes = opts.syncBytes ?? 2 << 20;
   if (workers < 2 || size < (opts.minBytes ?? 32 << 20)) return undefined;
   const cuts = await plan(src.name, size, workers, syncBytes);
