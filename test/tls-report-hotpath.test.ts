@@ -438,3 +438,29 @@ test('tally parse: the per-tail shortcut gives exactly the full parse of every m
   });
   assert.ok(sessions > 20 && sessions < messages.length - 20, `${sessions} sessions`); // both kinds really occur
 });
+
+// Guards the watch list: while a failure waits for its relay, sessions stay joiner events in log order (a peer's
+// first version and address come from them), however many failures wait; only plain lines are skipped.
+test('while a failure waits, its sessions are read in log order, with 1 or 40 failures waiting', async () => {
+  const ok = (t: string, pid: number, version: string, ip: string) => `May 10 12:00:${t} mx1 sm-mta[${pid}]: STARTTLS=server, relay=b.example [192.0.2.${ip}], version=${version}, verify=NO, cipher=X, bits=256/256`;
+  const fail = (pid: number) => `May 10 12:00:01 mx1 sm-mta[${pid}]: STARTTLS=server, error: accept failed=-1, reason=x, SSL_error=1, errno=0, retry=-1`;
+  for (const waiting of [1, 40]) {
+    const lines = [ok('00', 300, 'TLSv1.3', '2'), ...Array.from({ length: waiting }, (_, i) => fail(100 + i)), 'May 10 12:00:02 mx1 sm-mta[9]: u4A1: from=<a@b.example>, relay=x.example [192.0.2.99]', ok('02', 200, 'TLSv1.2', '9')];
+    const file = path.join(tmp, `waiting-${waiting}.log`);
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    const r = await buildReport([file], { year: 2024 });
+    const b = r.peers.find((p) => p.name === 'b.example')!;
+    assert.deepEqual(Object.keys(b.versions), ['TLSv1.2', 'TLSv1.3'], `${waiting} waiting: the session read while waiting comes first`);
+    assert.deepEqual(b.addresses, ['192.0.2.9', '192.0.2.2']);
+    assert.equal(r.tlsLines, 2 + waiting);
+  }
+});
+
+// Guards --since in the tally: a success line before it is understood (a TLS line) but not counted as a session.
+test('--since: success lines before it still count as TLS lines read, not as sessions', async () => {
+  const file = path.join(tmp, 'since.log');
+  fs.writeFileSync(file, [session('May 10 12:00:00', 1), session('May 10 12:00:05', 2)].join('\n') + '\n');
+  const r = await buildReport([file], { year: 2024, since: Date.UTC(2024, 4, 10, 12, 0, 3) });
+  assert.equal(r.tlsLines, 2);
+  assert.equal(r.summary.sessions, 1);
+});

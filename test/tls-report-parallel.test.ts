@@ -95,19 +95,43 @@ test('three workers give exactly the sequential report, failures joined across c
   }
 });
 
-test('a log whose open failure never expires before the hand-over line is read again sequentially, same report', async () => {
-  // One inbound failure with its relay inside the first range, then only success lines: nothing expires it.
+test('a failure opened long before the hand-over line expires there in both threads: handed over, same report', async () => {
+  // One inbound failure with its relay inside the first range, then only success lines: no line handled after it
+  // moves the joiner's clock on, so only the expiry at the hand-over line makes both threads agree.
   const file = path.join(tmp, 'quiet');
   writeLog(file, 3 << 20, Number.MAX_SAFE_INTEGER);
   const text = fs.readFileSync(file, 'utf8');
-  const mid = text.indexOf('\n', Math.floor(text.length * 0.4)) + 1; // the first range ends near the middle
+  const at = text.indexOf('\n', Math.floor(text.length * 0.2)) + 1;
   const failure = 'May 10 12:00:00 mx1 sm-mta[99999]: STARTTLS=server, error: accept failed=0, reason=x, SSL_error=1, errno=0, retry=-1, relay=q.example [192.0.2.9]\n';
-  fs.writeFileSync(file, text.slice(0, mid) + failure + text.slice(mid));
+  fs.writeFileSync(file, text.slice(0, at) + failure + text.slice(at));
   const splits: { chunks: number; fallback: boolean }[] = [];
   const parallel = await buildReport([file], { year: 2024, parallel: { workers: 2, minBytes: 0, syncBytes: 512 << 10, onSplit: (s) => splits.push(s) } });
-  assert.deepEqual(splits.map((s) => [s.chunks, s.fallback]), [[2, true]]);
+  assert.deepEqual(splits.map((s) => [s.chunks, s.fallback]), [[2, false]]);
   same(parallel, await buildReport([file], { year: 2024, parallel: { workers: 1 } }));
   assert.ok(parallel.peers.some((p) => p.name === 'q.example' && p.failures === 1));
+});
+
+test('a failure still open at the hand-over line that the next thread never saw: read again sequentially, same report', async () => {
+  // Open failures every 16 KiB and a warm-up (64 KiB) shorter than a failure's life (MAX_AGE_BYTES): at the
+  // hand-over line the first thread still holds failures opened before the worker's start.
+  const file = path.join(tmp, 'busy');
+  writeLog(file, 3 << 20, Number.MAX_SAFE_INTEGER);
+  const parts = fs.readFileSync(file, 'utf8').split(/(?<=\n)/);
+  let out = '';
+  let next = 0;
+  for (const [i, l] of parts.entries()) {
+    if (out.length >= next) {
+      out += `May 10 12:00:00 mx1 sm-mta[${70000 + i}]: STARTTLS=server, error: accept failed=0, reason=x, SSL_error=1, errno=0, retry=-1, relay=f${i % 50}.example [192.0.2.${i % 50}]\n`;
+      next = out.length + (16 << 10);
+    }
+    out += l;
+  }
+  fs.writeFileSync(file, out);
+  const splits: { chunks: number; fallback: boolean }[] = [];
+  const parallel = await buildReport([file], { year: 2024, parallel: { workers: 2, minBytes: 0, syncBytes: 64 << 10, onSplit: (s) => splits.push(s) } });
+  assert.deepEqual(splits.map((s) => [s.chunks, s.fallback]), [[2, true]]);
+  same(parallel, await buildReport([file], { year: 2024, parallel: { workers: 1 } }));
+  assert.ok(parallel.summary.failures > 150, `${parallel.summary.failures} failures`);
 });
 
 test('small files and one worker stay in this thread', async () => {

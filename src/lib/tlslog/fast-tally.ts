@@ -24,8 +24,8 @@ export const MAX_LINE = 64 << 10;
 const SLACK = 64;
 const AREA = MAX_LINE + CHUNK + SLACK;
 const PAGE = 64 << 10;
-/** A table's records are addressed by 32-bit offsets. */
-export const MAX_ARENA = 2 ** 31 - 1;
+/** Bytes of distinct messages a table may hold (assembly/table.ts says why). */
+export const MAX_ARENA = 2 ** 29;
 /** At most this many watched strings (each at most 64 bytes: the module's watch area is 4 KiB). */
 const MAX_WATCH = 32;
 /** keyword()'s "none". */
@@ -50,7 +50,7 @@ interface Exports {
   scanWatching(p: number, to: number): number;
   watchBuffer(): number;
   setWatch(n: number): void;
-  hitAt: WebAssembly.Global;
+  lastHit(): number;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -79,7 +79,6 @@ export class FastTally {
   readonly bases: [number, number];
   private readonly w: Exports;
   private readonly memory: WebAssembly.Memory;
-  private readonly hitAt: WebAssembly.Global;
   /** Bytes the table may hold (records are addressed by 32-bit offsets). */
   private limit = MAX_ARENA;
 
@@ -95,7 +94,6 @@ export class FastTally {
       },
     });
     this.w = instance.exports as unknown as Exports;
-    this.hitAt = this.w.hitAt;
     const areas = [this.w.alloc(AREA), this.w.alloc(AREA)];
     this.bases = [areas[0]! + MAX_LINE, areas[1]! + MAX_LINE];
     this.input = Buffer.from(this.memory.buffer, 0, Math.max(areas[0]!, areas[1]!) + AREA);
@@ -126,9 +124,8 @@ export class FastTally {
   }
 
   /**
-   * While a failure waits for later lines: line by line over input[p, to), counting success lines and skipping
-   * others, up to the first line that holds a watched string or a TLS line the tally does not take. Returns -1
-   * when done, or that line's start.
+   * While a failure waits for later lines: line by line over input[p, to), skipping lines up to the first that
+   * holds a TLS keyword or a watched string. Returns -1 when done, or that line's start.
    */
   scanWatching(p: number, to: number): number {
     const r = this.w.scanWatching(p, to);
@@ -156,7 +153,7 @@ export class FastTally {
 
   /** The keyword of the line the last scan() returned. */
   get hit(): number {
-    return this.hitAt.value as number;
+    return this.w.lastHit();
   }
 
   /** The first keyword (T of TLS, S of SSL_, t of tls_) in input[p, to) with all its letters there; NONE if none. */

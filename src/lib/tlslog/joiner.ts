@@ -41,14 +41,10 @@ export class Joiner {
   constructor(private readonly emit: (event: TlsEvent) => void) {}
 
   /**
-   * A failure still lacks its relay: session lines must then come through handle() too, since a new session of
-   * that process ends its failure. A failure that has its relay only waits for detail lines; sessions may bypass.
+   * True while a failure waits for its relay: the reader must then show us every line that may concern it (see
+   * watchList), and session lines too, since a new session of that process ends its failure. A failure that has
+   * its relay only waits for detail lines, which have TLS keywords.
    */
-  get busy(): boolean {
-    return this.peerless > 0;
-  }
-
-  /** True while a failure waits for its relay: the reader must then show us lines without TLS keywords too. */
   get wantsEveryLine(): boolean {
     return this.peerless > 0;
   }
@@ -105,8 +101,9 @@ export class Joiner {
   }
 
   /**
-   * What a line must hold to concern an open failure: its process id or its queue id (handle() looks lines up by
-   * host + pid and by queue id; any other line only moves the clock on, which the next line read does too).
+   * What a line without a TLS keyword must hold to concern an open failure: its process id or its queue id
+   * (handle() looks such lines up by host + pid and by queue id; any other one only moves the clock on, and the
+   * next line handled does that as well).
    */
   watchList(): string[] {
     const ids = new Set<string>();
@@ -118,8 +115,11 @@ export class Joiner {
   /**
    * Everything that decides how later lines are joined, as one string: two runs whose snapshots agree before a
    * line treat that line and all after it alike. parallel.ts compares them where one worker hands over to the next.
+   * Failures too old at `position` are emitted first, as the next line handled would: the clock only moves on
+   * lines the reader shows us, so two readers may hold an expired failure or not, and must agree.
    */
-  snapshot(): string {
+  snapshot(position: number): string {
+    if (this.open.size > 0) this.expire(position);
     const open = [...this.open.values()].map((f) => [f.key, f.position, f.time, f.direction, f.relay, f.started, f.closed, f.sslReason, f.startReason, f.rejectText, f.qid]);
     const qids = [...this.byQid].map(([q, f]) => [q, f.key]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
     return JSON.stringify([open, qids, this.peerless]);

@@ -6,7 +6,6 @@
  * This is what keeps us near `grep -c` speed.
  */
 
-import { MtaError } from '../errors.js';
 import { CHUNK, MAX_LINE, NONE, type FastTally } from './fast-tally.js';
 
 export interface LineHandler {
@@ -45,7 +44,10 @@ export function trimCr(buf: Buffer, s: number, e: number): number {
   return e > s && buf[e - 1] === 13 ? e - 1 : e;
 }
 
-/** Lines in input[from, to); `to` is a newline position or the end of a complete last line. */
+/**
+ * Lines in input[from, to); `to` is a newline position, the end of a complete last line, or where a line longer
+ * than MAX_LINE was cut.
+ */
 function scanLines(from: number, to: number, offset: number, h: LineHandler): void {
   const t = h.tally;
   const input = t.input;
@@ -53,7 +55,8 @@ function scanLines(from: number, to: number, offset: number, h: LineHandler): vo
   let p = from;
   while (p < to) {
     if (h.wantsEveryLine && t.watch(h.watchList())) {
-      // Only lines naming a waiting process or queue id, and TLS lines the tally does not take, come here.
+      // The module skips the lines no waiting failure needs; TLS lines and lines naming a waiting process or
+      // queue id come here.
       const start = t.scanWatching(p, to);
       if (start < 0) return;
       const e = t.newline(start, to);
@@ -105,8 +108,19 @@ export async function forEachLine(chunks: AsyncIterable<Buffer>, h: LineHandler,
   const input = t.input;
   let carry: Buffer | undefined; // the unfinished last line of the previous chunk
   let pos = startOffset; // input position of the current chunk
+  const pieces = placed(chunks, t);
   try {
-    for await (const [at, n] of placed(chunks, t)) {
+    for (;;) {
+      // Only the input's own failures (a truncated gzip, a read error) end it with what was read; anything thrown
+      // while scanning is a failure of the report.
+      let next: IteratorResult<[number, number]>;
+      try {
+        next = await pieces.next();
+      } catch (e) {
+        return { bytes: pos - startOffset, error: e instanceof Error ? e : new Error(String(e)), partialLine: carry !== undefined && carry.length > 0 };
+      }
+      if (next.done) break;
+      const [at, n] = next.value;
       const end = at + n;
       const offset = pos - at; // input position of input[0] for this chunk's lines
       let start = at;
@@ -130,9 +144,8 @@ export async function forEachLine(chunks: AsyncIterable<Buffer>, h: LineHandler,
       if (tailFrom < end) carry = Buffer.from(input.subarray(tailFrom, Math.min(end, tailFrom + MAX_LINE)));
       pos += n;
     }
-  } catch (e) {
-    if (e instanceof MtaError) throw e;
-    return { bytes: pos - startOffset, error: e instanceof Error ? e : new Error(String(e)), partialLine: carry !== undefined && carry.length > 0 };
+  } finally {
+    await pieces.return(undefined); // a scan that threw: let the reader close its file
   }
   // A final line without newline is complete: the file simply did not end with one.
   if (carry && carry.length > 0) {

@@ -6,10 +6,10 @@
  * cannot know what was open where its chunk begins. Worker k therefore starts at its chunk's first line b_k with
  * nothing open and reads syncBytes on, to the hand-over line y_k, counting nothing there; worker k-1 reads on
  * past b_k to y_k and counts that stretch with the true state. Open failures expire after MAX_AGE_BYTES of log
- * (joiner.ts), so by y_k both joiners normally hold the same failures: their snapshots at y_k are compared, and
- * when equal every line from y_k on is read by worker k exactly as one reader would have read it. When not (a
- * log with almost no TLS trouble lines to expire failures on), the file is read sequentially instead: slower,
- * never different.
+ * (joiner.ts), so by y_k both joiners hold the same failures: both expire the old ones at y_k, their snapshots
+ * are compared, and when equal every line from y_k on is read by worker k exactly as one reader would have read
+ * it. When not (a warm-up shorter than a failure's life, a line that keeps a failure open), the file is read
+ * sequentially instead: slower, never different.
  *
  * Merging keeps the one-reader order: joined events range by range (Aggregator.absorb), then the tallies merged
  * in range order (FastTally.merge keeps first-seen order), as report.ts does at the end of each input. Each
@@ -57,8 +57,8 @@ const DEFAULT_THREADS = () => Math.max(1, Math.floor(os.availableParallelism() /
 
 /**
  * This thread's range, relative to a worker's. A worker also starts up (modules, WebAssembly), warms its joiner
- * up over syncBytes and posts its table; this thread merges what workers post. At equal shares (0.9, measured on
- * 2 CPUs) the worker finished 35-450 ms after this thread, so this thread takes more.
+ * up over syncBytes and posts its table; this thread merges what workers post. With this thread's range at 0.9 of
+ * a worker's (measured on 2 CPUs), the worker finished 35-450 ms after this thread, so this thread takes more.
  */
 const FIRST_SHARE = 1.2;
 

@@ -61,14 +61,14 @@ export async function scanRange(t: ScanTask): Promise<ScanResult> {
   let startState = '';
   if (t.syncAt !== undefined) {
     await readTo(t.syncAt);
-    startState = scan.joiner.snapshot();
+    startState = scan.joiner.snapshot(pos);
     agg = new Aggregator(t.since, false);
     scan.restart((e) => agg.add(e));
   }
   const syncEnd = pos;
   await readTo(t.to);
   if (t.to === undefined) scan.joiner.finish();
-  const endState = t.to === undefined ? '' : scan.joiner.snapshot();
+  const endState = t.to === undefined ? '' : scan.joiner.snapshot(pos);
   const parsed = new TallyParse();
   parsed.parse(scan.tally.view());
   return { startState, endState, syncEnd, end: pos, peers: agg.partial(), tally: scan.tally, parsed, counts: scan.counts };

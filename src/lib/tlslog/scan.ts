@@ -65,8 +65,9 @@ export class SourceScan {
     };
     this.handler = {
       tally,
-      // While a failure waits for its relay, session lines go through the joiner too: they end their process's
-      // failure. The tally takes success lines only while nothing waits.
+      // While a failure waits for its relay, every TLS line goes through the joiner (a session ends its process's
+      // failure), and so do the lines that name a waiting process or queue id (watchList); the tally takes
+      // success lines only while nothing waits.
       get wantsEveryLine() {
         return joiner.wantsEveryLine;
       },

@@ -1,6 +1,7 @@
 /**
- * The time of a TLS line straight from its bytes, for the hot path (tally.ts): no string is made. Agrees with
- * parseSyslog() in syslog.ts for classic and ISO stamps (a test holds them together); anything else is NaN.
+ * The time of a TLS line straight from its bytes, for the hot path (called from assembly/lines.ts through
+ * fast-tally.ts): no string is made. Agrees with parseSyslog() in syslog.ts for classic and ISO stamps (a test
+ * holds them together); anything else is NaN.
  */
 import { MONTHS, type ClassicYear } from './syslog.js';
 
