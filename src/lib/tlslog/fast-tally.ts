@@ -79,6 +79,9 @@ export class FastTally {
   readonly bases: [number, number];
   private readonly w: Exports;
   private readonly memory: WebAssembly.Memory;
+  /** The watch list in the module, and whether it fit. */
+  private watched: readonly string[] | undefined;
+  private watchedFits = false;
   /** Bytes the table may hold (records are addressed by 32-bit offsets). */
   private limit = MAX_ARENA;
 
@@ -138,6 +141,13 @@ export class FastTally {
    * False when they cannot be watched (too many, too long, empty, not ASCII): then every line must be read.
    */
   watch(ids: readonly string[]): boolean {
+    if (ids === this.watched) return this.watchedFits;
+    this.watched = ids;
+    this.watchedFits = this.upload(ids);
+    return this.watchedFits;
+  }
+
+  private upload(ids: readonly string[]): boolean {
     if (ids.length > MAX_WATCH) return false;
     const area = this.w.watchBuffer();
     let at = area;

@@ -37,6 +37,7 @@ export class Joiner {
   private readonly open = new Map<string, OpenFailure>();
   private readonly byQid = new Map<string, OpenFailure>();
   private peerless = 0;
+  private watching: string[] | undefined;
 
   constructor(private readonly emit: (event: TlsEvent) => void) {}
 
@@ -82,6 +83,7 @@ export class Joiner {
     if (parsed.qid && !f.qid) {
       f.qid = parsed.qid;
       this.byQid.set(parsed.qid, f);
+      this.watching = undefined;
     }
     f.direction ??= rec.direction ?? (line.program.endsWith('smtpd') ? 'inbound' : 'outbound');
     if (rec.type === 'failure-start') {
@@ -105,11 +107,14 @@ export class Joiner {
    * (handle() looks such lines up by host + pid and by queue id; any other one only moves the clock on, and the
    * next line handled does that as well).
    */
-  watchList(): string[] {
-    const ids = new Set<string>();
-    for (const f of this.open.values()) ids.add(f.pid);
-    for (const q of this.byQid.keys()) ids.add(q);
-    return [...ids];
+  watchList(): readonly string[] {
+    if (!this.watching) {
+      const ids = new Set<string>();
+      for (const f of this.open.values()) ids.add(f.pid);
+      for (const q of this.byQid.keys()) ids.add(q);
+      this.watching = [...ids];
+    }
+    return this.watching; // the same array until it changes: the reader uploads it only then
   }
 
   /**
@@ -133,6 +138,7 @@ export class Joiner {
   private create(key: string, line: SyslogLine, position: number): OpenFailure {
     const f: OpenFailure = { key, pid: line.pid, position, time: line.time, started: false, closed: false, emitted: false };
     if (line.pid) this.open.set(key, f);
+    this.watching = undefined;
     this.peerless++;
     return f;
   }
@@ -147,6 +153,7 @@ export class Joiner {
     f.emitted = true;
     if (this.open.get(f.key) === f) this.open.delete(f.key);
     if (f.qid && this.byQid.get(f.qid) === f) this.byQid.delete(f.qid);
+    this.watching = undefined;
     if (!f.relay) this.peerless--;
     const reason = f.sslReason ?? f.startReason ?? f.rejectText ?? 'handshake failed';
     this.emit({ kind: 'failure', time: f.time, direction: f.direction ?? 'outbound', peer: parsePeer(f.relay ?? ''), reason });
