@@ -224,17 +224,28 @@ function watched(s: usize, e: usize): bool {
 }
 
 /**
- * Line by line over [p, to) while a failure waits: returns the start of the first line JavaScript must read, a
- * TLS line or one holding a watched string, or DONE. Other lines are skipped. TLS lines all go to JavaScript
- * here, success lines too: while a failure waits, a session is an event of the joiner in log order.
+ * Line by line over [p, to) while a failure waits: returns the start of the first line JavaScript must read (one
+ * holding a watched string, or a TLS line other than a plain success line), DONE, or FULL. Success lines are
+ * counted and the rest skipped: a line without a watched string is not from a waiting process (scan.ts).
  */
 export function scanWatching(p: usize, to: usize): i32 {
   while (p < to) {
     const e = newline(p, to);
-    if (watched(p, e) || keyword(p, e) != NONE) return <i32>p;
+    if (watched(p, e)) return <i32>p;
+    const k = keyword(p, e);
+    if (k != NONE) {
+      const end = tryAdd(p, <usize>k, e);
+      if (end == FULL) return FULL;
+      if (end < 0) return <i32>p;
+    }
     p = e + 1;
   }
   return DONE;
+}
+
+/** Count the line at `start` (keyword at `hit`) if it is a plain success line: its end, -1 if not one, or FULL. */
+export function take(start: usize, hit: usize, to: usize): i32 {
+  return tryAdd(start, hit, to);
 }
 
 /**

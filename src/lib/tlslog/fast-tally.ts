@@ -48,6 +48,7 @@ interface Exports {
   keyword(p: number, to: number): number;
   scan(p: number, to: number): number;
   scanWatching(p: number, to: number): number;
+  take(start: number, hit: number, to: number): number;
   watchBuffer(): number;
   setWatch(n: number): void;
   lastHit(): number;
@@ -127,11 +128,19 @@ export class FastTally {
   }
 
   /**
-   * While a failure waits for later lines: line by line over input[p, to), skipping lines up to the first that
-   * holds a TLS keyword or a watched string. Returns -1 when done, or that line's start.
+   * While a failure waits for later lines: line by line over input[p, to), counting success lines and skipping
+   * the rest, up to the first line that holds a watched string or a TLS line the tally does not take. Returns -1
+   * when done, or that line's start.
    */
   scanWatching(p: number, to: number): number {
     const r = this.w.scanWatching(p, to);
+    if (r === -2) throw tableFull(this.limit);
+    return r;
+  }
+
+  /** Count the line at `start` (keyword at `hit`) if it is a plain success line; its end, or -1 if not one. */
+  take(start: number, hit: number, to: number): number {
+    const r = this.w.take(start, hit, to);
     if (r === -2) throw tableFull(this.limit);
     return r;
   }

@@ -43,8 +43,8 @@ export class Joiner {
 
   /**
    * True while a failure waits for its relay: the reader must then show us every line that may concern it (see
-   * watchList), and session lines too, since a new session of that process ends its failure. A failure that has
-   * its relay only waits for detail lines, which have TLS keywords.
+   * watchList), and the sessions of processes with a failure open (isOpen), since a new session ends it. A failure
+   * that has its relay only waits for detail lines, which have TLS keywords.
    */
   get wantsEveryLine(): boolean {
     return this.peerless > 0;
@@ -100,6 +100,11 @@ export class Joiner {
     // Complete: closed with a relay that has its address; a name-only relay (sendmail's client side) waits for
     // the to= line of the same process, which adds the address, or is emitted as is later.
     if ((f.closed && f.relay && hasAddress(f.relay)) || !line.pid) this.flush(f);
+  }
+
+  /** The line's process has a failure open: its next session ends that failure, so it must come through handle(). */
+  isOpen(line: SyslogLine): boolean {
+    return this.open.size > 0 && this.open.has(`${line.host}[${line.pid}]`);
   }
 
   /**

@@ -50,8 +50,7 @@ export class SourceScan {
     this.tally = new FastTally(this.years, opts.since);
     const tally = this.tally;
     const joiner = this.joiner;
-    const slowPath = (text: string, hasKeyword: boolean, position: number) => {
-      const sl = parseSyslog(text, this.years);
+    const slowPath = (text: string, hasKeyword: boolean, position: number, sl = parseSyslog(text, this.years)) => {
       if (!sl) {
         if (hasKeyword) addUnrecognised(this.own, text);
         return;
@@ -65,16 +64,23 @@ export class SourceScan {
     };
     this.handler = {
       tally,
-      // While a failure waits for its relay, every TLS line goes through the joiner (a session ends its process's
-      // failure), and so do the lines that name a waiting process or queue id (watchList); the tally takes
-      // success lines only while nothing waits.
+      // While a failure waits for its relay, the lines that name a waiting process or queue id (watchList) come
+      // here too; of them, success lines still go to the tally unless their own process has a failure open (a
+      // session ends it). The module applies the same rule, with the watch list as a superset of such processes.
       get wantsEveryLine() {
         return joiner.wantsEveryLine;
       },
       watchList: () => joiner.watchList(),
       keywordLine: (buf, start, hit, to, offset) => {
         const end = lineEnd(buf, hit, to);
-        slowPath(buf.toString('utf8', start, trimCr(buf, start, end)), true, offset + start);
+        const text = buf.toString('utf8', start, trimCr(buf, start, end));
+        if (!joiner.wantsEveryLine) {
+          slowPath(text, true, offset + start); // a line the module did not take
+          return end;
+        }
+        const sl = parseSyslog(text, this.years);
+        if (sl && !joiner.isOpen(sl) && tally.take(start, hit, to) >= 0) return end;
+        slowPath(text, true, offset + start, sl);
         return end;
       },
       plainLine: (buf, start, end, offset) => slowPath(buf.toString('utf8', start, end), false, offset + start),
