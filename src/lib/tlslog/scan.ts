@@ -1,7 +1,7 @@
 /**
  * The per-line work for one input: success lines go to the tally (fast-tally.ts); everything else is decoded,
- * parsed and joined line by line. Shared by the sequential path (report.ts) and the ranges of a split file (range-scan.ts),
- * so both read a line the same way. Counters and samples are kept here and merged by the caller.
+ * parsed and joined line by line. Shared by the sequential path (report.ts) and the ranges of a split file
+ * (range-scan.ts), so both read a line the same way. Counters and samples are kept here and merged by the caller.
  */
 import type { Aggregator } from './aggregate.js';
 import { Joiner } from './joiner.js';
@@ -41,7 +41,7 @@ export class SourceScan {
 
   constructor(
     reference: number,
-    private readonly opts: { year?: number; since?: number },
+    opts: { year?: number; since?: number },
     /** Where joined events go; replaceable (a worker starts a fresh share at its hand-over line). */
     public emit: (e: TlsEvent) => void,
   ) {
