@@ -193,6 +193,8 @@ test('message table: more distinct messages than fit is an MtaError about "disti
 
 // Guards the file reader: exact bytes of any range, early stop, and reading into the caller's buffers (no copy).
 /** A 9 MiB file of varied bytes (written once), and its contents. */
+const pair = (size: number): [Buffer, Buffer] => [Buffer.alloc(size), Buffer.alloc(size)];
+
 function bytesFile(): [string, Buffer] {
   const file = path.join(tmp, 'bytes');
   if (fs.existsSync(file)) return [file, fs.readFileSync(file)];
@@ -207,13 +209,13 @@ test('file reader: exact bytes of any range, in order; a consumer that stops ear
   const ranges = [[0, undefined], [1, data.length - 1], [4 << 20, (4 << 20) + 1], [5_000_000, 9_500_000], [data.length, undefined]] as [number, number | undefined][];
   for (const [start, end] of ranges) {
     const parts: Buffer[] = [];
-    for await (const chunk of fileChunks(file, start, end)) parts.push(Buffer.from(chunk)); // chunks are reused: copy
+    for await (const chunk of fileChunks(file, pair(4 << 20), start, end)) parts.push(Buffer.from(chunk)); // chunks are reused: copy
     assert.ok(Buffer.concat(parts).equals(data.subarray(start, end)), `range ${start}..${end}`);
   }
   const rejections: unknown[] = [];
   const onRejection = (e: unknown) => rejections.push(e);
   process.on('unhandledRejection', onRejection);
-  for await (const chunk of fileChunks(file)) {
+  for await (const chunk of fileChunks(file, pair(4 << 20))) {
     assert.equal(chunk.length, 4 << 20);
     break; // the next read is already in flight
   }
@@ -231,7 +233,7 @@ test('file reader: into caller-given buffers, it yields subarrays of them in tur
     for (const [start, end] of [[0, undefined], [5_000_000, 9_500_000], [3, 3 + size]] as [number, number | undefined][]) {
       const parts: Buffer[] = [];
       let k = 0;
-      for await (const chunk of fileChunks(file, start, end, into)) {
+      for await (const chunk of fileChunks(file, into, start, end)) {
         assert.equal(chunk.buffer, into[k]!.buffer, 'read into the given buffer');
         assert.equal(chunk.byteOffset, into[k]!.byteOffset);
         assert.ok(chunk.length > 0 && chunk.length <= size);

@@ -42,7 +42,7 @@ export interface ScanResult {
 
 async function* range(file: string, start: number, to: number | undefined, into: [Buffer, Buffer]): AsyncGenerator<Buffer> {
   if (to !== undefined && to <= start) return;
-  yield* fileChunks(file, start, to, into);
+  yield* fileChunks(file, into, start, to);
 }
 
 /** What a worker posts: the tally and its parse as plain data. */

@@ -1,7 +1,8 @@
 /**
  * Open a log for streaming: a file (plain or gzip, sniffed by its magic bytes, not its name: rotated logs are
- * "maillog.1.gz" but also "maillog.0" after some compressors) or stdin ("-"). Plain files are read in 4 MiB
- * chunks, gzip output comes in 1 MiB: large enough that per-chunk work vanishes; nothing is buffered beyond one.
+ * "maillog.1.gz" but also "maillog.0" after some compressors) or stdin ("-"). Plain files are read in the
+ * caller's pieces (4 MiB, fast-tally.ts), gzip output comes in 1 MiB: large enough that per-chunk work vanishes;
+ * nothing is buffered beyond one.
  */
 import fs from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
@@ -9,7 +10,6 @@ import zlib from 'node:zlib';
 import { MtaError } from '../errors.js';
 
 const CHUNK = 1 << 20;
-const FILE_CHUNK = 4 << 20;
 
 export interface OpenedSource {
   name: string;
@@ -22,7 +22,7 @@ export interface OpenedSource {
    * The input from its start; call once. A plain file is read into `into` (two buffers used in turn: fast-tally.ts
    * gives its own memory, so nothing is copied); gzip and stdin come in buffers of their own.
    */
-  chunks: (into?: [Buffer, Buffer]) => AsyncIterable<Buffer>;
+  chunks: (into: [Buffer, Buffer]) => AsyncIterable<Buffer>;
 }
 
 function isGzip(head: Buffer): boolean {
@@ -48,21 +48,15 @@ async function readHead(path: string): Promise<Buffer> {
 }
 
 /**
- * Bytes [start, end) of a file in pieces, read into two buffers in turn (`into`, or two of FILE_CHUNK): the next
- * piece is read (in libuv's thread pool) while the caller scans this one, and no buffer is allocated per piece
- * (fresh ones cost page faults and GC; measured 2x the read time). A yielded buffer is valid until the next one
- * is asked for: callers copy what they keep.
+ * Bytes [start, end) of a file in pieces, read into two buffers in turn (`into`: the tally's memory, so nothing is
+ * copied): the next piece is read (in libuv's thread pool) while the caller scans this one, and no buffer is
+ * allocated per piece (fresh ones cost page faults and GC; measured 2x the read time). A yielded buffer is valid
+ * until the next one is asked for: callers copy what they keep.
  */
-export async function* fileChunks(path: string, start = 0, end = Infinity, into?: [Buffer, Buffer]): AsyncGenerator<Buffer> {
+export async function* fileChunks(path: string, into: [Buffer, Buffer], start = 0, end = Infinity): AsyncGenerator<Buffer> {
   const fh = await fs.promises.open(path, 'r');
-  // A small log (a plan check's) gets small buffers; a log that grows while read is still read whole.
-  const own = async () => {
-    const size = Math.max(64 << 10, Math.min(FILE_CHUNK, Math.min(end, (await fh.stat()).size) - start));
-    return [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
-  };
-  const buffers = into ?? (await own());
-  const chunk = Math.min(buffers[0]!.length, buffers[1]!.length);
-  const readAt = (k: number, pos: number) => fh.read(buffers[k]!, 0, Math.max(0, Math.min(chunk, end - pos)), pos);
+  const chunk = Math.min(into[0].length, into[1].length);
+  const readAt = (k: number, pos: number) => fh.read(into[k]!, 0, Math.max(0, Math.min(chunk, end - pos)), pos);
   let k = 0;
   let pos = start;
   let pending = readAt(k, pos);
@@ -72,7 +66,7 @@ export async function* fileChunks(path: string, start = 0, end = Infinity, into?
       if (bytesRead === 0) return;
       pos += bytesRead;
       pending = readAt(1 - k, pos);
-      yield buffers[k]!.subarray(0, bytesRead);
+      yield into[k]!.subarray(0, bytesRead);
       k = 1 - k;
     }
   } finally {
@@ -91,7 +85,7 @@ export async function openFile(path: string): Promise<OpenedSource> {
   if (!st.isFile()) throw new MtaError('not-found', `not a regular file: ${path}`);
   const compressed = isGzip(await readHead(path));
   if (compressed) return { name: path, compressed, reference: st.mtimeMs, chunks: () => gunzip(fs.createReadStream(path, { highWaterMark: CHUNK })) };
-  return { name: path, compressed, reference: st.mtimeMs, size: st.size, chunks: (into) => fileChunks(path, 0, Infinity, into) };
+  return { name: path, compressed, reference: st.mtimeMs, size: st.size, chunks: (into) => fileChunks(path, into) };
 }
 
 /** stdin may be gzip too (`zcat` forgotten): peek at the first chunk, then replay it. */
