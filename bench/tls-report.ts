@@ -125,9 +125,10 @@ function seconds(fn: () => void): number {
 /** Child mode: run the report and print its figures as JSON. */
 async function child(file: string): Promise<void> {
   const { buildReport } = await import('../src/lib/tlslog/report.js');
-  const r = await buildReport([file], { year: 2024 });
+  let threads = 1; // the default: half the CPUs (parallel.ts); a split that fell back was read by one
+  const r = await buildReport([file], { year: 2024, parallel: { onSplit: (s) => (threads = s.fallback ? 1 : s.chunks) } });
   const maxRssMb = process.resourceUsage().maxRSS / 1024; // maxRSS is in KiB
-  process.stdout.write(JSON.stringify({ bytes: r.bytes, peers: r.peers.length, sessions: r.summary.sessions, failures: r.summary.failures, unrecognised: r.unrecognised, maxRssMb }));
+  process.stdout.write(JSON.stringify({ bytes: r.bytes, peers: r.peers.length, sessions: r.summary.sessions, failures: r.summary.failures, unrecognised: r.unrecognised, maxRssMb, threads }));
 }
 
 async function main(): Promise<void> {
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
     execFileSync('grep', ['-c', 'STARTTLS', file]); // warm the page cache for both
     const grepTimes: number[] = [];
     const ourTimes: number[] = [];
-    let figures: { bytes: number; peers: number; sessions: number; failures: number; unrecognised: number; maxRssMb: number } | undefined;
+    let figures: { bytes: number; peers: number; sessions: number; failures: number; unrecognised: number; maxRssMb: number; threads: number } | undefined;
     let maxRss = 0;
     for (let i = 0; i < rounds; i++) {
       grepTimes.push(seconds(() => spawnSync('grep', ['-c', 'STARTTLS', file], { stdio: ['ignore', 'pipe', 'inherit'] })));
@@ -175,6 +176,7 @@ async function main(): Promise<void> {
     print('tls-report-mb-per-second', Math.round(fs.statSync(file).size / 1048576 / ours));
     print('tls-report-vs-grep', ratio.toFixed(2));
     print('tls-report-peak-rss-mb', Math.round(maxRss));
+    print('tls-report-threads', figures!.threads);
   } finally {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
