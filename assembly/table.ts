@@ -126,8 +126,8 @@ function rehash(): void {
   heap.free(old);
 }
 
-export const UPDATED = 0;
-export const INSERTED = 1;
+const UPDATED = 0;
+const INSERTED = 1;
 export const NO_ROOM = -1;
 
 /** Count [start, start+len) `count` times, seen from `first` to `last`: UPDATED, INSERTED or NO_ROOM. */

@@ -122,9 +122,7 @@ export class FastTally {
    * done, or the start of the first TLS line it did not take (its keyword at `hit`), for JavaScript to parse.
    */
   scan(p: number, to: number): number {
-    const r = this.w.scan(p, to);
-    if (r === -2) throw tableFull(this.limit);
-    return r;
+    return this.counted(this.w.scan(p, to));
   }
 
   /**
@@ -133,14 +131,16 @@ export class FastTally {
    * when done, or that line's start.
    */
   scanWatching(p: number, to: number): number {
-    const r = this.w.scanWatching(p, to);
-    if (r === -2) throw tableFull(this.limit);
-    return r;
+    return this.counted(this.w.scanWatching(p, to));
   }
 
   /** Count the line at `start` (keyword at `hit`) if it is a plain success line; its end, or -1 if not one. */
   take(start: number, hit: number, to: number): number {
-    const r = this.w.take(start, hit, to);
+    return this.counted(this.w.take(start, hit, to));
+  }
+
+  /** A counting call's result; its FULL (-2: the table cannot take a new message) as the error it is. */
+  private counted(r: number): number {
     if (r === -2) throw tableFull(this.limit);
     return r;
   }

@@ -33,12 +33,6 @@ export interface LinesResult {
   partialLine: boolean;
 }
 
-/** The end of the line holding p: its newline, or `to`. */
-export function lineEnd(buf: Buffer, p: number, to: number): number {
-  const e = buf.indexOf(10, p);
-  return e < 0 || e > to ? to : e;
-}
-
 /** [s, e) without a CR before the newline (CRLF logs). */
 export function trimCr(buf: Buffer, s: number, e: number): number {
   return e > s && buf[e - 1] === 13 ? e - 1 : e;

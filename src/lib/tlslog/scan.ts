@@ -5,7 +5,7 @@
  */
 import type { Aggregator } from './aggregate.js';
 import { Joiner } from './joiner.js';
-import { lineEnd, trimCr, type LineHandler } from './lines.js';
+import { trimCr, type LineHandler } from './lines.js';
 import { FastTally } from './fast-tally.js';
 import { parsePostfix } from './postfix.js';
 import type { ParsedMessage } from './records.js';
@@ -72,7 +72,7 @@ export class SourceScan {
       },
       watchList: () => joiner.watchList(),
       keywordLine: (buf, start, hit, to, offset) => {
-        const end = lineEnd(buf, hit, to);
+        const end = tally.newline(hit, to);
         const text = buf.toString('utf8', start, trimCr(buf, start, end));
         if (!joiner.wantsEveryLine) {
           slowPath(text, true, offset + start); // a line the module did not take
