@@ -122,7 +122,7 @@ export async function writeArchive(file: string, manifest: Buffer, entries: Walk
     await blocks.put(manifest);
     await blocks.put(zeros.subarray(0, pad512(manifest.length)));
     for (const e of entries) {
-      const head = { path: e.type === 'dir' ? e.name + '/' : e.name, type: TAR_TYPE[e.type], size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, mtime: new Date(e.mtimeMs), linkpath: e.link };
+      const head = { path: e.type === 'dir' ? e.name + '/' : e.name, type: TAR_TYPE[e.type], size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, mtime: new Date(Math.round(e.mtimeMs)), linkpath: e.link };
       await blocks.put(encodeHead(head));
       if (e.type !== 'file' || e.size === 0) continue;
       const src = fs.openSync(e.real, 'r');

@@ -18,10 +18,14 @@ export interface TarHead {
   linkpath?: string;
 }
 
-/** Header block(s) for one entry: a pax record first when ustar cannot hold a field (long path, big uid). */
+/**
+ * Header block(s) for one entry: a pax record first when ustar cannot hold a field (long path, big uid) or the
+ * mtime has a fraction of a second (ustar holds whole seconds; with the pax mtime, GNU tar and bsdtar restore the
+ * milliseconds too, so an archive extracted by the host's own tar is as exact as our restore).
+ */
 export function encodeHead(h: TarHead): Buffer {
   const header = new Header({ ...h, type: h.type as HeaderData['type'], uname: '', gname: '' });
-  const needPax = header.encode();
+  const needPax = header.encode() || h.mtime.getTime() % 1000 !== 0;
   const block = header.block!;
   if (!needPax) return block;
   const pax = new Pax({ path: h.path, linkpath: h.linkpath, size: h.size, uid: h.uid, gid: h.gid, mtime: h.mtime });
