@@ -40,9 +40,18 @@ fail() {
   exit 3
 }
 
+# A process's start as the Host records it (src/host): "<boot id>:<ticks>" from /proc on Linux, else ps's lstart.
+start_of() {
+  if [ -r "/proc/$1/stat" ] && [ -r /proc/sys/kernel/random/boot_id ]; then
+    printf '%s:%s' "$(cat /proc/sys/kernel/random/boot_id)" "$(sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f20)"
+  else
+    ps -o lstart= -p "$1" 2>/dev/null | sed 's/  */ /g; s/^ //; s/ $//'
+  fi
+}
+
 # A command the run started, still running: stopped only if the pid still has the recorded start time.
 stop_group() {
-  now=$(ps -o lstart= -p "$1" 2>/dev/null | sed 's/  */ /g; s/^ //; s/ $//')
+  now=$(start_of "$1")
   [ -n "$now" ] && [ "$now" = "$3" ] || return 0
   say "stopping process group $2 (pid $1), started by the run"
   kill -TERM -"$2" 2>/dev/null
