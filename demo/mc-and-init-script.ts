@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { PIDFILE, SANDBOX_HOSTNAME } from './repo-plan.js';
 
-/** The sandbox's sendmail.mc (shared/notes/sendmail-files/sandbox.mc with the sandbox's paths and port). */
+/** The sandbox's sendmail.mc (docs/sandbox.md: a minimal .mc with the sandbox's paths and port). */
 export function sandboxMc(root: string, port: number): string {
   const r = (p: string) => path.join(root, p);
   return `divert(-1)

@@ -82,7 +82,7 @@ test("generated for the original account's features = the admin's site.config.m4
   for (const lib of ['sendmail', 'libsm', 'libmilter']) assert.ok(got.includes(`APPENDDEF(\`conf_${lib}_ENVDEF', \`-DNETINET6')`), lib);
 });
 
-test('Debian 8.17.1.9: the verified Linux fragments (shared/notes/sendmail-files/frag), in their verified order', () => {
+test('Debian 8.17.1.9: the verified Linux fragments (docs/sendmail.md), in their verified order', () => {
   const f = featuresSchema.parse({ os: 'linux', ipv6: true, tls: true, sasl2: true, milter: true });
   const got = siteConfigM4(f, { os: 'linux', multiarch: 'x86_64-linux-gnu' }).split('\n').filter((l) => !l.startsWith('dnl'));
   assert.deepEqual(got.filter(Boolean), [

@@ -10,7 +10,7 @@ import { createExecutor } from '../src/lib/exec.js';
 import { systemClock } from '../src/lib/clock.js';
 import type { CheckContext } from '../src/checks/types.js';
 
-// Captured from upstream 8.17.1.9 built on Debian 12 (shared/notes/sendmail.md).
+// Captured from upstream 8.17.1.9 built on Debian 12 (docs/sendmail.md).
 const CAPTURED = `Version 8.17.1.9
  Compiled with: DNSMAP IPV6_FULL LOG MATCHGECOS MILTER MIME7TO8 MIME8TO7
 \t\tNAMED_BIND NETINET NETINET6 NETUNIX NEWDB=5.3 PIPELINING SASLv2

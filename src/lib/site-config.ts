@@ -1,7 +1,7 @@
 /**
  * Pure generator of sendmail's devtools/Site/site.config.m4 from a plan's `features:`. The fragments are data, in
  * the order of the FreeBSD port's `files/site.config.m4*` concatenation as the original admin did it (dirs, ipv6,
- * tls, sasl2, milter) with the Debian multiarch fragment after the dirs (verified order in shared/notes/sendmail.md).
+ * tls, sasl2, milter) with the Debian multiarch fragment after the dirs (verified order: docs/sendmail.md).
  * Each block starts with a `dnl N) use <fragment>` header (the admin's convention) so the file can be diffed
  * against the port's files. No I/O here: the configure step probes the machine and passes the facts in.
  */

@@ -1,5 +1,5 @@
 /**
- * Safe extraction of an untrusted (downloaded) source tarball with node-tar, per docs in shared/notes/libraries.md:
+ * Safe extraction of an untrusted (downloaded) source tarball with node-tar, per node-tar 7's documented extract behaviour (README, "Warnings"):
  * node-tar's `strict` still leaves the entries before a bad one on disk, so we extract into a fresh staging dir
  * next to the destination and rename it into place only when every entry was acceptable. Refused: links of any
  * kind (a source tarball needs none, and a link is how an archive reaches outside its tree), devices/FIFOs,
