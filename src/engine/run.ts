@@ -18,6 +18,7 @@ import { baseContext, checkContext, openRunLog, planFacts, redactorFor, runPaths
 import { Journal, listRuns, needsRollback, readJournal, summarize } from './journal.js';
 import { acquireLock } from './lock.js';
 import { preview, flatten } from './preview.js';
+import { replacedFiles } from './replaced.js';
 import { rollbackTasks, type RollbackReport } from './rollback.js';
 import { runTasks, type Task } from './tasks.js';
 
@@ -133,6 +134,7 @@ async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['ex
     task('Check the system before the upgrade', async () => {
       preChecks = await runChecks(plan.checks, checkContext(base));
       journal.write({ type: 'note', event: 'pre-checks', data: { results: preChecks.map(flatten) } });
+      for (const c of preChecks) o.event('check', { phase: 'before', ...flatten(c) });
       const bad = preChecks.filter((c) => c.result.status !== 'pass').length;
       return bad ? `${bad} of ${preChecks.length} not passing yet (recorded)` : `${preChecks.length} passing`;
     }),
@@ -176,6 +178,7 @@ async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['ex
     o.out('Checks after the upgrade:');
     for (const l of formatChecks(outcome.checks)) o.out(l);
     printSummary(o, outcome);
+    o.event('replaced', { id: paths.runId, files: await replacedFiles(journal.file) });
     o.event('run', { id: paths.runId, state: 'ok', metrics });
     return outcome;
   }
