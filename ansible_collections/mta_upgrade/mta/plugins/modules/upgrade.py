@@ -188,24 +188,30 @@ diff:
   description: The replaced files, one C(path sha256) line each, before and after; shown with C(--diff).
   returned: always
   type: dict
+elapsed:
+  description: Seconds mta-upgrade took (the rest of a task's time is Ansible's own).
+  returned: always
+  type: float
 stdout_lines:
-  description: The last 40 lines of mta-upgrade's output (its JSON events and messages).
+  description: The last 20 lines of mta-upgrade's output (its JSON events and messages).
   returned: always
   type: list
   elements: str
 stderr_lines:
-  description: The last 40 lines of mta-upgrade's stderr.
+  description: The last 20 lines of mta-upgrade's stderr.
   returned: always
   type: list
   elements: str
 '''
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mta_upgrade.mta.plugins.module_utils.mta_upgrade import (
     Fmt, MtaUpgradeRunner, diff_of, parse_events, ssh_dest, summarize,
 )
 
-TAIL = 40
+TAIL = 20
 
 SUB_FORMATS = dict(
     plan=Fmt.as_list(),
@@ -217,8 +223,8 @@ SUB_FORMATS = dict(
 def error_text(s, rc, err, other):
     e = s['error']
     if e:
-        details = [str(d) for d in (e.get('details') or []) if d]
-        return ' '.join([str(e.get('message') or 'failed')] + details[:6])
+        details = [str(d).strip() for d in (e.get('details') or []) if str(d).strip()]
+        return '; '.join([str(e.get('message') or 'failed')] + details[:6])
     tail = [l for l in (err or '').splitlines() if l.strip()] + other
     return 'mta-upgrade exited %d: %s' % (rc, ' | '.join(tail[-5:]) or 'no output')
 
@@ -279,17 +285,22 @@ def main():
     else:
         argv = runner.argv(['rollback'], SUB_FORMATS, ['run_id'])
 
+    started = time.time()
     rc, out, err = runner.run(argv)
+    elapsed = round(time.time() - started, 3)
     events, other = parse_events(out)
     s = summarize(events)
     result = dict(
-        cmd=argv, rc=rc, changed=False, run_id=s['run_id'], version_before=s['version_before'],
+        cmd=argv, rc=rc, elapsed=elapsed, changed=False, run_id=s['run_id'], version_before=s['version_before'],
         version_after=s['version_after'], tls=s['tls'], rolled_back=s['rolled_back'],
         nothing_to_do=s['nothing_to_do'], replaced=s['replaced'], diff=diff_of(s['replaced']),
         stdout_lines=(out or '').splitlines()[-TAIL:], stderr_lines=(err or '').splitlines()[-TAIL:],
     )
     if state == 'verified':
         result['version_before'] = result['version_before'] or s['version_after']
+    if state == 'upgraded' and s['rollback_state'] == 'complete':
+        # The host is as before the run (the checks after the rollback are not events): the old version is back.
+        result['version_after'] = s['version_before']
 
     if rc != 0:
         # A failed run has rolled itself back: changed only if the undo was incomplete (exit 3).
