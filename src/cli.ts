@@ -141,6 +141,11 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
       const { tlsReportCommand } = await import('./commands/tls-report.js');
       await tlsReportCommand(files, { ...opts, json: g.json }, g, io);
     });
+  program
+    .command('fleet <inventory> <plan>')
+    .description('rolling upgrade of many MX hosts with ansible-playbook, secondaries first, stop at the first failure')
+    .option('--check', "Ansible's check mode: every host's dry run, nothing changed")
+    .action(lazy(3, async () => (await import('./commands/fleet.js')).fleetCommand));
   return program;
 }
 
