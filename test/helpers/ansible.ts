@@ -53,7 +53,10 @@ export async function runModule(args: Record<string, unknown>, opts: { check?: b
   const out = String(r.stdout);
   const at = out.indexOf('=> {');
   if (at < 0) throw new Error(`no module result in ansible's output (exit ${r.exitCode}):\n${out}\n${r.stderr}`);
-  return JSON.parse(out.slice(at + 3)) as ModuleResult;
+  // The ad hoc output drops `failed` from the JSON and says it in the header: `localhost | FAILED! => {…}`.
+  const result = JSON.parse(out.slice(at + 3)) as ModuleResult;
+  if (/\| FAILED! =>/.test(out.slice(0, at + 3))) result.failed = true;
+  return result;
 }
 
 const STAND_IN = (version: string) =>
