@@ -13,7 +13,8 @@ import { stringify } from 'yaml';
 import { cliProcess } from './helpers/cli.js';
 import { snapshotTree } from './helpers/tree.js';
 import { SERVERS, makeCert, startSmtpServer } from './helpers/tls-servers.js';
-import { ansibleSkipReason, makeMailRoot, writeUpgradePlan } from './helpers/ansible.js';
+import { execa } from 'execa';
+import { COLLECTION, MTA_CLI, ansibleEnv, ansibleSkipReason, makeMailRoot, writeUpgradePlan } from './helpers/ansible.js';
 
 const HOSTS = [
   { name: 'mx1.example.test', preference: 10, healthy: true },
@@ -62,6 +63,7 @@ test('fleet --check changes nothing; the rollout upgrades mx3, fails and rolls b
   }
 
   const mx2Before = await state(f.roots['mx2.example.test']!);
+  const mx3Before = await state(f.roots['mx3.example.test']!);
   const t0 = performance.now();
   const r = await cliProcess(['fleet', f.inventory, f.plan], { timeout: 300_000 });
   const seconds = (performance.now() - t0) / 1000;
@@ -83,6 +85,15 @@ test('fleet --check changes nothing; the rollout upgrades mx3, fails and rolls b
   assert.deepEqual(await state(f.roots['mx2.example.test']!), mx2Before, 'mx2 as before');
   assert.deepEqual(await snapshotTree(f.roots['mx1.example.test']!), before['mx1.example.test'], 'the primary byte-identical, no state dir');
   t.diagnostic(`three-host rollout (local sandboxes): ${seconds.toFixed(1)} s`);
+
+  // playbooks/rollback.yml: the primary first; only mx3 had a run left to undo.
+  const rb = await execa('ansible-playbook', ['-i', f.inventory, path.join(COLLECTION, 'playbooks/rollback.yml'), '-e', JSON.stringify({ mta_upgrade_cli: MTA_CLI })], {
+    env: ansibleEnv(), reject: false, timeout: 300_000,
+  });
+  assert.equal(rb.exitCode, 0, String(rb.stdout));
+  const order = [...String(rb.stdout).matchAll(/^(ok|changed): \[(mx\d)\.example\.test -> localhost\]/gm)].map((m) => `${m[2]} ${m[1]}`);
+  assert.deepEqual(order, ['mx1 ok', 'mx2 ok', 'mx3 changed']);
+  assert.deepEqual(await state(f.roots['mx3.example.test']!), mx3Before, 'mx3 as before the rollout');
 });
 
 test('the probe gate: when the host to upgrade is the only MX doing TLSv1.2, nothing is touched', async (t) => {
