@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { cliProcess } from './helpers/cli.js';
 import { snapshotTree } from './helpers/tree.js';
 import { SERVERS, makeCert, startSmtpServer } from './helpers/tls-servers.js';
+import { startFakeDns } from './helpers/fake-dns.js';
 import { execa } from 'execa';
 import { COLLECTION, MTA_CLI, ansibleEnv, ansibleSkipReason, makeMailRoot, writeUpgradePlan } from './helpers/ansible.js';
 
@@ -116,4 +117,27 @@ test('the probe gate: when the host to upgrade is the only MX doing TLSv1.2, not
   assert.match(r.stdout, /mx1\.example\.test\s+10\s+-\s+-\s+-\s+untouched/);
   assert.match(r.stderr, /only MX of example\.test that does TLSv1\.2 now/);
   for (const h of HOSTS) assert.deepEqual(await snapshotTree(f.roots[h.name]!), before[h.name], `${h.name} untouched`);
+});
+
+test('before the primary, mta-upgrade mx must pass: DNS failing (SERVFAIL) stops the rollout with the primary untouched', async (t) => {
+  const skip = await ansibleSkipReason();
+  if (skip) return t.skip(skip);
+  const cert = makeCert('mx.example.test', 365);
+  const modern = await startSmtpServer({ cert, ...SERVERS.all });
+  const dns = await startFakeDns({}, { servfail: true });
+  t.after(async () => {
+    await modern.close();
+    await dns.close();
+  });
+  const f = await fleet(t, () => ({ mta_upgrade_smtp_host: '127.0.0.1', mta_upgrade_smtp_port: modern.port }), { mx_domain: 'example.test', mta_upgrade_dns_server: dns.address });
+  await fs.writeFile(path.join(f.roots['mx2.example.test']!, 'etc/mail/healthy'), 'ok\n');
+  const primaryBefore = await snapshotTree(f.roots['mx1.example.test']!);
+  const r = await cliProcess(['fleet', f.inventory, f.plan], { timeout: 300_000 });
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /mx3\.example\.test\s+30\s+8\.14\.9\s+8\.15\.2\s+-\s+changed/);
+  assert.match(r.stdout, /mx2\.example\.test\s+20\s+8\.14\.9\s+8\.15\.2\s+-\s+changed/);
+  assert.match(r.stdout, /mx1\.example\.test\s+10\s+-\s+-\s+-\s+FAILED/);
+  assert.match(r.stderr, /mx1\.example\.test: .*Before the primary/);
+  assert.ok(dns.queries.includes('MX example.test'), 'the gate asked the DNS server given by mta_upgrade_dns_server');
+  assert.deepEqual(await snapshotTree(f.roots['mx1.example.test']!), primaryBefore, 'the primary untouched');
 });
