@@ -4,6 +4,14 @@
  * own process group so a timeout or Ctrl-C stops `sh ./Build` and every make below it, not just the shell.
  */
 
+/** A running process on the target: its pid, its process group, and its start time in the host's own terms. */
+export interface ProcessRef {
+  pid: number;
+  pgid: number;
+  /** Compared verbatim, never interpreted (Linux: boot id + /proc/PID/stat starttime). */
+  startTime: string;
+}
+
 export interface ExecRequest {
   argv: string[];
   cwd?: string;
@@ -17,6 +25,11 @@ export interface ExecRequest {
   onLine?: (line: string) => void;
   /** Stop the process as soon as this returns true for the output so far; the result then counts as ok. */
   until?: (output: string) => boolean;
+  /**
+   * Awaited once the process exists and before its output is read: the engine journals the process group of a
+   * mutating command here, so a rollback after kill -9 can find and stop it. A rejection stops the command.
+   */
+  onStart?: (p: ProcessRef) => void | Promise<void>;
 }
 
 export interface ExecResult {
