@@ -65,6 +65,8 @@ export interface ExecutorOptions {
   log?: (line: string) => void;
   redact?: (text: string) => string;
   killAfterMs?: number;
+  /** How to learn a started child's start time (the host's); without it onStart gets an empty startTime. */
+  processRef?: (pid: number) => Promise<ProcessRef | undefined>;
 }
 
 const SAFE = /^[\w@%+=:,./-]+$/;
@@ -129,6 +131,18 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     const onAbort = () => ((canceled = true), stop());
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
+    let startError: unknown;
+    if (req.onStart && child.pid !== undefined) {
+      // The child is its own group leader (detached): pgid = pid. Awaited before its output is read.
+      const ref = (await opts.processRef?.(child.pid).catch(() => undefined)) ?? { pid: child.pid, pgid: child.pid, startTime: '' };
+      try {
+        await req.onStart(ref);
+      } catch (e) {
+        startError = e;
+        stop();
+      }
+    }
+
     let output = '';
     try {
       for await (const line of child.iterable({ from: 'all', preserveNewlines: false })) {
@@ -148,6 +162,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     if (timer) clearTimeout(timer);
     if (hardKill) clearTimeout(hardKill);
     opts.signal?.removeEventListener('abort', onAbort);
+    if (startError) throw startError;
 
     const exitCode = typeof r.exitCode === 'number' ? r.exitCode : undefined;
     const ok = stoppedEarly || (!timedOut && !canceled && exitCode === 0);
