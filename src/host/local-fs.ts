@@ -18,10 +18,10 @@ function typeOf(st: fs.Stats): HostFileType {
   return 'block';
 }
 
-export async function lstat(p: HostPath): Promise<HostStat | undefined> {
+export async function lstat(p: HostPath, follow = false): Promise<HostStat | undefined> {
   let st: fs.Stats;
   try {
-    st = await fsp.lstat(p);
+    st = follow ? await fsp.stat(p) : await fsp.lstat(p);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;

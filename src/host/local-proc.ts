@@ -26,6 +26,11 @@ function psLine(pid: number): Promise<string | undefined> {
 
 export async function localProcessRef(pid: number): Promise<ProcessRef | undefined> {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0); // cheap first answer: ESRCH means gone (EPERM: exists, another user's)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+  }
   if (process.platform === 'linux') {
     const st = await procStat(pid);
     if (!st || st.state === 'Z') return undefined;

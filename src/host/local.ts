@@ -8,11 +8,13 @@ import os from 'node:os';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { createExecutor, type Executor } from '../lib/exec.js';
+import { createExecutor, type Executor, type ExecutorOptions } from '../lib/exec.js';
 import { mapUnderRoot } from './path.js';
 import * as lf from './local-fs.js';
 import { localKillGroup, localProcessAlive, localProcessRef } from './local-proc.js';
-import type { Host, HostFacts, HostOptions, HostPath, ProcessRef, WriteAtomicOptions } from './types.js';
+import type { ExecSettings, Host, HostFacts, HostOptions, HostPath, ProcessRef, WriteAtomicOptions } from './types.js';
+
+export type ExecFactory = (o: ExecutorOptions) => Executor;
 
 export class LocalHost implements Host {
   readonly label = 'local';
@@ -21,14 +23,26 @@ export class LocalHost implements Host {
   readonly exec: Executor;
   private factsP?: Promise<HostFacts>;
 
-  /** `exec` may be injected (tests drive the engine with a fake executor); it then has no onStart of its own. */
-  constructor(o: HostOptions, exec?: Executor) {
+  /** `execFactory` may be injected (tests drive the engine with a fake executor). */
+  constructor(
+    private readonly opts: HostOptions,
+    private readonly execFactory: ExecFactory = createExecutor,
+  ) {
+    const o = opts;
     this.root = o.root || '/';
-    this.exec = exec ?? createExecutor({ ...o, processRef: localProcessRef });
+    this.exec = this.executor(o);
+  }
+
+  executor(o: ExecSettings): Executor {
+    return this.execFactory({ ...o, processRef: localProcessRef });
   }
 
   real(planPath: string): string {
     return mapUnderRoot(this.root, planPath);
+  }
+
+  rooted(root: string): Host {
+    return (root || '/') === this.root ? this : new LocalHost({ ...this.opts, root }, this.execFactory);
   }
 
   facts(): Promise<HostFacts> {
@@ -41,7 +55,8 @@ export class LocalHost implements Host {
     return this.factsP;
   }
 
-  lstat = lf.lstat;
+  lstat = (p: HostPath) => lf.lstat(p);
+  stat = (p: HostPath) => lf.lstat(p, true);
   readFile = lf.readFile;
   readdir = lf.readdir;
   readlink = lf.readlink;

@@ -98,12 +98,22 @@ export interface Host {
   readonly root: string;
   /** Plan path (absolute, as written) → real path on the target under root. */
   real(planPath: string): string;
+  /** The same host (same connection, same facts) with another --root: a rollback uses the run's own root. */
+  rooted(root: string): Host;
   /** Probed once per invocation, cached. */
   facts(): Promise<HostFacts>;
   /** The one executor (owns dry run); see the header for onStart and format. */
   readonly exec: Executor;
+  /**
+   * Another executor over the same host (the same SSH connection): its own dry run, run log, abort signal and
+   * redaction. The engine uses one for the preview (dry run), one for the run (logged, abortable) and one for
+   * the undo (not abortable).
+   */
+  executor(o: ExecSettings): Executor;
 
   lstat(p: HostPath): Promise<HostStat | undefined>;
+  /** As lstat, but following symlinks (the running image behind /proc/PID/exe). */
+  stat(p: HostPath): Promise<HostStat | undefined>;
   /** Whole file, or `maxBytes` from `offset`. */
   readFile(p: HostPath, o?: { maxBytes?: number; offset?: number }): Promise<Buffer>;
   /** Names (not paths) in a directory, as bytes, without '.' and '..'; order unspecified. */
@@ -160,8 +170,17 @@ export interface Host {
   close(): Promise<void>;
 }
 
+/** What differs between the executors of one host. */
+export interface ExecSettings {
+  dryRun: boolean;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  redact?: (text: string) => string;
+  killAfterMs?: number;
+}
+
 /** Options of openHost (src/host/index.ts). `host` undefined → LocalHost. */
-export interface HostOptions {
+export interface HostOptions extends ExecSettings {
   /** '' or '/' without --root. */
   root: string;
   /** `[user@]host[:port]` or `ssh://…`; undefined: this machine. */
@@ -169,10 +188,4 @@ export interface HostOptions {
   identity?: string;
   sshOptions?: string[];
   become?: 'sudo' | 'doas';
-  /** Executor settings (dry run, log, redact, abort signal). */
-  dryRun: boolean;
-  signal?: AbortSignal;
-  log?: (line: string) => void;
-  redact?: (text: string) => string;
-  killAfterMs?: number;
 }
