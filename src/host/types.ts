@@ -19,9 +19,10 @@
  *   one is a symlink or not a directory, naming it; restore and swap call it before writing (issue 19 point 4).
  *   Components at or above `root` are not judged (the admin chose --root; /var → /private/var on macOS).
  * - `exec` is the one executor and owns dry run. A mutating request is not run in a dry run. Each command runs in
- *   its own process group; `ExecRequest.onStart(ref)` is awaited once the process exists, before its output is
- *   read, so the engine journals the group before the command can have done much (see engine/journal.ts for
- *   the record). The executor's `format` renders argv for POSIX sh: what the dry run shows is what SSH runs.
+ *   its own process group; `ExecRequest.onStart(ref)` is awaited once the process exists and BEFORE the argv
+ *   runs: the process waits at a gate (a /bin/sh reading one line from a pipe, then `exec "$@"`: same pid, same
+ *   start time) that is opened only after onStart resolved, and exits 125 unrun if the controller dies first.
+ *   The engine journals the group there (see engine/journal.ts for the record). The executor's `format` renders argv for POSIX sh: what the dry run shows is what SSH runs.
  * - `ProcessRef.startTime` is the host's own notion of a process's start (Linux: /proc/PID/stat field 22 in
  *   clock ticks since boot, plus the boot id; FreeBSD: `ps -o lstart`): compared verbatim, never interpreted.
  * - `facts()` is probed once per Host and cached; never guessed from the controller.
