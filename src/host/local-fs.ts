@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { fsyncDir } from '../lib/fsync.js';
 import { dirnamePath, basenamePath, joinPath, showPath } from './path.js';
 import type { HostPath, HostStat, HostFileType, WriteAtomicOptions, HostWriteStream } from './types.js';
 
@@ -57,18 +58,8 @@ export function tempBeside(p: HostPath, tag = 'mta'): HostPath {
   return joinPath(dirnamePath(p), Buffer.concat([Buffer.from('.'), Buffer.from(basenamePath(p)), Buffer.from(`.${tag}-${randomBytes(4).toString('hex')}`)]));
 }
 
-export async function fsyncPath(p: HostPath): Promise<void> {
-  const fh = await fsp.open(p, 'r');
-  try {
-    await fh.sync();
-  } catch (e) {
-    // Some filesystems refuse fsync on a directory (EINVAL, EISDIR on a few); there is nothing more we can do.
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EISDIR') throw e;
-  } finally {
-    await fh.close();
-  }
-}
+/** A file or a directory; a directory that refuses fsync (EINVAL) is not an error (lib/fsync.ts). */
+export const fsyncPath = (p: HostPath): Promise<void> => fsyncDir(p);
 
 /** Owner before mode (chown clears setuid/setgid); fchmod so the umask does not apply. */
 async function settle(fh: fsp.FileHandle, o: WriteAtomicOptions): Promise<void> {

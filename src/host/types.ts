@@ -28,7 +28,7 @@
  * - `facts()` is probed once per Host and cached; never guessed from the controller.
  * - `close()` ends whatever the host holds open (the SSH connection); LocalHost's is a no-op. Idempotent.
  */
-import type { Executor, ProcessRef } from '../lib/exec.js';
+import type { Executor, ExecutorOptions, ProcessRef } from '../lib/exec.js';
 
 export type { ExecRequest, ExecResult, Executor, ProcessRef } from '../lib/exec.js';
 
@@ -171,14 +171,8 @@ export interface Host {
   close(): Promise<void>;
 }
 
-/** What differs between the executors of one host. */
-export interface ExecSettings {
-  dryRun: boolean;
-  signal?: AbortSignal;
-  log?: (line: string) => void;
-  redact?: (text: string) => string;
-  killAfterMs?: number;
-}
+/** What differs between the executors of one host: dry run, abort signal, run log, redaction, kill delay. */
+export type ExecSettings = Omit<ExecutorOptions, 'processRef'>;
 
 /** Options of openHost (src/host/index.ts). `host` undefined → LocalHost. */
 export interface HostOptions extends ExecSettings {
