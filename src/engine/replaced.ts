@@ -3,6 +3,7 @@
  * event of `--json`, which the Ansible module turns into its `diff` (before/after of each file by sha256).
  */
 import type { SwapRecord } from '../lib/swap.js';
+import type { Host } from '../host/types.js';
 import { readJournal } from './journal.js';
 
 export interface ReplacedFile {
@@ -12,9 +13,9 @@ export interface ReplacedFile {
   after: string | null;
 }
 
-export async function replacedFiles(journalFile: string): Promise<ReplacedFile[]> {
+export async function replacedFiles(host: Host, journalFile: string): Promise<ReplacedFile[]> {
   const out: ReplacedFile[] = [];
-  for (const r of await readJournal(journalFile)) {
+  for (const r of await readJournal(host, journalFile)) {
     if (r.type !== 'intent' || r.action.action !== 'replace-file') continue;
     const s = r.action.data as unknown as Partial<SwapRecord>;
     if (typeof s.planPath !== 'string') continue;
