@@ -4,6 +4,14 @@
  * own process group so a timeout or Ctrl-C stops `sh ./Build` and every make below it, not just the shell.
  */
 
+/** A running process on the target: its pid, its process group, and its start time in the host's own terms. */
+export interface ProcessRef {
+  pid: number;
+  pgid: number;
+  /** Compared verbatim, never interpreted (Linux: boot id + /proc/PID/stat starttime). */
+  startTime: string;
+}
+
 export interface ExecRequest {
   argv: string[];
   cwd?: string;
@@ -17,6 +25,11 @@ export interface ExecRequest {
   onLine?: (line: string) => void;
   /** Stop the process as soon as this returns true for the output so far; the result then counts as ok. */
   until?: (output: string) => boolean;
+  /**
+   * Awaited once the process exists and before its output is read: the engine journals the process group of a
+   * mutating command here, so a rollback after kill -9 can find and stop it. A rejection stops the command.
+   */
+  onStart?: (p: ProcessRef) => void | Promise<void>;
 }
 
 export interface ExecResult {
@@ -52,6 +65,8 @@ export interface ExecutorOptions {
   log?: (line: string) => void;
   redact?: (text: string) => string;
   killAfterMs?: number;
+  /** How to learn a started child's start time (the host's); without it onStart gets an empty startTime. */
+  processRef?: (pid: number) => Promise<ProcessRef | undefined>;
 }
 
 const SAFE = /^[\w@%+=:,./-]+$/;
@@ -116,6 +131,18 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     const onAbort = () => ((canceled = true), stop());
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
+    let startError: unknown;
+    if (req.onStart && child.pid !== undefined) {
+      // The child is its own group leader (detached): pgid = pid. Awaited before its output is read.
+      const ref = (await opts.processRef?.(child.pid).catch(() => undefined)) ?? { pid: child.pid, pgid: child.pid, startTime: '' };
+      try {
+        await req.onStart(ref);
+      } catch (e) {
+        startError = e;
+        stop();
+      }
+    }
+
     let output = '';
     try {
       for await (const line of child.iterable({ from: 'all', preserveNewlines: false })) {
@@ -135,6 +162,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     if (timer) clearTimeout(timer);
     if (hardKill) clearTimeout(hardKill);
     opts.signal?.removeEventListener('abort', onAbort);
+    if (startError) throw startError;
 
     const exitCode = typeof r.exitCode === 'number' ? r.exitCode : undefined;
     const ok = stoppedEarly || (!timedOut && !canceled && exitCode === 0);
