@@ -14,7 +14,7 @@ const SHARED_TOOLS = [
   'readlink', 'realpath', 'sort', 'uniq', 'tr', 'cut', 'expr', 'test', 'true', 'false', 'basename', 'dirname', 'df',
   'du', 'xargs', 'tee', 'diff', 'cmp', 'patch', 'gzip', 'gunzip', 'zcat', 'bzip2', 'openssl', 'nice', 'nohup',
   'install', 'strip', 'ar', 'ld', 'as', 'cc', 'gcc', 'cpp', 'make', 'm4', 'ldd', 'logger', 'pwd', 'echo', 'od',
-  'chroot', 'sync', 'which', 'less', 'more', 'file', 'uptime', 'whoami', 'groups', 'sudo',
+  'chroot', 'sync', 'mkfifo', 'mknod', 'which', 'less', 'more', 'file', 'uptime', 'whoami', 'groups', 'sudo',
 ];
 /** What stands in for a FreeBSD tool of another name or behaviour. */
 const RENAMED: Record<string, string> = { tar: 'bsdtar' };
