@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 /** Tools FreeBSD 9.3's base system has under the same name and with the options mta-upgrade uses. */
 const SHARED_TOOLS = [
-  'sh', 'cat', 'cp', 'mv', 'rm', 'ln', 'mkdir', 'rmdir', 'chmod', 'chown', 'chgrp', 'touch', 'ls', 'find', 'wc',
+  'sh', 'cat', 'cp', 'rm', 'ln', 'mkdir', 'rmdir', 'chmod', 'chown', 'chgrp', 'touch', 'ls', 'find', 'wc',
   'head', 'tail', 'sed', 'awk', 'grep', 'printf', 'env', 'id', 'uname', 'hostname', 'ps', 'kill', 'sleep', 'date',
   'readlink', 'realpath', 'sort', 'uniq', 'tr', 'cut', 'expr', 'test', 'true', 'false', 'basename', 'dirname', 'df',
   'du', 'xargs', 'tee', 'diff', 'cmp', 'patch', 'gzip', 'gunzip', 'zcat', 'bzip2', 'openssl', 'nice', 'nohup',
@@ -18,7 +18,7 @@ const SHARED_TOOLS = [
 ];
 /** What stands in for a FreeBSD tool of another name or behaviour. */
 const RENAMED: Record<string, string> = { tar: 'bsdtar' };
-const SHIMS = ['stat', 'sha256', 'fsync', 'lockf', 'mktemp'];
+const SHIMS = ['stat', 'mv', 'sha256', 'fsync', 'lockf', 'mktemp'];
 /** Never on the FreeBSD PATH: asserted by the tests that use it. */
 export const FREEBSD_ABSENT = ['sha256sum', 'shasum', 'flock', 'timeout', 'setsid', 'base64', 'procstat', 'sha512sum', 'md5sum'];
 
