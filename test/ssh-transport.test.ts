@@ -14,7 +14,7 @@ import { parseDest, destLabel } from '../src/host/ssh/dest.js';
 import { SshConnection } from '../src/host/ssh/connection.js';
 import { ShellSession, shellCommand } from '../src/host/ssh/session.js';
 import { SshHost } from '../src/host/ssh/index.js';
-import { sshdSkipReason, startSshd, type TestSshd } from './helpers/sshd.js';
+import { MTA_UID, sshdSkipReason, startSshd, type TestSshd } from './helpers/sshd.js';
 
 test('parseDest: user, host, port, ssh:// and IPv6 in brackets; option-like hosts refused', () => {
   assert.deepEqual(parseDest('root@mx1.example.org'), { user: 'root', host: 'mx1.example.org', port: undefined });
@@ -172,4 +172,34 @@ else {
       }
     });
   }
+}
+
+if (!skip) {
+  test('--become sudo: a password prompt is refused naming the sudoers line; with it, commands run as root', async (t) => {
+    if (!fs.existsSync('/usr/bin/sudo') || !fs.existsSync('/etc/sudoers.d')) return t.skip('sudo is not installed (Debian: sudo)');
+    const s = await startSshd({ userland: 'gnu' });
+    try {
+      const o = { host: `${s.plainUser}@127.0.0.1:${s.port}`, identity: s.identity, sshOptions: s.sshOptions, root: '', dryRun: false };
+      const plain = await SshHost.open(o);
+      assert.equal((await plain.exec.run({ argv: ['id', '-u'], mutates: false })).stdout, `${MTA_UID}\n`);
+      await plain.close();
+      await assert.rejects(SshHost.open({ ...o, become: 'sudo' }), (e: Error & { kind?: string; details?: string[] }) => {
+        assert.equal(e.kind, 'refused');
+        assert.match(e.message, /sudo on mta@127\.0\.0\.1:\d+ wants a password for mta; mta-upgrade runs sudo -n only/);
+        assert.match(e.details!.join('\n'), /mta ALL=\(root\) NOPASSWD: \/bin\/sh/);
+        return true;
+      });
+      fs.writeFileSync(path.join(s.sudoersDir, 'mta-upgrade'), 'mta ALL=(root) NOPASSWD: /bin/sh\n', { mode: 0o440 });
+      const root = await SshHost.open({ ...o, become: 'sudo' });
+      try {
+        assert.equal((await root.exec.run({ argv: ['id', '-u'], mutates: false })).stdout, '0\n');
+        await root.writeFileAtomic(`${s.targetRoot}/by-root`, 'x', { mode: 0o600, uid: 0, gid: 0 });
+        assert.equal((await root.lstat(`${s.targetRoot}/by-root`))?.uid, 0);
+      } finally {
+        await root.close();
+      }
+    } finally {
+      await s.stop();
+    }
+  });
 }

@@ -23,6 +23,10 @@ export interface TestSshd {
   readonly host: '127.0.0.1';
   readonly port: number;
   readonly user: 'root';
+  /** A second account (uid MTA_UID, same client key) for --become tests; `sudoersDir` is its sudo's rules. */
+  readonly plainUser: string;
+  /** Controller path of the directory mounted over /etc/sudoers.d inside the namespace (files 0440). */
+  readonly sudoersDir: string;
   /** `root@127.0.0.1:PORT`, as --host takes it. */
   readonly dest: string;
   /** The client's private key (--identity). */
@@ -48,6 +52,7 @@ export interface TestSshd {
 }
 
 const SSHD = '/usr/sbin/sshd';
+export const MTA_UID = 64010;
 const GNU_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Why the sshd tests cannot run here, or undefined when they can. */
@@ -78,15 +83,26 @@ function keygen(file: string, comment: string): string {
 export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
   const userland = opts.userland ?? 'gnu';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mta-sshd-'));
-  fs.chmodSync(dir, 0o700);
+  fs.chmodSync(dir, 0o711); // the plain user's sshd reads its authorized_keys below, as that user
   const home = path.join(dir, 'home');
   fs.mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
   const hostKey = keygen(path.join(dir, 'host_key'), 'mta-test-host');
   const clientPub = keygen(path.join(dir, 'client_key'), 'mta-test-client');
   fs.writeFileSync(path.join(home, '.ssh/authorized_keys'), clientPub + '\n', { mode: 0o600 });
 
+  const plainHome = path.join(dir, 'home-mta');
+  fs.mkdirSync(path.join(plainHome, '.ssh'), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path.join(plainHome, '.ssh/authorized_keys'), clientPub + '\n', { mode: 0o600 });
+  for (const p of [plainHome, path.join(plainHome, '.ssh'), path.join(plainHome, '.ssh/authorized_keys')]) fs.chownSync(p, MTA_UID, MTA_UID);
+  const sudoersDir = path.join(dir, 'sudoers.d');
+  fs.mkdirSync(sudoersDir, { mode: 0o755 });
+  fs.chmodSync(sudoersDir, 0o755);
   const passwd = fs.readFileSync('/etc/passwd', 'utf8').split('\n').filter((l) => l && !l.startsWith('root:'));
-  fs.writeFileSync(path.join(dir, 'passwd'), [`root:x:0:0:root:${home}:/bin/sh`, ...passwd, ''].join('\n'), { mode: 0o644 });
+  fs.writeFileSync(path.join(dir, 'passwd'), [`root:x:0:0:root:${home}:/bin/sh`, ...passwd,
+    `mta:x:${MTA_UID}:${MTA_UID}:mta-upgrade test:${plainHome}:/bin/sh`, ''].join('\n'), { mode: 0o644 });
+  // sudo's PAM account check wants the user in /etc/shadow ('*': no password, not locked).
+  const shadow = fs.existsSync('/etc/shadow') ? fs.readFileSync('/etc/shadow', 'utf8').trimEnd() + '\n' : '';
+  fs.writeFileSync(path.join(dir, 'shadow'), `${shadow}mta:*:19000:0:99999:7:::\n`, { mode: 0o640 });
 
   const backingDir = path.join(dir, 'target');
   fs.mkdirSync(backingDir, { mode: 0o755 });
@@ -111,6 +127,8 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
     const setup = [
       'set -e',
       `mount --bind ${path.join(dir, 'passwd')} /etc/passwd`,
+      `if [ -f /etc/shadow ]; then mount --bind ${path.join(dir, 'shadow')} /etc/shadow; fi`,
+      `if [ -d /etc/sudoers.d ]; then mount --bind ${sudoersDir} /etc/sudoers.d; fi`,
       `mount -t tmpfs -o mode=0755,size=64m mta-target ${nsDir}`,
       `mkdir ${targetRoot}`,
       `mount --bind ${backingDir} ${targetRoot}`,
@@ -136,7 +154,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
       continue;
     }
     const server: TestSshd = {
-      host: '127.0.0.1', port, user: 'root', dest: `root@127.0.0.1:${port}`, userland, path: loginPath, hostKey,
+      host: '127.0.0.1', port, user: 'root', plainUser: 'mta', sudoersDir, dest: `root@127.0.0.1:${port}`, userland, path: loginPath, hostKey,
       identity: path.join(dir, 'client_key'),
       knownHosts: writeKnownHosts(dir, port, hostKey),
       sshOptions: [`UserKnownHostsFile=${path.join(dir, 'known_hosts')}`, 'GlobalKnownHostsFile=/dev/null', 'IdentitiesOnly=yes'],
