@@ -92,6 +92,16 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
       const t = await host.mkdtemp(`${d}/tmp-`);
       assert.equal((await host.lstat(t))?.mode, 0o700);
       assert.equal(await host.realpath(`${d}/sub/..`), d);
+      await host.symlink('sub', `${d}/to-sub`);
+      assert.equal((await host.stat(`${d}/to-sub`))?.type, 'dir', 'stat follows the link');
+      await host.symlink('nowhere', `${d}/dangling`);
+      assert.equal(await host.stat(`${d}/dangling`), undefined);
+      const rooted = host.rooted(d);
+      assert.equal(rooted.real('/sub'), `${d}/sub`);
+      assert.equal((await rooted.lstat(rooted.real('/sub')))?.type, 'dir', 'the same connection under another root');
+      const dry = host.executor({ dryRun: true });
+      assert.equal((await dry.run({ argv: ['touch', `${d}/dry`], mutates: true })).skipped, true);
+      assert.equal(await host.lstat(`${d}/dry`), undefined);
     } finally {
       await host.rm(d, { recursive: true, force: true });
       await host.close();

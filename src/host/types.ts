@@ -19,15 +19,16 @@
  *   one is a symlink or not a directory, naming it; restore and swap call it before writing (issue 19 point 4).
  *   Components at or above `root` are not judged (the admin chose --root; /var → /private/var on macOS).
  * - `exec` is the one executor and owns dry run. A mutating request is not run in a dry run. Each command runs in
- *   its own process group; `ExecRequest.onStart(ref)` is awaited once the process exists, before its output is
- *   read, so the engine journals the group before the command can have done much (see engine/journal.ts for
- *   the record). The executor's `format` renders argv for POSIX sh: what the dry run shows is what SSH runs.
+ *   its own process group; `ExecRequest.onStart(ref)` is awaited once the process exists and BEFORE the argv
+ *   runs: the process waits at a gate (a /bin/sh reading one line from a pipe, then `exec "$@"`: same pid, same
+ *   start time) that is opened only after onStart resolved, and exits 125 unrun if the controller dies first.
+ *   The engine journals the group there (see engine/journal.ts for the record). The executor's `format` renders argv for POSIX sh: what the dry run shows is what SSH runs.
  * - `ProcessRef.startTime` is the host's own notion of a process's start (Linux: /proc/PID/stat field 22 in
  *   clock ticks since boot, plus the boot id; FreeBSD: `ps -o lstart`): compared verbatim, never interpreted.
  * - `facts()` is probed once per Host and cached; never guessed from the controller.
  * - `close()` ends whatever the host holds open (the SSH connection); LocalHost's is a no-op. Idempotent.
  */
-import type { Executor, ProcessRef } from '../lib/exec.js';
+import type { Executor, ExecutorOptions, ProcessRef } from '../lib/exec.js';
 
 export type { ExecRequest, ExecResult, Executor, ProcessRef } from '../lib/exec.js';
 
@@ -98,12 +99,22 @@ export interface Host {
   readonly root: string;
   /** Plan path (absolute, as written) → real path on the target under root. */
   real(planPath: string): string;
+  /** The same host (same connection, same facts) with another --root: a rollback uses the run's own root. */
+  rooted(root: string): Host;
   /** Probed once per invocation, cached. */
   facts(): Promise<HostFacts>;
   /** The one executor (owns dry run); see the header for onStart and format. */
   readonly exec: Executor;
+  /**
+   * Another executor over the same host (the same SSH connection): its own dry run, run log, abort signal and
+   * redaction. The engine uses one for the preview (dry run), one for the run (logged, abortable) and one for
+   * the undo (not abortable).
+   */
+  executor(o: ExecSettings): Executor;
 
   lstat(p: HostPath): Promise<HostStat | undefined>;
+  /** As lstat, but following symlinks (the running image behind /proc/PID/exe). */
+  stat(p: HostPath): Promise<HostStat | undefined>;
   /** Whole file, or `maxBytes` from `offset`. */
   readFile(p: HostPath, o?: { maxBytes?: number; offset?: number }): Promise<Buffer>;
   /** Names (not paths) in a directory, as bytes, without '.' and '..'; order unspecified. */
@@ -160,8 +171,11 @@ export interface Host {
   close(): Promise<void>;
 }
 
+/** What differs between the executors of one host: dry run, abort signal, run log, redaction, kill delay. */
+export type ExecSettings = Omit<ExecutorOptions, 'processRef'>;
+
 /** Options of openHost (src/host/index.ts). `host` undefined → LocalHost. */
-export interface HostOptions {
+export interface HostOptions extends ExecSettings {
   /** '' or '/' without --root. */
   root: string;
   /** `[user@]host[:port]` or `ssh://…`; undefined: this machine. */
@@ -169,10 +183,4 @@ export interface HostOptions {
   identity?: string;
   sshOptions?: string[];
   become?: 'sudo' | 'doas';
-  /** Executor settings (dry run, log, redact, abort signal). */
-  dryRun: boolean;
-  signal?: AbortSignal;
-  log?: (line: string) => void;
-  redact?: (text: string) => string;
-  killAfterMs?: number;
 }

@@ -69,6 +69,9 @@ export interface ExecutorOptions {
   processRef?: (pid: number) => Promise<ProcessRef | undefined>;
 }
 
+/** The start gate (see run): wait for one line on fd 3, close it, become the command. */
+const GATE = 'read _ <&3 || exit 125; exec 3<&-; exec "$@"';
+
 const SAFE = /^[\w@%+=:,./-]+$/;
 export function shellQuote(arg: string): string {
   if (arg !== '' && SAFE.test(arg)) return arg;
@@ -99,13 +102,19 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     log(`$ ${shown}`);
     // execa costs ~100 ms to load: only commands that run something pay for it.
     const { execa } = await import('execa');
-    const child = execa(req.argv[0]!, req.argv.slice(1), {
+    // With onStart the command waits at a gate (a /bin/sh that reads one line from fd 3, then execs it: same pid,
+    // same start time) until onStart has resolved; if we die first, fd 3 reaches EOF and it exits 125 unrun.
+    const gated = req.onStart !== undefined;
+    const argv = gated ? ['/bin/sh', '-c', GATE, 'sh', ...req.argv] : req.argv;
+    const child = execa(argv[0]!, argv.slice(1), {
       cwd: req.cwd,
       env: req.env,
       extendEnv: true,
       reject: false,
       all: true,
-      stdin: req.input === undefined ? 'ignore' : 'pipe',
+      ...(gated
+        ? { stdio: [req.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', 'pipe'] as const }
+        : { stdin: req.input === undefined ? ('ignore' as const) : ('pipe' as const) }),
       input: req.input,
       detached: true, // own process group: we kill the whole tree, and a terminal's Ctrl-C reaches only us
       stripFinalNewline: false,
@@ -133,12 +142,15 @@ export function createExecutor(opts: ExecutorOptions): Executor {
 
     let startError: unknown;
     if (req.onStart && child.pid !== undefined) {
-      // The child is its own group leader (detached): pgid = pid. Awaited before its output is read.
+      // The child is its own group leader (detached): pgid = pid. It waits at the gate until this resolves.
+      const gate = child.stdio[3] as NodeJS.WritableStream | undefined;
       const ref = (await opts.processRef?.(child.pid).catch(() => undefined)) ?? { pid: child.pid, pgid: child.pid, startTime: '' };
       try {
         await req.onStart(ref);
+        gate?.end('go\n');
       } catch (e) {
         startError = e;
+        gate?.end();
         stop();
       }
     }
@@ -170,7 +182,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     if (stoppedEarly) message = `stopped once its output was read: ${shown}`;
     else if (timedOut) message = `timed out after ${req.timeoutMs} ms: ${shown}`;
     else if (canceled) message = `interrupted: ${shown}`;
-    else if ((r as { code?: string }).code === 'ENOENT') message = `command not found: ${req.argv[0]} (${shown})`;
+    else if ((r as { code?: string }).code === 'ENOENT' || (gated && exitCode === 127 && /not found/.test(String(r.stderr)))) message = `command not found: ${req.argv[0]} (${shown})`;
     else if (exitCode === 0) message = `ok: ${shown}`;
     else if (exitCode !== undefined) message = `exit code ${exitCode}: ${shown}`;
     else message = `killed by ${r.signal ?? 'a signal'}: ${shown}`;

@@ -27,8 +27,11 @@ export function parseStat(out: Buffer, gnuStat: boolean): HostStat {
   return st;
 }
 
-export async function lstat(c: OpsContext, p: HostPath): Promise<HostStat | undefined> {
-  const r = await c.run(sh`_x ${p} || return ${ERRNO.ENOENT}; ${statCmd(c.facts)} ${p} || return; [ ! -L ${p} ] || readlink -- ${p}`);
+/** lstat(2), or stat(2) with `follow` (a dangling link is then missing). */
+export async function lstat(c: OpsContext, p: HostPath, follow = false): Promise<HostStat | undefined> {
+  const r = await c.run(follow
+    ? sh`[ -e ${p} ] || return ${ERRNO.ENOENT}; ${statCmd(c.facts, true)} ${p}`
+    : sh`_x ${p} || return ${ERRNO.ENOENT}; ${statCmd(c.facts)} ${p} || return; [ ! -L ${p} ] || readlink -- ${p}`);
   if (r.status === ERRNO.ENOENT) return undefined;
   if (r.status !== 0) throw hostError('lstat', p, r.status, r.stderr, c.label);
   return parseStat(r.stdout, c.facts.stat === 'gnu');

@@ -7,7 +7,7 @@
 import { errorText, MtaError } from '../../lib/errors.js';
 import type { Executor, ProcessRef } from '../../lib/exec.js';
 import { mapUnderRoot } from '../path.js';
-import type { Host, HostFacts, HostOptions, HostPath, WriteAtomicOptions } from '../types.js';
+import type { ExecSettings, Host, HostFacts, HostOptions, HostPath, WriteAtomicOptions } from '../types.js';
 import { Channels } from './channels.js';
 import { SshConnection } from './connection.js';
 import { destLabel } from './dest.js';
@@ -23,6 +23,15 @@ import * as s from './streams.js';
 
 export type SshHostOptions = HostOptions & { host: string };
 
+/** What every SshHost made from one `open` shares: the connection, the shell, the facts, the channel slots. */
+interface Core {
+  conn: SshConnection;
+  shell: ShellSession;
+  facts: HostFacts;
+  channels: Channels;
+  closing?: Promise<void>;
+}
+
 export class SshHost implements Host {
   readonly remote = true;
   readonly label: string;
@@ -30,14 +39,25 @@ export class SshHost implements Host {
   readonly exec: Executor;
   private readonly ctx: OpsContext;
   private readonly channels: Channels;
-  private closing?: Promise<void>;
+  private readonly shell: ShellSession;
 
-  private constructor(o: SshHostOptions, private readonly conn: SshConnection, private readonly shell: ShellSession, private readonly hostFacts: HostFacts) {
-    this.label = destLabel(conn.dest);
+  private constructor(private readonly o: SshHostOptions, private readonly core: Core) {
+    this.label = destLabel(core.conn.dest);
     this.root = o.root || '/';
-    this.ctx = { run: (script) => shell.run(script), facts: hostFacts, label: this.label };
-    this.channels = new Channels(conn, o.become);
-    this.exec = createSshExecutor(o, { channels: this.channels, killGroup: (ref, sig) => this.killGroup(ref, sig) });
+    this.shell = core.shell;
+    this.channels = core.channels;
+    this.ctx = { run: (script) => core.shell.run(script), facts: core.facts, label: this.label };
+    this.exec = this.executor(o);
+  }
+
+  /** The same connection, shell and facts with another --root (a rollback uses the run's own root). */
+  rooted(root: string): Host {
+    return new SshHost({ ...this.o, root }, this.core);
+  }
+
+  /** Another executor over the same connection: its own dry run, log, abort signal and redaction. */
+  executor(o: ExecSettings): Executor {
+    return createSshExecutor(o, { channels: this.channels, killGroup: (ref, sig) => this.killGroup(ref, sig) });
   }
 
   /** Connects, starts the remote shell (through sudo -n / doas -n with `become`) and probes the facts. */
@@ -56,7 +76,7 @@ export class SshHost implements Host {
           throw new MtaError('refused', `${destLabel(conn.dest)}: ${errorText(e)}`);
         }
       })();
-      return new SshHost(o, conn, shell, facts);
+      return new SshHost(o, { conn, shell, facts, channels: new Channels(conn, o.become) });
     } catch (e) {
       await conn.close();
       throw e;
@@ -67,10 +87,11 @@ export class SshHost implements Host {
     return mapUnderRoot(this.root, planPath);
   }
   facts(): Promise<HostFacts> {
-    return Promise.resolve(this.hostFacts);
+    return Promise.resolve(this.core.facts);
   }
 
   lstat = (p: HostPath) => r.lstat(this.ctx, p);
+  stat = (p: HostPath) => r.lstat(this.ctx, p, true);
   readFile = (p: HostPath, o?: { maxBytes?: number; offset?: number }) => r.readFile(this.ctx, p, o);
   readdir = (p: HostPath) => r.readdir(this.ctx, p);
   readlink = (p: HostPath) => r.readlink(this.ctx, p);
@@ -116,8 +137,9 @@ export class SshHost implements Host {
 
   /** Ends the remote shell, then the connection (ssh -O exit). Idempotent. */
   close(): Promise<void> {
-    this.closing ??= this.shell.close().catch(() => {}).then(() => this.conn.close());
-    return this.closing;
+    const c = this.core;
+    c.closing ??= c.shell.close().catch(() => {}).then(() => c.conn.close());
+    return c.closing;
   }
 }
 
