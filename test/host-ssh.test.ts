@@ -4,6 +4,7 @@
  * directories live under a target root that exists only inside sshd's mount namespace.
  */
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SshHost } from '../src/host/ssh/index.js';
@@ -68,6 +69,11 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
       await host.writeFileAtomic(`${d}/a`, Buffer.from([0, 1, 0xff, 0x0a, 0x27, 0x25, 0x5c]), { mode: 0o4755 });
       assert.deepEqual([...(await host.readFile(`${d}/a`))], [0, 1, 0xff, 0x0a, 0x27, 0x25, 0x5c]);
       assert.equal((await host.lstat(`${d}/a`))?.mode, 0o4755);
+      const big = Buffer.alloc(300_000, 0xff);
+      await host.writeFileAtomic(`${d}/big`, big, { mode: 0o4750, uid: 25, gid: 25, mtimeMs: Date.UTC(2021, 0, 1) });
+      const bst = await host.lstat(`${d}/big`);
+      assert.deepEqual([bst?.mode, bst?.uid, bst?.mtimeMs, bst?.size], [0o4750, 25, Date.UTC(2021, 0, 1), 300_000], 'a big write (stream channel)');
+      assert.equal(await host.sha256(`${d}/big`), createHash('sha256').update(big).digest('hex'));
       await host.lutimes(`${d}/a`, Date.UTC(2019, 5, 1), Date.UTC(2020, 5, 1, 1, 2, 3));
       const st = await host.lstat(`${d}/a`);
       assert.equal(st?.mtimeMs, Date.UTC(2020, 5, 1, 1, 2, 3));

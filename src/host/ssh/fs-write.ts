@@ -7,22 +7,23 @@ import { dirnamePath } from '../path.js';
 import type { HostPath, WriteAtomicOptions } from '../types.js';
 import { ERRNO } from './errno.js';
 import { call, syncCmd, touchCmd, type OpsContext } from './ops.js';
-import { octal, printfData, raw, sh } from './quote.js';
+import { octal, printfData, raw, sh, type Raw } from './quote.js';
 
 const data = (d: Buffer | string) => raw(printfData(typeof d === 'string' ? Buffer.from(d) : d));
 
-function ownerCmd(o: { uid?: number; gid?: number }, target: string): string {
-  if (o.uid !== undefined) return `chown -h ${o.uid}${o.gid !== undefined ? `:${o.gid}` : ''} ${target} && `;
-  return o.gid !== undefined ? `chgrp -h ${o.gid} ${target} && ` : '';
+/** chown, chmod, touch of a temp about to be renamed: owner first (chown clears setuid). */
+export function finishTemp(c: OpsContext, t: HostPath | Raw, o: WriteAtomicOptions): Buffer {
+  const owner = o.uid !== undefined ? sh`chown -h ${raw(`${o.uid}${o.gid !== undefined ? `:${o.gid}` : ''}`)} ${t} && ` : o.gid !== undefined ? sh`chgrp -h ${o.gid} ${t} && ` : Buffer.alloc(0);
+  const times = o.mtimeMs === undefined ? Buffer.alloc(0) : sh` && ${touchCmd(c.facts, 'am', o.mtimeMs)} ${t}`;
+  return Buffer.concat([owner, sh`chmod ${octal(o.mode)} ${t}`, times]);
 }
 
 export async function writeFileAtomic(c: OpsContext, p: HostPath, d: Buffer | string, o: WriteAtomicOptions): Promise<void> {
   const dir = dirnamePath(p);
   const sync = syncCmd(c.facts);
-  const times = raw(o.mtimeMs === undefined ? '' : sh`${touchCmd(c.facts, 'am', o.mtimeMs)} "$_t" && `);
   await call(c, 'write', p, sh`[ -d ${dir} ] || return ${ERRNO.ENOENT}; [ ! -d ${p} ] || [ -L ${p} ] || return ${ERRNO.EISDIR}
 _t=$(mktemp ${dir}/.mta.XXXXXXXX) || return
-{ ${data(d)}} >"$_t" && ${raw(ownerCmd(o, '"$_t"'))}chmod ${octal(o.mode)} "$_t" && ${times}${sync} "$_t" && mv -f "$_t" ${p} && ${sync} ${dir} || { _rc=$?; rm -f "$_t"; return $_rc; }`);
+{ ${data(d)}} >"$_t" && ${raw(finishTemp(c, raw('"$_t"'), o))} && ${sync} "$_t" && mv -f "$_t" ${p} && ${sync} ${dir} || { _rc=$?; rm -f "$_t"; return $_rc; }`);
 }
 
 /** Append (and with `durable`, fsync before resolving): one request; a new file gets `mode` and a synced dir. */

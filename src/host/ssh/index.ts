@@ -17,11 +17,14 @@ import { FACTS_SCRIPT, parseFacts } from './facts.js';
 import * as r from './fs-read.js';
 import * as w from './fs-write.js';
 import type { OpsContext } from './ops.js';
-import { sh } from './quote.js';
+import * as proc from './proc.js';
 import { ShellSession, shellCommand } from './session.js';
 import * as s from './streams.js';
 
 export type SshHostOptions = HostOptions & { host: string };
+
+/** Above this, writeFileAtomic sends the bytes on a stream channel (octal printf costs ~3.5 bytes per byte). */
+const BIG_WRITE = 64 * 1024;
 
 /** What every SshHost made from one `open` shares: the connection, the shell, the facts, the channel slots. */
 interface Core {
@@ -96,7 +99,18 @@ export class SshHost implements Host {
   readdir = (p: HostPath) => r.readdir(this.ctx, p);
   readlink = (p: HostPath) => r.readlink(this.ctx, p);
   realpath = (p: HostPath) => r.realpath(this.ctx, p);
-  writeFileAtomic = (p: HostPath, d: Buffer | string, o: WriteAtomicOptions) => w.writeFileAtomic(this.ctx, p, d, o);
+  /** Small data inside the request (octal printf); big data on a stream channel, raw bytes. */
+  async writeFileAtomic(p: HostPath, d: Buffer | string, o: WriteAtomicOptions): Promise<void> {
+    if (d.length <= BIG_WRITE) return w.writeFileAtomic(this.ctx, p, d, o);
+    const ws = s.writeStream(this.channels, this.ctx, p, 0o600, (t) => w.finishTemp(this.ctx, t, o));
+    try {
+      await new Promise<void>((resolve, reject) => ws.stream.once('error', reject).end(d, () => resolve()));
+      await ws.commit();
+    } catch (e) {
+      await ws.abort().catch(() => {});
+      throw e;
+    }
+  }
   appendDurable = (p: HostPath, text: string, mode?: number) => w.append(this.ctx, p, text, mode, true);
   append = (p: HostPath, text: string, mode?: number) => w.append(this.ctx, p, text, mode, false);
   writeFileExclusive = (p: HostPath, d: Buffer | string, mode: number) => w.writeFileExclusive(this.ctx, p, d, mode);
@@ -119,21 +133,9 @@ export class SshHost implements Host {
   writeStream = (p: HostPath, mode: number) => s.writeStream(this.channels, this.ctx, p, mode);
   tarOut = (cwd: HostPath, names: Buffer[]) => s.tarOut(this.channels, this.ctx, cwd, names);
 
-  /** `ps -o pgid=,stat=,lstart=` on the host: the start time is the host's own text, compared verbatim. */
-  async processRef(pid: number): Promise<ProcessRef | undefined> {
-    if (!Number.isInteger(pid) || pid <= 0) return undefined;
-    const out = (await this.shell.run(sh`ps -o pgid=,stat=,lstart= -p ${pid} 2>/dev/null; :`)).stdout.toString('utf8').trim();
-    const [pgid, stat, ...lstart] = out.split(/\s+/);
-    if (!out || !stat || stat.startsWith('Z')) return undefined;
-    return { pid, pgid: Number(pgid), startTime: lstart.join(' ') };
-  }
-  async processAlive(ref: ProcessRef): Promise<boolean> {
-    return (await this.processRef(ref.pid))?.startTime === ref.startTime;
-  }
-  async killGroup(ref: ProcessRef, signal: 'TERM' | 'KILL'): Promise<void> {
-    if (!(await this.processAlive(ref))) return;
-    await this.shell.run(sh`kill -s ${signal} -- -${ref.pgid} 2>/dev/null; :`);
-  }
+  processRef = (pid: number) => proc.processRef(this.shell, pid);
+  processAlive = (ref: ProcessRef) => proc.processAlive(this.shell, ref);
+  killGroup = (ref: ProcessRef, signal: 'TERM' | 'KILL') => proc.killGroup(this.shell, ref, signal);
 
   /** Ends the remote shell, then the connection (ssh -O exit). Idempotent. */
   close(): Promise<void> {

@@ -1,4 +1,7 @@
-/** Big data on its own channel: readStream (cat), writeStream (mktemp + cat, then a durable rename), tarOut. */
+/**
+ * Big data on its own channel: readStream (cat), writeStream (mktemp + cat, then a durable rename; `prepare`
+ * adds owner, mode and times to the temp before it is synced), tarOut.
+ */
 import { Writable } from 'node:stream';
 import { dirnamePath } from '../path.js';
 import type { HostPath, HostWriteStream } from '../types.js';
@@ -21,7 +24,7 @@ export function tarOut(ch: Channels, c: OpsContext, cwd: HostPath, names: Buffer
  * The channel makes the temp (0600 by mktemp, then `mode`) and says its name before reading a byte; commit()
  * waits for cat to finish, then syncs and renames over the persistent shell.
  */
-export function writeStream(ch: Channels, c: OpsContext, p: HostPath, mode: number): HostWriteStream {
+export function writeStream(ch: Channels, c: OpsContext, p: HostPath, mode: number, prepare?: (temp: HostPath) => Buffer): HostWriteStream {
   const dir = dirnamePath(p);
   const opened = ch.open(sh`_t=$(mktemp ${dir}/.mta.XXXXXXXX) || exit 1; chmod ${octal(mode)} "$_t" || exit 1; printf '%s\\n' "\${_t##*/}"; exec cat >"$_t"; exit`);
   let temp: Promise<HostPath> | undefined;
@@ -58,7 +61,8 @@ export function writeStream(ch: Channels, c: OpsContext, p: HostPath, mode: numb
       const t = await temp!;
       if (code !== 0) throw Object.assign(new Error(`writing ${String(p)} on ${c.label} failed (exit ${code})`), { code: 'EIO' });
       const sync = syncCmd(c.facts);
-      await call(c, 'rename', p, sh`${sync} ${t} && mv -f ${t} ${p} && ${sync} ${dir}`);
+      const before = raw(prepare ? Buffer.concat([prepare(t), Buffer.from(' && ')]) : '');
+      await call(c, 'rename', p, sh`${before}${sync} ${t} && mv -f ${t} ${p} && ${sync} ${dir} || { _rc=$?; rm -f ${t}; return $_rc; }`);
       settled = true;
     },
     async abort() {
