@@ -116,8 +116,8 @@ else {
   test('exec: argv quoted for sh, cwd, env, input, stdout and stderr apart, exit codes, dry run', async () => {
     const host = await open(sshd);
     try {
-      const r = await host.exec.run({ argv: ['sh', '-c', 'pwd; printf "%s|" "$X" "$1"; cat; echo err >&2; exit 4', 'x', "it's $HOME `x`"], cwd: '/tmp', env: { X: 'a b' }, input: 'in\n', mutates: false });
-      assert.equal(r.stdout, `/tmp\na b|it's $HOME \`x\`|in\n`);
+      const r = await host.exec.run({ argv: ['sh', '-c', 'pwd; printf "%s|" "$X" "$1"; cat; echo err >&2; exit 4', 'x', "it's $HOME `x`"], cwd: '/', env: { X: 'a b' }, input: 'in\n', mutates: false });
+      assert.equal(r.stdout, `/\na b|it's $HOME \`x\`|in\n`);
       assert.equal(r.stderr, 'err\n');
       assert.equal(r.exitCode, 4);
       assert.equal(r.ok, false);
