@@ -153,6 +153,16 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
       await killGroup(child);
       continue;
     }
+    // A test process that dies without stop() must not leave sshd behind (it is in its own process group).
+    const reap = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    };
+    process.once('exit', reap);
     const server: TestSshd = {
       host: '127.0.0.1', port, user: 'root', plainUser: 'mta', sudoersDir, dest: `root@127.0.0.1:${port}`, userland, path: loginPath, hostKey,
       identity: path.join(dir, 'client_key'),
@@ -162,6 +172,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
       log: () => log,
       acceptedConnections: () => (log.match(/^Connection from \S+ port \d+ on /gm) ?? []).length,
       stop: async () => {
+        process.off('exit', reap);
         await killGroup(child);
         fs.rmSync(dir, { recursive: true, force: true });
       },
