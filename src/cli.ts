@@ -49,7 +49,8 @@ Examples:
   mta-upgrade tls-report /var/log/maillog*              TLS versions per peer from sendmail/postfix logs
 
 Exit codes: 0 ok, 1 failed (rolled back, or nothing changed), 2 bad input or refused,
-            3 failed and rollback incomplete, 130 interrupted (applied work undone).
+            3 failed and rollback incomplete, 4 DNS failure (mx: server unreachable, SERVFAIL, timeout),
+            130 interrupted (applied work undone).
 Plans: docs/plan-format.md; the JSON Schema: mta-upgrade schema.`;
 
 export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Command {
@@ -126,6 +127,8 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .option('--port <n>', 'SMTP port probed on every MX', positiveInt, 25)
     .option('--min-version <v>', 'lowest acceptable TLS version', 'TLSv1.2')
     .option('--timeout <duration>', 'per connection, e.g. 5s', '10s')
+    .option('--inventory', 'print an Ansible YAML inventory of the MX hosts (secondaries first) instead of probing')
+    .addHelpText('after', '\nExit codes: 0 every MX does the minimum, 1 one cannot (or no such domain), 4 DNS failure (no answer, SERVFAIL).')
     .action(lazy(2, async () => (await import('./commands/mx.js')).mxCommand));
   program
     .command('tls-report <file...>')
@@ -138,6 +141,11 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
       const { tlsReportCommand } = await import('./commands/tls-report.js');
       await tlsReportCommand(files, { ...opts, json: g.json }, g, io);
     });
+  program
+    .command('fleet <inventory> <plan>')
+    .description('rolling upgrade of many MX hosts with ansible-playbook, secondaries first, stop at the first failure')
+    .option('--check', "Ansible's check mode: every host's dry run, nothing changed")
+    .action(lazy(3, async () => (await import('./commands/fleet.js')).fleetCommand));
   return program;
 }
 

@@ -9,6 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { acquireLock } from '../src/engine/lock.js';
+import { LocalHost } from '../src/host/local.js';
+
+const host = new LocalHost({ root: '/', dryRun: false });
 import { REPO } from './helpers/cli.js';
 
 function deadPid(): number {
@@ -19,12 +22,12 @@ function deadPid(): number {
 test('a held lock refuses, naming the holder; released, it can be taken again', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-lock-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
-  const lock = await acquireLock(dir, 'run a.yaml', () => {});
+  const lock = await acquireLock(host, dir, 'run a.yaml', () => {});
   // Same process, but the check is by pid liveness: a second acquire sees a live holder.
-  await assert.rejects(acquireLock(dir, 'run b.yaml', () => {}), /another mta-upgrade \(pid \d+, 'run a.yaml'/);
-  lock.release();
-  const again = await acquireLock(dir, 'run b.yaml', () => {});
-  again.release();
+  await assert.rejects(acquireLock(host, dir, 'run b.yaml', () => {}), /another mta-upgrade \(pid \d+, 'run a.yaml'/);
+  await lock.release();
+  const again = await acquireLock(host, dir, 'run b.yaml', () => {});
+  await again.release();
   assert.equal((await fs.stat(dir)).mode & 0o777, 0o700);
 });
 
@@ -34,9 +37,9 @@ test('a stale lock is taken over with a warning', async (t) => {
   const pid = deadPid();
   await fs.writeFile(path.join(dir, 'lock'), JSON.stringify({ pid, started: '2026-01-01T00:00:00Z', command: 'run old.yaml' }));
   const warnings: string[] = [];
-  const lock = await acquireLock(dir, 'run new.yaml', (l) => warnings.push(l));
+  const lock = await acquireLock(host, dir, 'run new.yaml', (l) => warnings.push(l));
   assert.match(warnings.join('\n'), new RegExp(`stale lock from pid ${pid}`));
-  lock.release();
+  await lock.release();
 });
 
 test('ten processes racing for one stale lock: exactly one gets it', async (t) => {
@@ -45,7 +48,8 @@ test('ten processes racing for one stale lock: exactly one gets it', async (t) =
   await fs.writeFile(path.join(dir, 'lock'), JSON.stringify({ pid: deadPid(), started: 'x', command: 'dead' }));
   const script = `
     const { acquireLock } = await import(${JSON.stringify(path.join(REPO, 'dist/src/engine/lock.js'))});
-    try { await acquireLock(process.argv[1], 'race', () => {}); console.log('GOT'); await new Promise((r) => setTimeout(r, 1500)); }
+    const { LocalHost } = await import(${JSON.stringify(path.join(REPO, 'dist/src/host/local.js'))});
+    try { await acquireLock(new LocalHost({ root: '/', dryRun: false }), process.argv[1], 'race', () => {}); console.log('GOT'); await new Promise((r) => setTimeout(r, 1500)); }
     catch (e) { console.log('REFUSED'); }`;
   const results = await Promise.all(
     Array.from({ length: 10 }, () => new Promise<string>((resolve) => {

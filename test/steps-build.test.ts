@@ -26,7 +26,7 @@ test('configure: dry run shows the file and a diff, writes nothing; apply saves 
   await writeFile(target, "dnl old\nAPPENDDEF(`conf_sendmail_ENVDEF', `-DNETINET6')\n");
   const step = configureSchema.parse({ type: 'configure', features: { ...DEBIAN, multiarch: 'x86_64-linux-gnu' } });
 
-  const dry = await makeStepContext({ root: '/', dryRun: true, shared: { 'source.dir': tree } });
+  const dry = await makeStepContext({ root: '/', dryRun: true, handover: { sourceDir: tree } });
   const lines = await configureStep.describe(step, dry.ctx);
   assert.equal(lines[0], `would write ${target}:`);
   assert.ok(lines.includes("  APPENDDEF(`conf_libsm_ENVDEF', `-DNETINET6')"));
@@ -37,18 +37,18 @@ test('configure: dry run shows the file and a diff, writes nothing; apply saves 
   const early = await makeStepContext({ root: '/', dryRun: true });
   assert.match((await configureStep.describe(step, early.ctx))[0]!, /source tree not unpacked yet \(dry run\): would write <source.dir>\/devtools\/Site\/site.config.m4/);
 
-  const t = await makeStepContext({ root: '/', shared: { 'source.dir': tree } });
+  const t = await makeStepContext({ root: '/', handover: { sourceDir: tree } });
   await writeFile(target, 'dnl old\n');
   await configureStep.apply(step, t.ctx);
   assert.match(await readFile(target, 'utf8'), /-DHASFLOCK=1/);
-  assert.equal(t.ctx.shared.get('configure.site_config'), target);
-  assert.equal(t.ctx.shared.get('configure.milter'), true);
+  assert.equal(t.ctx.handover.siteConfig, target);
+  assert.equal(t.ctx.handover.configureMilter, true);
   assert.match((await t.undoAll([configureStep]))[0]!, /previous content restored/);
   assert.equal(await readFile(target, 'utf8'), 'dnl old\n');
   assert.match((await t.undoAll([configureStep]))[0]!, /already the previous content/);
 
   await rm(target);
-  const fresh = await makeStepContext({ root: '/', shared: { 'source.dir': tree } });
+  const fresh = await makeStepContext({ root: '/', handover: { sourceDir: tree } });
   await configureStep.apply(step, fresh.ctx);
   assert.match((await fresh.undoAll([configureStep]))[0]!, /removed/);
   await assert.rejects(stat(target));
@@ -65,7 +65,7 @@ async function compiledWith(binary: string): Promise<string[]> {
 
 async function unpack(t: TestStepContext, tarball: string): Promise<string> {
   await sourceStep.apply(sourceSchema.parse({ type: 'source', tarball, sha256: SENDMAIL_8_17_1_9_SHA256 }), t.ctx);
-  return t.ctx.shared.get('source.dir') as string;
+  return t.ctx.handover.sourceDir as string;
 }
 
 test('source → configure → build of upstream sendmail 8.17.1.9 on Debian: ipv6 tls sasl2 milter, NEWDB via multiarch', async (tc) => {
@@ -87,9 +87,9 @@ test('source → configure → build of upstream sendmail 8.17.1.9 on Debian: ip
   const ms = t.metrics.find((m) => m.name === 'build');
   assert.ok(ms && ms.unit === 'ms' && ms.value > 0);
   tc.diagnostic(`build (sendmail + libmilter) took ${ms.value} ms`);
-  const obj = t.ctx.shared.get('build.obj_dir') as string;
+  const obj = t.ctx.handover.buildObjDir as string;
   assert.match(path.basename(obj), /^obj\.Linux\./);
-  assert.equal(t.ctx.shared.get('build.milter'), true);
+  assert.equal(t.ctx.handover.buildMilter, true);
   assert.ok(t.reports.some((l) => l.startsWith(`Including ${siteConfig}`)), 'Build took our site config');
   assert.ok(t.execLog.some((l) => l === `$ (cd ${dir} && sh ./Build -c -f ${siteConfig})`), 'the command is in the run log');
   await stat(path.join(obj, 'libmilter/libmilter.a'));
@@ -98,9 +98,9 @@ test('source → configure → build of upstream sendmail 8.17.1.9 on Debian: ip
   assert.ok(flags.some((f) => /^NEWDB=/.test(f)), `NEWDB in ${flags.join(' ')}`);
 
   // Rebuild in the same tree: -c makes it work despite the existing obj dir (plain -f would fail).
-  const again = await makeStepContext({ root: '/', shared: { 'source.dir': dir, 'configure.site_config': siteConfig } });
+  const again = await makeStepContext({ root: '/', handover: { sourceDir: dir, siteConfig: siteConfig } });
   await buildStep.apply(buildSchema.parse({ type: 'build', milter: false }), again.ctx);
-  assert.equal(again.ctx.shared.get('build.milter'), false);
+  assert.equal(again.ctx.handover.buildMilter, false);
   await again.cleanup();
 
   const undone = await t.undoAll([sourceStep, configureStep, buildStep]);

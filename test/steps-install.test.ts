@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installSchema, installStep, stageInstall, type InstallStep } from '../src/steps/install.js';
 import { walkStage } from '../src/lib/stage-manifest.js';
+import { LocalHost } from '../src/host/local.js';
 import { isMtaError } from '../src/lib/errors.js';
 import { makeStepContext, makeUndoContext, undoJournal, type StepContextOptions } from './helpers/step-context.js';
 
@@ -23,7 +24,7 @@ const STEP = (extra: Partial<InstallStep> = {}) => installSchema.parse({ type: '
 
 /** path → type, mode, owner, sha256 or link: byte-identical and same metadata means equal lines. */
 async function snapshot(root: string): Promise<string[]> {
-  return (await walkStage(root)).map((e) => `${e.path} ${e.type} ${e.mode.toString(8)} ${e.uid}:${e.gid} ${e.sha256 ?? e.link ?? ''}`);
+  return (await walkStage(new LocalHost({ root: '/', dryRun: false }), root)).map((e) => `${e.path} ${e.type} ${e.mode.toString(8)} ${e.uid}:${e.gid} ${e.sha256 ?? e.link ?? ''}`);
 }
 
 function sh(cwd: string, args: string[], env: Record<string, string> = {}) {
@@ -36,8 +37,8 @@ async function fixture(opts: StepContextOptions & { smmsp?: boolean } = {}) {
   const t = await makeStepContext({ plan: { binaries: BINARIES, configs: CONFIGS }, ...opts });
   const src = path.join(t.stateDir, 'src', 'sendmail-8.18.1');
   await cp(FIXTURE, src, { recursive: true });
-  t.ctx.shared.set('source.dir', src);
-  t.ctx.shared.set('build.milter', true);
+  t.ctx.handover.sourceDir = src;
+  t.ctx.handover.buildMilter = true;
   if (opts.root === undefined) {
     const accounts = opts.smmsp === false ? '' : 'smmsp:*:25:25::/nonexistent:/usr/sbin/nologin\n';
     await mkdir(path.join(t.root, 'etc/mail'), { recursive: true });
@@ -61,7 +62,7 @@ const intents = async (t: { readJournal(): Promise<{ t: string; action?: string;
 if (process.env.MTA_TEST_CHILD) {
   const c = JSON.parse(process.env.MTA_TEST_CHILD_CONF!) as { root: string; stateDir: string; runId: string; src: string };
   if (process.env.MTA_TEST_CHILD === 'apply') {
-    const t = await makeStepContext({ root: c.root, stateDir: c.stateDir, runId: c.runId, plan: { binaries: BINARIES, configs: CONFIGS }, shared: { 'source.dir': c.src, 'build.milter': true } });
+    const t = await makeStepContext({ root: c.root, stateDir: c.stateDir, runId: c.runId, plan: { binaries: BINARIES, configs: CONFIGS }, handover: { sourceDir: c.src, buildMilter: true } });
     await installStep.apply(STEP(), t.ctx);
   } else {
     const lines = await undoJournal(path.join(c.stateDir, 'journal.jsonl'), [installStep], makeUndoContext(c));

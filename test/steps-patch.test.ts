@@ -44,7 +44,7 @@ function step(patches: Array<{ file: string; strip?: number }>, macros: Record<s
 
 test('ports patches with macros, a -p1 patch; applied in order, journaled, undone (twice is a no-op)', async () => {
   const tree = await makeTree();
-  const t = await makeStepContext({ root: '/', shared: { 'source.dir': tree } });
+  const t = await makeStepContext({ root: '/', handover: { sourceDir: tree } });
   const s = step([{ file: 'patch-devtools__OS__FreeBSD' }, { file: 'patch-sendmail__conf.h' }, { file: 'p1-libsm-path.diff', strip: 1 }]);
   await patchStep.apply(s, t.ctx);
   assert.match(await readFile(path.join(tree, 'devtools/OS/FreeBSD'), 'utf8'), /confCC', `clang'\)\n[^]*-I\/opt\/local\/include/);
@@ -68,7 +68,7 @@ test('ports patches with macros, a -p1 patch; applied in order, journaled, undon
 
 test('a patch that does not apply: nothing is applied (not even the good one before it) and the hunk is named', async () => {
   const tree = await makeTree();
-  const t = await makeStepContext({ root: '/', shared: { 'source.dir': tree } });
+  const t = await makeStepContext({ root: '/', handover: { sourceDir: tree } });
   const s = step([{ file: 'patch-sendmail__conf.h' }, { file: 'patch-stale-hunk2' }]);
   const err = await patchStep.apply(s, t.ctx).then(() => undefined, (e: unknown) => e);
   assert.ok(isMtaError(err) && err.kind === 'failed', String(err));
@@ -82,7 +82,7 @@ test('a patch that does not apply: nothing is applied (not even the good one bef
 
 test('a macro left unsubstituted is an error naming it, before anything runs', async () => {
   const tree = await makeTree();
-  const t = await makeStepContext({ root: '/', shared: { 'source.dir': tree } });
+  const t = await makeStepContext({ root: '/', handover: { sourceDir: tree } });
   const err = await patchStep.apply(step([{ file: 'patch-sendmail__conf.h' }, { file: 'patch-needs-LD' }]), t.ctx).then(() => undefined, (e: unknown) => e);
   assert.ok(isMtaError(err) && err.kind === 'plan-invalid', String(err));
   assert.match(err.message, /unsubstituted macro %%LD%%, %%LDFLAGS%% in .*patch-needs-LD/);
@@ -97,7 +97,7 @@ test('a macro left unsubstituted is an error naming it, before anything runs', a
 
 test('dry run: describe tries every patch with --dry-run and changes nothing; a bad one is reported', async () => {
   const tree = await makeTree();
-  const t = await makeStepContext({ root: '/', dryRun: true, shared: { 'source.dir': tree } });
+  const t = await makeStepContext({ root: '/', dryRun: true, handover: { sourceDir: tree } });
   const good = await patchStep.describe(step([{ file: 'patch-devtools__OS__FreeBSD' }, { file: 'patch-sendmail__conf.h' }]), t.ctx);
   assert.match(good.join('\n'), /would run: patch --batch --forward -p0 -F0 -d \S+ .*< \S+patch-devtools__OS__FreeBSD/);
   assert.match(good.at(-1)!, /all 2 apply/);

@@ -93,7 +93,7 @@ test('restart: new pid, port accepting, downtime reported; undo restarts again',
   console.log(`# downtime (restart argv): ${m.value.toFixed(1)} ms, daemon start time ${START_DELAY} ms`);
   const j = await f.readJournal();
   assert.deepEqual(j.map((r) => r.t), ['intent', 'done']);
-  assert.equal(typeof f.ctx.shared.get('service.since'), 'number');
+  assert.equal(typeof f.ctx.handover.serviceSince, 'number');
   const lines = await f.undoAll([serviceStep]);
   assert.match(lines[0]!, new RegExp(`restarted \\(pid ${pid1} → \\d+\\), 127.0.0.1:${f.port} accepting`));
   assert.notEqual(await f.pid(), pid1);

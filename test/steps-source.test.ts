@@ -58,7 +58,7 @@ test('unpacks after the sha256 matches; shared source.dir; no setuid bits; undo 
   const { file, sha256 } = await writeTarball(d, 'demo-1.0.tar.gz', GOOD);
   const t = await makeStepContext({ root: '/' });
   await sourceStep.apply(sourceSchema.parse({ type: 'source', tarball: file, sha256 }), t.ctx);
-  const dir = t.ctx.shared.get('source.dir') as string;
+  const dir = t.ctx.handover.sourceDir as string;
   assert.equal(dir, path.join(t.ctx.workDir, 'source/tree/demo-1.0'));
   assert.equal(await readFile(path.join(dir, 'src/a.c'), 'utf8'), 'int a;\n');
   assert.equal((await stat(path.join(dir, 'Build'))).mode & 0o7777, 0o755);
@@ -133,7 +133,7 @@ test('URL: fetched into the work dir over http, then checked and unpacked', asyn
   const t = await makeStepContext({ root: '/' });
   try {
     await sourceStep.apply(sourceSchema.parse({ type: 'source', tarball: `${base}/demo-1.0.tar.gz`, sha256 }), t.ctx);
-    assert.equal(t.ctx.shared.get('source.tarball'), path.join(t.ctx.workDir, 'source/download/demo-1.0.tar.gz'));
+    assert.equal(t.ctx.handover.sourceTarball, path.join(t.ctx.workDir, 'source/download/demo-1.0.tar.gz'));
     const t2 = await makeStepContext({ root: '/' });
     await assert.rejects(sourceStep.apply(sourceSchema.parse({ type: 'source', tarball: `${base}/missing.tar.gz`, sha256 }), t2.ctx), /HTTP 404/);
     await t2.cleanup();
@@ -187,7 +187,7 @@ test('upstream sendmail 8.17.1.9 (Debian orig tarball): pinned sha256, unpacks t
   if (!tarball) return tc.skip(`upstream tarball unavailable: ${await sendmailTarballSkipReason()}`);
   const t = await makeStepContext({ root: '/' });
   await sourceStep.apply(sourceSchema.parse({ type: 'source', tarball, sha256: SENDMAIL_8_17_1_9_SHA256 }), t.ctx);
-  const dir = t.ctx.shared.get('source.dir') as string;
+  const dir = t.ctx.handover.sourceDir as string;
   assert.equal(path.basename(dir), 'sendmail-8.17.1.9');
   for (const f of ['Build', 'devtools/bin/Build', 'libmilter/Build', 'sendmail/daemon.c']) await stat(path.join(dir, f));
   await t.undoAll([sourceStep]);

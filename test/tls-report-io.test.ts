@@ -13,6 +13,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { tlsLogCheck } from '../src/checks/tls-log.js';
+import { LocalHost } from '../src/host/local.js';
 import type { CheckContext } from '../src/checks/types.js';
 import { tlsReportCommand } from '../src/commands/tls-report.js';
 import type { GlobalOptions, Io } from '../src/commands/types.js';
@@ -162,6 +163,7 @@ await tlsReportCommand(['-'], { csv: true, year: 2024 }, { yes: false, json: fal
 
 function checkContext(since?: number): CheckContext {
   return {
+    host: new LocalHost({ root: tmp, dryRun: true }),
     exec: undefined as unknown as CheckContext['exec'],
     clock: { now: () => Date.now(), mono: () => performance.now() },
     root: tmp,

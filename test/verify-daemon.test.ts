@@ -9,9 +9,10 @@ import { daemonCheck, daemonCheckSchema } from '../src/checks/daemon.js';
 import { findLibrary, parseLinkedLibraries } from '../src/lib/ldd.js';
 import { createExecutor } from '../src/lib/exec.js';
 import { systemClock } from '../src/lib/clock.js';
+import { LocalHost } from '../src/host/local.js';
 import type { CheckContext } from '../src/checks/types.js';
 
-const ctx = (): CheckContext => ({ exec: createExecutor({ dryRun: true }), clock: systemClock, root: '/', vars: {}, real: (p) => p, signal: new AbortController().signal });
+const ctx = (): CheckContext => ({ host: new LocalHost({ root: '/', dryRun: true }), exec: createExecutor({ dryRun: true }), clock: systemClock, root: '/', vars: {}, real: (p) => p, signal: new AbortController().signal });
 
 test('daemon: running the binary on disk with the expected libssl; then replaced, deleted, stale', async (t) => {
   if (process.platform !== 'linux' || !fs.existsSync('/usr/bin/openssl')) return t.skip('needs Linux /proc and /usr/bin/openssl');

@@ -9,13 +9,14 @@ import { findLibrary, findSslVersionText, parseLinkedLibraries, satisfiesSslRang
 import { lddCheck, lddCheckSchema } from '../src/checks/ldd.js';
 import { createExecutor, type Executor, type ExecRequest } from '../src/lib/exec.js';
 import { systemClock } from '../src/lib/clock.js';
+import { LocalHost } from '../src/host/local.js';
 import type { CheckContext } from '../src/checks/types.js';
 
 const FIX = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/ldd');
 const fixture = (n: string) => fs.readFileSync(path.join(FIX, n), 'utf8');
 
 function ctx(exec: Executor, extra: Partial<CheckContext> = {}): CheckContext {
-  return { exec, clock: systemClock, root: '/', vars: {}, real: (p) => p, signal: new AbortController().signal, ...extra };
+  return { host: new LocalHost({ root: '/', dryRun: true }), exec, clock: systemClock, root: '/', vars: {}, real: (p) => p, signal: new AbortController().signal, ...extra };
 }
 
 /** ldd output we cannot produce here (FreeBSD): an Executor that answers with it, paths rewritten to temp files. */

@@ -8,6 +8,7 @@ import { probeMxMatrix } from '../src/lib/smtp/matrix.js';
 import { smtpTlsCheck, smtpTlsCheckSchema } from '../src/checks/smtp-tls.js';
 import { MtaError } from '../src/lib/errors.js';
 import { systemClock } from '../src/lib/clock.js';
+import { LocalHost } from '../src/host/local.js';
 import type { CheckContext, CheckModule } from '../src/checks/types.js';
 import { GLOBALS, SERVERS, captureIo, makeCert, startSmtpServer, type SmtpServer, type TestCert } from './helpers/tls-servers.js';
 import { startFakeDns, type FakeDns } from './helpers/fake-dns.js';
@@ -106,7 +107,7 @@ test('mx command: bad arguments and dead DNS', async () => {
 });
 
 function ctx(): CheckContext {
-  return { exec: undefined as never, clock: systemClock, root: '/', vars: {}, real: (p) => p, signal: new AbortController().signal };
+  return { host: new LocalHost({ root: '/', dryRun: true }), exec: undefined as never, clock: systemClock, root: '/', vars: {}, real: (p) => p, signal: new AbortController().signal };
 }
 const run = (c: object) => (smtpTlsCheck as CheckModule<any>).run(smtpTlsCheckSchema.parse({ type: 'smtp-tls', host: '127.0.0.1', servername: 'mx1.example.test', ...c }), ctx());
 

@@ -8,6 +8,7 @@ import { compareMtaVersion, satisfiesMtaVersion } from '../src/lib/mta-version.j
 import { parseSendmailDebug, versionCheck, versionCheckSchema } from '../src/checks/version.js';
 import { createExecutor } from '../src/lib/exec.js';
 import { systemClock } from '../src/lib/clock.js';
+import { LocalHost } from '../src/host/local.js';
 import type { CheckContext } from '../src/checks/types.js';
 
 // Captured from upstream 8.17.1.9 built on Debian 12 (docs/sendmail.md).
@@ -29,7 +30,7 @@ function fakeSendmail(after: string): { root: string; bin: string; argsFile: str
 }
 
 function ctx(root: string, extra: Partial<CheckContext> = {}): CheckContext {
-  return { exec: createExecutor({ dryRun: true }), clock: systemClock, root, vars: {}, real: (p) => path.join(root, p), signal: new AbortController().signal, ...extra };
+  return { host: new LocalHost({ root, dryRun: true }), exec: createExecutor({ dryRun: true }), clock: systemClock, root, vars: {}, real: (p) => path.join(root, p), signal: new AbortController().signal, ...extra };
 }
 
 test('sendmail versions: 3 or 4 parts, vendor suffixes, the 4th part counts', () => {

@@ -5,10 +5,9 @@
  * Linux reads /proc/PID/{exe,maps}; FreeBSD asks `procstat -b` and `procstat -v`.
  */
 import { z } from 'zod';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { absPath } from '../lib/zod-helpers.js';
-import { readPidFile, pidAlive } from '../lib/pid.js';
+import { readPidFile } from '../lib/pid.js';
 import { checkBase, type CheckContext, type CheckModule, type CheckResult } from './types.js';
 
 export const daemonCheckSchema = z
@@ -38,11 +37,12 @@ export const daemonCheck: CheckModule<DaemonCheck> = {
   describe: (c) => `daemon ${c.pidfile ?? c.process} runs ${c.binary}${c.libssl_dir ? ` with libssl from ${c.libssl_dir}` : ''}`,
   async run(c, ctx): Promise<CheckResult> {
     const pids = await findPids(c, ctx);
+    const linux = (await ctx.host.facts()).os === 'linux';
     if (typeof pids === 'string') return { status: 'fail', summary: pids };
     const problems: string[] = [];
     const seen: string[] = [];
     for (const pid of pids) {
-      const img = process.platform === 'linux' ? await linuxImage(pid, ctx.real(c.binary)) : await freebsdImage(pid, ctx);
+      const img = linux ? await linuxImage(ctx, pid, ctx.real(c.binary)) : await freebsdImage(pid, ctx);
       const ssl = img.libs.filter((l) => /\/libssl[.\-_0-9]/.test(l));
       if (img.exeDeleted) problems.push(`pid ${pid} runs a deleted binary (${img.exe}): installed but never restarted`);
       else if (img.sameInode === false) problems.push(`pid ${pid} runs an older ${img.exe} than the one on disk: restart it`);
@@ -50,7 +50,7 @@ export const daemonCheck: CheckModule<DaemonCheck> = {
       for (const l of ssl.filter((l) => l.endsWith('(deleted)'))) problems.push(`pid ${pid} has a deleted libssl mapped (${l}): restart it`);
       if (c.libssl_dir) {
         if (!ssl.length) problems.push(`pid ${pid} has no libssl mapped (built without STARTTLS?)`);
-        for (const l of ssl) if (!(await under(l, [c.libssl_dir, ctx.real(c.libssl_dir)]))) problems.push(`pid ${pid} has ${l} mapped, not one under ${c.libssl_dir}`);
+        for (const l of ssl) if (!(await under(ctx, l, [c.libssl_dir, ctx.real(c.libssl_dir)]))) problems.push(`pid ${pid} has ${l} mapped, not one under ${c.libssl_dir}`);
       }
       seen.push(`pid ${pid}: ${img.exe ?? '?'}${ssl.length ? `, ${ssl.join(', ')}` : ''}`);
     }
@@ -62,32 +62,33 @@ export const daemonCheck: CheckModule<DaemonCheck> = {
 
 async function findPids(c: DaemonCheck, ctx: CheckContext): Promise<number[] | string> {
   if (c.pidfile) {
-    const pid = await readPidFile(ctx.real(c.pidfile));
+    const pid = await readPidFile(ctx.host, ctx.real(c.pidfile));
     if (!pid) return `no pid in ${c.pidfile}: the MTA is not running?`;
-    if (!pidAlive(pid)) return `${c.pidfile} names pid ${pid}, which is not running (stale pid file)`;
+    if (!(await ctx.host.processRef(pid))) return `${c.pidfile} names pid ${pid}, which is not running (stale pid file)`;
     return [pid];
   }
   const name = c.process!;
-  if (process.platform !== 'linux') {
+  if ((await ctx.host.facts()).os !== 'linux') {
     const r = await ctx.exec.run({ argv: ['pgrep', '-x', name], mutates: false, timeoutMs: 5000 });
     const pids = r.stdout.split('\n').map(Number).filter((n) => n > 0);
     return pids.length ? pids : `no process named ${name} is running`;
   }
   const pids: number[] = [];
-  for (const d of await fs.readdir('/proc')) {
+  for (const d of (await ctx.host.readdir('/proc')).map(String)) {
     if (!/^\d+$/.test(d)) continue;
     // comm is cut to 15 bytes; sendmail rewrites its argv ("sendmail: accepting connections") but not comm
-    const comm = (await fs.readFile(`/proc/${d}/comm`, 'utf8').catch(() => '')).trim();
+    const comm = (await ctx.host.readFile(`/proc/${d}/comm`).then(String, () => '')).trim();
     if (comm && comm === name.slice(0, 15)) pids.push(Number(d));
   }
   return pids.length ? pids : `no process named ${name} is running`;
 }
 
-async function linuxImage(pid: number, binary: string): Promise<Image> {
-  const exe = await fs.readlink(`/proc/${pid}/exe`).catch(() => undefined);
-  const running = await fs.stat(`/proc/${pid}/exe`).catch(() => undefined); // the image itself, deleted or not
-  const onDisk = await fs.stat(binary).catch(() => undefined);
-  const maps = await fs.readFile(`/proc/${pid}/maps`, 'utf8').catch(() => '');
+async function linuxImage(ctx: CheckContext, pid: number, binary: string): Promise<Image> {
+  const { host } = ctx;
+  const exe = await host.readlink(`/proc/${pid}/exe`).then(String, () => undefined);
+  const running = await host.stat(`/proc/${pid}/exe`).catch(() => undefined); // the image itself, deleted or not
+  const onDisk = await host.stat(binary).catch(() => undefined);
+  const maps = await host.readFile(`/proc/${pid}/maps`).then(String, () => '');
   const libs = new Set<string>();
   for (const line of maps.split('\n')) {
     const p = line.split(/\s+/).slice(5).join(' ');
@@ -111,11 +112,11 @@ async function freebsdImage(pid: number, ctx: CheckContext): Promise<Image> {
   return { exe, exeDeleted: !!row && !exe, libs: [...new Set(libs)] };
 }
 
-async function under(file: string, dirs: string[]): Promise<boolean> {
+async function under(ctx: CheckContext, file: string, dirs: string[]): Promise<boolean> {
   const clean = file.replace(/ \(deleted\)$/, '');
-  const real = await fs.realpath(clean).catch(() => clean);
+  const real = await ctx.host.realpath(clean).catch(() => clean);
   for (const d of dirs) {
-    const rd = await fs.realpath(d).catch(() => d);
+    const rd = await ctx.host.realpath(d).catch(() => d);
     if ([`${d}/`, `${rd}/`].some((p) => clean.startsWith(p.replace(/\/\/$/, '/')) || real.startsWith(p.replace(/\/\/$/, '/')))) return true;
   }
   return false;

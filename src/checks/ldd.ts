@@ -4,11 +4,10 @@
  * /usr/lib/libssl.so.6 (OpenSSL 0.9.8) ran fine, and every TLSv1.2-only peer silently fell over to the secondary MX.
  */
 import { z } from 'zod';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { absPath } from '../lib/zod-helpers.js';
 import { findLibrary, lddArgv, parseLinkedLibraries, readSslVersion, satisfiesSslRange, speaksTls12, type SslVersion } from '../lib/ldd.js';
-import { checkBase, type CheckModule, type CheckResult } from './types.js';
+import { checkBase, type CheckContext, type CheckModule, type CheckResult } from './types.js';
 
 export const lddCheckSchema = z
   .object({
@@ -30,7 +29,7 @@ export const lddCheck: CheckModule<LddCheck> = {
   async run(c, ctx): Promise<CheckResult> {
     const bin = ctx.stageRoot ? path.join(ctx.stageRoot, c.binary) : ctx.real(c.binary);
     const name = path.basename(c.binary);
-    const r = await ctx.exec.run({ argv: lddArgv(bin), mutates: false, timeoutMs: 10_000 });
+    const r = await ctx.exec.run({ argv: lddArgv(bin, (await ctx.host.facts()).os), mutates: false, timeoutMs: 10_000 });
     if (!r.ok) return { status: 'fail', summary: `cannot list the libraries of ${c.binary}: ${r.message}`, details: lines(r.output) };
     const libs = parseLinkedLibraries(r.output);
     const missing = libs.filter((l) => l.notFound).map((l) => l.name);
@@ -43,12 +42,12 @@ export const lddCheck: CheckModule<LddCheck> = {
     if (c.libssl_dir) {
       const dirs = [c.libssl_dir, ctx.real(c.libssl_dir)];
       for (const lib of [ssl, crypto]) {
-        if (lib?.path && !(await isUnder(lib.path, dirs))) problems.push(`${lib.name} resolves to ${lib.path}, not under ${c.libssl_dir}`);
+        if (lib?.path && !(await isUnder(ctx, lib.path, dirs))) problems.push(`${lib.name} resolves to ${lib.path}, not under ${c.libssl_dir}`);
       }
     }
     // Since OpenSSL 1.1 the version text lives only in libcrypto.
     let version: SslVersion | undefined;
-    for (const lib of [ssl, crypto]) if (!version && lib?.path) version = await readSslVersion(lib.path).catch(() => undefined);
+    for (const lib of [ssl, crypto]) if (!version && lib?.path) version = await readSslVersion(ctx.host, lib.path).catch(() => undefined);
     const data = { binary: c.binary, libssl: ssl.path, libcrypto: crypto?.path, version: version?.text };
     const linked = `${name} is linked to ${ssl.path} (${version ? `${version.flavor} ${version.version}` : 'version unknown'})`;
     if (!version) return { status: 'fail', summary: `${linked}: no OpenSSL/LibreSSL version string found in the library`, data };
@@ -63,10 +62,10 @@ export const lddCheck: CheckModule<LddCheck> = {
 };
 
 /** Under one of the dirs, either as the loader printed it or after resolving symlinks (/lib → /usr/lib). */
-async function isUnder(file: string, dirs: string[]): Promise<boolean> {
-  const real = await fs.realpath(file).catch(() => file);
+async function isUnder(ctx: CheckContext, file: string, dirs: string[]): Promise<boolean> {
+  const real = await ctx.host.realpath(file).catch(() => file);
   for (const d of dirs) {
-    const rd = await fs.realpath(d).catch(() => d);
+    const rd = await ctx.host.realpath(d).catch(() => d);
     for (const [f, dir] of [[file, d], [real, rd]] as const) {
       if (f.startsWith(dir.endsWith('/') ? dir : `${dir}/`)) return true;
     }

@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import net from 'node:net';
-import { readFile } from 'node:fs/promises';
 import { absPath, duration, durationMs, port } from '../lib/zod-helpers.js';
 import { normalizeTlsVersion } from '../lib/smtp/probe.js';
 import { probeBest, tooOldMessage } from '../lib/smtp/scan.js';
@@ -39,7 +38,7 @@ export const smtpTlsCheck: CheckModule<SmtpTlsCheck> = {
   describe: (c) => `STARTTLS on ${hostPort(c.host, c.port)} with ${c.min_version} or newer${c.require_starttls ? ', plaintext refused' : ''}`,
   async run(c, ctx): Promise<CheckResult> {
     const min = normalizeTlsVersion(c.min_version)!;
-    const ca = c.ca_file ? await readFile(ctx.real(c.ca_file)) : undefined;
+    const ca = c.ca_file ? await ctx.host.readFile(ctx.real(c.ca_file)) : undefined;
     const servername = c.servername ?? (net.isIP(c.host) ? undefined : c.host);
     const where = hostPort(c.host, c.port);
     const { result, legacy } = await probeBest({

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Executor } from '../lib/exec.js';
 import type { Clock } from '../lib/clock.js';
+import type { Host } from '../host/types.js';
 
 export const checkBase = {
   name: z.string().optional().describe('Shown in reports; defaults to the kind and its target.'),
@@ -24,6 +25,9 @@ export interface CheckResult {
 }
 
 export interface CheckContext {
+  /** The target: its files, its processes, its facts. */
+  host: Host;
+  /** The host's executor of this phase (probes run in a dry run too). */
   exec: Executor;
   clock: Clock;
   root: string;

@@ -2,11 +2,10 @@
 import path from 'node:path';
 import { loadPlan } from '../plan/load.js';
 import { systemClock } from '../lib/clock.js';
-import { underRoot } from '../lib/paths.js';
 import { createBackup } from '../engine/backups.js';
 import { TOOL_VERSION } from '../engine/run.js';
 import { acquireLock } from '../engine/lock.js';
-import { rootOf, stateDirOf } from './common.js';
+import { hostOf, rootOf, stateDirOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
 export async function backupCommand(planFile: string, g: GlobalOptions, io: Io): Promise<void> {
@@ -14,11 +13,13 @@ export async function backupCommand(planFile: string, g: GlobalOptions, io: Io):
   const loaded = await loadPlan(planFile, { root, overrides: g.vars });
   const p = loaded.plan;
   const storeDir = path.join(stateDirOf(g), 'backups');
-  const lock = await acquireLock(stateDirOf(g), `backup ${planFile}`, io.err); // not while a run or prune uses the store
+  const host = await hostOf(g);
+  const lock = await acquireLock(host, stateDirOf(g), `backup ${planFile}`, io.err); // not while a run or prune uses the store
   const b = await createBackup({
+    host,
     storeDir,
     paths: [...p.binaries, ...p.configs],
-    real: (x) => underRoot(root || '/', x),
+    real: (x) => host.real(x),
     meta: { plan: p.name, planHash: loaded.hash, toolVersion: TOOL_VERSION, keep: p.keep },
     clock: systemClock,
     onProgress: g.verbose ? io.out : undefined,

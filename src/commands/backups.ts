@@ -8,7 +8,7 @@ import { resolveStateDir } from '../lib/paths.js';
 import { acquireLock } from '../engine/lock.js';
 import { formatBytes } from '../lib/format.js';
 import { listRuns } from '../engine/journal.js';
-import { stateDirOf } from './common.js';
+import { hostOf, stateDirOf } from './common.js';
 import { listBackups, pinBackup, planPrune, pruneBackups, readBackup, verifyBackup, infoOf, type BackupInfo } from '../engine/backups.js';
 import type { GlobalOptions, Io } from './types.js';
 
@@ -76,11 +76,12 @@ export async function backupsPinCommand(id: string, g: GlobalOptions, io: Io): P
 export async function backupsPruneCommand(opts: { keep?: number }, g: GlobalOptions, io: Io): Promise<void> {
   if (opts.keep !== undefined && (!Number.isInteger(opts.keep) || opts.keep < 1)) throw new MtaError('usage', `--keep must be a whole number of at least 1, not ${opts.keep}`);
   const store = storeDirOf(g);
-  const lock = await acquireLock(stateDirOf(g), 'backups prune', io.err); // not while a run or rollback uses the store
+  const host = await hostOf(g);
+  const lock = await acquireLock(host, stateDirOf(g), 'backups prune', io.err); // not while a run or rollback uses the store
   try {
     await prune(store, opts, g, io);
   } finally {
-    lock.release();
+    await lock.release();
   }
 }
 
@@ -88,7 +89,7 @@ async function prune(store: string, opts: { keep?: number }, g: GlobalOptions, i
   const planned = await planPrune(store, opts.keep);
   const keep = planned.keep;
   // A backup that a rollback may still need is never pruned: the one of any run not rolled back yet.
-  const needed = new Set((await listRuns(stateDirOf(g))).filter((r) => r.backupId && r.rollback?.status !== 'complete').map((r) => r.backupId!));
+  const needed = new Set((await listRuns(await hostOf(g), stateDirOf(g))).filter((r) => r.backupId && r.rollback?.status !== 'complete').map((r) => r.backupId!));
   const remove = planned.remove.filter((b) => !needed.has(b.id));
   if (remove.length === 0) {
     io.event('prune', { keep, deleted: [] });

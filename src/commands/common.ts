@@ -5,6 +5,7 @@ import { resolveStateDir } from '../lib/paths.js';
 import { MtaError } from '../lib/errors.js';
 import { msg } from '../messages.js';
 import type { EngineOptions } from '../engine/context.js';
+import { openHost, type Host } from '../host/index.js';
 import type { LoadedPlan } from '../plan/load.js';
 import type { GlobalOptions, Io } from './types.js';
 
@@ -15,6 +16,11 @@ export function rootOf(g: GlobalOptions): string {
 
 export function stateDirOf(g: GlobalOptions): string {
   return resolveStateDir(rootOf(g) || '/', g.stateDir);
+}
+
+/** The target of this invocation: this machine for now (the CLI wires --host to a remote host later). */
+export function hostOf(g: GlobalOptions, dryRun = false): Promise<Host> {
+  return openHost({ root: rootOf(g), dryRun });
 }
 
 export function engineOptions(loaded: LoadedPlan, g: GlobalOptions, io: Io, extra: { dryRun: boolean; signal: AbortSignal }): EngineOptions {

@@ -5,20 +5,18 @@
  */
 import path from 'node:path';
 import { loadPlan } from '../plan/load.js';
-import { createExecutor } from '../lib/exec.js';
 import { MtaError } from '../lib/errors.js';
 import { msg } from '../messages.js';
-import { Journal, listRuns } from '../engine/journal.js';
-import { acquireLock } from '../engine/lock.js';
-import { rollback } from '../engine/run.js';
-import { baseContext, openRunLog, redactorFor, runPaths } from '../engine/context.js';
+import { listRuns } from '../engine/journal.js';
+import { rollbackCommandRun } from '../engine/rollback-run.js';
 import { pendingIntents } from '../engine/rollback.js';
-import { confirmation, engineOptions, interruptSignal, stateDirOf } from './common.js';
+import { confirmation, engineOptions, hostOf, interruptSignal, stateDirOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
 export async function rollbackCommand(runId: string | undefined, g: GlobalOptions, io: Io): Promise<void> {
   const stateDir = stateDirOf(g);
-  const runs = await listRuns(stateDir);
+  const host = await hostOf(g);
+  const runs = await listRuns(host, stateDir);
   if (!runs.length) {
     if (runId) throw new MtaError('not-found', `no run ${runId} in ${stateDir}`);
     io.out(msg.noRuns);
@@ -40,24 +38,16 @@ export async function rollbackCommand(runId: string | undefined, g: GlobalOption
   const confirm = confirmation(`rollback of ${run.id}`, g, io);
   if (confirm && !(await confirm())) throw new MtaError('refused', msg.declined('rollback'));
 
-  const lock = await acquireLock(stateDir, `rollback ${run.id}`, io.err);
   const interrupt = interruptSignal(io); // keeps Ctrl-C from killing us mid-undo; the undo itself ignores it
-  const log = openRunLog(path.join(run.dir, 'run.log'));
   try {
     const o = engineOptions(loaded, { ...g, root: root || undefined }, io, { dryRun: false, signal: new AbortController().signal });
     o.stateDir = stateDir;
-    const exec = createExecutor({ dryRun: false, redact: redactorFor(loaded), log: (l) => log.write(l) });
-    const base = baseContext(o, exec, runPaths(stateDir, run.id), () => {});
-    const journal = await Journal.append(run.journal, o.clock);
-    const rb = await rollback(o, journal, run.id, base, 'command');
-    if (!run.end) journal.write({ type: 'end', status: rb.failures.length ? 'rollback-incomplete' : 'rolled-back', message: 'rolled back by command' });
-    journal.close();
+    o.host = host.rooted(root);
+    const rb = await rollbackCommandRun(o, run);
     for (const l of rb.lines) io.out(`  ${l}`);
     if (rb.failures.length) throw new MtaError('rollback-incomplete', msg.rollbackIncomplete, rb.failures.map((f) => `NOT UNDONE: ${f}`));
     io.out(msg.rolledBack(rb.undone, rb.restored));
   } finally {
-    log.close();
     interrupt.dispose();
-    lock.release();
   }
 }

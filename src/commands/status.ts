@@ -1,9 +1,8 @@
 /** `mta-upgrade status`: who holds the lock, the latest runs, and whether one needs a rollback. */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { listRuns, needsRollback, type RunSummary } from '../engine/journal.js';
 import { pidAlive } from '../lib/pid.js';
-import { stateDirOf } from './common.js';
+import { hostOf, stateDirOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
 export function runState(r: RunSummary): string {
@@ -16,14 +15,15 @@ export function runState(r: RunSummary): string {
 export async function statusCommand(g: GlobalOptions, io: Io): Promise<void> {
   const stateDir = stateDirOf(g);
   io.out(`State directory: ${stateDir}`);
-  const lock = await fs.readFile(path.join(stateDir, 'lock'), 'utf8').catch(() => undefined);
+  const host = await hostOf(g);
+  const lock = await host.readFile(path.join(stateDir, 'lock')).then(String, () => undefined);
   if (lock) {
     const h = JSON.parse(lock) as { pid: number; started: string; command: string };
     const state = pidAlive(h.pid) ? 'running' : 'stale (process gone)';
     io.out(`Lock: pid ${h.pid}, '${h.command}', since ${h.started} — ${state}`);
     io.event('lock', { ...h, alive: pidAlive(h.pid) });
   } else io.out('Lock: free');
-  const runs = await listRuns(stateDir);
+  const runs = await listRuns(host, stateDir);
   if (!runs.length) io.out('Runs: none');
   for (const r of runs.slice(-10)) {
     const state = runState(r);

@@ -1,12 +1,10 @@
 /** `mta-upgrade verify PLAN`: every check of the plan against the live system, concurrently, one table. */
 import { loadPlan } from '../plan/load.js';
-import { createExecutor } from '../lib/exec.js';
 import { systemClock } from '../lib/clock.js';
-import { underRoot } from '../lib/paths.js';
 import { MtaError } from '../lib/errors.js';
 import { runChecks, failedRequired, formatChecks } from '../engine/checks.js';
 import { flatten } from '../engine/preview.js';
-import { rootOf } from './common.js';
+import { hostOf, rootOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
 export async function verifyCommand(planFile: string, g: GlobalOptions, io: Io): Promise<void> {
@@ -14,13 +12,14 @@ export async function verifyCommand(planFile: string, g: GlobalOptions, io: Io):
   const loaded = await loadPlan(planFile, { root, overrides: g.vars });
   const started = performance.now();
   // Checks are probes: a dry-run executor would still run them; this one never writes anyway.
-  const exec = createExecutor({ dryRun: true });
+  const host = await hostOf(g, true);
   const outcomes = await runChecks(loaded.plan.checks, {
-    exec,
+    host,
+    exec: host.exec,
     clock: systemClock,
-    root: root || '/',
+    root: host.root,
     vars: loaded.vars,
-    real: (p) => underRoot(root || '/', p),
+    real: (p) => host.real(p),
     signal: new AbortController().signal,
   });
   const ms = Math.round(performance.now() - started);

@@ -15,6 +15,16 @@ import { hashEntries, walk, writeArchive } from '../lib/archive-create.js';
 import { ArchiveRefused, readArchive } from '../lib/archive-read.js';
 import { stageArchive } from '../lib/archive-stage.js';
 import { applyStaged, syncTouched } from '../lib/archive-apply.js';
+import type { Host } from '../host/types.js';
+
+/**
+ * The archive modules (lib/archive-*) still read and write with node:fs: they run where the target's files are,
+ * i.e. with a local host only. A remote host is refused here, before anything is read (the remote backup is made
+ * on the host with its own tar: Host.tarOut / sha256Many).
+ */
+function localOnly(host: Host | undefined, what: string): void {
+  if (host?.remote) throw new MtaError('failed', `${what} on a remote host (${host.label}) is not supported by this version yet`, ['nothing was changed']);
+}
 
 export const DEFAULT_KEEP = 5;
 
@@ -45,6 +55,8 @@ export interface BackupInfo {
 }
 
 export interface CreateBackupOptions {
+  /** The target; backups of a remote host are refused for now (see localOnly). */
+  host?: Host;
   storeDir: string;
   paths: string[];
   real: (p: string) => string;
@@ -76,6 +88,7 @@ const isDirPathAt = (p: string): boolean => p.endsWith('/');
 export async function createBackup(opts: CreateBackupOptions): Promise<BackupInfo> {
   const { storeDir, clock, meta } = opts;
   const say = opts.onProgress ?? (() => {});
+  localOnly(opts.host, 'a backup');
   fs.mkdirSync(storeDir, { recursive: true, mode: 0o700 });
   fs.chmodSync(storeDir, 0o700); // also tightens a store created by hand
   const id = timeId(clock);
@@ -192,6 +205,7 @@ export async function pruneBackups(storeDir: string, opts: { keep?: number; only
 }
 
 export interface RestoreBackupOptions {
+  host?: Host;
   storeDir: string;
   id: string;
   real: (p: string) => string;
@@ -206,6 +220,7 @@ export interface RestoreBackupOptions {
 export async function restoreBackup(opts: RestoreBackupOptions): Promise<{ lines: string[]; changed: number }> {
   const { storeDir, id } = opts;
   const say = opts.onProgress ?? (() => {});
+  localOnly(opts.host, 'restoring a backup');
   const r = await readBackup(storeDir, id);
   const created: string[] = [];
   try {

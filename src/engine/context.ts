@@ -1,13 +1,13 @@
 /**
- * Everything a run needs, built once: paths (root, state dir, work dir), the executor (owning dry run and the
- * run log), the clock, and the step/check contexts handed to each kind. Injected pieces (executor factory,
- * clock) let tests drive the engine.
+ * Everything a run needs, built once: the host (the target: files, commands, --root), paths (state dir, work
+ * dir), the executor of each phase (owning dry run and the run log), the clock, and the step/check contexts
+ * handed to each kind. Injected pieces (host, executor factory, clock) let tests drive the engine.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { createExecutor, type Executor, type ExecutorOptions } from '../lib/exec.js';
+import type { Executor, ExecutorOptions } from '../lib/exec.js';
 import { makeRedactor } from '../lib/redact.js';
-import { underRoot } from '../lib/paths.js';
+import { LocalHost } from '../host/local.js';
+import type { Host } from '../host/types.js';
 import type { Clock } from '../lib/clock.js';
 import type { LoadedPlan } from '../plan/load.js';
 import type { BaseContext, PlanFacts, JournalWriter } from '../steps/types.js';
@@ -21,7 +21,9 @@ export interface EngineOptions {
   dryRun: boolean;
   clock: Clock;
   signal: AbortSignal;
-  /** Injected in tests; createExecutor otherwise. */
+  /** The target; a LocalHost on `root` when absent. */
+  host?: Host;
+  /** Injected in tests (only with the LocalHost made here); createExecutor otherwise. */
   execFactory?: (o: ExecutorOptions) => Executor;
   /** A line for the user (preview, summary). */
   out: (line: string) => void;
@@ -56,23 +58,55 @@ export function redactorFor(loaded: LoadedPlan): (s: string) => string {
   return makeRedactor(loaded.plan.secrets.map((n) => loaded.vars[n]).filter((v): v is string => !!v));
 }
 
+/** The engine's host: the one given, or a LocalHost on --root (with the tests' executor factory, if any). */
+export function engineHost(o: EngineOptions): Host {
+  o.host ??= new LocalHost({ root: o.root, dryRun: o.dryRun, signal: o.signal }, o.execFactory);
+  return o.host;
+}
+
+export interface RunLog {
+  write(line: string): void;
+  /** Resolves once every line written so far is on the host. */
+  close(): Promise<void>;
+}
+
 /**
- * The run log: every command, its output and its end, redacted. In a dry run nothing is written anywhere, so
- * the log stays in memory (and --verbose shows it).
+ * The run log on the host: every command, its output and its end, redacted. Lines are batched: one append per
+ * batch, in order, the next batch once the previous is written (a build's thousands of lines cost a few
+ * appends, one round trip each on SSH). Not fsynced: the journal is the durable record; the log is for reading.
  */
-export function openRunLog(file: string | undefined): { write(line: string): void; close(): void } {
-  if (!file) return { write: () => {}, close: () => {} };
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const fd = fs.openSync(file, 'a', 0o600);
+export async function openRunLog(host: Host, file: string): Promise<RunLog> {
+  await host.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  let pending: string[] = [];
+  let flushing: Promise<void> = Promise.resolve();
+  let failed: unknown;
+  const flush = (): Promise<void> => {
+    if (!pending.length) return flushing;
+    flushing = flushing.then(async () => {
+      const text = pending.join('');
+      pending = [];
+      if (text) await host.append(file, text, 0o600).catch((e) => void (failed ??= e));
+    });
+    return flushing;
+  };
   return {
-    write: (line) => fs.writeSync(fd, `${new Date().toISOString()} ${line}\n`),
-    close: () => fs.closeSync(fd),
+    write: (line) => {
+      const first = pending.length === 0;
+      pending.push(`${new Date().toISOString()} ${line}\n`);
+      if (first) queueMicrotask(() => void flush());
+    },
+    close: async () => {
+      await flush();
+      await flushing;
+      if (failed) throw failed;
+    },
   };
 }
 
 export function baseContext(o: EngineOptions, exec: Executor, paths: RunPaths, report: (l: string) => void): BaseContext {
-  const real = (p: string) => underRoot(o.root || '/', p);
+  const host = engineHost(o);
   return {
+    host,
     exec,
     clock: o.clock,
     dryRun: o.dryRun,
@@ -81,7 +115,7 @@ export function baseContext(o: EngineOptions, exec: Executor, paths: RunPaths, r
     workDir: paths.workDir,
     runId: paths.runId,
     vars: o.loaded.vars,
-    real,
+    real: (p: string) => host.real(p),
     report,
     signal: o.signal,
   };
@@ -97,5 +131,5 @@ export const dryRunJournal: JournalWriter = {
 };
 
 export function checkContext(base: BaseContext, extra: Partial<CheckContext> = {}): CheckContext {
-  return { exec: base.exec, clock: base.clock, root: base.root, vars: base.vars, real: base.real, signal: base.signal, ...extra };
+  return { host: base.host, exec: base.exec, clock: base.clock, root: base.root, vars: base.vars, real: base.real, signal: base.signal, ...extra };
 }

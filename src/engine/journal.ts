@@ -3,19 +3,23 @@
  * before the mutation it announces. A run whose journal has no `end` record did not finish (crash, kill -9,
  * power loss): `run` refuses to start until it is rolled back, and `rollback` replays its intents in reverse.
  *
+ * Commands that change things: when a mutating command starts, its process group is journaled before its output
+ * is read, as `{type:'note', event:'process', data:{pid, pgid, startTime, argv}}` (a note, not an intent: there
+ * is nothing to undo about a process, but rollback, status and the next run can find a group that outlived a
+ * kill -9 and stop it if it is still the same process; see `runningProcesses`).
+ *
  * Test hook: MTA_UPGRADE_CRASH_AT=after:N (or before:N) makes the process SIGKILL itself right after (before)
  * journal record N is written, so tests can stop a run at every journal point.
  */
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock } from '../lib/clock.js';
+import type { Host } from '../host/types.js';
 import type { JournalAction, JournalWriter } from '../steps/types.js';
 
 export type RunStatus = 'ok' | 'failed' | 'rolled-back' | 'rollback-incomplete' | 'interrupted';
 
 export type JournalRecord =
-  | { seq: number; t: number; type: 'start'; runId: string; plan: string; planFile: string; planHash: string; pid: number; root: string; host: string; tool: string; vars?: Record<string, string> }
+  | { seq: number; t: number; type: 'start'; runId: string; plan: string; planFile: string; planHash: string; pid: number; root: string; host: string; tool: string; vars?: Record<string, string>; target?: string }
   | { seq: number; t: number; type: 'intent'; action: JournalAction }
   | { seq: number; t: number; type: 'done'; of: number; info?: Record<string, unknown> }
   | { seq: number; t: number; type: 'note'; event: string; data: Record<string, unknown> }
@@ -28,9 +32,11 @@ type NewRecord = JournalRecord extends infer R ? (R extends JournalRecord ? Omit
 
 export class Journal implements JournalWriter {
   private seq: number;
+  /** Records go out one at a time, in order, each durable before the next (and before its write resolves). */
+  private tail: Promise<unknown> = Promise.resolve();
   private constructor(
+    readonly host: Host,
     readonly file: string,
-    private readonly fd: number,
     private readonly clock: Clock,
     start: number,
   ) {
@@ -38,52 +44,54 @@ export class Journal implements JournalWriter {
   }
 
   /** Create the journal of a new run (its directory 0700: run logs may quote config files). */
-  static async create(runDir: string, clock: Clock): Promise<Journal> {
-    await fsp.mkdir(runDir, { recursive: true, mode: 0o700 });
+  static async create(host: Host, runDir: string, clock: Clock): Promise<Journal> {
+    await host.mkdir(runDir, { recursive: true, mode: 0o700 });
     const file = path.join(runDir, 'journal.jsonl');
-    const fd = fs.openSync(file, 'wx', 0o600);
-    fsyncDir(runDir);
-    return new Journal(file, fd, clock, 0);
+    await host.writeFileExclusive(file, '', 0o600);
+    await host.fsync(runDir);
+    return new Journal(host, file, clock, 0);
   }
 
   /** Reopen an existing journal to append (rollback records). */
-  static async append(file: string, clock: Clock): Promise<Journal> {
-    const records = await readJournal(file);
-    const fd = fs.openSync(file, 'a', 0o600);
+  static async append(host: Host, file: string, clock: Clock): Promise<Journal> {
+    const records = await readJournal(host, file);
+    const j = new Journal(host, file, clock, records.reduce((m, r) => Math.max(m, r.seq), 0));
     // A crash mid-write leaves a torn last line without its newline: start on a fresh line, or the next
     // record would be glued to it and lost on reading.
-    const size = fs.fstatSync(fd).size;
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      const rfd = fs.openSync(file, 'r');
-      fs.readSync(rfd, last, 0, 1, size - 1);
-      fs.closeSync(rfd);
-      if (last[0] !== 0x0a) fs.writeSync(fd, '\n');
+    const st = await host.lstat(file);
+    if (st && st.size > 0) {
+      const last = await host.readFile(file, { offset: st.size - 1, maxBytes: 1 });
+      if (last[0] !== 0x0a) await host.appendDurable(file, '\n');
     }
-    return new Journal(file, fd, clock, records.reduce((m, r) => Math.max(m, r.seq), 0));
+    return j;
   }
 
-  write(rec: NewRecord): number {
+  /** Append one record, durable (fsynced on the host) when the promise resolves. Returns its sequence number. */
+  write(rec: NewRecord): Promise<number> {
     const seq = ++this.seq;
-    crashHook('before', seq);
     const line = JSON.stringify({ seq, t: this.clock.now(), ...rec }) + '\n';
-    fs.writeSync(this.fd, line);
-    fs.fsyncSync(this.fd);
-    crashHook('after', seq);
-    return seq;
+    const p = this.tail.then(async () => {
+      crashHook('before', seq);
+      await this.host.appendDurable(this.file, line);
+      crashHook('after', seq);
+      return seq;
+    });
+    this.tail = p.catch(() => {});
+    return p;
   }
 
   async intent(action: JournalAction): Promise<number> {
     return this.write({ type: 'intent', action });
   }
   async done(of: number, info?: Record<string, unknown>): Promise<void> {
-    this.write({ type: 'done', of, ...(info ? { info } : {}) });
+    await this.write({ type: 'done', of, ...(info ? { info } : {}) });
   }
   async note(event: string, data: Record<string, unknown>): Promise<void> {
-    this.write({ type: 'note', event, data });
+    await this.write({ type: 'note', event, data });
   }
-  close(): void {
-    fs.closeSync(this.fd);
+  /** Wait for every record written so far (nothing is held open: each append is complete on its own). */
+  async close(): Promise<void> {
+    await this.tail;
   }
 }
 
@@ -91,18 +99,9 @@ function crashHook(when: 'before' | 'after', seq: number): void {
   if (process.env['MTA_UPGRADE_CRASH_AT'] === `${when}:${seq}`) process.kill(process.pid, 'SIGKILL');
 }
 
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** Read a journal; a torn last line (the crash hit mid-write) is ignored: its mutation never started. */
-export async function readJournal(file: string): Promise<JournalRecord[]> {
-  const text = await fsp.readFile(file, 'utf8');
+export async function readJournal(host: Host, file: string): Promise<JournalRecord[]> {
+  const text = (await host.readFile(file)).toString('utf8');
   const out: JournalRecord[] = [];
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
@@ -150,14 +149,26 @@ export function needsRollback(s: RunSummary): boolean {
   return s.end.status === 'rollback-incomplete';
 }
 
-export async function listRuns(stateDir: string): Promise<RunSummary[]> {
+export async function listRuns(host: Host, stateDir: string): Promise<RunSummary[]> {
   const runsDir = path.join(stateDir, 'runs');
-  const ids = (await fsp.readdir(runsDir).catch(() => [] as string[])).sort();
+  const ids = (await host.readdir(runsDir).catch(() => [] as Buffer[])).map(String).sort();
   const out: RunSummary[] = [];
   for (const id of ids) {
     const dir = path.join(runsDir, id);
-    const records = await readJournal(path.join(dir, 'journal.jsonl')).catch(() => undefined);
+    const records = await readJournal(host, path.join(dir, 'journal.jsonl')).catch(() => undefined);
     if (records) out.push(summarize(id, dir, records));
   }
   return out;
+}
+
+/** Process groups journaled by `note process` that have no later `note process-end` with the same pid. */
+export function runningProcesses(s: RunSummary): { pid: number; pgid: number; startTime: string; argv: string[] }[] {
+  const open = new Map<number, { pid: number; pgid: number; startTime: string; argv: string[] }>();
+  for (const r of s.records) {
+    if (r.type !== 'note') continue;
+    const d = r.data as { pid: number; pgid: number; startTime: string; argv: string[] };
+    if (r.event === 'process') open.set(d.pid, d);
+    else if (r.event === 'process-end') open.delete(d.pid);
+  }
+  return [...open.values()];
 }

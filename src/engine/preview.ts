@@ -3,11 +3,12 @@
  * commands and files (from the same builders as the real run), and every check, really run. It writes nothing:
  * no state directory, no log, no temp file. Nothing is reported as merely "skipped".
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { stepModule } from '../steps/index.js';
+import { stepContext } from '../steps/context.js';
 import { formatBytes } from '../lib/format.js';
-import type { StepContext } from '../steps/types.js';
+import type { RunContext } from '../steps/types.js';
+import type { Host } from '../host/types.js';
 import { runChecks, formatChecks, type CheckOutcome } from './checks.js';
 import { checkContext, dryRunJournal, planFacts, redactorFor, type EngineOptions } from './context.js';
 import type { BaseContext } from '../steps/types.js';
@@ -20,24 +21,26 @@ export interface PathState {
   files?: number;
 }
 
-export async function pathState(planPath: string, real: string): Promise<PathState> {
-  const st = await fs.lstat(real).catch(() => undefined);
+export async function pathState(host: Host, planPath: string, real: string): Promise<PathState> {
+  const st = await host.lstat(real).catch(() => undefined);
   if (!st) return { path: planPath, exists: false };
-  if (st.isSymbolicLink()) return { path: planPath, exists: true, kind: 'symlink', bytes: st.size };
-  if (!st.isDirectory()) return { path: planPath, exists: true, kind: st.isFile() ? 'file' : 'other', bytes: st.size, files: 1 };
+  if (st.type === 'symlink') return { path: planPath, exists: true, kind: 'symlink', bytes: st.size };
+  if (st.type !== 'dir') return { path: planPath, exists: true, kind: st.type === 'file' ? 'file' : 'other', bytes: st.size, files: 1 };
   let bytes = 0;
   let files = 0;
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await fs.readdir(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else {
+  // Names are bytes: a non-UTF-8 name is joined as a Buffer and still found.
+  const walk = async (d: Buffer): Promise<void> => {
+    for (const name of await host.readdir(d)) {
+      const p = Buffer.concat([d, Buffer.from('/'), name]);
+      const e = await host.lstat(p);
+      if (e?.type === 'dir') await walk(p);
+      else if (e) {
         files++;
-        bytes += (await fs.lstat(p)).size;
+        bytes += e.size;
       }
     }
   };
-  await walk(real);
+  await walk(Buffer.from(path.posix.normalize(real).replace(/\/+$/, '') || '/'));
   return { path: planPath, exists: true, kind: 'dir', bytes, files };
 }
 
@@ -58,28 +61,26 @@ export async function preview(o: EngineOptions, base: BaseContext): Promise<Chec
   const paths = [...plan.binaries, ...plan.configs];
   say(`1. Back up ${paths.length} paths into one archive:`);
   for (const p of paths) {
-    const s = await pathState(p, base.real(p));
+    const s = await pathState(base.host, p, base.real(p));
     o.event('backup-path', { ...s });
     say(`   ${formatPathState(s)}`);
   }
   say('');
   say(`2. Steps (${plan.steps.length}):`);
-  const shared = new Map<string, unknown>();
-  const ctx: StepContext = {
+  const ctx: RunContext = {
     ...base,
     journal: dryRunJournal,
     plan: planFacts(o.loaded),
-    shared,
+    handover: {},
     metric: () => {},
     // Only its presence matters to describe(): staged checks are listed under "Checks" below.
     runStagedChecks: plan.checks.length ? async () => ({ ok: true, lines: [] }) : undefined,
   };
   for (const [i, step] of plan.steps.entries()) {
     const mod = stepModule(step.type);
-    shared.set('step.index', i);
     const title = redact(mod.title(step));
     say(`   ${i + 1}) ${title}  [${step.type}]`);
-    const lines = (await mod.describe(step, ctx)).map(redact);
+    const lines = (await mod.describe(step, stepContext(ctx, i, step.type))).map(redact);
     o.event('step', { index: i, kind: step.type, title, lines });
     for (const l of lines) say(`      ${l}`);
   }

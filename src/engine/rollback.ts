@@ -4,7 +4,6 @@
  * (atomically, owner, mode and mtime); then the late undos (service restarts) so the old binaries run again.
  * Each undo is journaled (`undone` / `undo-failed`); a second rollback finds nothing left and is a no-op.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { stepModule } from '../steps/index.js';
 import type { JournalAction, UndoContext } from '../steps/types.js';
@@ -30,6 +29,14 @@ export function pendingIntents(s: RunSummary): { seq: number; action: JournalAct
     .reverse();
 }
 
+/**
+ * The engine's undo order: pending intents newest first, the `undoLast` kinds (service restarts) after all
+ * others (the backup restore goes between the two groups, see rollbackTasks).
+ */
+export function undoOrder<T extends { action: JournalAction }>(pending: T[], isLate: (a: JournalAction) => boolean): T[] {
+  return [...pending.filter((p) => !isLate(p.action)), ...pending.filter((p) => isLate(p.action))];
+}
+
 /** The rollback as tasks, so the runner shows progress; `report` fills as they run. */
 export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: string) => string }, journal: Journal, report: RollbackReport): Task[] {
   const pending = pendingIntents(s);
@@ -43,14 +50,14 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: st
         const state = ctx.redact(await mod.undo(action, ctx));
         report.lines.push(state);
         report.undone++;
-        journal.write({ type: 'undone', of: seq, state });
+        await journal.write({ type: 'undone', of: seq, state });
         return state;
       } catch (e) {
         const error = ctx.redact(e instanceof Error ? e.message : String(e));
         // Known before it is journaled: a journal that cannot be written (disk full) must not hide the failure.
         report.failures.push(`${action.kind} ${action.action}${describeTarget(action)}: ${error}`);
         try {
-          journal.write({ type: 'undo-failed', of: seq, error });
+          await journal.write({ type: 'undo-failed', of: seq, error });
         } catch (je) {
           report.failures.push(`journal not writable: ${je instanceof Error ? je.message : String(je)}`);
         }
@@ -64,7 +71,7 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: st
     tasks.push({
       title: `Give ${defused.length} kept old file${defused.length === 1 ? '' : 's'} back their setuid/setgid mode`,
       run: async () => {
-        for (const d of defused) await fs.chmod(d.data.path, d.data.mode).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+        for (const d of defused) await ctx.host.chmod(d.data.path, d.data.mode).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
       },
     });
   }
@@ -77,7 +84,7 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: st
       title: `Restore backup ${id}`,
       run: async (line) => {
         try {
-          const r = await restoreBackup({ storeDir: path.join(ctx.stateDir, 'backups'), id, real: ctx.real, onProgress: line });
+          const r = await restoreBackup({ host: ctx.host, storeDir: path.join(ctx.stateDir, 'backups'), id, real: ctx.real, onProgress: line });
           report.lines.push(...r.lines);
           report.restored += r.changed;
           return `${r.changed} path${r.changed === 1 ? '' : 's'} put back`;

@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'not-available' //    a subcommand a later release fills                → 2
   | 'failed' //           failed, nothing changed or everything undone      → 1
   | 'rollback-incomplete' // failed and at least one undo failed            → 3
+  | 'dns-failed' //       DNS gave no answer: unreachable, SERVFAIL, timeout → 4 (not "an MX cannot do TLS")
   | 'interrupted'; //     SIGINT/SIGTERM, applied work undone               → 130
 
 export const EXIT_CODES: Record<ErrorKind, number> = {
@@ -20,6 +21,7 @@ export const EXIT_CODES: Record<ErrorKind, number> = {
   'not-available': 2,
   failed: 1,
   'rollback-incomplete': 3,
+  'dns-failed': 4,
   interrupted: 130,
 };
 

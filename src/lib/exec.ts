@@ -4,6 +4,14 @@
  * own process group so a timeout or Ctrl-C stops `sh ./Build` and every make below it, not just the shell.
  */
 
+/** A running process on the target: its pid, its process group, and its start time in the host's own terms. */
+export interface ProcessRef {
+  pid: number;
+  pgid: number;
+  /** Compared verbatim, never interpreted (Linux: boot id + /proc/PID/stat starttime). */
+  startTime: string;
+}
+
 export interface ExecRequest {
   argv: string[];
   cwd?: string;
@@ -17,6 +25,11 @@ export interface ExecRequest {
   onLine?: (line: string) => void;
   /** Stop the process as soon as this returns true for the output so far; the result then counts as ok. */
   until?: (output: string) => boolean;
+  /**
+   * Awaited once the process exists and before its output is read: the engine journals the process group of a
+   * mutating command here, so a rollback after kill -9 can find and stop it. A rejection stops the command.
+   */
+  onStart?: (p: ProcessRef) => void | Promise<void>;
 }
 
 export interface ExecResult {
@@ -52,7 +65,12 @@ export interface ExecutorOptions {
   log?: (line: string) => void;
   redact?: (text: string) => string;
   killAfterMs?: number;
+  /** How to learn a started child's start time (the host's); without it onStart gets an empty startTime. */
+  processRef?: (pid: number) => Promise<ProcessRef | undefined>;
 }
+
+/** The start gate (see run): wait for one line on fd 3, close it, become the command. */
+const GATE = 'read _ <&3 || exit 125; exec 3<&-; exec "$@"';
 
 const SAFE = /^[\w@%+=:,./-]+$/;
 export function shellQuote(arg: string): string {
@@ -84,13 +102,19 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     log(`$ ${shown}`);
     // execa costs ~100 ms to load: only commands that run something pay for it.
     const { execa } = await import('execa');
-    const child = execa(req.argv[0]!, req.argv.slice(1), {
+    // With onStart the command waits at a gate (a /bin/sh that reads one line from fd 3, then execs it: same pid,
+    // same start time) until onStart has resolved; if we die first, fd 3 reaches EOF and it exits 125 unrun.
+    const gated = req.onStart !== undefined;
+    const argv = gated ? ['/bin/sh', '-c', GATE, 'sh', ...req.argv] : req.argv;
+    const child = execa(argv[0]!, argv.slice(1), {
       cwd: req.cwd,
       env: req.env,
       extendEnv: true,
       reject: false,
       all: true,
-      stdin: req.input === undefined ? 'ignore' : 'pipe',
+      ...(gated
+        ? { stdio: [req.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', 'pipe'] as const }
+        : { stdin: req.input === undefined ? ('ignore' as const) : ('pipe' as const) }),
       input: req.input,
       detached: true, // own process group: we kill the whole tree, and a terminal's Ctrl-C reaches only us
       stripFinalNewline: false,
@@ -116,6 +140,21 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     const onAbort = () => ((canceled = true), stop());
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
+    let startError: unknown;
+    if (req.onStart && child.pid !== undefined) {
+      // The child is its own group leader (detached): pgid = pid. It waits at the gate until this resolves.
+      const gate = child.stdio[3] as NodeJS.WritableStream | undefined;
+      const ref = (await opts.processRef?.(child.pid).catch(() => undefined)) ?? { pid: child.pid, pgid: child.pid, startTime: '' };
+      try {
+        await req.onStart(ref);
+        gate?.end('go\n');
+      } catch (e) {
+        startError = e;
+        gate?.end();
+        stop();
+      }
+    }
+
     let output = '';
     try {
       for await (const line of child.iterable({ from: 'all', preserveNewlines: false })) {
@@ -135,6 +174,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     if (timer) clearTimeout(timer);
     if (hardKill) clearTimeout(hardKill);
     opts.signal?.removeEventListener('abort', onAbort);
+    if (startError) throw startError;
 
     const exitCode = typeof r.exitCode === 'number' ? r.exitCode : undefined;
     const ok = stoppedEarly || (!timedOut && !canceled && exitCode === 0);
@@ -142,7 +182,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     if (stoppedEarly) message = `stopped once its output was read: ${shown}`;
     else if (timedOut) message = `timed out after ${req.timeoutMs} ms: ${shown}`;
     else if (canceled) message = `interrupted: ${shown}`;
-    else if ((r as { code?: string }).code === 'ENOENT') message = `command not found: ${req.argv[0]} (${shown})`;
+    else if ((r as { code?: string }).code === 'ENOENT' || (gated && exitCode === 127 && /not found/.test(String(r.stderr)))) message = `command not found: ${req.argv[0]} (${shown})`;
     else if (exitCode === 0) message = `ok: ${shown}`;
     else if (exitCode !== undefined) message = `exit code ${exitCode}: ${shown}`;
     else message = `killed by ${r.signal ?? 'a signal'}: ${shown}`;

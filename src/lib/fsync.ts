@@ -15,8 +15,8 @@ export async function fsyncFile(file: string): Promise<void> {
   }
 }
 
-/** fsync a directory so a rename or unlink inside it survives a crash. */
-export async function fsyncDir(dir: string): Promise<void> {
+/** fsync a directory so a rename or unlink inside it survives a crash (a file works too). */
+export async function fsyncDir(dir: string | Buffer): Promise<void> {
   const fh = await fs.open(dir, 'r');
   try {
     await fh.sync();

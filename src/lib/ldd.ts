@@ -6,7 +6,7 @@
  * ("OpenSSL 1.0.1e-freebsd 11 Feb 2013") in libcrypto, and before 1.1 also in libssl (SSL_version_str). A file
  * name like libssl.so.6 says nothing reliable about the version behind it.
  */
-import fs from 'node:fs/promises';
+import type { Host } from '../host/types.js';
 import { satisfiesMtaVersion } from './mta-version.js';
 
 export interface LinkedLibrary {
@@ -17,9 +17,9 @@ export interface LinkedLibrary {
   notFound: boolean;
 }
 
-/** The argv that lists a binary's shared libraries on this platform. */
-export function lddArgv(binary: string, platform: NodeJS.Platform = process.platform): string[] {
-  return platform === 'darwin' ? ['otool', '-L', binary] : ['ldd', binary];
+/** The argv that lists a binary's shared libraries on the target (`os`: HostFacts.os). */
+export function lddArgv(binary: string, os: string): string[] {
+  return os === 'darwin' ? ['otool', '-L', binary] : ['ldd', binary];
 }
 
 /**
@@ -75,8 +75,8 @@ export function findSslVersionText(bytes: Buffer): SslVersion | undefined {
   return best;
 }
 
-export async function readSslVersion(file: string): Promise<SslVersion | undefined> {
-  return findSslVersionText(await fs.readFile(file));
+export async function readSslVersion(files: Pick<Host, 'readFile'>, file: string): Promise<SslVersion | undefined> {
+  return findSslVersionText(await files.readFile(file));
 }
 
 /** OpenSSL letter releases as a fourth part: 1.0.1e → 1.0.1.5, so `>=1.0.1g` (Heartbleed fixed) works. */

@@ -2,8 +2,10 @@
  * User and group existence, read from <root>/etc/passwd and <root>/etc/group (not NSS): with --root the target
  * system's accounts are what matter, and a dry run must be able to answer without touching anything.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Host } from '../host/types.js';
+
+type ReadsFiles = Pick<Host, 'readFile'>;
 
 export interface Accounts {
   users: Map<string, number>;
@@ -22,18 +24,18 @@ function parseIds(text: string): Map<string, number> {
   return ids;
 }
 
-async function readOr(file: string): Promise<string> {
+async function readOr(fs: ReadsFiles, file: string): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    return (await fs.readFile(file)).toString('utf8');
   } catch {
     return '';
   }
 }
 
-export async function readAccounts(root: string): Promise<Accounts> {
+export async function readAccounts(fs: ReadsFiles, root: string): Promise<Accounts> {
   const [passwd, group] = await Promise.all([
-    readOr(path.join(root, 'etc/passwd')),
-    readOr(path.join(root, 'etc/group')),
+    readOr(fs, path.join(root, 'etc/passwd')),
+    readOr(fs, path.join(root, 'etc/group')),
   ]);
   return { users: parseIds(passwd), groups: parseIds(group) };
 }
@@ -47,8 +49,8 @@ export interface OwnerCheck {
 }
 
 /** A name may also be given as a number (make accepts GBINGRP=25); numbers always "exist". */
-export async function checkOwners(root: string, user: string, group: string): Promise<OwnerCheck> {
-  const acc = await readAccounts(root);
+export async function checkOwners(fs: ReadsFiles, root: string, user: string, group: string): Promise<OwnerCheck> {
+  const acc = await readAccounts(fs, root);
   const lines: string[] = [];
   const look = (kind: 'user' | 'group', name: string, map: Map<string, number>, file: string) => {
     const id = /^\d+$/.test(name) ? Number(name) : map.get(name);

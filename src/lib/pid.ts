@@ -1,10 +1,13 @@
-/** Pid files and process liveness, shared by the lock, the service step, the daemon check and `status`. */
+/**
+ * Pid files (read on the target, through whatever reads its files) and the liveness of a process on THIS
+ * machine (the controller: the lock's holder). A target's processes are asked through Host.processRef.
+ */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 
 /** The pid on the first line of a pid file (sendmail's format), or undefined when absent or not a pid. */
-export async function readPidFile(file: string): Promise<number | undefined> {
-  const n = Number((await readFile(file, 'utf8').catch(() => '')).split('\n')[0]!.trim());
+export async function readPidFile(files: { readFile(p: string, o?: { maxBytes?: number }): Promise<Buffer> }, file: string): Promise<number | undefined> {
+  const text = await files.readFile(file, { maxBytes: 64 }).then((b) => b.toString('utf8'), () => '');
+  const n = Number(text.split('\n')[0]!.trim());
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
 

@@ -2,9 +2,11 @@
  * The manifest of an install stage (what `Build install DESTDIR=<stage>` produced) and its diff against the live
  * system. Paths are plan paths ('/usr/sbin/sendmail'): the stage is a tree rooted like the target.
  */
-import { lstat, readdir, readlink } from 'node:fs/promises';
-import { sha256File } from './sha256.js';
 import path from 'node:path';
+import type { Host } from '../host/types.js';
+
+/** What reading a stage or the live system needs of the target (the Host satisfies it). */
+export type StatFiles = Pick<Host, 'lstat' | 'readdir' | 'sha256'>;
 
 export type EntryType = 'file' | 'dir' | 'symlink';
 
@@ -30,28 +32,23 @@ export interface DiffEntry {
 }
 
 /** One path's entry, or undefined when absent. Sockets, fifos and devices are reported as files without a hash. */
-export async function statEntry(realPath: string, planPath: string): Promise<ManifestEntry | undefined> {
-  let st;
-  try {
-    st = await lstat(realPath);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
-    throw e;
-  }
-  const type: EntryType = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file';
-  const e: ManifestEntry = { path: planPath, type, size: st.size, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
-  if (type === 'symlink') e.link = await readlink(realPath);
-  else if (st.isFile()) e.sha256 = await sha256File(realPath);
+export async function statEntry(fs: StatFiles, realPath: string, planPath: string): Promise<ManifestEntry | undefined> {
+  const st = await fs.lstat(realPath);
+  if (!st) return undefined;
+  const type: EntryType = st.type === 'symlink' ? 'symlink' : st.type === 'dir' ? 'dir' : 'file';
+  const e: ManifestEntry = { path: planPath, type, size: st.size, mode: st.mode, uid: st.uid, gid: st.gid };
+  if (type === 'symlink') e.link = st.link!.toString('utf8');
+  else if (st.type === 'file') e.sha256 = await fs.sha256(realPath);
   return e;
 }
 
 /** Every entry under the stage, sorted by path, directories included (the swap creates missing ones). */
-export async function walkStage(stageRoot: string): Promise<ManifestEntry[]> {
+export async function walkStage(fs: StatFiles, stageRoot: string): Promise<ManifestEntry[]> {
   const out: ManifestEntry[] = [];
   async function walk(rel: string): Promise<void> {
-    for (const name of (await readdir(path.join(stageRoot, rel))).sort()) {
+    for (const name of (await fs.readdir(path.join(stageRoot, rel))).map(String).sort()) {
       const r = path.posix.join(rel, name);
-      const e = (await statEntry(path.join(stageRoot, r), '/' + r))!;
+      const e = (await statEntry(fs, path.join(stageRoot, r), '/' + r))!;
       out.push(e);
       if (e.type === 'dir') await walk(r);
     }
@@ -69,17 +66,17 @@ function same(a: ManifestEntry, b: ManifestEntry): boolean {
  * 'only-live' (the new version no longer installs it, or the stage is incomplete). Directories that exist on both
  * sides are left out: the swap never touches an existing directory.
  */
-export async function diffStage(stage: ManifestEntry[], real: (p: string) => string, extra: string[] = []): Promise<DiffEntry[]> {
+export async function diffStage(fs: StatFiles, stage: ManifestEntry[], real: (p: string) => string, extra: string[] = []): Promise<DiffEntry[]> {
   const out: DiffEntry[] = [];
   const staged = new Set(stage.map((e) => e.path));
   for (const s of stage) {
-    const live = await statEntry(real(s.path), s.path);
+    const live = await statEntry(fs, real(s.path), s.path);
     if (s.type === 'dir' && live?.type === 'dir') continue;
     out.push({ path: s.path, stage: s, live, status: !live ? 'new' : same(s, live) ? 'unchanged' : 'changed' });
   }
   for (const p of extra) {
     if (staged.has(p)) continue;
-    const live = await statEntry(real(p), p);
+    const live = await statEntry(fs, real(p), p);
     if (live && live.type !== 'dir') out.push({ path: p, status: 'only-live', live });
   }
   return out;

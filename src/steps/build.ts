@@ -8,18 +8,17 @@
  * config was built; Build would otherwise silently take devtools/Site/site.config.m4 (the same file) plus any
  * site.$OS.m4/site.post.m4 (upstream ships none). Without either, Build runs with its own defaults.
  *
- * Reads ctx.shared 'source.dir', 'configure.site_config', 'configure.milter'. Sets:
- *   'build.obj_dir'  string   real path of obj.<os>.<rel>.<arch> (the install step runs `sh ./Build install` on top)
- *   'build.milter'   boolean  libmilter was built (install it from libmilter/ too)
+ * Reads ctx.handover sourceDir, siteConfig, configureMilter. Hands over:
+ *   buildObjDir  real path of obj.<os>.<rel>.<arch> (the install step runs `sh ./Build install` on top)
+ *   buildMilter  libmilter was built (install it from libmilter/ too)
  * Journal: 'build' with the obj.* dirs present before; undo removes the obj.* dirs it made (only work-dir trees).
  */
-import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { ExecRequest } from '../lib/exec.js';
 import { MtaError } from '../lib/errors.js';
 import { absPath, duration, durationMs, envMap } from '../lib/zod-helpers.js';
-import { stepIndex } from './source.js';
+import { defineStep } from './context.js';
 import type { BaseContext, JournalAction, StepContext, StepModule } from './types.js';
 
 export const buildSchema = z
@@ -43,9 +42,9 @@ interface Resolved {
 
 function resolve(step: BuildStep, ctx: StepContext): Resolved {
   return {
-    dir: step.dir ? ctx.real(step.dir) : (ctx.shared.get('source.dir') as string | undefined),
-    siteConfig: step.site_config ? ctx.real(step.site_config) : (ctx.shared.get('configure.site_config') as string | undefined),
-    milter: step.milter ?? !!ctx.shared.get('configure.milter'),
+    dir: step.dir ? ctx.real(step.dir) : ctx.handover.sourceDir,
+    siteConfig: step.site_config ? ctx.real(step.site_config) : ctx.handover.siteConfig,
+    milter: step.milter ?? !!ctx.handover.configureMilter,
   };
 }
 
@@ -56,9 +55,10 @@ export function buildRequests(step: BuildStep, r: Resolved & { dir: string }): E
   return [{ ...common, cwd: r.dir }, ...(r.milter ? [{ ...common, cwd: path.join(r.dir, 'libmilter') }] : [])];
 }
 
-const objDirs = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith('obj.')).sort();
+const objDirs = async (ctx: BaseContext, dir: string) =>
+  (await ctx.host.readdir(dir).catch(() => [] as Buffer[])).map(String).filter((n) => n.startsWith('obj.')).sort();
 
-export const buildStep: StepModule<BuildStep> = {
+export const buildStep: StepModule<BuildStep> = defineStep({
   workDirOnly: true,
   type: 'build',
   schema: buildSchema as unknown as z.ZodType<BuildStep>,
@@ -76,23 +76,17 @@ export const buildStep: StepModule<BuildStep> = {
   },
 
   async apply(step, ctx) {
-    // The engine calls describe in a dry run; should apply be called anyway, it writes nothing either.
-    if (ctx.dryRun) return void (await buildStep.describe(step, ctx)).forEach((l) => ctx.report(l));
     const r = resolve(step, ctx);
     if (!r.dir) throw new MtaError('plan-invalid', 'build: no source tree (put a `source` step before it, or give `dir:`)');
     const dir = r.dir;
-    const before = await objDirs(dir);
-    const seq = await ctx.journal.intent({ step: stepIndex(ctx), kind: 'build', action: 'build', data: { dir, before } });
+    const before = await objDirs(ctx, dir);
+    const seq = await ctx.intent('build', { dir, before });
     const started = ctx.clock.mono();
-    for (const req of buildRequests(step, { ...r, dir })) {
-      const res = await ctx.exec.run({ ...req, onLine: (l) => ctx.report(l) });
-      if (res.canceled) throw new MtaError('interrupted', res.message);
-      if (!res.ok) throw new MtaError('failed', `build failed (${res.message})`, res.output.trimEnd().split('\n').slice(-20));
-    }
+    for (const req of buildRequests(step, { ...r, dir })) await ctx.runOrThrow({ ...req, onLine: (l) => ctx.report(l) }, 'build failed', 20);
     ctx.metric('build', Math.round(ctx.clock.mono() - started), 'ms');
-    const obj = (await objDirs(dir)).find((n) => !n.endsWith('.tmp'));
-    if (obj) ctx.shared.set('build.obj_dir', path.join(dir, obj));
-    ctx.shared.set('build.milter', r.milter);
+    const obj = (await objDirs(ctx, dir)).find((n) => !n.endsWith('.tmp'));
+    if (obj) ctx.handover.buildObjDir = path.join(dir, obj);
+    ctx.handover.buildMilter = r.milter;
     await ctx.journal.done(seq, { obj_dir: obj ?? null });
   },
 
@@ -101,9 +95,9 @@ export const buildStep: StepModule<BuildStep> = {
     // Only trees in our work area: a tree the plan pointed at elsewhere keeps its obj dirs.
     const rel = path.relative(ctx.stateDir, dir);
     if (rel.startsWith('..') || path.isAbsolute(rel)) return `${dir}: not under the state directory; obj dirs left alone`;
-    if (!(await stat(dir).then(() => true, () => false))) return `${dir}: gone; nothing to remove`;
-    const made = (await objDirs(dir)).filter((n) => !before.includes(n));
-    for (const n of made) await rm(path.join(dir, n), { recursive: true, force: true });
+    if (!(await ctx.host.stat(dir))) return `${dir}: gone; nothing to remove`;
+    const made = (await objDirs(ctx, dir)).filter((n) => !before.includes(n));
+    for (const n of made) await ctx.host.rm(path.join(dir, n), { recursive: true, force: true });
     return made.length ? `${dir}: removed ${made.join(', ')}` : `${dir}: no obj dirs to remove`;
   },
-};
+});

@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 import { argv, duration, durationMs, envMap, absPath } from '../lib/zod-helpers.js';
-import { MtaError } from '../lib/errors.js';
 import type { ExecRequest } from '../lib/exec.js';
+import { defineStep } from './context.js';
 import type { StepModule, StepContext, JournalAction, UndoContext } from './types.js';
 
 export const commandSchema = z
@@ -40,7 +40,7 @@ export function commandRequest(step: CommandStep, ctx: Pick<StepContext, 'real'>
   };
 }
 
-export const commandStep: StepModule<CommandStep> = {
+export const commandStep: StepModule<CommandStep> = defineStep({
   type: 'command',
   schema: commandSchema as unknown as z.ZodType<CommandStep>,
   mutates: true,
@@ -60,15 +60,8 @@ export const commandStep: StepModule<CommandStep> = {
 
   async apply(step, ctx) {
     const req = { ...commandRequest(step, ctx), onLine: (l: string) => ctx.report(l) };
-    const index = (ctx.shared.get('step.index') as number | undefined) ?? -1;
-    const seq = step.mutates
-      ? await ctx.journal.intent({ step: index, kind: 'command', action: 'run', data: { argv: req.argv, cwd: req.cwd, undo: step.undo ?? null } })
-      : undefined;
-    const r = await ctx.exec.run(req);
-    if (!r.ok) {
-      if (r.canceled) throw new MtaError('interrupted', r.message);
-      throw new MtaError('failed', `command failed (${r.message})`, tail(r.output, 10));
-    }
+    const seq = step.mutates ? await ctx.intent('run', { argv: req.argv, cwd: req.cwd, undo: step.undo ?? null }) : undefined;
+    await ctx.runOrThrow(req, 'command failed');
     if (seq !== undefined) await ctx.journal.done(seq);
   },
 
@@ -76,15 +69,11 @@ export const commandStep: StepModule<CommandStep> = {
     const undoArgv = action.data['undo'] as string[] | null;
     const cmd = (action.data['argv'] as string[]).join(' ');
     if (!undoArgv) return `nothing to undo for '${cmd}' (paths it changed are restored from the backup)`;
-    const r = await ctx.exec.run({ argv: undoArgv, cwd: action.data['cwd'] as string | undefined, mutates: true, timeoutMs: 600_000 });
-    if (!r.ok) throw new MtaError('failed', `undo of '${cmd}' failed: ${r.message}`, tail(r.output, 5));
+    await ctx.runOrThrow({ argv: undoArgv, cwd: action.data['cwd'] as string | undefined, mutates: true, timeoutMs: 600_000 }, `undo of '${cmd}' failed`, 5);
     return `undid '${cmd}' with '${undoArgv.join(' ')}'`;
   },
-};
+});
 
 function lastLine(s: string): string {
   return s.trimEnd().split('\n').pop() ?? '';
-}
-function tail(s: string, n: number): string[] {
-  return s.trimEnd().split('\n').slice(-n).filter(Boolean);
 }

@@ -3,18 +3,17 @@
  * On Linux, `multiarch: auto` probes the Debian multiarch triplet (dpkg-architecture, then gcc -print-multiarch).
  * Dry run shows the generated file and a unified diff against the file already there.
  *
- * Reads ctx.shared 'source.dir' (unless `dir:` is given). Sets:
- *   'configure.site_config'  string   real path of the written site.config.m4 (build passes it with -f)
- *   'configure.milter'       boolean  features.milter (build builds libmilter when true)
+ * Reads ctx.handover.sourceDir (unless `dir:` is given). Hands over:
+ *   siteConfig       real path of the written site.config.m4 (build passes it with -f)
+ *   configureMilter  features.milter (build builds libmilter when true)
  * Journal: 'write-file' with the previous content (or null); undo puts it back or removes the new file.
  */
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { MtaError } from '../lib/errors.js';
 import { featuresSchema, siteConfigM4, type Features, type SiteFacts } from '../lib/site-config.js';
 import { absPath } from '../lib/zod-helpers.js';
-import { stepIndex } from './source.js';
+import { defineStep } from './context.js';
 import type { BaseContext, JournalAction, StepContext, StepModule } from './types.js';
 
 export const configureSchema = z
@@ -40,7 +39,7 @@ async function probeMultiarch(ctx: BaseContext): Promise<string | undefined> {
 }
 
 export async function siteFacts(f: Features, ctx: BaseContext): Promise<SiteFacts> {
-  const osName = f.os ?? (process.platform === 'freebsd' ? 'freebsd' : 'linux');
+  const osName = f.os ?? ((await ctx.host.facts()).os === 'freebsd' ? 'freebsd' : 'linux');
   let multiarch: string | undefined;
   if (typeof f.multiarch === 'string' && f.multiarch !== 'auto') multiarch = f.multiarch;
   else if (f.multiarch === true || (osName === 'linux' && (f.multiarch ?? 'auto') === 'auto')) {
@@ -73,13 +72,13 @@ export function unifiedDiff(before: string, after: string, name: string): string
   return out;
 }
 
-const readOrNull = (p: string) => readFile(p, 'utf8').catch(() => null);
+const readOrNull = (ctx: BaseContext, p: string) => ctx.host.readFile(p).then(String, () => null);
 
 function treeOf(step: ConfigureStep, ctx: StepContext): string | undefined {
-  return step.dir ? ctx.real(step.dir) : (ctx.shared.get('source.dir') as string | undefined);
+  return step.dir ? ctx.real(step.dir) : ctx.handover.sourceDir;
 }
 
-export const configureStep: StepModule<ConfigureStep> = {
+export const configureStep: StepModule<ConfigureStep> = defineStep({
   workDirOnly: true,
   type: 'configure',
   schema: configureSchema as unknown as z.ZodType<ConfigureStep>,
@@ -90,44 +89,41 @@ export const configureStep: StepModule<ConfigureStep> = {
     const text = siteConfigM4(step.features, await siteFacts(step.features, ctx));
     const dir = treeOf(step, ctx);
     const target = dir && path.join(dir, SITE_CONFIG);
-    const out = [target && (await stat(dir).then(() => true, () => false)) ? `would write ${target}:` : `source tree not unpacked yet (dry run): would write <source.dir>/${SITE_CONFIG}:`];
+    const out = [target && (await ctx.host.stat(dir)) ? `would write ${target}:` : `source tree not unpacked yet (dry run): would write <source.dir>/${SITE_CONFIG}:`];
     out.push(...text.trimEnd().split('\n').map((l) => `  ${l}`));
-    const before = target ? await readOrNull(target) : null;
+    const before = target ? await readOrNull(ctx, target) : null;
     out.push(...(before === null ? [`(no ${SITE_CONFIG} there now: new file)`] : unifiedDiff(before, text, SITE_CONFIG)));
     return out;
   },
 
   async apply(step, ctx) {
-    // The engine calls describe in a dry run; should apply be called anyway, it writes nothing either.
-    if (ctx.dryRun) return void (await configureStep.describe(step, ctx)).forEach((l) => ctx.report(l));
     const dir = treeOf(step, ctx);
     if (!dir) throw new MtaError('plan-invalid', 'configure: no source tree (put a `source` step before it, or give `dir:`)');
     const text = siteConfigM4(step.features, await siteFacts(step.features, ctx));
     const target = path.join(dir, SITE_CONFIG);
-    const previous = await readOrNull(target);
-    // Same-dir temp + rename: the file is either the old one or the whole new one, never half written.
-    const tmp = `${target}.${process.pid}.tmp`;
-    const seq = await ctx.journal.intent({ step: stepIndex(ctx), kind: 'configure', action: 'write-file', data: { path: target, previous, tmp } });
-    await mkdir(path.dirname(target), { recursive: true });
-    await writeFile(tmp, text, { mode: 0o644 });
-    await rename(tmp, target);
+    const previous = await readOrNull(ctx, target);
+    // writeFileAtomic (same-dir temp + rename): the file is either the old one or the whole new one.
+    const seq = await ctx.intent('write-file', { path: target, previous });
+    await ctx.host.mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+    await ctx.host.writeFileAtomic(target, text, { mode: 0o644 });
     await ctx.journal.done(seq);
-    ctx.shared.set('configure.site_config', target);
-    ctx.shared.set('configure.milter', !!step.features.milter);
+    ctx.handover.siteConfig = target;
+    ctx.handover.configureMilter = !!step.features.milter;
     for (const l of text.trimEnd().split('\n')) ctx.report(l);
   },
 
-  async undo(action: JournalAction) {
+  async undo(action: JournalAction, ctx) {
+    // `tmp`: journals of earlier versions name the temp file they wrote by hand.
     const { path: target, previous, tmp } = action.data as { path: string; previous: string | null; tmp?: string };
-    if (tmp) await rm(tmp, { force: true });
+    if (tmp) await ctx.host.rm(tmp, { force: true });
     // The source step's undo may already have removed the whole tree: do not recreate a piece of it.
-    if (!(await stat(path.dirname(target)).then(() => true, () => false))) return `${target}: tree gone; nothing to restore`;
+    if (!(await ctx.host.stat(path.dirname(target)))) return `${target}: tree gone; nothing to restore`;
     if (previous === null) {
-      await rm(target, { force: true });
+      await ctx.host.rm(target, { force: true });
       return `${target}: removed (there was none before)`;
     }
-    if ((await readOrNull(target)) === previous) return `${target}: already the previous content`;
-    await writeFile(target, previous);
+    if ((await readOrNull(ctx, target)) === previous) return `${target}: already the previous content`;
+    await ctx.host.writeFileAtomic(target, previous, { mode: 0o644 });
     return `${target}: previous content restored`;
   },
-};
+});

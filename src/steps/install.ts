@@ -1,18 +1,18 @@
 /**
  * Step `install`: `Build install DESTDIR=<stage>` (plus force-install for mail.local/rmail and libmilter's install),
  * a manifest of the stage diffed against the live system, staged checks, then the atomic swap (src/lib/swap.ts).
- * Nothing live is touched until the stage is complete and checked. Shared keys set: 'install.stage' (real path),
- * 'install.manifest' (ManifestEntry[]), 'install.swapped' (plan paths put in place).
+ * Nothing live is touched until the stage is complete and checked. Hands over installStage (real path),
+ * installManifest (ManifestEntry[]), installSwapped (plan paths put in place).
  */
-import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { ExecRequest } from '../lib/exec.js';
 import { MtaError } from '../lib/errors.js';
 import { checkOwners } from '../lib/owners.js';
 import { diffStage, formatDiff, formatEntry, statEntry, walkStage, type DiffEntry, type ManifestEntry } from '../lib/stage-manifest.js';
-import { commitSwap, crashPoint, fsyncDir, makeDir, prepareSwap, removeDir, swapBack, undoSwapAction, swapRecord, type DirRecord, type SwapRecord } from '../lib/swap.js';
+import { commitSwap, crashPoint, makeDir, prepareSwap, removeDir, swapBack, undoSwapAction, swapRecord, type DirRecord, type SwapRecord } from '../lib/swap.js';
 import { absPath, duration, durationMs } from '../lib/zod-helpers.js';
+import { defineStep } from './context.js';
 import type { StepContext, StepModule } from './types.js';
 
 const subdir = z.string().regex(/^[\w.+-]+$/).refine((s) => s !== '..' && s !== '.', 'a subdirectory name of the source tree');
@@ -57,8 +57,8 @@ function targetDirs(step: InstallStep, ctx: StepContext): string[] {
 async function owners(step: InstallStep, ctx: StepContext) {
   const user = step.owners?.user ?? makeVar(step.make_args, 'MSPQOWN') ?? 'smmsp';
   const group = step.owners?.group ?? makeVar(step.make_args, 'GBINGRP') ?? 'smmsp';
-  const checks = [await checkOwners(ctx.root, user, group)];
-  if (ctx.root !== '/') checks.push(await checkOwners('/', user, group));
+  const checks = [await checkOwners(ctx.host, ctx.root, user, group)];
+  if (ctx.root !== '/') checks.push(await checkOwners(ctx.host, '/', user, group));
   return { ok: checks.every((c) => c.ok), lines: checks.flatMap((c) => c.lines) };
 }
 
@@ -77,8 +77,8 @@ function selected(step: InstallStep, diff: DiffEntry[]): DiffEntry[] {
     .sort((a, b) => rank(a) - rank(b) || a.path.localeCompare(b.path));
 }
 
-async function isDir(p: string): Promise<boolean> {
-  return (await lstat(p).catch(() => undefined))?.isDirectory() ?? false;
+async function isDir(ctx: StepContext, p: string): Promise<boolean> {
+  return (await ctx.host.lstat(p))?.type === 'dir';
 }
 
 /** Missing live directories, top-down: ancestors of swapped files, and directories the Build itself made (the MSP queue). */
@@ -88,52 +88,49 @@ async function missingDirs(ctx: StepContext, stage: string, files: DiffEntry[], 
   for (const d of diff) if (d.stage?.type === 'dir' && !precreated.includes(d.path)) want.add(d.path);
   const out: DirRecord[] = [];
   for (const p of [...want].sort()) {
-    const live = await statEntry(ctx.real(p), p);
+    const live = await statEntry(ctx.host, ctx.real(p), p);
     if (live?.type === 'dir') continue;
     if (live) throw new MtaError('refused', `${p} exists live as a ${live.type}, but files are to be installed under it`);
-    const st = await statEntry(path.join(stage, p), p);
+    const st = await statEntry(ctx.host, path.join(stage, p), p);
     out.push({ planPath: p, dir: ctx.real(p), mode: st?.mode ?? 0o755, uid: st?.uid, gid: st?.gid });
   }
   return out;
 }
 
 async function buildStage(step: InstallStep, ctx: StepContext, stage: string): Promise<string[]> {
-  const src = ctx.shared.get('source.dir') as string | undefined;
+  const src = ctx.handover.sourceDir;
   if (!src) throw new MtaError('failed', 'install: no source tree (a source step must come before install)');
-  if (ctx.shared.get('install.staged') === stage) return [];
-  if ((await readdir(stage).catch(() => [])).length > 0) {
+  if (ctx.handover.installStaged === stage) return [];
+  if ((await ctx.host.readdir(stage).catch(() => [])).length > 0) {
     // Our own scratch stage may be redone; a stage the plan points elsewhere is never deleted.
     if (!stage.startsWith(ctx.workDir + path.sep)) throw new MtaError('refused', `install stage ${stage} is not empty`);
-    await rm(stage, { recursive: true, force: true });
+    await ctx.host.rm(stage, { recursive: true, force: true });
   }
   const dirs = targetDirs(step, ctx);
-  for (const d of dirs) await mkdir(path.join(stage, d), { recursive: true, mode: 0o755 });
-  const milter = step.libmilter ?? ctx.shared.get('build.milter') === true;
-  for (const req of stageCommands(step, src, stage, milter)) {
-    const r = await ctx.exec.run({ ...req, onLine: (l) => ctx.report(l) });
-    if (!r.ok) throw new MtaError('failed', `staged install failed: ${r.message}`, r.output.trim().split('\n').slice(-15));
-  }
-  for (const d of dirs) if (!(await isDir(path.join(stage, d)))) throw new MtaError('failed', `staged install turned ${d} into a file`);
-  ctx.shared.set('install.staged', stage);
+  for (const d of dirs) await ctx.host.mkdir(path.join(stage, d), { recursive: true, mode: 0o755 });
+  const milter = step.libmilter ?? ctx.handover.buildMilter === true;
+  for (const req of stageCommands(step, src, stage, milter)) await ctx.runOrThrow({ ...req, onLine: (l) => ctx.report(l) }, 'staged install failed', 15);
+  for (const d of dirs) if (!(await isDir(ctx, path.join(stage, d)))) throw new MtaError('failed', `staged install turned ${d} into a file`);
+  ctx.handover.installStaged = stage;
   return dirs;
 }
 
 async function describe(step: InstallStep, ctx: StepContext): Promise<string[]> {
   const stage = stageRoot(step, ctx);
-  const src = (ctx.shared.get('source.dir') as string | undefined) ?? '<source tree from the source step>';
-  const milter = step.libmilter ?? ctx.shared.get('build.milter') === true;
+  const src = ctx.handover.sourceDir ?? '<source tree from the source step>';
+  const milter = step.libmilter ?? ctx.handover.buildMilter === true;
   const own = await owners(step, ctx);
   const lines = [`owners: ${own.ok ? 'ok' : 'MISSING, install would stop here'}: ${own.lines.join('; ')}`, `stage: ${stage}`];
   lines.push(`pre-create in the stage: ${targetDirs(step, ctx).join(' ')}`);
   for (const req of stageCommands(step, src, stage, milter)) lines.push(`run: ${ctx.exec.format(req)}`);
   lines.push(`then: manifest of the stage, staged checks${ctx.runStagedChecks ? '' : ' (none defined)'}, swap (libraries first), old files kept as <file>.mta-old.${ctx.runId}`);
   const listed = [...ctx.plan.binaries, ...ctx.plan.configs];
-  if ((await readdir(stage).catch(() => [])).length === 0) {
-    for (const p of ctx.plan.binaries) lines.push(`${p}: old ${formatEntry(await statEntry(ctx.real(p), p))} → new: from the stage`);
+  if ((await ctx.host.readdir(stage).catch(() => [])).length === 0) {
+    for (const p of ctx.plan.binaries) lines.push(`${p}: old ${formatEntry(await statEntry(ctx.host, ctx.real(p), p))} → new: from the stage`);
     if (ctx.plan.configs.length) lines.push(`configs (${ctx.plan.configs.join(' ')}): only files the stage holds there are swapped; the others stay as they are`);
     return lines;
   }
-  const diff = await diffStage(await walkStage(stage), ctx.real, listed);
+  const diff = await diffStage(ctx.host, await walkStage(ctx.host, stage), ctx.real, listed);
   const files = selected(step, diff);
   for (const d of diff) lines.push(`${files.includes(d) ? 'swap' : 'keep'} ${formatDiff(d)}`);
   for (const d of files) if (!covers(listed, d.path)) lines.push(`warning: ${d.path} is not listed in the plan's binaries/configs: not backed up`);
@@ -144,7 +141,7 @@ async function describe(step: InstallStep, ctx: StepContext): Promise<string[]> 
 
 /**
  * Owner check, then the staged install: the live system is not touched. The engine may call this before asking for
- * confirmation so that describe() previews old → new; apply() then reuses the stage (shared 'install.staged').
+ * confirmation so that describe() previews old → new; apply() then reuses the stage (handover installStaged).
  */
 export async function stageInstall(step: InstallStep, ctx: StepContext): Promise<string> {
   const own = await owners(step, ctx);
@@ -155,14 +152,13 @@ export async function stageInstall(step: InstallStep, ctx: StepContext): Promise
 }
 
 async function apply(step: InstallStep, ctx: StepContext): Promise<void> {
-  if (ctx.dryRun) return (await describe(step, ctx)).forEach((l) => ctx.report(l));
   const stage = await stageInstall(step, ctx);
-  const entries = await walkStage(stage);
+  const entries = await walkStage(ctx.host, stage);
   const listed = [...ctx.plan.binaries, ...ctx.plan.configs];
-  const diff = await diffStage(entries, ctx.real, listed);
+  const diff = await diffStage(ctx.host, entries, ctx.real, listed);
   await ctx.journal.note('stage-manifest', { stage, entries, diff: diff.map((d) => `${d.status} ${d.path}`) });
-  ctx.shared.set('install.stage', stage);
-  ctx.shared.set('install.manifest', entries);
+  ctx.handover.installStage = stage;
+  ctx.handover.installManifest = entries;
   const files = selected(step, diff);
   for (const d of files) if (!covers(listed, d.path)) ctx.report(`warning: ${d.path} is not listed in the plan's binaries/configs: not backed up`);
 
@@ -176,13 +172,12 @@ async function apply(step: InstallStep, ctx: StepContext): Promise<void> {
   const records: SwapRecord[] = files.map((d) => swapRecord(d.path, ctx.real(d.path), ctx.runId, d.stage as ManifestEntry & { type: 'file' | 'symlink' }, path.join(stage, d.path), d.live));
   // The missing-directory trap: `install -c prog /usr/lib` without the dir in the stage wrote a file named lib.
   for (const d of files) if (d.live?.type === 'dir') throw new MtaError('refused', `${d.path} is a directory live but a ${d.stage!.type} in the stage; refusing to replace it (add it to the install step's dirs)`);
-  const stepIndex = ctx.shared.get('step.index') as number;
-  const intent = (action: string, data: object) => ctx.journal.intent({ step: stepIndex, kind: 'install', action, data: data as Record<string, unknown> });
+  const intent = (action: string, data: object) => ctx.intent(action, data as Record<string, unknown>);
 
   for (const [i, d] of dirs.entries()) {
     const seq = await intent('mkdir', d);
     crashPoint(`install:mkdir:${i + 1}`);
-    await makeDir(d);
+    await makeDir(ctx.host, d);
     await ctx.journal.done(seq);
   }
   // Everything slow (copies, fsyncs, journal writes) happens before the first rename: the window is renames only.
@@ -190,27 +185,27 @@ async function apply(step: InstallStep, ctx: StepContext): Promise<void> {
   for (const [i, r] of records.entries()) {
     seqs.push(await intent('replace-file', r));
     crashPoint(`install:intent:${i + 1}`);
-    await prepareSwap(r);
+    await prepareSwap(ctx.host, r);
   }
   const t0 = ctx.clock.mono();
   for (const [i, r] of records.entries()) {
-    await commitSwap(r);
+    await commitSwap(ctx.host, r);
     crashPoint(`install:renamed:${i + 1}`);
   }
   const windowMs = ctx.clock.mono() - t0;
-  for (const dir of new Set(records.map((r) => path.dirname(r.target)))) await fsyncDir(dir);
+  for (const dir of new Set(records.map((r) => path.dirname(r.target)))) await ctx.host.fsync(dir);
   for (const seq of seqs) await ctx.journal.done(seq);
   ctx.metric('swap_window', windowMs, 'ms');
-  ctx.shared.set('install.swapped', records.map((r) => r.planPath));
+  ctx.handover.installSwapped = records.map((r) => r.planPath);
   ctx.report(`swapped ${records.length} files in ${windowMs.toFixed(2)} ms`);
 }
 
-export const installStep: StepModule<InstallStep> = {
+export const installStep: StepModule<InstallStep> = defineStep({
   type: 'install',
   schema: installSchema,
   title: (s) => `Install (staged${s.stage ? ` in ${s.stage}` : ''}, then atomic swap)`,
   mutates: true,
   describe,
   apply,
-  undo: (action) => undoSwapAction('install', action),
-};
+  undo: (action, ctx) => undoSwapAction(ctx.host, 'install', action),
+});

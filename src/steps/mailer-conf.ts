@@ -4,14 +4,13 @@
  * only when that is absent, so the default edits the former. Other lines and comments are kept as they are.
  * The new text is written beside the file and renamed over it (src/lib/swap.ts): undo is the rename back.
  */
-import { lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { MtaError } from '../lib/errors.js';
 import { statEntry } from '../lib/stage-manifest.js';
-import { sha256File } from '../lib/sha256.js';
 import { crashPoint, makeDir, removeDir, swapBack, undoSwapAction, swapIn, swapRecord, type DirRecord, type SwapRecord } from '../lib/swap.js';
 import { absPath } from '../lib/zod-helpers.js';
+import { defineStep } from './context.js';
 import type { StepContext, StepModule } from './types.js';
 
 export const MAILER_NAMES = ['sendmail', 'send-mail', 'mailq', 'newaliases', 'hoststat', 'purgestat'];
@@ -59,15 +58,15 @@ export function lineDiff(a: string, b: string, label: string): string[] {
 
 async function plan(step: MailerConfStep, ctx: StepContext, file: string) {
   const real = ctx.real(file);
-  const st = await lstat(real).catch(() => undefined);
-  if (st && !st.isFile()) throw new MtaError('refused', `${file} is not a regular file`);
-  const before = st ? await readFile(real, 'utf8') : '';
+  const st = await ctx.host.lstat(real);
+  if (st && st.type !== 'file') throw new MtaError('refused', `${file} is not a regular file`);
+  const before = st ? (await ctx.host.readFile(real)).toString('utf8') : '';
   return { real, st, before, after: rewriteMailerConf(before, step.names, step.sendmail) };
 }
 
 async function describe(step: MailerConfStep, ctx: StepContext): Promise<string[]> {
   const lines: string[] = [];
-  const bin = await statEntry(ctx.real(step.sendmail), step.sendmail);
+  const bin = await statEntry(ctx.host, ctx.real(step.sendmail), step.sendmail);
   if (!bin) lines.push(`note: ${step.sendmail} does not exist yet (an earlier install step must put it there)`);
   for (const file of step.files) {
     const p = await plan(step, ctx, file);
@@ -78,8 +77,7 @@ async function describe(step: MailerConfStep, ctx: StepContext): Promise<string[
 }
 
 async function apply(step: MailerConfStep, ctx: StepContext): Promise<void> {
-  if (ctx.dryRun) return (await describe(step, ctx)).forEach((l) => ctx.report(l));
-  const bin = await statEntry(ctx.real(step.sendmail), step.sendmail);
+  const bin = await statEntry(ctx.host, ctx.real(step.sendmail), step.sendmail);
   if (bin?.type !== 'file' || (bin.mode & 0o111) === 0) throw new MtaError('failed', `mailer-conf: ${step.sendmail} is not an executable file; mailer.conf left as it is`);
   for (const [i, file] of step.files.entries()) {
     const p = await plan(step, ctx, file);
@@ -90,36 +88,35 @@ async function apply(step: MailerConfStep, ctx: StepContext): Promise<void> {
     lineDiff(p.before, p.after, file).forEach((l) => ctx.report(l));
     // The new text goes to the run's scratch dir first; swapIn copies it beside the target, fsyncs and renames.
     const src = path.join(ctx.workDir, 'mailer-conf', String(i));
-    await mkdir(path.dirname(src), { recursive: true });
-    await writeFile(src, p.after);
-    const stepIndex = ctx.shared.get('step.index') as number;
+    await ctx.host.mkdir(path.dirname(src), { recursive: true, mode: 0o700 });
+    await ctx.host.writeFileAtomic(src, p.after, { mode: 0o600 });
     if (!p.st) {
       // Missing parents (/usr/local/etc/mail on a fresh port install), top-down, each journaled so undo removes them.
       const missing: string[] = [];
-      for (let d = path.posix.dirname(file); d !== '/' && !(await statEntry(ctx.real(d), d)); d = path.posix.dirname(d)) missing.unshift(d);
+      for (let d = path.posix.dirname(file); d !== '/' && !(await statEntry(ctx.host, ctx.real(d), d)); d = path.posix.dirname(d)) missing.unshift(d);
       for (const d of missing) {
         const rec: DirRecord = { planPath: d, dir: ctx.real(d), mode: 0o755 };
-        const seq = await ctx.journal.intent({ step: stepIndex, kind: 'mailer-conf', action: 'mkdir', data: { ...rec } });
-        await makeDir(rec);
+        const seq = await ctx.intent('mkdir', { ...rec });
+        await makeDir(ctx.host, rec);
         await ctx.journal.done(seq);
       }
     }
-    const live = p.st ? await statEntry(p.real, file) : undefined;
-    const entry = { path: file, type: 'file' as const, size: p.after.length, mode: live?.mode ?? 0o644, uid: live?.uid ?? 0, gid: live?.gid ?? 0, sha256: await sha256File(src) };
+    const live = p.st ? await statEntry(ctx.host, p.real, file) : undefined;
+    const entry = { path: file, type: 'file' as const, size: p.after.length, mode: live?.mode ?? 0o644, uid: live?.uid ?? 0, gid: live?.gid ?? 0, sha256: await ctx.host.sha256(src) };
     const rec = swapRecord(file, p.real, ctx.runId, entry, src, live);
-    const seq = await ctx.journal.intent({ step: stepIndex, kind: 'mailer-conf', action: 'replace-file', data: rec as unknown as Record<string, unknown> });
+    const seq = await ctx.intent('replace-file', rec as unknown as Record<string, unknown>);
     crashPoint(`mailer-conf:intent:${i + 1}`);
-    await swapIn(rec);
+    await swapIn(ctx.host, rec);
     await ctx.journal.done(seq);
   }
 }
 
-export const mailerConfStep: StepModule<MailerConfStep> = {
+export const mailerConfStep: StepModule<MailerConfStep> = defineStep({
   type: 'mailer-conf',
   schema: mailerConfSchema,
   title: (s) => `mailer.conf → ${s.sendmail}`,
   mutates: true,
   describe,
   apply,
-  undo: (action) => undoSwapAction('mailer-conf', action),
-};
+  undo: (action, ctx) => undoSwapAction(ctx.host, 'mailer-conf', action),
+});

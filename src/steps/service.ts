@@ -1,17 +1,19 @@
 /**
  * Step `service`: stop / start / restart / reload the MTA with the plan's commands, then prove the daemon is up
  * (pidfile names a live, new process; the port accepts connections). The downtime (command start to the first
- * accepted connection) goes to the run summary. Shared key set: 'service.since' (epoch ms of the (re)start, for
- * log checks). Undo restarts again so that, once the old binaries are back, the old daemon runs: hence `undoLast`
+ * accepted connection) goes to the run summary. Hands over `serviceSince` (epoch ms of the (re)start, for log
+ * checks). Undo restarts again so that, once the old binaries are back, the old daemon runs: hence `undoLast`
  * (the engine undoes this kind after the file actions and the backup restore).
  */
 import net from 'node:net';
 import { z } from 'zod';
-import { readPidFile, pidAlive } from '../lib/pid.js';
+import { readPidFile } from '../lib/pid.js';
 import { MtaError } from '../lib/errors.js';
 import { crashPoint } from '../lib/swap.js';
 import { absPath, argv, duration, durationMs, port } from '../lib/zod-helpers.js';
-import type { BaseContext, StepContext, StepModule } from './types.js';
+import { defineStep } from './context.js';
+import type { BaseContext, StepContext, StepModule, UndoContext } from './types.js';
+import type { Host } from '../host/types.js';
 
 const ACTIONS = ['restart', 'reload', 'start', 'stop'] as const;
 export const serviceSchema = z
@@ -48,7 +50,9 @@ interface ServiceData {
   oldPid?: number;
 }
 
-type Ctx = Pick<BaseContext, 'exec' | 'clock' | 'report' | 'signal'>;
+type Ctx = Pick<BaseContext, 'host' | 'clock' | 'report' | 'signal'> & Pick<UndoContext, 'runOrThrow'>;
+
+const alive = async (host: Host, pid?: number) => pid !== undefined && (await host.processRef(pid)) !== undefined;
 
 /** Resolves at TCP connect (that is "accepting"); the greeting is then answered with QUIT so the MTA logs no lost connection. */
 function accepts(host: string, port: number): Promise<boolean> {
@@ -63,17 +67,18 @@ function accepts(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function state(d: ServiceData): Promise<{ pid?: number; running: boolean; accepting?: boolean }> {
-  const pid = d.pidfile ? await readPidFile(d.pidfile) : undefined;
+async function state(host: Host, d: ServiceData): Promise<{ pid?: number; running: boolean; accepting?: boolean; oldGone: boolean }> {
+  const pid = d.pidfile ? await readPidFile(host, d.pidfile) : undefined;
   const accepting = d.port ? await accepts(d.host, d.port) : undefined;
-  return { pid: pidAlive(pid) ? pid : undefined, running: d.pidfile ? pidAlive(pid) : !!accepting, accepting };
+  const up = await alive(host, pid);
+  return { pid: up ? pid : undefined, running: d.pidfile ? up : !!accepting, accepting, oldGone: !(await alive(host, d.oldPid)) };
 }
 
 /** Poll every 10 ms (the downtime target is tight) until `ok`, or fail after waitMs. */
 async function waitFor(ctx: Ctx, d: ServiceData, what: string, ok: (s: Awaited<ReturnType<typeof state>>) => boolean) {
   const deadline = ctx.clock.mono() + d.waitMs;
   for (;;) {
-    const s = await state(d);
+    const s = await state(ctx.host, d);
     if (ok(s)) return { ...s, at: ctx.clock.mono() };
     if (ctx.signal.aborted) throw new MtaError('interrupted', `service: interrupted while waiting until ${what}`);
     if (ctx.clock.mono() > deadline) throw new MtaError('failed', `service: not ${what} after ${d.waitMs} ms (pid ${s.pid ?? 'none'}, port ${d.port ?? '-'} ${s.accepting ? 'accepting' : 'closed'})`);
@@ -83,12 +88,12 @@ async function waitFor(ctx: Ctx, d: ServiceData, what: string, ok: (s: Awaited<R
 
 const isUp = (d: ServiceData, notPid?: number) => (s: Awaited<ReturnType<typeof state>>) =>
   (!d.pidfile || (s.pid !== undefined && s.pid !== notPid)) && (!d.port || s.accepting === true);
-const isDown = (d: ServiceData, pid?: number) => (s: Awaited<ReturnType<typeof state>>) =>
-  !pidAlive(pid) && (!d.pidfile || s.pid === undefined) && (!d.port || s.accepting === false);
+/** Down: the pid we saw before (`d.oldPid`) is gone, no live pid in the pid file, the port closed. */
+const isDown = (d: ServiceData) => (s: Awaited<ReturnType<typeof state>>) =>
+  s.oldGone && (!d.pidfile || s.pid === undefined) && (!d.port || s.accepting === false);
 
 async function run(ctx: Ctx, d: ServiceData, cmd: string[]): Promise<void> {
-  const r = await ctx.exec.run({ argv: cmd, mutates: true, timeoutMs: d.waitMs, onLine: (l) => ctx.report(l) });
-  if (!r.ok) throw new MtaError('failed', `service: ${r.message}`, r.output.trim().split('\n').slice(-10));
+  await ctx.runOrThrow({ argv: cmd, mutates: true, timeoutMs: d.waitMs, onLine: (l) => ctx.report(l) }, 'service');
 }
 
 /** Restart and wait until a new daemon accepts; returns the ms from the stop to the first accepted connection. */
@@ -97,7 +102,7 @@ async function restart(ctx: Ctx, d: ServiceData, oldPid?: number): Promise<{ ms:
   if (d.restart) await run(ctx, d, d.restart);
   else {
     await run(ctx, d, d.stop!);
-    await waitFor(ctx, d, 'stopped', isDown(d, oldPid));
+    await waitFor(ctx, { ...d, oldPid }, 'stopped', isDown(d));
     await run(ctx, d, d.start!);
   }
   const up = await waitFor(ctx, d, 'up with a new process', isUp(d, oldPid));
@@ -111,7 +116,7 @@ function data(step: ServiceStep, ctx: StepContext, oldPid?: number): ServiceData
 
 async function describe(step: ServiceStep, ctx: StepContext): Promise<string[]> {
   const d = data(step, ctx);
-  const s = await state(d);
+  const s = await state(ctx.host, d);
   const cmds = step.action === 'restart' && !step.restart ? [step.stop!, step.start!] : [step[step.action]!];
   return [
     `now: ${s.running ? `running${s.pid ? ` (pid ${s.pid})` : ''}` : 'not running'}${d.port ? `, ${d.host}:${d.port} ${s.accepting ? 'accepting' : 'closed'}` : ''}`,
@@ -121,15 +126,14 @@ async function describe(step: ServiceStep, ctx: StepContext): Promise<string[]> 
 }
 
 async function apply(step: ServiceStep, ctx: StepContext): Promise<void> {
-  if (ctx.dryRun) return (await describe(step, ctx)).forEach((l) => ctx.report(l));
-  const before = await state(data(step, ctx));
+  const before = await state(ctx.host, data(step, ctx));
   const d = data(step, ctx, before.pid);
-  const seq = await ctx.journal.intent({ step: ctx.shared.get('step.index') as number, kind: 'service', action: `service-${step.action}`, data: { ...d } });
+  const seq = await ctx.intent(`service-${step.action}`, { ...d });
   crashPoint('service:intent');
-  ctx.shared.set('service.since', ctx.clock.now());
+  ctx.handover.serviceSince = ctx.clock.now();
   if (step.action === 'stop') {
     await run(ctx, d, d.stop!);
-    await waitFor(ctx, d, 'stopped', isDown(d, before.pid));
+    await waitFor(ctx, d, 'stopped', isDown(d));
   } else if (step.action === 'start') {
     await run(ctx, d, d.start!);
     await waitFor(ctx, d, 'up', isUp(d));
@@ -142,7 +146,7 @@ async function apply(step: ServiceStep, ctx: StepContext): Promise<void> {
   await ctx.journal.done(seq);
 }
 
-export const serviceStep: StepModule<ServiceStep> = {
+export const serviceStep: StepModule<ServiceStep> = defineStep({
   type: 'service',
   schema: serviceSchema,
   title: (s) => `Service ${s.action}`,
@@ -153,7 +157,7 @@ export const serviceStep: StepModule<ServiceStep> = {
   /** Idempotent: start/stop only when needed; a restart's undo restarts again (the old binaries are back by then). */
   async undo(action, ctx) {
     const d = action.data as unknown as ServiceData;
-    const s = await state(d);
+    const s = await state(ctx.host, d);
     const where = d.port ? `${d.host}:${d.port}` : d.pidfile;
     if (d.action === 'stop' || (d.action === 'start' && d.oldPid)) {
       if (s.running) return `already running (${where})`;
@@ -164,7 +168,7 @@ export const serviceStep: StepModule<ServiceStep> = {
     if (d.action === 'start') {
       if (!s.running) return `already stopped (${where})`;
       await run(ctx, d, d.stop!);
-      await waitFor(ctx, d, 'stopped', isDown(d, s.pid));
+      await waitFor(ctx, { ...d, oldPid: s.pid }, 'stopped', isDown(d));
       return `stopped again (was not running before)`;
     }
     if (!s.running && d.start) {
@@ -179,4 +183,4 @@ export const serviceStep: StepModule<ServiceStep> = {
     const r = await restart(ctx, d, s.pid);
     return `restarted${r.pid ? ` (pid ${s.pid ?? 'none'} → ${r.pid})` : ''}, ${where} accepting after ${r.ms.toFixed(0)} ms`;
   },
-};
+});

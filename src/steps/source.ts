@@ -3,22 +3,20 @@
  * detached PGP signature with gpgv against a keyring the plan names, and unpack it (src/lib/untar.ts: no links, no
  * escaping paths, size caps) into <workDir>/source/tree.
  *
- * Sets in ctx.shared:
- *   'source.dir'      string  real path of the unpacked top-level tree (e.g. …/tree/sendmail-8.17.1.9)
- *   'source.tarball'  string  real path of the checked tarball
+ * Hands over (ctx.handover):
+ *   sourceDir      real path of the unpacked top-level tree (e.g. …/tree/sendmail-8.17.1.9)
+ *   sourceTarball  real path of the checked tarball
  * Journal: one 'unpack' action whose undo removes <workDir>/source (the live system is never touched).
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { ExecRequest } from '../lib/exec.js';
 import { MtaError } from '../lib/errors.js';
-import { sha256File } from '../lib/sha256.js';
 import { extractUntrusted, UNTAR_DEFAULTS, UntarError } from '../lib/untar.js';
 import { absPath } from '../lib/zod-helpers.js';
+import { defineStep } from './context.js';
 import type { BaseContext, JournalAction, StepContext, StepModule } from './types.js';
 
 const location = z.union([absPath, z.url({ protocol: /^https?$/ })]).describe('Absolute path, or an http(s) URL.');
@@ -37,9 +35,6 @@ export const sourceSchema = z
 
 export type SourceStep = z.infer<typeof sourceSchema>;
 
-/** The engine puts the running step's plan index in ctx.shared (see src/engine); -1 when run alone. */
-export const stepIndex = (ctx: StepContext): number => (ctx.shared.get('step.index') as number | undefined) ?? -1;
-
 const MAX_DOWNLOAD = 256 * 2 ** 20;
 const isUrl = (l: string) => /^https?:\/\//.test(l);
 
@@ -55,14 +50,14 @@ export function gpgvRequest(keyring: string, signature: string, tarball: string)
   return { argv: ['gpgv', '--keyring', keyring, '--status-fd', '1', signature, tarball], mutates: false, timeoutMs: 60_000 };
 }
 
-const exists = (p: string) => stat(p).then(() => true, () => false);
+const exists = async (ctx: BaseContext, p: string) => (await ctx.host.lstat(p)) !== undefined;
 
 /** Streamed to disk with a size cap: a hostile server must not fill the disk or the memory before the sha check. */
 async function download(url: string, to: string, ctx: StepContext, maxBytes = MAX_DOWNLOAD): Promise<void> {
   ctx.report(`fetching ${url}`);
   const res = await fetch(url, { signal: ctx.signal, redirect: 'follow' });
   if (!res.ok || !res.body) throw new MtaError('failed', `cannot fetch ${url}: HTTP ${res.status}`);
-  await mkdir(path.dirname(to), { recursive: true });
+  await ctx.host.mkdir(path.dirname(to), { recursive: true, mode: 0o755 });
   let n = 0;
   const cap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -70,17 +65,24 @@ async function download(url: string, to: string, ctx: StepContext, maxBytes = MA
       cb(n > maxBytes ? new MtaError('refused', `${url}: larger than ${maxBytes} bytes`) : null, chunk);
     },
   });
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), cap, createWriteStream(to));
+  const out = ctx.host.writeStream(to, 0o600);
+  try {
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), cap, out.stream);
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
 }
 
-async function checkSha(file: string, want: string): Promise<void> {
-  const got = await sha256File(file);
+async function checkSha(ctx: BaseContext, file: string, want: string): Promise<void> {
+  const got = await ctx.host.sha256(file);
   if (got !== want.toLowerCase()) throw new MtaError('refused', `refusing to open ${file}: sha256 is ${got}, the plan says ${want}`);
 }
 
 async function checkSignature(step: SourceStep, l: ReturnType<typeof layout>, ctx: BaseContext): Promise<string> {
   const keyring = ctx.real(step.keyring!);
-  const head = await readFile(keyring).then((b) => b.subarray(0, 40).toString('latin1'), () => '');
+  const head = await ctx.host.readFile(keyring, { maxBytes: 40 }).then((b) => b.toString('latin1'), () => '');
   if (head.startsWith('-----BEGIN PGP')) throw new MtaError('refused', `${keyring} is ASCII-armored; gpgv needs a binary keyring (gpg --dearmor)`);
   const r = await ctx.exec.run({ ...gpgvRequest(keyring, l.signature!, l.tarball), onLine: (x) => ctx.report(x) });
   const valid = /^\[GNUPG:\] VALIDSIG (\S+)/m.exec(r.stdout);
@@ -90,7 +92,7 @@ async function checkSignature(step: SourceStep, l: ReturnType<typeof layout>, ct
   throw new MtaError('refused', `bad or unverifiable PGP signature on ${l.tarball}: ${why}`, r.output.trim().split('\n').slice(-5));
 }
 
-export const sourceStep: StepModule<SourceStep> = {
+export const sourceStep: StepModule<SourceStep> = defineStep({
   workDirOnly: true,
   type: 'source',
   schema: sourceSchema as unknown as z.ZodType<SourceStep>,
@@ -101,15 +103,15 @@ export const sourceStep: StepModule<SourceStep> = {
     const l = layout(step, ctx);
     const out: string[] = [];
     if (isUrl(step.tarball)) out.push(`would fetch ${step.tarball} to ${l.tarball}, then require sha256 ${step.sha256}`);
-    else if (!(await exists(l.tarball))) out.push(`tarball ${l.tarball}: MISSING (apply would fail)`);
+    else if (!(await exists(ctx, l.tarball))) out.push(`tarball ${l.tarball}: MISSING (apply would fail)`);
     else {
-      const got = await sha256File(l.tarball);
+      const got = await ctx.host.sha256(l.tarball);
       out.push(`tarball ${l.tarball}: sha256 ${got === step.sha256.toLowerCase() ? 'matches the plan' : `${got} DOES NOT MATCH the plan's ${step.sha256}`}`);
     }
     if (step.signature) {
       const req = gpgvRequest(ctx.real(step.keyring!), l.signature!, l.tarball);
       if (isUrl(step.signature)) out.push(`would fetch ${step.signature} to ${l.signature}`);
-      if (isUrl(step.signature) || isUrl(step.tarball) || !(await exists(l.signature!))) out.push(`would check the signature: ${ctx.exec.format(req)}`);
+      if (isUrl(step.signature) || isUrl(step.tarball) || !(await exists(ctx, l.signature!))) out.push(`would check the signature: ${ctx.exec.format(req)}`);
       else out.push(await checkSignature(step, l, ctx).then((fpr) => `signature good (key ${fpr}): ${ctx.exec.format(req)}`, (e: Error) => `signature check FAILS: ${e.message}`));
     }
     out.push(`would unpack into ${l.tree} (regular files and dirs only, no absolute or '..' paths, ≤ ${step.max_bytes ?? UNTAR_DEFAULTS.maxBytes} bytes, gzip ratio ≤ ${UNTAR_DEFAULTS.maxDecompressionRatio})`);
@@ -117,15 +119,13 @@ export const sourceStep: StepModule<SourceStep> = {
   },
 
   async apply(step, ctx) {
-    // The engine calls describe in a dry run; should apply be called anyway, it writes nothing either.
-    if (ctx.dryRun) return void (await sourceStep.describe(step, ctx)).forEach((l) => ctx.report(l));
     const l = layout(step, ctx);
-    const seq = await ctx.journal.intent({ step: stepIndex(ctx), kind: 'source', action: 'unpack', data: { dir: l.base } });
-    await mkdir(l.base, { recursive: true });
+    const seq = await ctx.intent('unpack', { dir: l.base });
+    await ctx.host.mkdir(l.base, { recursive: true, mode: 0o755 });
     if (isUrl(step.tarball)) await download(step.tarball, l.tarball, ctx);
     if (step.signature && isUrl(step.signature)) await download(step.signature, l.signature!, ctx);
-    if (!(await exists(l.tarball))) throw new MtaError('not-found', `source tarball not found: ${l.tarball}`);
-    await checkSha(l.tarball, step.sha256);
+    if (!(await exists(ctx, l.tarball))) throw new MtaError('not-found', `source tarball not found: ${l.tarball}`);
+    await checkSha(ctx, l.tarball, step.sha256);
     ctx.report(`sha256 ok: ${l.tarball}`);
     if (step.signature) ctx.report(`signature good (key ${await checkSignature(step, l, ctx)})`);
     let top: string[];
@@ -136,9 +136,9 @@ export const sourceStep: StepModule<SourceStep> = {
       throw e;
     }
     // A release tarball has one top dir (sendmail-8.17.1.9/); anything else is used as unpacked.
-    const dir = top.length === 1 && (await stat(path.join(l.tree, top[0]!))).isDirectory() ? path.join(l.tree, top[0]!) : l.tree;
-    ctx.shared.set('source.dir', dir);
-    ctx.shared.set('source.tarball', l.tarball);
+    const dir = top.length === 1 && (await ctx.host.stat(path.join(l.tree, top[0]!)))?.type === 'dir' ? path.join(l.tree, top[0]!) : l.tree;
+    ctx.handover.sourceDir = dir;
+    ctx.handover.sourceTarball = l.tarball;
     await ctx.journal.done(seq, { dir });
     ctx.report(`unpacked into ${dir}`);
   },
@@ -148,8 +148,8 @@ export const sourceStep: StepModule<SourceStep> = {
     // Only ever remove our own scratch: a path under the state directory's work area.
     const rel = path.relative(ctx.stateDir, dir);
     if (!dir || rel.startsWith('..') || path.isAbsolute(rel) || !rel) throw new MtaError('failed', `source undo: ${dir} is not under ${ctx.stateDir}; left alone`);
-    if (!(await exists(dir))) return `${dir}: already absent`;
-    await rm(dir, { recursive: true, force: true });
+    if (!(await exists(ctx, dir))) return `${dir}: already absent`;
+    await ctx.host.rm(dir, { recursive: true, force: true });
     return `${dir}: removed`;
   },
-};
+});

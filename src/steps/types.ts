@@ -4,8 +4,10 @@
  * `describe` and `apply` build their commands with the same function, so a dry run shows the real argv.
  */
 import type { z } from 'zod';
-import type { Executor } from '../lib/exec.js';
+import type { ExecRequest, ExecResult, Executor } from '../lib/exec.js';
 import type { Clock } from '../lib/clock.js';
+import type { Host } from '../host/types.js';
+import type { ManifestEntry } from '../lib/stage-manifest.js';
 
 /** One journaled mutation: written (and fsynced) before the mutation happens, with everything its undo needs. */
 export interface JournalAction {
@@ -29,6 +31,9 @@ export interface JournalWriter {
 }
 
 export interface BaseContext {
+  /** The target: every file it touches and every command it runs goes through here. */
+  host: Host;
+  /** The executor of this phase (dry run, run, undo) over `host`. */
   exec: Executor;
   clock: Clock;
   dryRun: boolean;
@@ -41,7 +46,7 @@ export interface BaseContext {
   runId: string;
   /** Plan variables after interpolation (root included). */
   vars: Record<string, string>;
-  /** Plan path (absolute, as written) → real path under --root. */
+  /** Plan path (absolute, as written) → real path under --root (host.real). */
   real(planPath: string): string;
   /** Progress for the running task (one line, shown live and kept in the run log). */
   report(line: string): void;
@@ -58,19 +63,59 @@ export interface PlanFacts {
   features: Record<string, unknown>;
 }
 
-export interface StepContext extends BaseContext {
+/**
+ * What one step hands to the later ones in a run. Each key is set by one kind (named) and read by the later.
+ */
+export interface Handover {
+  /** source: real path of the unpacked tree. */
+  sourceDir?: string;
+  /** source: real path of the tarball used. */
+  sourceTarball?: string;
+  /** configure: real path of the written site.config.m4 (build passes it with -f). */
+  siteConfig?: string;
+  /** configure: features.milter (build builds libmilter). */
+  configureMilter?: boolean;
+  /** build: real path of the obj.* directory. */
+  buildObjDir?: string;
+  /** build: libmilter was built. */
+  buildMilter?: boolean;
+  /** install: the stage describe() already filled (apply reuses it). */
+  installStaged?: string;
+  /** install: real path of the stage root and its manifest. */
+  installStage?: string;
+  installManifest?: ManifestEntry[];
+  /** install: plan paths swapped in. */
+  installSwapped?: string[];
+  /** service: epoch ms of the (re)start (log checks look only after it). */
+  serviceSince?: number;
+}
+
+/** What all steps of one run share. */
+export interface RunContext extends BaseContext {
   journal: JournalWriter;
   plan: PlanFacts;
-  /** Hand-over between steps of one run: source → build tree, install → stage manifest. Keys are documented by the kind that sets them. */
-  shared: Map<string, unknown>;
+  handover: Handover;
   /** Run the plan's checks that can run against staged files (binaries looked up under `stageRoot`). */
   runStagedChecks?(stageRoot: string): Promise<{ ok: boolean; lines: string[] }>;
   /** Numbers for the run summary: build time, swap window, downtime. */
   metric(name: string, value: number, unit: string): void;
 }
 
+/** One step's context (src/steps/context.ts builds it): its place in the plan and its own journal verbs. */
+export interface StepContext extends RunContext {
+  /** Index of the step in the plan (-1 when run alone). */
+  readonly index: number;
+  readonly kind: string;
+  /** Journal an intent of this step (step index and kind filled in); fsynced before it resolves. */
+  intent(action: string, data: Record<string, unknown>): Promise<number>;
+  /** Run a command; a failure (or interruption) throws with `what` and the output's tail. */
+  runOrThrow(req: ExecRequest, what: string, tailLines?: number): Promise<ExecResult>;
+}
+
 export interface UndoContext extends BaseContext {
   plan: PlanFacts;
+  /** As StepContext.runOrThrow. */
+  runOrThrow(req: ExecRequest, what: string, tailLines?: number): Promise<ExecResult>;
 }
 
 export interface StepModule<S extends { type: string } = { type: string }> {

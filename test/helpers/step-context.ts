@@ -1,15 +1,19 @@
 /**
- * A real StepContext for tests: the real executor, a JSON-lines journal in a temp file (fsynced per record, as the
- * engine's must be), real temp dirs. `undoAll` reverses the journal the way a rollback in a fresh process would.
+ * A real StepContext for tests: a LocalHost (the real executor), the engine's own Journal (JSON lines in a temp
+ * file, fsynced per record), real temp dirs, and the context the engine builds for a step (src/steps/context.ts).
+ * `undoAll` reverses the journal the way a rollback in a fresh process would, in the engine's undo order.
  */
-import { mkdtemp, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createExecutor } from '../../src/lib/exec.js';
 import { systemClock } from '../../src/lib/clock.js';
-import { underRoot } from '../../src/lib/paths.js';
-import type { JournalAction, JournalWriter, PlanFacts, StepContext, StepModule, UndoContext } from '../../src/steps/types.js';
+import { LocalHost } from '../../src/host/local.js';
+import { Journal, readJournal as readEngineJournal, summarize } from '../../src/engine/journal.js';
+import { pendingIntents, undoOrder } from '../../src/engine/rollback.js';
+import { stepContext, undoContext } from '../../src/steps/context.js';
+import type { Handover, JournalAction, PlanFacts, StepContext, StepModule, UndoContext } from '../../src/steps/types.js';
 
+/** The journal as the step tests read it: intents (flattened), dones and notes, minus the engine's process notes. */
 export type JournalRecord =
   | ({ t: 'intent'; seq: number } & JournalAction)
   | { t: 'done'; seq: number; info?: Record<string, unknown> }
@@ -23,8 +27,11 @@ export interface StepContextOptions {
   runId?: string;
   dryRun?: boolean;
   plan?: Partial<PlanFacts>;
-  shared?: Record<string, unknown>;
+  /** What earlier steps handed over (sourceDir, buildMilter, …). */
+  handover?: Handover;
   stepIndex?: number;
+  /** The step kind whose context this is (journal records name it); 'test' when absent. */
+  kind?: string;
   runStagedChecks?: StepContext['runStagedChecks'];
   vars?: Record<string, string>;
 }
@@ -39,37 +46,31 @@ export interface TestStepContext {
   /** Commands the executor logged (`$ …`, `[dry-run] would run: …`). */
   execLog: string[];
   readJournal(): Promise<JournalRecord[]>;
-  /** Undo every intent of the given kinds, newest first, with a fresh UndoContext. Returns undo's lines. */
+  /** Every record as the engine wrote it, process notes included. */
+  readRawJournal(): ReturnType<typeof readEngineJournal>;
+  /** Undo every intent of the given kinds, in the engine's order, with a fresh UndoContext. Returns undo's lines. */
   undoAll(modules: StepModule[]): Promise<string[]>;
   cleanup(): Promise<void>;
 }
 
-async function appendSynced(file: string, record: object): Promise<void> {
-  const fh = await open(file, 'a');
-  try {
-    await fh.write(JSON.stringify(record) + '\n');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+const host = (root: string, dryRun: boolean, log?: (l: string) => void) => new LocalHost({ root, dryRun, log });
 
 export async function readJournal(file: string): Promise<JournalRecord[]> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as JournalRecord);
+  const records = await readEngineJournal(host('/', false), file).catch(() => []);
+  const out: JournalRecord[] = [];
+  for (const r of records) {
+    if (r.type === 'intent') out.push({ t: 'intent', seq: r.seq, ...r.action });
+    else if (r.type === 'done') out.push({ t: 'done', seq: r.of, info: r.info });
+    else if (r.type === 'note' && r.event !== 'process') out.push({ t: 'note', event: r.event, data: r.data });
+  }
+  return out;
 }
 
-export function journalWriter(file: string): JournalWriter {
-  let seq = 0;
-  return {
-    async intent(action) {
-      seq += 1;
-      await appendSynced(file, { t: 'intent', seq, ...action });
-      return seq;
-    },
-    done: (s, info) => appendSynced(file, { t: 'done', seq: s, info }),
-    note: (event, data) => appendSynced(file, { t: 'note', event, data }),
-  };
+/** The engine's journal in `dir` (journal.jsonl), appended to when an earlier context of the test made it. */
+async function openJournal(dir: string): Promise<Journal> {
+  const h = host('/', false);
+  const file = path.join(dir, 'journal.jsonl');
+  return (await h.lstat(file)) ? Journal.append(h, file, systemClock) : Journal.create(h, dir, systemClock);
 }
 
 function baseFacts(plan?: Partial<PlanFacts>): PlanFacts {
@@ -77,32 +78,31 @@ function baseFacts(plan?: Partial<PlanFacts>): PlanFacts {
 }
 
 export function makeUndoContext(o: { root: string; stateDir: string; runId: string; plan?: Partial<PlanFacts>; report?: (l: string) => void }): UndoContext {
-  return {
-    exec: createExecutor({ dryRun: false }),
+  const h = host(o.root, false);
+  return undoContext({
+    host: h,
+    exec: h.exec,
     clock: systemClock,
     dryRun: false,
-    root: o.root,
+    root: h.root,
     stateDir: o.stateDir,
     workDir: path.join(o.stateDir, 'work', o.runId),
     runId: o.runId,
     vars: { root: o.root },
-    real: (p) => underRoot(o.root, p),
+    real: (p) => h.real(p),
     report: o.report ?? (() => {}),
     signal: new AbortController().signal,
     plan: baseFacts(o.plan),
-  };
+  });
 }
 
-/** Undo intents newest first (done or not), `undoLast` kinds after the rest, as the engine's rollback does. */
+/** Undo the journal's intents of these kinds as the engine's rollback does: newest first, `undoLast` kinds after. */
 export async function undoJournal(file: string, modules: StepModule[], uctx: UndoContext): Promise<string[]> {
   const byKind = new Map(modules.map((m) => [m.type, m]));
-  const intents = (await readJournal(file)).filter((r): r is Extract<JournalRecord, { t: 'intent' }> => r.t === 'intent').reverse();
-  const late = (r: { kind: string }) => byKind.get(r.kind)?.undoLast === true;
+  const s = summarize('test', path.dirname(file), await readEngineJournal(uctx.host, file));
+  const pending = pendingIntents(s).filter((p) => byKind.has(p.action.kind));
   const out: string[] = [];
-  for (const r of [...intents.filter((r) => !late(r)), ...intents.filter(late)]) {
-    const m = byKind.get(r.kind);
-    if (m) out.push(await m.undo({ step: r.step, kind: r.kind, action: r.action, data: r.data }, uctx));
-  }
+  for (const { action } of undoOrder(pending, (a) => byKind.get(a.kind)?.undoLast === true)) out.push(await byKind.get(action.kind)!.undo(action, uctx));
   return out;
 }
 
@@ -113,34 +113,40 @@ export async function makeStepContext(opts: StepContextOptions = {}): Promise<Te
   const runId = opts.runId ?? `20260101T000000Z-${Math.random().toString(16).slice(2, 6)}`;
   const workDir = path.join(stateDir, 'work', runId);
   await mkdir(workDir, { recursive: true });
-  const journalPath = path.join(stateDir, 'journal.jsonl');
+  const journal = await openJournal(stateDir);
   const reports: string[] = [];
   const metrics: TestStepContext['metrics'] = [];
   const execLog: string[] = [];
   const dryRun = opts.dryRun ?? false;
-  const shared = new Map<string, unknown>(Object.entries({ 'step.index': opts.stepIndex ?? 0, ...opts.shared }));
-  const ctx: StepContext = {
-    exec: createExecutor({ dryRun, log: (l) => execLog.push(l) }),
-    clock: systemClock,
-    dryRun,
-    root,
-    stateDir,
-    workDir,
-    runId,
-    vars: { root, ...opts.vars },
-    real: (p) => underRoot(root, p),
-    report: (l) => reports.push(l),
-    signal: new AbortController().signal,
-    journal: journalWriter(journalPath),
-    plan: baseFacts(opts.plan),
-    shared,
-    runStagedChecks: opts.runStagedChecks,
-    metric: (name, value, unit) => metrics.push({ name, value, unit }),
-  };
+  const h = host(root, dryRun, (l) => execLog.push(l));
+  const ctx = stepContext(
+    {
+      host: h,
+      exec: h.exec,
+      clock: systemClock,
+      dryRun,
+      root: h.root,
+      stateDir,
+      workDir,
+      runId,
+      vars: { root, ...opts.vars },
+      real: (p) => h.real(p),
+      report: (l) => reports.push(l),
+      signal: new AbortController().signal,
+      journal,
+      plan: baseFacts(opts.plan),
+      handover: { ...opts.handover },
+      runStagedChecks: opts.runStagedChecks,
+      metric: (name, value, unit) => metrics.push({ name, value, unit }),
+    },
+    opts.stepIndex ?? 0,
+    opts.kind ?? 'test',
+  );
   return {
-    ctx, root, stateDir, journalPath, reports, metrics, execLog,
-    readJournal: () => readJournal(journalPath),
-    undoAll: (modules) => undoJournal(journalPath, modules, makeUndoContext({ root, stateDir, runId, plan: opts.plan })),
+    ctx, root, stateDir, journalPath: journal.file, reports, metrics, execLog,
+    readJournal: () => readJournal(journal.file),
+    readRawJournal: () => readEngineJournal(h, journal.file),
+    undoAll: (modules) => undoJournal(journal.file, modules, makeUndoContext({ root, stateDir, runId, plan: opts.plan })),
     cleanup: async () => {
       for (const d of made) await rm(d, { recursive: true, force: true });
     },

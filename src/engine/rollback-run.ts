@@ -1,0 +1,87 @@
+/**
+ * Rolling back one run, automatic (after a failure in the same process) or by command (a new process, maybe
+ * after a crash): stop what the run left running, undo through the tasks of src/engine/rollback.ts, journal
+ * the rollback's start and end, then run the checks again. `rollbackCommandRun` adds what the command needs
+ * around it: the lock, the reopened journal, the run log, the run's end record.
+ */
+import path from 'node:path';
+import { errorText } from '../lib/errors.js';
+import { undoContext } from '../steps/context.js';
+import type { Host } from '../host/types.js';
+import { runChecks, formatChecks, type CheckOutcome } from './checks.js';
+import { baseContext, checkContext, engineHost, openRunLog, planFacts, redactorFor, runPaths, type EngineOptions } from './context.js';
+import { Journal, readJournal, runningProcesses, summarize, type RunSummary } from './journal.js';
+import { acquireLock } from './lock.js';
+import { rollbackTasks, type RollbackReport } from './rollback.js';
+import { runTasks } from './tasks.js';
+
+/**
+ * A command of the run that outlived its controller (kill -9) could change the tree after the rollback: stop
+ * each journaled process group that is still the same process (its start time is compared first).
+ */
+export async function stopLeftoverProcesses(host: Host, s: RunSummary): Promise<string[]> {
+  const lines: string[] = [];
+  for (const p of runningProcesses(s)) {
+    if (!p.startTime || !(await host.processAlive(p))) continue;
+    await host.killGroup(p, 'TERM');
+    for (let i = 0; i < 50 && (await host.processAlive(p)); i++) await new Promise((r) => setTimeout(r, 100));
+    if (await host.processAlive(p)) await host.killGroup(p, 'KILL');
+    lines.push(`stopped process group ${p.pgid} left running by the run: ${p.argv.join(' ').slice(0, 80)}`);
+  }
+  return lines;
+}
+
+/** Roll back one run (automatic after a failure, or `mta-upgrade rollback`), then run the checks again. */
+export async function rollback(
+  o: EngineOptions,
+  journal: Journal,
+  runId: string,
+  base: ReturnType<typeof baseContext>,
+  by: 'auto' | 'command',
+): Promise<RollbackReport & { checks: CheckOutcome[] }> {
+  const summary = summarize(runId, path.dirname(journal.file), await readJournal(base.host, journal.file));
+  const report: RollbackReport = { lines: [], failures: [], undone: 0, restored: 0 };
+  // Undo goes on even when the journal cannot be written (disk full): the failure is reported, never hidden.
+  const record = async (status: 'started' | 'complete' | 'incomplete') => {
+    try {
+      await journal.write({ type: 'rollback', status, by });
+    } catch (e) {
+      report.failures.push(`journal not writable (${errorText(e)}): run 'mta-upgrade rollback ${runId}' again once there is space`);
+    }
+  };
+  await record('started');
+  o.event('rollback', { id: runId, state: 'started' });
+  report.lines.push(...(await stopLeftoverProcesses(base.host, summary)));
+  const uctx = { ...undoContext({ ...base, plan: planFacts(o.loaded) }), redact: redactorFor(o.loaded) };
+  const tasks = rollbackTasks(summary, uctx, journal, report);
+  if (tasks.length) await runTasks(tasks, { renderer: o.renderer, event: o.event, continueOnError: true });
+  await record(report.failures.length ? 'incomplete' : 'complete');
+  const checks = await runChecks(o.loaded.plan.checks, checkContext(base));
+  o.err('');
+  o.err('Checks after the rollback:');
+  for (const l of formatChecks(checks)) o.err(l);
+  o.event('rollback', { id: runId, state: report.failures.length ? 'incomplete' : 'complete', lines: report.lines, failures: report.failures });
+  return { ...report, checks };
+}
+
+/**
+ * `mta-upgrade rollback RUN` once the command has chosen the run, loaded its plan copy and asked: under the
+ * lock, append to the run's journal and log, undo, and record the run's end if it had none.
+ */
+export async function rollbackCommandRun(o: EngineOptions, run: RunSummary): Promise<RollbackReport> {
+  const host = engineHost(o);
+  const lock = await acquireLock(host, o.stateDir, `rollback ${run.id}`, o.err);
+  const log = await openRunLog(host, path.join(run.dir, 'run.log'));
+  try {
+    const exec = host.executor({ dryRun: false, redact: redactorFor(o.loaded), log: (l) => log.write(l) });
+    const base = baseContext(o, exec, runPaths(o.stateDir, run.id), () => {});
+    const journal = await Journal.append(host, run.journal, o.clock);
+    const rb = await rollback(o, journal, run.id, base, 'command');
+    if (!run.end) await journal.write({ type: 'end', status: rb.failures.length ? 'rollback-incomplete' : 'rolled-back', message: 'rolled back by command' });
+    await journal.close();
+    return rb;
+  } finally {
+    await log.close().catch(() => {});
+    await lock.release();
+  }
+}
