@@ -87,17 +87,22 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .description('back up, build, install (staged, then swapped), verify; roll back automatically on failure')
     .option('-n, --dry-run', 'show what would be done, run the read-only checks, change nothing')
     .option('-y, --yes', 'do not ask before changing the system')
-    .action(async (plan: string, opts: { dryRun?: boolean; yes?: boolean }) => {
+    .option('--confirm-timeout <duration>', 'the host reverts the run by itself (revert.sh) when this controller is silent this long; 0 = off', '120s')
+    .action(async (plan: string, opts: { dryRun?: boolean; yes?: boolean; confirmTimeout: string }) => {
       const g = globals();
       const { runCommand } = await import('./commands/run.js');
-      await runCommand(plan, { dryRun: !!opts.dryRun }, { ...g, yes: g.yes || !!opts.yes }, io);
+      await runCommand(plan, { dryRun: !!opts.dryRun, confirmTimeout: opts.confirmTimeout }, { ...g, yes: g.yes || !!opts.yes }, io);
     });
   program.command('validate <plan>').description('check a plan: every problem at once, with file:line:col').action(lazy(1, async () => (await import('./commands/validate.js')).validateCommand));
   program.command('schema').description('print the JSON Schema (draft-07) of plans, for editors').action(lazy(0, async () => (await import('./commands/schema.js')).schemaCommand));
   program.command('verify <plan>').description('run all checks of a plan against the live system (read-only)').action(lazy(1, async () => (await import('./commands/verify.js')).verifyCommand));
   program.command('backup <plan>').description("archive the plan's binaries and configs now (verified, 0600)").action(lazy(1, async () => (await import('./commands/backup.js')).backupCommand));
   program.command('rollback [run-id]').description('undo a run (default: the latest), even after a crash; twice is a no-op').action(lazy(1, async () => (await import('./commands/rollback.js')).rollbackCommand));
-  program.command('status').description('the lock, the latest runs, and any unfinished run').action(lazy(0, async () => (await import('./commands/status.js')).statusCommand));
+  program
+    .command('status')
+    .description('the lock, the latest runs, and any unfinished run; exit 1 when a run needs a rollback or the host reverted one by itself')
+    .option('--ack <run-id>', 'acknowledge that the host reverted this run by itself (status stops failing for it)')
+    .action(lazy(1, async () => (await import('./commands/status.js')).statusCommand));
 
   const backups = program.command('backups').description('list, inspect, verify, pin and prune backups');
   backups.command('list').description('id, time, plan, size, files, verified, pinned').action(lazy(0, async () => (await import('./commands/backups.js')).backupsListCommand));

@@ -3,6 +3,10 @@
  * and every failure says what changed, what was undone and what the admin must do. A leaf module: imports nothing.
  */
 export const msg = {
+  hostTookOver: (run: string) =>
+    `the host's dead-man timer took over run ${run} (this controller was silent longer than --confirm-timeout): the host is reverting the run itself with revert.sh; see 'mta-upgrade status' and the run's revert.log`,
+  revertedByHost: (run: string, by: string) => `run ${run} was already reverted on the host by ${by}; nothing to do (acknowledged)`,
+  hostReverting: (run: string) => `the host is reverting run ${run} itself right now (revert.sh); wait for it, then check with 'mta-upgrade status'`,
   planUnreadable: (file: string, why: string) => `cannot read plan ${file}: ${why}`,
   planInvalid: (file: string, n: number) => `${file}: ${n} problem${n === 1 ? '' : 's'}; nothing was run or written`,
   planUnsafe: (file: string) => `refusing plan ${file}: it runs commands as root, so only root may be able to change it`,

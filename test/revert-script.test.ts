@@ -11,68 +11,27 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { cliProcess } from './helpers/cli.js';
-import { makeSampleTree, snapshotTree } from './helpers/tree.js';
+import { setup, state } from './helpers/sample-run.js';
 import { readJournal, listRuns, needsRollback } from '../src/engine/journal.js';
 import { readBackup } from '../src/engine/backups.js';
 import { revertScript } from '../src/engine/revert/script.js';
 import { TIMER_FILES, deadmanScript, startDeadmanArgv } from '../src/engine/revert/deadman.js';
 import { underRoot } from '../src/lib/paths.js';
+import { LocalHost } from '../src/host/local.js';
 
-const STEPS = `
-  - type: command
-    name: Rewrite the config
-    argv: ['printf "O Changed=yes\\n" >> \${root}/etc/mail/sendmail.cf && echo new > \${root}/etc/mail/new.cf']
-    shell: true
-  - type: command
-    name: Replace the setuid binary
-    argv: ['printf new > \${root}/usr/local/sbin/sendmail.tmp && chmod 2555 \${root}/usr/local/sbin/sendmail.tmp && mv \${root}/usr/local/sbin/sendmail.tmp \${root}/usr/local/sbin/sendmail']
-    shell: true
-  - type: command
-    name: Create the absent library
-    argv: ['echo lib > \${root}/usr/local/lib/libmilter-new.so']
-    shell: true
-  - type: command
-    name: Re-point the symlink and drop the secret
-    argv: ['ln -sfn /nowhere \${root}/usr/sbin/sendmail && rm -f \${root}/etc/mail/certs/key.pem && rm -rf \${root}/etc/mail/deep']
-    shell: true
-  - type: command
-    name: Marker with its own undo
-    argv: [touch, '\${root}/marker']
-    undo: [rm, -f, '\${root}/marker']
-`;
-
-async function state(root: string) {
-  const snap = await snapshotTree(root);
-  for (const rel of ['.', 'usr', 'usr/local', 'usr/local/lib', 'usr/local/sbin', 'usr/sbin', 'etc']) {
-    const e = snap.get(rel);
-    if (e) snap.set(rel, { ...e, mtimeMs: 0 });
-  }
-  return snap;
-}
-
-async function setup(base: string) {
-  const root = path.join(base, 'root');
-  const stateDir = path.join(base, 'state');
-  await fs.mkdir(path.join(root, 'usr/local/lib'), { recursive: true });
-  const tree = await makeSampleTree(root);
-  const plan = path.join(base, 'plan.yaml');
-  const bins = tree.paths.filter((p) => !p.endsWith('/'));
-  const cfgs = tree.paths.filter((p) => p.endsWith('/'));
-  await fs.writeFile(plan, `name: revert\nmta: sendmail\nversion: 8.17.1.9\nbinaries: [${bins.join(', ')}]\nconfigs: [${cfgs.join(', ')}]\nsteps:${STEPS}checks:\n  - type: file\n    path: /etc/mail/sendmail.cf\n`);
-  return { root, stateDir, plan };
-}
+const H = new LocalHost({ root: '/', dryRun: false });
 
 /** Kill a run at `point`, then write its revert.sh as the engine would. */
 async function crashAndScript(s: Awaited<ReturnType<typeof setup>>, point: string): Promise<{ script: string; runDir: string }> {
   const crashed = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes'], { env: { MTA_UPGRADE_CRASH_AT: point } });
   assert.equal(crashed.signal, 'SIGKILL', `killed at ${point}: ${crashed.stderr}`);
-  const [run] = await listRuns(s.stateDir);
+  const [run] = await listRuns(H, s.stateDir);
   assert.ok(run?.backupId, `the run at ${point} has its backup`);
   const rec = await readBackup(path.join(s.stateDir, 'backups'), run.backupId);
   const file = path.join(s.stateDir, 'backups', rec.archive.file);
   const text = revertScript({
     runId: run.id, runDir: run.dir, toolVersion: 'test', real: (p) => underRoot(s.root, p),
-    records: await readJournal(run.journal), backup: { file, sha256: rec.archive.sha256, manifest: rec.manifest },
+    records: await readJournal(H, run.journal), backup: { file, sha256: rec.archive.sha256, manifest: rec.manifest },
   });
   const script = path.join(run.dir, 'revert.sh');
   await fs.writeFile(script, text, { mode: 0o700 });
@@ -86,8 +45,8 @@ test('revert.sh under dash puts the root back byte-identical after a kill at jou
   const probe = await setup(path.join(dir, 'count'));
   const ok = await cliProcess(['run', probe.plan, '--root', probe.root, '--state-dir', probe.stateDir, '--yes']);
   assert.equal(ok.code, 0, ok.stderr);
-  const [run] = await listRuns(probe.stateDir);
-  const records = await readJournal(run!.journal);
+  const [run] = await listRuns(H, probe.stateDir);
+  const records = await readJournal(H, run!.journal);
   const backupSeq = records.find((r) => r.type === 'note' && r.event === 'backup')!.seq;
   const last = records.filter((r) => r.type !== 'end').at(-1)!.seq;
   const points = [backupSeq, Math.round((backupSeq + last) / 2), last - 1, last].map((n) => `after:${n}`);
@@ -99,7 +58,7 @@ test('revert.sh under dash puts the root back byte-identical after a kill at jou
       const r = await execa('dash', [script, 'test'], { reject: false });
       assert.equal(r.exitCode, 0, `revert.sh after ${point}: ${r.stderr}`);
       assert.deepEqual(await state(s.root), before, `root after revert.sh at ${point}`);
-      const [after] = await listRuns(s.stateDir);
+      const [after] = await listRuns(H, s.stateDir);
       assert.equal(after!.rollback?.status, 'complete');
       assert.match(after!.rollback!.by, /revert\.sh test/);
       assert.equal(needsRollback(after!), false);
@@ -118,7 +77,7 @@ test('revert.sh refuses a tampered archive before it changes anything', async (t
   const s = await setup(dir);
   const { script } = await crashAndScript(s, 'after:9');
   const changed = await state(s.root);
-  const [run] = await listRuns(s.stateDir);
+  const [run] = await listRuns(H, s.stateDir);
   const archive = path.join(s.stateDir, 'backups', `${run!.backupId}.tar.gz`);
   const bytes = await fs.readFile(archive);
   bytes[bytes.length - 100] ^= 0xff;
@@ -127,7 +86,7 @@ test('revert.sh refuses a tampered archive before it changes anything', async (t
   assert.equal(r.exitCode, 3, r.stderr);
   assert.match(r.stderr, /not the archive this run made/);
   assert.deepEqual(await state(s.root), changed, 'nothing was touched');
-  const [after] = await listRuns(s.stateDir);
+  const [after] = await listRuns(H, s.stateDir);
   assert.equal(after!.rollback?.status, 'incomplete');
   assert.equal(needsRollback(after!), true);
 });
@@ -155,14 +114,14 @@ test('the dead-man timer reverts a run whose controller went silent, by itself, 
   const s = await setup(dir);
   const before = await state(s.root);
   const { runDir } = await crashAndScript(s, 'after:9');
-  const [run] = await listRuns(s.stateDir);
+  const [run] = await listRuns(H, s.stateDir);
   const t0 = Date.now();
   const pid = await startTimer(runDir, run!.id, 2);
   while (!(await fs.stat(path.join(runDir, TIMER_FILES.reverted)).catch(() => undefined)) && Date.now() - t0 < 20_000) await sleep(100);
   const took = Date.now() - t0;
   assert.ok(took >= 2000 && took < 20_000, `reverted after ${took} ms`);
   assert.deepEqual(await state(s.root), before);
-  const [after] = await listRuns(s.stateDir);
+  const [after] = await listRuns(H, s.stateDir);
   assert.match(after!.rollback!.by, /controller was silent for 2 s/);
   assert.equal(after!.end?.status, 'rolled-back');
   for (let i = 0; i < 50 && alive(pid); i++) await sleep(100);
@@ -175,7 +134,7 @@ test('a confirmed run is never reverted: the heartbeat keeps the timer quiet, th
   const s = await setup(dir);
   const { runDir } = await crashAndScript(s, 'after:9');
   const changed = await state(s.root);
-  const [run] = await listRuns(s.stateDir);
+  const [run] = await listRuns(H, s.stateDir);
   const pid = await startTimer(runDir, run!.id, 2);
   for (let i = 0; i < 8; i++) {
     await fs.writeFile(path.join(runDir, TIMER_FILES.heartbeat), String(i));

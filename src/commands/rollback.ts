@@ -7,7 +7,7 @@ import path from 'node:path';
 import { loadPlan } from '../plan/load.js';
 import { MtaError } from '../lib/errors.js';
 import { msg } from '../messages.js';
-import { listRuns } from '../engine/journal.js';
+import { acknowledge, acknowledged, listRuns, revertedByHost } from '../engine/journal.js';
 import { rollbackCommandRun } from '../engine/rollback-run.js';
 import { pendingIntents } from '../engine/rollback.js';
 import { confirmation, engineOptions, hostOf, interruptSignal, stateDirOf } from './common.js';
@@ -27,6 +27,12 @@ export async function rollbackCommand(runId: string | undefined, g: GlobalOption
   // Runs are undone newest first: undoing an older one under a newer run would mix the two systems.
   const later = runs.slice(runs.indexOf(run) + 1).filter((r) => r.intents > 0 && r.rollback?.status !== 'complete');
   if (later.length) throw new MtaError('refused', `run ${later[later.length - 1]!.id} came after ${run.id} and is not rolled back; roll back the newest first: mta-upgrade rollback ${later[later.length - 1]!.id}`);
+  if (revertedByHost(run)) {
+    if (!acknowledged(run)) await acknowledge(host, run, 'rollback');
+    io.out(msg.revertedByHost(run.id, run.rollback!.by));
+    return;
+  }
+  if (run.rollback?.status === 'started' && run.rollback.by.startsWith('revert.sh')) throw new MtaError('refused', msg.hostReverting(run.id));
   const pending = pendingIntents(run);
   if (run.rollback?.status === 'complete' && !pending.length) {
     io.out(msg.alreadyRolledBack(run.id));

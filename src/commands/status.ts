@@ -1,18 +1,20 @@
 /** `mta-upgrade status`: who holds the lock, the latest runs, and whether one needs a rollback. */
 import path from 'node:path';
-import { listRuns, needsRollback, type RunSummary } from '../engine/journal.js';
+import { acknowledge, acknowledged, listRuns, needsRollback, revertedByHost, type RunSummary } from '../engine/journal.js';
+import { MtaError } from '../lib/errors.js';
 import { pidAlive } from '../lib/pid.js';
 import { hostOf, stateDirOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
 export function runState(r: RunSummary): string {
+  if (revertedByHost(r)) return acknowledged(r) ? 'reverted by the host (acknowledged)' : 'REVERTED BY THE HOST';
   if (r.rollback?.status === 'complete') return 'rolled back';
   if (r.rollback?.status === 'incomplete') return 'ROLLBACK INCOMPLETE';
   if (!r.end) return r.intents || r.backupId ? 'UNFINISHED (crashed or killed)' : 'started, nothing changed';
   return r.end.status;
 }
 
-export async function statusCommand(g: GlobalOptions, io: Io): Promise<void> {
+export async function statusCommand(opts: { ack?: string }, g: GlobalOptions, io: Io): Promise<void> {
   const stateDir = stateDirOf(g);
   io.out(`State directory: ${stateDir}`);
   const host = await hostOf(g);
@@ -30,6 +32,17 @@ export async function statusCommand(g: GlobalOptions, io: Io): Promise<void> {
     io.event('run', { id: r.id, plan: r.start?.plan, state, backup: r.backupId ?? null, changes: r.intents, undone: r.undone, needsRollback: needsRollback(r) });
     io.out(`  ${r.id}  ${(r.start?.plan ?? '?').padEnd(24)} ${state}${r.backupId ? `  backup ${r.backupId}` : ''}  ${r.intents} changes, ${r.undone} undone`);
   }
+  if (opts.ack) {
+    const r = runs.find((x) => x.id === opts.ack);
+    if (!r || !revertedByHost(r)) throw new MtaError('not-found', `no run ${opts.ack} that the host reverted by itself in ${stateDir}`);
+    if (!acknowledged(r)) await acknowledge(host, r, 'status --ack');
+    io.out(`Acknowledged: run ${r.id} was reverted by the host (${r.rollback!.by}).`);
+    return;
+  }
   const open = runs.filter(needsRollback);
   for (const r of open) io.out(`Run ${r.id} needs a rollback: mta-upgrade rollback ${r.id}${g.root ? ` --root ${g.root}` : ''}`);
+  const reverted = runs.filter((r) => revertedByHost(r) && !acknowledged(r));
+  for (const r of reverted) io.out(`Run ${r.id} was reverted by the host itself (${r.rollback!.by}); see its revert.log, then acknowledge: mta-upgrade status --ack ${r.id}${g.root ? ` --root ${g.root}` : ''}`);
+  // Monitoring pages on a non-zero exit: a half-done run, or a revert nobody has looked at yet.
+  if (open.length || reverted.length) throw new MtaError('failed', `${open.length + reverted.length} run(s) need attention (see above)`);
 }

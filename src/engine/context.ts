@@ -34,6 +34,11 @@ export interface EngineOptions {
   renderer: 'default' | 'simple' | 'verbose' | 'silent';
   /** Asked after the preview, before the first change; resolves false to stop with nothing changed. */
   confirm?: () => Promise<boolean>;
+  /**
+   * Seconds of controller silence after which the host reverts the run by itself (revert.sh, run by the dead-man
+   * timer); 0 turns the timer off (revert.sh is still kept). Default 120.
+   */
+  confirmTimeoutS?: number;
 }
 
 export interface RunPaths {

@@ -12,7 +12,7 @@
  * journal record N is written, so tests can stop a run at every journal point.
  */
 import path from 'node:path';
-import type { Clock } from '../lib/clock.js';
+import { systemClock, type Clock } from '../lib/clock.js';
 import type { Host } from '../host/types.js';
 import type { JournalAction, JournalWriter } from '../steps/types.js';
 
@@ -66,11 +66,22 @@ export class Journal implements JournalWriter {
     return j;
   }
 
+  /** The records this instance wrote, in order (a new run's whole journal). */
+  readonly records: JournalRecord[] = [];
+  /**
+   * Awaited before an intent is appended, with the records so far and the intent itself: the engine keeps the
+   * host's revert.sh covering the journal (src/engine/revert/guard.ts). A rejection stops the intent.
+   */
+  beforeIntent?: (records: JournalRecord[]) => Promise<void>;
+
   /** Append one record, durable (fsynced on the host) when the promise resolves. Returns its sequence number. */
   write(rec: NewRecord): Promise<number> {
     const seq = ++this.seq;
-    const line = JSON.stringify({ seq, t: this.clock.now(), ...rec }) + '\n';
+    const full = { seq, t: this.clock.now(), ...rec } as JournalRecord;
+    const line = JSON.stringify(full) + '\n';
     const p = this.tail.then(async () => {
+      if (full.type === 'intent' && this.beforeIntent) await this.beforeIntent([...this.records, full]);
+      this.records.push(full);
       crashHook('before', seq);
       await this.host.appendDurable(this.file, line);
       crashHook('after', seq);
@@ -171,4 +182,20 @@ export function runningProcesses(s: RunSummary): { pid: number; pgid: number; st
     else if (r.event === 'process-end') open.delete(d.pid);
   }
   return [...open.values()];
+}
+
+/** The host's revert.sh (its dead-man timer, or an admin by hand) rolled this run back completely. */
+export function revertedByHost(s: RunSummary): boolean {
+  return s.rollback?.status === 'complete' && s.rollback.by.startsWith('revert.sh');
+}
+
+/** An admin has seen that the host reverted the run (status stops failing for it). */
+export function acknowledged(s: RunSummary): boolean {
+  return s.records.some((r) => r.type === 'note' && r.event === 'acknowledged');
+}
+
+export async function acknowledge(host: Host, s: RunSummary, by: string): Promise<void> {
+  const j = await Journal.append(host, s.journal, systemClock);
+  await j.note('acknowledged', { by });
+  await j.close();
 }

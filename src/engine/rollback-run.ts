@@ -14,6 +14,7 @@ import { Journal, readJournal, runningProcesses, summarize, type RunSummary } fr
 import { acquireLock } from './lock.js';
 import { rollbackTasks, type RollbackReport } from './rollback.js';
 import { runTasks } from './tasks.js';
+import { TIMER_FILES } from './revert/deadman.js';
 
 /**
  * A command of the run that outlived its controller (kill -9) could change the tree after the rollback: stop
@@ -75,6 +76,8 @@ export async function rollbackCommandRun(o: EngineOptions, run: RunSummary): Pro
   try {
     const exec = host.executor({ dryRun: false, redact: redactorFor(o.loaded), log: (l) => log.write(l) });
     const base = baseContext(o, exec, runPaths(o.stateDir, run.id), () => {});
+    // Take the run's decision so the host's dead-man timer cannot start revert.sh beside this rollback.
+    await claimDecision(host, run.dir);
     const journal = await Journal.append(host, run.journal, o.clock);
     const rb = await rollback(o, journal, run.id, base, 'command');
     if (!run.end) await journal.write({ type: 'end', status: rb.failures.length ? 'rollback-incomplete' : 'rolled-back', message: 'rolled back by command' });
@@ -83,5 +86,19 @@ export async function rollbackCommandRun(o: EngineOptions, run: RunSummary): Pro
   } finally {
     await log.close().catch(() => {});
     await lock.release();
+  }
+}
+
+/**
+ * mkdir of the run's `decision` directory (atomic): after it the timer only exits. Already there is fine (the run
+ * was confirmed, or an earlier rollback or a revert.sh that did not finish took it): this rollback goes on.
+ */
+async function claimDecision(host: Host, runDir: string): Promise<void> {
+  const dir = path.posix.join(runDir, TIMER_FILES.decision);
+  try {
+    await host.mkdir(dir, { mode: 0o700 });
+    await host.writeFileAtomic(path.posix.join(dir, 'by'), 'rolled back by command\n', { mode: 0o600 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
 }

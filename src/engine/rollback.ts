@@ -99,7 +99,8 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: st
   return tasks;
 }
 
-function safeModule(kind: string) {
+/** The step module of a journaled kind, or undefined when this version has no such kind. */
+export function safeModule(kind: string) {
   try {
     return stepModule(kind);
   } catch {

@@ -20,7 +20,10 @@ import { acquireLock } from './lock.js';
 import { preview, flatten } from './preview.js';
 import { replacedFiles } from './replaced.js';
 import { rollback } from './rollback-run.js';
+import { safeModule } from './rollback.js';
 import { runTasks, type Task } from './tasks.js';
+import { readBackup } from './backups.js';
+import { RunGuard } from './revert/guard.js';
 
 export const TOOL_VERSION = '0.1.0';
 
@@ -88,6 +91,13 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
   await host.mkdir(paths.runDir, { recursive: true, mode: 0o700 });
   await host.writeFileAtomic(path.join(paths.runDir, 'plan.yaml'), o.loaded.text, { mode: 0o600 });
   const journal = await Journal.create(host, paths.runDir, o.clock);
+  // The host's own way back (revert.sh) covers every live change before it happens; the dead-man timer runs it
+  // if this controller goes silent (src/engine/revert/).
+  const runGuard = new RunGuard({ host, runDir: paths.runDir, runId: paths.runId, toolVersion: TOOL_VERSION, timeoutS: o.confirmTimeoutS ?? 120 });
+  journal.beforeIntent = async (records) => {
+    const last = records[records.length - 1];
+    if (last?.type === 'intent' && safeModule(last.action.kind)?.workDirOnly !== true) await runGuard.refresh(records);
+  };
   const log = await openRunLog(host, paths.logFile);
   const exec = host.executor({ dryRun: false, signal: o.signal, redact, log: (l) => log.write(l) });
   let report: (l: string) => void = () => {};
@@ -149,7 +159,9 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
         clock: o.clock,
         onProgress: (l: string) => report(l),
       });
-      await journal.write({ type: 'note', event: 'backup', data: { id: b.id } });
+      await journal.write({ type: 'note', event: 'backup', data: { id: b.id, sha256: b.sha256 } });
+      const rec = await readBackup(path.join(o.stateDir, 'backups'), b.id);
+      runGuard.setBackup({ file: b.file, sha256: b.sha256, manifest: rec.manifest });
       outcome.backupId = b.id;
       return `backup ${b.id}`;
     }),
@@ -169,7 +181,9 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
   ];
 
   const { failed } = await runTasks(tasks, { renderer: o.renderer, event: o.event });
-  if (!failed.length) {
+  if (!failed.length && !(await runGuard.decide('confirmed'))) {
+    failed.push({ title: 'Confirm the run', error: new MtaError('failed', msg.hostTookOver(paths.runId)) });
+  } else if (!failed.length) {
     await defuseOldCopies(host, journal);
     await journal.write({ type: 'end', status: 'ok' });
     await journal.close();
@@ -188,6 +202,11 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
   const interrupted = o.signal.aborted || (isMtaError(cause) && cause.kind === 'interrupted');
   o.err(`\n${redact(failed[0]!.title)} failed: ${redact(errorText(cause))}`);
   for (const d of isMtaError(cause) ? cause.details : []) o.err(`  ${redact(d)}`);
+  // The host's timer may have taken over (this controller was silent too long): then it reverts, not us.
+  if (!(await runGuard.decide('rolled back by the controller'))) {
+    await log.close().catch(() => {});
+    throw new MtaError('failed', msg.hostTookOver(paths.runId));
+  }
   // Undo must not be cancelled by the Ctrl-C that started it: a fresh executor without the abort signal.
   const undoExec = host.executor({ dryRun: false, redact, log: (l) => log.write(l) });
   const rb = await rollback(o, journal, paths.runId, { ...base, exec: undoExec, signal: new AbortController().signal }, 'auto');

@@ -93,8 +93,6 @@ export function revertScript(i: RevertInput): string {
   const intents = i.records.filter((r): r is Intent => r.type === 'intent').reverse();
   const oldModes = new Map<string, number>();
   for (const r of i.records) if (r.type === 'note' && r.event === 'old-copy-mode') oldModes.set(String(r.data['path']), Number(r.data['mode']));
-  const procs = i.records.filter((r) => r.type === 'note' && r.event === 'process') as Extract<JournalRecord, { type: 'note' }>[];
-  const stops = procs.map((p) => `stop_group ${Number(p.data['pid'])} ${Number(p.data['pgid'])} ${q(String(p.data['startTime'] ?? ''))}`);
   const undos = intents.map((r) => undoLine(r, oldModes)).filter((l): l is string => !!l);
   const restore = i.backup ? restoreLines(i.backup, i.real) : ['UNDO_NOW'];
   const at = restore.indexOf('UNDO_NOW');
@@ -116,7 +114,9 @@ export function revertScript(i: RevertInput): string {
     'FAILED=0',
     SH_LIB,
     'record "\\"type\\":\\"rollback\\",\\"status\\":\\"started\\",\\"by\\":\\"$(jstr "revert.sh $BY")\\""',
-    ...stops,
+    // Read from the journal when the script runs: a command started after the script was written is stopped too.
+    `sed -n 's/.*"event":"process","data":{"pid":\\([0-9]*\\),"pgid":\\([0-9]*\\),"startTime":"\\([^"]*\\)".*/\\1 \\2 \\3/p' "$J" |`,
+    '  while read -r pid pgid start; do stop_group "$pid" "$pgid" "$start"; done',
     ...restore,
     ...serviceLines(intents),
     'rm -rf "$STAGE"',

@@ -1,0 +1,54 @@
+/**
+ * A run that changes every kind of thing a rollback must bring back (a config rewritten and a new file beside it,
+ * a setuid binary replaced, an absent library created, a symlink re-pointed, a secret and a subtree removed, a
+ * marker with its own undo), on the sample tree of tree.ts. Shared by the revert.sh and confirm-or-revert tests.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { makeSampleTree, snapshotTree } from './tree.js';
+
+export const STEPS = `
+  - type: command
+    name: Rewrite the config
+    argv: ['printf "O Changed=yes\\n" >> \${root}/etc/mail/sendmail.cf && echo new > \${root}/etc/mail/new.cf']
+    shell: true
+  - type: command
+    name: Replace the setuid binary
+    argv: ['printf new > \${root}/usr/local/sbin/sendmail.tmp && chmod 2555 \${root}/usr/local/sbin/sendmail.tmp && mv \${root}/usr/local/sbin/sendmail.tmp \${root}/usr/local/sbin/sendmail']
+    shell: true
+  - type: command
+    name: Create the absent library
+    argv: ['echo lib > \${root}/usr/local/lib/libmilter-new.so']
+    shell: true
+  - type: command
+    name: Re-point the symlink and drop the secret
+    argv: ['ln -sfn /nowhere \${root}/usr/sbin/sendmail && rm -f \${root}/etc/mail/certs/key.pem && rm -rf \${root}/etc/mail/deep']
+    shell: true
+  - type: command
+    name: Marker with its own undo
+    argv: [touch, '\${root}/marker']
+    undo: [rm, -f, '\${root}/marker']
+`;
+
+/** The root as a revert must bring it back (mtimes of directories above backed-up paths aside). */
+export async function state(root: string) {
+  const snap = await snapshotTree(root);
+  for (const rel of ['.', 'usr', 'usr/local', 'usr/local/lib', 'usr/local/sbin', 'usr/sbin', 'etc']) {
+    const e = snap.get(rel);
+    if (e) snap.set(rel, { ...e, mtimeMs: 0 });
+  }
+  return snap;
+}
+
+export async function setup(base: string) {
+  const root = path.join(base, 'root');
+  const stateDir = path.join(base, 'state');
+  await fs.mkdir(path.join(root, 'usr/local/lib'), { recursive: true });
+  const tree = await makeSampleTree(root);
+  const plan = path.join(base, 'plan.yaml');
+  const bins = tree.paths.filter((p) => !p.endsWith('/'));
+  const cfgs = tree.paths.filter((p) => p.endsWith('/'));
+  await fs.writeFile(plan, `name: revert\nmta: sendmail\nversion: 8.17.1.9\nbinaries: [${bins.join(', ')}]\nconfigs: [${cfgs.join(', ')}]\nsteps:${STEPS}checks:\n  - type: file\n    path: /etc/mail/sendmail.cf\n`);
+  return { root, stateDir, plan };
+}
+
