@@ -94,6 +94,9 @@ async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['ex
   const { plan } = o.loaded;
   const metrics: RunOutcome['metrics'] = {};
   const shared = new Map<string, unknown>();
+  // The logs the checks read (tls-log's `log`): the service step records their sizes at the restart, and the checks
+  // after it read from there (CheckContext.logOffsets), not the whole log.
+  shared.set('service.logs', plan.checks.flatMap((c) => ('log' in c && typeof c.log === 'string' ? [base.real(c.log)] : [])));
   const outcome: RunOutcome = { runId: paths.runId, checks: [], metrics };
   journal.write({
     type: 'start', runId: paths.runId, plan: plan.name, planFile: path.resolve(o.loaded.file), planHash: o.loaded.hash,
@@ -157,7 +160,8 @@ async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['ex
     ),
     task('Verify the upgraded system', async () => {
       const since = shared.get('service.since') as number | undefined;
-      outcome.checks = await runChecks(plan.checks, checkContext(base, { since }));
+      const logOffsets = shared.get('service.logOffsets') as Record<string, number> | undefined;
+      outcome.checks = await runChecks(plan.checks, checkContext(base, { since, logOffsets }));
       for (const c of outcome.checks) o.event('check', { phase: 'after', ...flatten(c) });
       journal.write({ type: 'note', event: 'post-checks', data: { results: outcome.checks.map(flatten) } });
       const bad = failedRequired(outcome.checks);

@@ -2,11 +2,13 @@
  * Step `service`: stop / start / restart / reload the MTA with the plan's commands, then prove the daemon is up
  * (pidfile names a live, new process; the port accepts connections). The downtime (command start to the first
  * accepted connection) goes to the run summary. Shared key set: 'service.since' (epoch ms of the (re)start, for
- * log checks). Undo restarts again so that, once the old binaries are back, the old daemon runs: hence `undoLast`
+ * log checks) and 'service.logOffsets' (the size then of each log in 'service.logs', which the engine sets: log
+ * checks read from there). Undo restarts again so that, once the old binaries are back, the old daemon runs: hence `undoLast`
  * (the engine undoes this kind after the file actions and the backup restore).
  */
 import net from 'node:net';
 import { z } from 'zod';
+import { logEnds } from '../lib/log-read.js';
 import { readPidFile, pidAlive } from '../lib/pid.js';
 import { MtaError } from '../lib/errors.js';
 import { crashPoint } from '../lib/swap.js';
@@ -127,6 +129,7 @@ async function apply(step: ServiceStep, ctx: StepContext): Promise<void> {
   const seq = await ctx.journal.intent({ step: ctx.shared.get('step.index') as number, kind: 'service', action: `service-${step.action}`, data: { ...d } });
   crashPoint('service:intent');
   ctx.shared.set('service.since', ctx.clock.now());
+  ctx.shared.set('service.logOffsets', await logEnds((ctx.shared.get('service.logs') as string[] | undefined) ?? []));
   if (step.action === 'stop') {
     await run(ctx, d, d.stop!);
     await waitFor(ctx, d, 'stopped', isDown(d, before.pid));
