@@ -15,6 +15,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { tlsLogCheck } from '../src/checks/tls-log.js';
 import type { CheckContext } from '../src/checks/types.js';
+import { fileCheckContext } from './helpers/check-context.js';
 import { REPO } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-log-check-'));
@@ -36,15 +37,7 @@ fs.writeFileSync(file, beforeText + AFTER.map((l) => l + '\n').join(''));
 fs.utimesSync(file, new Date(Date.UTC(2024, 4, 12)), new Date(Date.UTC(2024, 4, 12))); // classic stamps: year from the mtime
 const check = tlsLogCheck.schema.parse({ type: 'tls-log', log: '/var/log/maillog' });
 
-const context = (extra: Partial<CheckContext>): CheckContext => ({
-  exec: undefined as unknown as CheckContext['exec'],
-  clock: { now: () => Date.now(), mono: () => performance.now() },
-  root: tmp,
-  vars: {},
-  real: (p: string) => path.join(tmp, p),
-  signal: new AbortController().signal,
-  ...extra,
-});
+const context = (extra: Partial<CheckContext>) => fileCheckContext(tmp, extra);
 
 test('from the offset recorded at the restart: only the new lines, the restart second included', async () => {
   const r = await tlsLogCheck.run(check, context({ since: RESTART, logOffsets: { [file]: Buffer.byteLength(beforeText) } }));
