@@ -74,7 +74,7 @@ function measure(prefix: string, file: string, rounds: number, gen: { seconds: n
   print(`${prefix}-peers`, figures!.peers);
   print(`${prefix}-sessions`, figures!.sessions);
   print(`${prefix}-failures`, figures!.failures);
-  if (gen.starttls) print(`${prefix}-starttls-lines-failed-percent`, ((100 * gen.failedStarttls!) / gen.starttls).toFixed(1));
+  if (gen.failedStarttls) print(`${prefix}-starttls-lines-failed-percent`, ((100 * gen.failedStarttls!) / gen.starttls!).toFixed(1));
   print(`${prefix}-generate-seconds`, gen.seconds.toFixed(2));
   print(`${prefix}-grep-c-starttls-seconds`, grep.toFixed(3));
   print(`${prefix}-seconds`, ours.toFixed(3));
