@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli.js');
+/** The shipped CLI (package.json's bin): the esbuild bundle scripts/setup.sh builds, as an admin runs it. */
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bundle/cli.js');
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export function run(argv: string[], opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; ms: number; out: string }> {

@@ -7,8 +7,12 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 ./node_modules/.bin/tsc -p tsconfig.json
-# tls-report's hot path (assembly/tally.ts, AssemblyScript) → dist/wasm/tally.wasm; rebuilt only when changed.
+# tls-report's hot path (assembly/*.ts, AssemblyScript) → dist/wasm/tally.wasm; rebuilt when anything under
+# assembly/ is newer than the module: tally.ts imports lines.ts and table.ts, and an edit to either must not leave
+# a stale module behind (the directory itself is in the list, so a file added or removed counts too).
 wasm=dist/wasm/tally.wasm
-if [ ! -f "$wasm" ] || [ assembly/tally.ts -nt "$wasm" ] || [ assembly/asconfig.json -nt "$wasm" ]; then
+if [ ! -f "$wasm" ] || [ -n "$(find assembly -newer "$wasm" | head -n 1)" ]; then
   ./node_modules/.bin/asc --config assembly/asconfig.json
 fi
+# The shipped CLI (package.json's bin): src/ bundled by esbuild into dist/bundle/, the module copied beside it.
+node scripts/bundle.mjs

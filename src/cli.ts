@@ -192,6 +192,9 @@ function positiveInt(v: string): number {
 // Run when executed directly (not when imported by tests).
 const invoked = process.argv[1] ?? '';
 if (invoked.endsWith('/cli.js') || invoked.endsWith('/mta-upgrade')) {
+  // The bundle (scripts/bundle.mjs) ships source maps: stack traces of the command chunks, loaded from here on,
+  // then name src/….ts. Not before: commander's chunk is already loaded, and reading maps costs `--help` time.
+  process.setSourceMapsEnabled(true);
   // `mta-upgrade … | head` may close the pipe early. Never exit for it: a run or rollback in progress must finish
   // (and undo on failure); output to a closed pipe is simply dropped.
   for (const s of [process.stdout, process.stderr]) s.on('error', () => {});

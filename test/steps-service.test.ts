@@ -84,7 +84,12 @@ test('restart: new pid, port accepting, downtime reported; undo restarts again',
   const f = await fixture();
   tt.after(async () => (await f.kill(), await f.cleanup()));
   const pid0 = await f.startNow();
+  // The logs the engine names: their sizes at the restart are where the tls-log check reads from (a missing one is left out).
+  const maillog = path.join(f.root, 'maillog');
+  await writeFile(maillog, 'May 10 12:00:00 mx1 sm-mta[1]: before the restart\n');
+  f.ctx.handover.serviceLogs = [maillog, path.join(f.root, 'none')];
   await serviceStep.apply(f.step({ restart: f.cmd('restart') }), f.ctx);
+  assert.deepEqual(f.ctx.handover.serviceLogOffsets, { [maillog]: 50 });
   const pid1 = await f.pid();
   assert.ok(pid1 && pid1 !== pid0);
   const m = f.metrics.find((x) => x.name === 'downtime')!;

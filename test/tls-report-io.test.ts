@@ -13,8 +13,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { tlsLogCheck } from '../src/checks/tls-log.js';
-import { LocalHost } from '../src/host/local.js';
-import type { CheckContext } from '../src/checks/types.js';
+import { fileCheckContext } from './helpers/check-context.js';
 import { tlsReportCommand } from '../src/commands/tls-report.js';
 import type { GlobalOptions, Io } from '../src/commands/types.js';
 import { MtaError } from '../src/lib/errors.js';
@@ -161,18 +160,7 @@ await tlsReportCommand(['-'], { csv: true, year: 2024 }, { yes: false, json: fal
   assert.match(out, /^outbound,aaa\.bbb\.ccc,192\.0\.2\.10,1,0,0,0,1,0,,FAIL=1,ECDHE-RSA-AES128-GCM-SHA256=1,2,/m);
 });
 
-function checkContext(since?: number): CheckContext {
-  return {
-    host: new LocalHost({ root: tmp, dryRun: true }),
-    exec: undefined as unknown as CheckContext['exec'],
-    clock: { now: () => Date.now(), mono: () => performance.now() },
-    root: tmp,
-    vars: {},
-    real: (p: string) => path.join(tmp, p),
-    signal: new AbortController().signal,
-    since,
-  };
-}
+const checkContext = (since?: number) => fileCheckContext(tmp, { since });
 
 test('plan check tls-log: schema, failures after the restart fail, a TLSv1.2 session passes', async () => {
   const parse = (x: unknown) => tlsLogCheck.schema.safeParse(x);

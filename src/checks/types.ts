@@ -39,6 +39,8 @@ export interface CheckContext {
   signal: AbortSignal;
   /** Epoch ms of the service (re)start in this run, when there was one: log checks look only after it. */
   since?: number;
+  /** Real path → size of each log the plan's checks read, taken at that (re)start: log checks read from there. */
+  logOffsets?: Record<string, number>;
 }
 
 export interface CheckModule<C extends { type: string } = { type: string }> {

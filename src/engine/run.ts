@@ -104,7 +104,9 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
   const base = baseContext(o, exec, paths, (l) => report(l));
   const { plan } = o.loaded;
   const metrics: RunOutcome['metrics'] = {};
-  const handover: Handover = {};
+  // The logs the checks read (tls-log's `log`): the service step records their sizes at the restart, and the checks
+  // after it read from there (CheckContext.logOffsets), not the whole log.
+  const handover: Handover = { serviceLogs: plan.checks.flatMap((c) => ('log' in c && typeof c.log === 'string' ? [base.real(c.log)] : [])) };
   const outcome: RunOutcome = { runId: paths.runId, checks: [], metrics };
   await journal.write({
     type: 'start', runId: paths.runId, plan: plan.name, planFile: path.resolve(o.loaded.file), planHash: o.loaded.hash,
@@ -171,7 +173,7 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
       }),
     ),
     task('Verify the upgraded system', async () => {
-      outcome.checks = await runChecks(plan.checks, checkContext(base, { since: handover.serviceSince }));
+      outcome.checks = await runChecks(plan.checks, checkContext(base, { since: handover.serviceSince, logOffsets: handover.serviceLogOffsets }));
       for (const c of outcome.checks) o.event('check', { phase: 'after', ...flatten(c) });
       await journal.write({ type: 'note', event: 'post-checks', data: { results: outcome.checks.map(flatten) } });
       const bad = failedRequired(outcome.checks);

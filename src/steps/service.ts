@@ -1,12 +1,14 @@
 /**
  * Step `service`: stop / start / restart / reload the MTA with the plan's commands, then prove the daemon is up
  * (pidfile names a live, new process; the port accepts connections). The downtime (command start to the first
- * accepted connection) goes to the run summary. Hands over `serviceSince` (epoch ms of the (re)start, for log
- * checks). Undo restarts again so that, once the old binaries are back, the old daemon runs: hence `undoLast`
+ * accepted connection) goes to the run summary. Hands over `serviceSince` (epoch ms of the (re)start) and
+ * `serviceLogOffsets` (the size then of each log in `serviceLogs`, which the engine sets): log checks read from
+ * there. Undo restarts again so that, once the old binaries are back, the old daemon runs: hence `undoLast`
  * (the engine undoes this kind after the file actions and the backup restore).
  */
 import net from 'node:net';
 import { z } from 'zod';
+import { logEnds } from '../lib/log-read.js';
 import { readPidFile } from '../lib/pid.js';
 import { MtaError } from '../lib/errors.js';
 import { crashPoint } from '../lib/swap.js';
@@ -131,6 +133,7 @@ async function apply(step: ServiceStep, ctx: StepContext): Promise<void> {
   const seq = await ctx.intent(`service-${step.action}`, { ...d });
   crashPoint('service:intent');
   ctx.handover.serviceSince = ctx.clock.now();
+  ctx.handover.serviceLogOffsets = await logEnds(ctx.host, ctx.handover.serviceLogs ?? []);
   if (step.action === 'stop') {
     await run(ctx, d, d.stop!);
     await waitFor(ctx, d, 'stopped', isDown(d));

@@ -67,6 +67,10 @@ export interface PlanFacts {
  * What one step hands to the later ones in a run. Each key is set by one kind (named) and read by the later.
  */
 export interface Handover {
+  /** engine: real paths of the logs the checks read (tls-log's `log`); service records their sizes at the restart. */
+  serviceLogs?: string[];
+  /** service: the size of each of serviceLogs at the (re)start: log checks read from there on. */
+  serviceLogOffsets?: Record<string, number>;
   /** source: real path of the unpacked tree. */
   sourceDir?: string;
   /** source: real path of the tarball used. */

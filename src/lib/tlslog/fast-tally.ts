@@ -54,12 +54,24 @@ interface Exports {
   lastHit(): number;
 }
 
+/**
+ * The parameter count of each export, checked against the interface above by tsc (the literal must equal the
+ * declared count) and against the built module by test/tally-wasm-exports.test.ts, so a module rebuilt from an
+ * edited assembly/ cannot drift from what this file calls.
+ */
+export const EXPORT_ARITY: { [K in keyof Exports]: Parameters<Exports[K]>['length'] } = {
+  alloc: 1, free: 1, setSince: 1, setArenaLimit: 1, takeLines: 0, resetTable: 0, tableSize: 0, arenaPtr: 0, arenaUsed: 0, orderPtr: 0, hash: 2, merge: 4,
+  newline: 2, keyword: 2, scan: 2, scanWatching: 2, take: 3, watchBuffer: 0, setWatch: 1, lastHit: 0,
+};
+
 let compiled: WebAssembly.Module | undefined;
+/** Set by the bundler (scripts/bundle.mjs): where the module lies relative to the bundled chunk; tsc's output has none. */
+declare const MTA_BUNDLED_WASM: string | undefined;
 
 /** Compiled once per thread. */
-function wasmModule(): WebAssembly.Module {
+export function wasmModule(): WebAssembly.Module {
   if (!compiled) {
-    const file = new URL('../../../wasm/tally.wasm', import.meta.url);
+    const file = new URL(typeof MTA_BUNDLED_WASM === 'string' ? MTA_BUNDLED_WASM : '../../../wasm/tally.wasm', import.meta.url);
     let bytes: Uint8Array<ArrayBuffer>;
     try {
       bytes = new Uint8Array(fs.readFileSync(file));

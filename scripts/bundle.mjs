@@ -1,0 +1,29 @@
+// The shipped CLI: src/ bundled by esbuild into ESM under dist/bundle/ (the `bin` of package.json).
+// Code splitting keeps each command's modules in their own chunks, loaded by the dynamic imports of src/cli.ts
+// only when that command runs (so `--help` loads commander and nothing else). The tls-report worker is a second
+// entry (parallel.ts starts ./worker.js beside its chunk), and the WebAssembly module is copied beside both.
+// Source maps: the bin's shebang turns them on, so a stack trace names src/….ts lines.
+import { build } from 'esbuild';
+import fs from 'node:fs';
+
+const out = 'dist/bundle';
+fs.rmSync(out, { recursive: true, force: true });
+await build({
+  entryPoints: { cli: 'src/cli.ts', worker: 'src/lib/tlslog/worker.ts' },
+  outdir: out,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  minify: true, // less to read and parse at every start; the source maps keep stack traces readable
+  chunkNames: '[name]-[hash]', // beside the entries: parallel.ts's ./worker.js and ./tally.wasm resolve from any chunk
+  // fast-tally.ts looks for the module at this path relative to its own file when bundled.
+  define: { MTA_BUNDLED_WASM: '"./tally.wasm"' },
+  // Some dependencies are CommonJS and require() node built-ins: give every chunk a require of its own.
+  banner: { js: "import { createRequire as __mtaRequire } from 'node:module'; const require = __mtaRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+fs.copyFileSync('dist/wasm/tally.wasm', `${out}/tally.wasm`);
+fs.chmodSync(`${out}/cli.js`, 0o755);
