@@ -72,8 +72,9 @@ require('node:worker_threads').Worker = class { constructor() { throw new Error(
 syncBuiltinESMExports();
 delete globalThis.WebAssembly;
 const { tlsLogCheck } = await import(${JSON.stringify(path.join(REPO, 'dist/src/checks/tls-log.js'))});
+const { LocalHost } = await import(${JSON.stringify(path.join(REPO, 'dist/src/host/local.js'))});
 const check = tlsLogCheck.schema.parse({ type: 'tls-log', log: '/var/log/maillog' });
-const ctx = { root: ${JSON.stringify(tmp)}, vars: {}, real: (p) => ${JSON.stringify(tmp)} + p, signal: new AbortController().signal, since: ${Date.UTC(2024, 4, 10, 9, 0, 0)} };
+const ctx = { host: new LocalHost({ root: ${JSON.stringify(tmp)}, dryRun: true }), root: ${JSON.stringify(tmp)}, vars: {}, real: (p) => ${JSON.stringify(tmp)} + p, signal: new AbortController().signal, since: ${Date.UTC(2024, 4, 10, 9, 0, 0)} };
 const r = await tlsLogCheck.run(check, ctx);
 process.stdout.write(JSON.stringify(r));`,
   );
