@@ -36,7 +36,13 @@ export async function stopDaemon(s: Sandbox, also: Iterable<number> = [], log?: 
   const pid = await daemonPid(s);
   if (existsSync(s.init)) await run([s.init, 'stop'], { timeoutMs: 60_000 }).then((r) => log?.(r.stdout + r.stderr));
   if (pid) stopped.push(pid);
-  for (const p of new Set(also)) {
+  return [...stopped, ...(await stopPids(also))];
+}
+
+/** Each pid still alive: SIGTERM, up to 5 s, then SIGKILL. Returns the ones that were alive. */
+export async function stopPids(pids: Iterable<number>): Promise<number[]> {
+  const stopped: number[] = [];
+  for (const p of new Set(pids)) {
     if (!alive(p)) continue;
     process.kill(p, 'SIGTERM');
     for (let i = 0; i < 100 && alive(p); i++) await new Promise((r) => setTimeout(r, 50));
