@@ -5,12 +5,12 @@
  * all); "new" is what the shipped plan builds. docs/postfix.md.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sha256File } from '../src/lib/sha256.js';
 import { postfixFeaturesSchema, type PostfixFeatures } from '../src/mta/postfix/features.js';
 import { buildArgv, makefilesArgv, stagedInstallArgv } from '../src/mta/postfix/make-args.js';
+import { cachedBuild, unpackRelease } from './build-cache.js';
 import { CACHE } from './repo-plan.js';
 import { must } from './run-process.js';
 
@@ -42,33 +42,20 @@ export async function buildPostfix(o: { tarball: string; features: PostfixFeatur
   const result = async (cached: boolean): Promise<PostfixBuild> => ({
     tree: path.join(dir, 'tree'), version: (await fs.readFile(path.join(dir, 'version'), 'utf8')).trim(), cached, ms: performance.now() - t0, dir, argv,
   });
-  if (existsSync(path.join(dir, 'complete'))) return result(true);
-
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await fs.rm(dir, { recursive: true, force: true }); // a half-made one (no 'complete'): never used
-  await fs.rm(tmp, { recursive: true, force: true });
-  await fs.mkdir(path.join(tmp, 'src'), { recursive: true });
-  const log = o.log;
-  o.progress?.(`unpacking ${path.basename(o.tarball)} (sha256 ${sha.slice(0, 16)}…)`);
-  await must(['tar', 'xzf', o.tarball, '-C', path.join(tmp, 'src')], { log });
-  const top = (await fs.readdir(path.join(tmp, 'src'))).find((n) => n.startsWith('postfix-'));
-  if (!top) throw new Error(`${o.tarball}: no postfix-* directory inside`);
-  const src = path.join(tmp, 'src', top);
-  o.progress?.(argv.join(' '));
-  await must(argv, { cwd: src, log });
-  await must(buildArgv(2), { cwd: src, log, timeoutMs: 30 * 60_000 });
-  const tree = path.join(tmp, 'tree');
-  await must(stagedInstallArgv(o.features, tree), { cwd: src, log, timeoutMs: 10 * 60_000 });
-  const version = (await must([path.join(src, 'bin/postconf'), '-dh', 'mail_version'], { cwd: src })).stdout.trim();
-  // The objects are not needed again (an upgrade builds its own tree through the plan): keep the cache small.
-  await fs.rm(path.join(tmp, 'src'), { recursive: true, force: true });
-  await fs.writeFile(path.join(tmp, 'version'), `${version}\n`);
-  await fs.writeFile(path.join(tmp, 'makefiles.argv'), `${JSON.stringify(argv)}\n`);
-  await fs.writeFile(path.join(tmp, 'complete'), `${new Date().toISOString()} ${Math.round(performance.now() - t0)} ms\n`);
-  await fs.rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
-    // Another process (the demo and a test at once) finished the same build first: use its copy.
-    if (!existsSync(path.join(dir, 'complete'))) throw e;
-    await fs.rm(tmp, { recursive: true, force: true });
+  const cached = await cachedBuild(dir, async (tmp) => {
+    const log = o.log;
+    o.progress?.(`unpacking ${path.basename(o.tarball)} (sha256 ${sha.slice(0, 16)}…)`);
+    const src = await unpackRelease(o.tarball, path.join(tmp, 'src'), 'postfix-', log);
+    o.progress?.(argv.join(' '));
+    await must(argv, { cwd: src, log });
+    await must(buildArgv(2), { cwd: src, log, timeoutMs: 30 * 60_000 });
+    await must(stagedInstallArgv(o.features, path.join(tmp, 'tree')), { cwd: src, log, timeoutMs: 10 * 60_000 });
+    const version = (await must([path.join(src, 'bin/postconf'), '-dh', 'mail_version'], { cwd: src })).stdout.trim();
+    // The objects are not needed again (an upgrade builds its own tree through the plan): keep the cache small.
+    await fs.rm(path.join(tmp, 'src'), { recursive: true, force: true });
+    await fs.writeFile(path.join(tmp, 'version'), `${version}\n`);
+    await fs.writeFile(path.join(tmp, 'makefiles.argv'), `${JSON.stringify(argv)}\n`);
+    await fs.writeFile(path.join(tmp, 'build-ms'), `${Math.round(performance.now() - t0)}\n`);
   });
-  return result(false);
+  return result(cached);
 }
