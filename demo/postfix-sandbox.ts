@@ -96,10 +96,24 @@ async function accounts(root: string): Promise<void> {
   await writeFile(path.join(root, 'etc/group'), [await ent('group', 'root'), await ent('group', 'postfix'), await ent('group', 'postdrop')].filter(Boolean).join('\n') + '\n', 0o644);
 }
 
+/**
+ * Postfix's daemons run as the postfix user and open files under the root (master.lock, the queue): every directory
+ * above it must be searchable by others. mkdtemp makes 0700 directories: say so instead of postfix's "Permission
+ * denied" in its own log.
+ */
+async function searchableByAll(dir: string): Promise<void> {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const st = await fs.stat(d).catch(() => undefined);
+    if (st && (st.mode & 0o001) === 0) throw new Error(`${d} is mode ${(st.mode & 0o777).toString(8)}: postfix's daemons (user postfix) cannot reach a sandbox below it (chmod o+x)`);
+    if (d === path.dirname(d)) return;
+  }
+}
+
 /** A fresh sandbox at `root` (absent or empty) from an installed tree; the daemon is not started. */
 export async function createPostfixSandbox(o: { root: string; port: number; relayPort: number; build: PostfixBuild; log?: (l: string) => void }): Promise<PostfixSandbox> {
   const s = postfixSandboxPaths(path.resolve(o.root), o.port);
   if (existsSync(s.root) && (await fs.readdir(s.root)).length) throw new Error(`sandbox ${s.root} is not empty`);
+  await searchableByAll(path.dirname(s.root));
   await fs.mkdir(s.root, { recursive: true, mode: 0o755 });
   await must(['cp', '-a', `${o.build.tree}/.`, `${s.root}/`], { log: o.log });
   for (const d of ['var/log', 'var/lib/postfix', 'etc/init.d']) await fs.mkdir(path.join(s.root, d), { recursive: true, mode: 0o755 });
@@ -123,7 +137,10 @@ export async function masterPid(s: PostfixSandbox): Promise<number | undefined> 
 }
 
 export async function startPostfix(s: PostfixSandbox, log?: (l: string) => void): Promise<number> {
-  await must([s.init, 'start'], { log, timeoutMs: 60_000 });
+  // postfix start reports its failures to maillog_file, not to its stderr: show the log's tail with the error.
+  const r = await run([s.init, 'start'], { timeoutMs: 60_000 });
+  log?.(r.stdout + r.stderr);
+  if (r.code !== 0) throw new Error(`${s.init} start: exit ${r.code}\n${(await fs.readFile(s.log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n')}`);
   for (let i = 0; i < 200; i++) {
     const pid = await masterPid(s);
     if (pid) return pid;

@@ -41,6 +41,7 @@ test('postfix sandbox: the old build (no TLS) answers without STARTTLS, queues a
   assert.equal(await lddSsl(path.join(old.tree, 'usr/libexec/postfix/smtpd')), undefined, 'the old smtpd has no libssl');
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mta-postfix-'));
+  fs.chmodSync(tmp, 0o755); // postfix's daemons (user postfix) must reach the sandbox below it
   const port = await freePort();
   const relayPort = await freePort(); // bound and closed again: nobody listens there
   const s = await createPostfixSandbox({ root: path.join(tmp, 'root'), port, relayPort, build: old });
