@@ -71,6 +71,7 @@ async function unpack(t: TestStepContext, tarball: string): Promise<string> {
 test('source → configure → build of upstream sendmail (the release Debian serves) on Debian: ipv6 tls sasl2 milter, NEWDB via multiarch', async (tc) => {
   const tarball = await sendmailTarball();
   if (!tarball) return tc.skip(`upstream tarball unavailable: ${await sendmailTarballSkipReason()}`);
+  tc.diagnostic(`sendmail ${(await sendmailSource())!.version} (${tarball})`);
   const t = await makeStepContext({ root: '/' });
   const dir = await unpack(t, tarball);
   await configureStep.apply(configureSchema.parse({ type: 'configure', features: DEBIAN }), t.ctx);
