@@ -158,6 +158,15 @@ export async function stopPostfix(s: PostfixSandbox, also: Iterable<number> = []
   return [...stopped, ...(await stopPids(also))];
 }
 
+/** The first maillog_file line matching `re`, waiting for it up to `timeoutMs` (postlogd writes asynchronously). */
+export async function waitForLog(s: PostfixSandbox, re: RegExp, timeoutMs = 10_000): Promise<string | undefined> {
+  for (const end = performance.now() + timeoutMs; ; ) {
+    const hit = (await fs.readFile(s.log, 'utf8').catch(() => '')).split('\n').find((l) => re.test(l));
+    if (hit || performance.now() > end) return hit;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** `postqueue -c <conf> -p`: the queue listing (mailq's). */
 export async function postqueue(s: PostfixSandbox): Promise<string> {
   return (await must([s.bin('postqueue'), '-c', s.conf, '-p'])).stdout;

@@ -21,6 +21,6 @@ export { binarySums, compiledWith, greeting, lddSsl, opensslTls12, sendmailTlsLo
 export { fmtMs, mta, runFacts } from './mta-cli.js';
 export { POSTFIX_NEW, POSTFIX_OLD, type PostfixBuild, buildPostfix } from './postfix-build.js';
 export {
-  type PostfixSandbox, createPostfixSandbox, ensurePostfixAccounts, masterPid, postfixInitScript, postfixSandboxPaths, postqueue, sandboxMainCf, startPostfix, stopPostfix,
+  type PostfixSandbox, createPostfixSandbox, ensurePostfixAccounts, masterPid, postfixInitScript, postfixSandboxPaths, postqueue, sandboxMainCf, startPostfix, stopPostfix, waitForLog,
 } from './postfix-sandbox.js';
 export { submitMessage } from './smtp-submit.js';
