@@ -32,11 +32,13 @@ export async function startDaemon(s: Sandbox, log?: (l: string) => void): Promis
 
 /** Stop the daemon by the pid in its pid file; then make sure each pid in `also` is gone too (SIGTERM, SIGKILL). */
 export async function stopDaemon(s: Sandbox, also: Iterable<number> = [], log?: (l: string) => void): Promise<number[]> {
-  const stopped: number[] = [];
-  const pid = await daemonPid(s);
-  if (existsSync(s.init)) await run([s.init, 'stop'], { timeoutMs: 60_000 }).then((r) => log?.(r.stdout + r.stderr));
-  if (pid) stopped.push(pid);
-  return [...stopped, ...(await stopPids(also))];
+  return stopWithInit(s.init, await daemonPid(s), also, log);
+}
+
+/** `<init> stop` (when the script exists), then each pid in `also` still alive. Returns `pid` (if any) and those. */
+export async function stopWithInit(init: string, pid: number | undefined, also: Iterable<number>, log?: (l: string) => void): Promise<number[]> {
+  if (existsSync(init)) await run([init, 'stop'], { timeoutMs: 60_000 }).then((r) => log?.(r.stdout + r.stderr));
+  return [...(pid ? [pid] : []), ...(await stopPids(also))];
 }
 
 /** Each pid still alive: SIGTERM, up to 5 s, then SIGKILL. Returns the ones that were alive. */

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { postfixAdapter } from '../src/mta/postfix/index.js';
-import { alive, stopPids } from './daemon-control.js';
+import { alive, stopWithInit } from './daemon-control.js';
 import type { PostfixBuild } from './postfix-build.js';
 import { POSTFIX_OLD } from './postfix-build.js';
 import { SANDBOX_HOSTNAME } from './repo-plan.js';
@@ -151,11 +151,7 @@ export async function startPostfix(s: PostfixSandbox, log?: (l: string) => void)
 
 /** `postfix stop` through the init script, then each remembered pid still alive (SIGTERM, then SIGKILL). */
 export async function stopPostfix(s: PostfixSandbox, also: Iterable<number> = [], log?: (l: string) => void): Promise<number[]> {
-  const stopped: number[] = [];
-  const pid = await masterPid(s);
-  if (existsSync(s.init)) await run([s.init, 'stop'], { timeoutMs: 60_000 }).then((r) => log?.(r.stdout + r.stderr));
-  if (pid) stopped.push(pid);
-  return [...stopped, ...(await stopPids(also))];
+  return stopWithInit(s.init, await masterPid(s), also, log);
 }
 
 /** The first maillog_file line matching `re`, waiting for it up to `timeoutMs` (postlogd writes asynchronously). */
