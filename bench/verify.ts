@@ -14,7 +14,7 @@ import { CLI, REPO, median, run } from './_lib.js';
 
 const tarball = fs.readdirSync(path.join(REPO, '.cache/sendmail'), { withFileTypes: true }).find((e) => e.name.endsWith('.orig.tar.gz'));
 if (!tarball || process.getuid?.() !== 0) {
-  console.log(`verify-ms: unavailable (${!tarball ? 'no sendmail tarball: run scripts/fetch-sendmail-source.sh' : 'needs root'})`);
+  console.log(`verify-ms: unavailable (${!tarball ? 'no sendmail tarball: run sh scripts/fetch-source.sh sendmail' : 'needs root'})`);
   process.exit(0);
 }
 const old = await buildOld({ tarball: path.join(REPO, '.cache/sendmail', tarball.name) });
@@ -23,7 +23,9 @@ const port = await freePort();
 const sandbox = await createSandbox({ root: path.join(root, 'sandbox'), port, old, tarball: path.join(REPO, '.cache/sendmail', tarball.name) });
 const pid = await startDaemon(sandbox);
 try {
-  const args = [process.execPath, CLI, 'verify', path.join(REPO, 'plans/sendmail-8.17-linux.yaml'), '--root', sandbox.root, '--var', `smtp_port=${port}`, '--var', `multiarch=${await multiarch()}`];
+  // The release this Debian serves (sendmail_<version>.orig.tar.gz), not the plan's pinned default.
+  const version = tarball.name.replace(/^sendmail_(.*)\.orig\.tar\.gz$/, '$1');
+  const args = [process.execPath, CLI, 'verify', path.join(REPO, 'plans/sendmail-8.17-linux.yaml'), '--root', sandbox.root, '--var', `smtp_port=${port}`, '--var', `multiarch=${await multiarch()}`, '--var', `sendmail_version=${version}`];
   const times: number[] = [];
   const bare: number[] = []; // the machine's speed in this run: the target is for a quiet one
   for (let i = 0; i < 5; i++) {

@@ -58,7 +58,7 @@ export async function createSandbox(o: { root: string; port: number; old: OldBui
     await fs.mkdir(path.join(root, d), { recursive: true, mode });
     await fs.chmod(path.join(root, d), mode);
   }
-  await fs.copyFile(o.tarball, path.join(root, PLAN_TARBALL()));
+  await fs.copyFile(o.tarball, path.join(root, PLAN_TARBALL(o.tarball)));
   // Certificate: self-signed for localhost / 127.0.0.1; the key must not be group/world readable ("unsafe").
   const certs = path.join(root, 'etc/mail/certs');
   await must(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '365', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', path.join(certs, 'key.pem'), '-out', path.join(certs, 'cert.pem')], { log });

@@ -32,11 +32,19 @@ export async function startDaemon(s: Sandbox, log?: (l: string) => void): Promis
 
 /** Stop the daemon by the pid in its pid file; then make sure each pid in `also` is gone too (SIGTERM, SIGKILL). */
 export async function stopDaemon(s: Sandbox, also: Iterable<number> = [], log?: (l: string) => void): Promise<number[]> {
+  return stopWithInit(s.init, await daemonPid(s), also, log);
+}
+
+/** `<init> stop` (when the script exists), then each pid in `also` still alive. Returns `pid` (if any) and those. */
+export async function stopWithInit(init: string, pid: number | undefined, also: Iterable<number>, log?: (l: string) => void): Promise<number[]> {
+  if (existsSync(init)) await run([init, 'stop'], { timeoutMs: 60_000 }).then((r) => log?.(r.stdout + r.stderr));
+  return [...(pid ? [pid] : []), ...(await stopPids(also))];
+}
+
+/** Each pid still alive: SIGTERM, up to 5 s, then SIGKILL. Returns the ones that were alive. */
+export async function stopPids(pids: Iterable<number>): Promise<number[]> {
   const stopped: number[] = [];
-  const pid = await daemonPid(s);
-  if (existsSync(s.init)) await run([s.init, 'stop'], { timeoutMs: 60_000 }).then((r) => log?.(r.stdout + r.stderr));
-  if (pid) stopped.push(pid);
-  for (const p of new Set(also)) {
+  for (const p of new Set(pids)) {
     if (!alive(p)) continue;
     process.kill(p, 'SIGTERM');
     for (let i = 0; i < 100 && alive(p); i++) await new Promise((r) => setTimeout(r, 50));

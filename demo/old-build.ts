@@ -1,10 +1,10 @@
 /** The "old" sendmail: the pinned tarball built without STARTTLS, installed with DESTDIR, cached by key. */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { sha256File } from '../src/lib/sha256.js';
 import { multiarch } from './host-setup.js';
+import { cachedBuild, unpackRelease } from './build-cache.js';
 import { CACHE } from './repo-plan.js';
 import { must, run } from './run-process.js';
 
@@ -48,36 +48,23 @@ export async function buildOld(o: { tarball: string; cacheDir?: string; log?: (l
     const top = (await fs.readdir(path.join(dir, 'src'))).find((n) => n.startsWith('sendmail-'));
     return { tree: path.join(dir, 'dest'), src: path.join(dir, 'src', top ?? ''), cached, ms: performance.now() - t0, dir };
   };
-  if (existsSync(path.join(dir, 'complete'))) return result(true);
-
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await fs.rm(dir, { recursive: true, force: true }); // a half-made one (no 'complete'): never used
-  await fs.rm(tmp, { recursive: true, force: true });
-  await fs.mkdir(path.join(tmp, 'src'), { recursive: true });
-  const log = o.log;
-  o.progress?.(`unpacking ${path.basename(o.tarball)} (sha256 ${sha.slice(0, 16)}…)`);
-  await must(['tar', 'xzf', o.tarball, '-C', path.join(tmp, 'src')], { log });
-  const top = (await fs.readdir(path.join(tmp, 'src'))).find((n) => n.startsWith('sendmail-'));
-  if (!top) throw new Error(`${o.tarball}: no sendmail-* directory inside`);
-  const src = path.join(tmp, 'src', top);
-  const siteFile = path.join(tmp, 'site.config.m4');
-  await fs.writeFile(siteFile, site);
-  o.progress?.('sh ./Build -f site.config.m4 (no STARTTLS)');
-  await must(['sh', './Build', '-f', siteFile], { cwd: src, log, timeoutMs: 30 * 60_000 });
-  const dest = path.join(tmp, 'dest');
-  // Upstream's install makes none of the target dirs (a missing one turns into a file named like it).
-  for (const d of ['usr/sbin', 'usr/bin', 'etc/mail']) await fs.mkdir(path.join(dest, d), { recursive: true, mode: 0o755 });
-  o.progress?.('sh ./Build install, force-install in mail.local and rmail');
-  await must(['sh', './Build', 'install', `DESTDIR=${dest}`], { cwd: src, log });
-  for (const sub of ['mail.local', 'rmail']) await must(['sh', './Build', 'force-install', `DESTDIR=${dest}`], { cwd: path.join(src, sub), log });
-  // The objects are not needed again (the upgrade builds its own tree through the plan): keep the cache small.
-  for (const n of await fs.readdir(src)) if (n.startsWith('obj.')) await fs.rm(path.join(src, n), { recursive: true, force: true });
-  await fs.writeFile(path.join(tmp, 'site.config.m4.used'), site);
-  await fs.writeFile(path.join(tmp, 'complete'), `${new Date().toISOString()}\n`);
-  await fs.rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
-    // Another process (the demo and the test at once) finished the same build first: use its copy.
-    if (!existsSync(path.join(dir, 'complete'))) throw e;
-    await fs.rm(tmp, { recursive: true, force: true });
+  const cached = await cachedBuild(dir, async (tmp) => {
+    const log = o.log;
+    o.progress?.(`unpacking ${path.basename(o.tarball)} (sha256 ${sha.slice(0, 16)}…)`);
+    const src = await unpackRelease(o.tarball, path.join(tmp, 'src'), 'sendmail-', log);
+    const siteFile = path.join(tmp, 'site.config.m4');
+    await fs.writeFile(siteFile, site);
+    o.progress?.('sh ./Build -f site.config.m4 (no STARTTLS)');
+    await must(['sh', './Build', '-f', siteFile], { cwd: src, log, timeoutMs: 30 * 60_000 });
+    const dest = path.join(tmp, 'dest');
+    // Upstream's install makes none of the target dirs (a missing one turns into a file named like it).
+    for (const d of ['usr/sbin', 'usr/bin', 'etc/mail']) await fs.mkdir(path.join(dest, d), { recursive: true, mode: 0o755 });
+    o.progress?.('sh ./Build install, force-install in mail.local and rmail');
+    await must(['sh', './Build', 'install', `DESTDIR=${dest}`], { cwd: src, log });
+    for (const sub of ['mail.local', 'rmail']) await must(['sh', './Build', 'force-install', `DESTDIR=${dest}`], { cwd: path.join(src, sub), log });
+    // The objects are not needed again (the upgrade builds its own tree through the plan): keep the cache small.
+    for (const n of await fs.readdir(src)) if (n.startsWith('obj.')) await fs.rm(path.join(src, n), { recursive: true, force: true });
+    await fs.writeFile(path.join(tmp, 'site.config.m4.used'), site);
   });
-  return result(false);
+  return result(cached);
 }

@@ -16,8 +16,12 @@ export function planVar(name: string): string {
   return m[1]!.trim().replace(/^['"]|['"]$/g, '');
 }
 
-/** Where the plan wants the tarball (mapped under --root), the pid file, and the binaries it replaces. */
-export const PLAN_TARBALL = () => planVar('tarball');
+/**
+ * Where the plan wants this tarball (mapped under --root): the plan's directory, the fetched file's name
+ * (sendmail_<version>.orig.tar.gz, which is what `tarball` becomes with --var sendmail_version=<version>).
+ */
+export const PLAN_TARBALL = (tarball: string) => path.posix.join(path.posix.dirname(planVar('tarball')), path.basename(tarball));
+/** The pinned default sha256 (Debian 12's release); runs pass the fetched one with --var. */
 export const PLAN_SHA256 = () => planVar('tarball_sha256');
 export const PIDFILE = () => planVar('pidfile');
 /** The files whose sha256 proves "old binaries back". */

@@ -8,6 +8,7 @@
  *
  * This file is the index the callers import; the code lives in the modules it re-exports.
  */
+export { type FetchedSource, fetchSource } from './fetch-source.js';
 export { BINARIES, CACHE, CLI, PIDFILE, PLAN, PLAN_SHA256, PLAN_TARBALL, REPO, SANDBOX_HOSTNAME, planVar } from './repo-plan.js';
 export { type RunResult, run } from './run-process.js';
 export { sha256File } from '../src/lib/sha256.js';
@@ -15,6 +16,11 @@ export { ensureSmmsp, freePort, missingPrerequisites, multiarch } from './host-s
 export { type OldBuild, buildOld, oldSiteConfig } from './old-build.js';
 export { initScript, sandboxMc } from './mc-and-init-script.js';
 export { type Sandbox, createSandbox, sandboxPaths } from './create-sandbox.js';
-export { alive, daemonPid, startDaemon, stopDaemon } from './daemon-control.js';
+export { alive, daemonPid, startDaemon, stopDaemon, stopPids } from './daemon-control.js';
 export { binarySums, compiledWith, greeting, lddSsl, opensslTls12, sendmailTlsLog } from './sandbox-probes.js';
 export { fmtMs, mta, runFacts } from './mta-cli.js';
+export { POSTFIX_NEW, POSTFIX_OLD, type PostfixBuild, buildPostfix } from './postfix-build.js';
+export {
+  type PostfixSandbox, createPostfixSandbox, ensurePostfixAccounts, masterPid, postfixInitScript, postfixSandboxPaths, postqueue, sandboxMainCf, startPostfix, stopPostfix, waitForLog,
+} from './postfix-sandbox.js';
+export { submitMessage } from './smtp-submit.js';

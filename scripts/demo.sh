@@ -1,7 +1,7 @@
 #!/bin/sh
 # `npm run demo`: a real sendmail upgrade in a sandbox (demo/run-demo.ts; decisions in docs/sandbox.md).
 # 1. prerequisites: as root, apt-get installs what is missing; otherwise names the packages and stops;
-# 2. set-up (npm ci when needed, tsc); 3. the upstream tarball (apt-get source, cached in .cache/sendmail);
+# 2. set-up (npm ci when needed, tsc); 3. the upstream tarball (scripts/fetch-source.sh: apt-get source, cached in .cache/sendmail);
 # 4. the demo itself: old sendmail → probe fails → mta-upgrade run → TLSv1.2 → rollback → run again → summary.
 set -eu
 cd "$(dirname "$0")/.."
@@ -42,5 +42,5 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 sh scripts/setup.sh
-sh scripts/fetch-sendmail-source.sh >/dev/null
+sh scripts/fetch-source.sh sendmail >/dev/null
 exec node dist/demo/run-demo.js

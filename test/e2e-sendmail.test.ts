@@ -15,19 +15,19 @@ import {
   PLAN, binarySums, buildOld, compiledWith, createSandbox, daemonPid, ensureSmmsp, freePort, greeting, lddSsl, missingPrerequisites,
   mta, multiarch, runFacts, sha256File, startDaemon, stopDaemon, type Sandbox,
 } from '../demo/sandbox.js';
-import { SENDMAIL_8_17_1_9_SHA256, sendmailTarball, sendmailTarballSkipReason } from './helpers/sendmail-source.js';
+import { sendmailSource, sendmailTarballSkipReason } from './helpers/sendmail-source.js';
 
 const skip = async (): Promise<string | undefined> => {
   const missing = await missingPrerequisites();
   if (missing.length) return `needs ${missing.join(', ')}`;
-  if (!(await sendmailTarball())) return await sendmailTarballSkipReason();
+  if (!(await sendmailSource())) return await sendmailTarballSkipReason();
   return undefined;
 };
 const reason = await skip();
 
 /** A copy of the shipped plan with one more required check that cannot pass: a compile option the build lacks. */
 function failingPlan(dir: string): string {
-  const text = fs.readFileSync(PLAN, 'utf8').replace(/^name: .*$/m, 'name: sendmail-8.17.1.9-linux-demands-socketmap');
+  const text = fs.readFileSync(PLAN, 'utf8').replace(/^name: .*$/m, () => 'name: sendmail-${sendmail_version}-linux-demands-socketmap');
   const extra = `  - type: command
     name: sendmail compiled with SOCKETMAP (this build has no -DSOCKETMAP)
     argv: [unshare, -u, sh, -c, 'hostname sandbox.localdomain && exec "$0" -d0.1 -bt -C /dev/null </dev/null; true', '\${root}/usr/sbin/sendmail']
@@ -43,8 +43,11 @@ function failingPlan(dir: string): string {
 const out = (r: { stdout: string; stderr: string }) => `--- stdout\n${r.stdout.split('\n').slice(-60).join('\n')}\n--- stderr\n${r.stderr.split('\n').slice(-40).join('\n')}`;
 
 test('e2e: upgrade a real sendmail in a sandbox, roll back, and roll back automatically on a failing check', { skip: reason, timeout: 25 * 60_000 }, async (t) => {
-  const tarball = (await sendmailTarball())!;
-  assert.equal(await sha256File(tarball), SENDMAIL_8_17_1_9_SHA256);
+  // The release this Debian serves: its version and sha256 go to the plan as --var values (the pinned ones are defaults).
+  const src = (await sendmailSource())!;
+  const tarball = src.tarball;
+  assert.equal(await sha256File(tarball), src.sha256);
+  t.diagnostic(`sendmail ${src.version} (${path.basename(tarball)}, sha256 ${src.sha256})`);
   await ensureSmmsp();
   const triplet = await multiarch();
   const old = await buildOld({ tarball });
@@ -57,7 +60,7 @@ test('e2e: upgrade a real sendmail in a sandbox, roll back, and roll back automa
     if (p) pids.add(p);
     return p;
   };
-  const vars = ['--var', `smtp_port=${port}`, '--var', `multiarch=${triplet}`];
+  const vars = ['--var', `smtp_port=${port}`, '--var', `multiarch=${triplet}`, '--var', `sendmail_version=${src.version}`, '--var', `tarball_sha256=${src.sha256}`];
   const probe = (scan = true) => mta(['probe', `127.0.0.1:${port}`, ...(scan ? ['--scan'] : []), '--ca-file', s.cert, '--servername', 'localhost', '--timeout', '10s']);
   const sendmail = path.join(s.root, 'usr/sbin/sendmail');
   try {
@@ -78,7 +81,7 @@ test('e2e: upgrade a real sendmail in a sandbox, roll back, and roll back automa
     await t.test('mta-upgrade run: build from the tarball, staged install, swap, restart, every check passes', async () => {
       const r = await mta(['run', PLAN, '--root', s.root, '--yes', ...vars], { timeoutMs: 15 * 60_000 });
       assert.equal(r.code, 0, out(r));
-      for (const step of ['Unpack source sendmail_8.17.1.9.orig.tar.gz', 'Write devtools/Site/site.config.m4', 'Build sendmail', 'Install (staged', 'Service restart', 'Verify the upgraded system: 4 checks passed']) {
+      for (const step of [`Unpack source sendmail_${src.version}.orig.tar.gz`, 'Write devtools/Site/site.config.m4', 'Build sendmail', 'Install (staged', 'Service restart', 'Verify the upgraded system: 4 checks passed']) {
         assert.ok(r.stdout.includes(step), `no '${step}' in the output\n${out(r)}`);
       }
       const facts = await runFacts(s.stateDir);
@@ -91,7 +94,7 @@ test('e2e: upgrade a real sendmail in a sandbox, roll back, and roll back automa
       const ssl = await lddSsl(sendmail);
       assert.match(ssl ?? '', new RegExp(`libssl\\.so\\.\\S+ => /(usr/)?lib/${triplet}/libssl`));
       const v = await compiledWith(sendmail);
-      assert.equal(v.version, '8.17.1.9');
+      assert.equal(v.version, src.version);
       for (const o of ['STARTTLS', 'MILTER', 'NETINET6', 'SASLv2']) assert.ok(v.options.includes(o), `compiled without ${o}: ${v.options.join(' ')}`);
       assert.notEqual((await binarySums(s.root))['/usr/sbin/sendmail'], before['/usr/sbin/sendmail']);
       const pid = await track();
@@ -141,7 +144,7 @@ test('e2e: upgrade a real sendmail in a sandbox, roll back, and roll back automa
       const pid = await track();
       assert.ok(pid && pid !== pidBefore, 'the daemon was restarted (new, then old again)');
       assert.equal(fs.statSync(`/proc/${pid}/exe`).ino, fs.statSync(sendmail).ino, 'the daemon runs the old binary');
-      assert.match(await greeting(port), /^220 .*Sendmail 8\.17\.1\.9/);
+      assert.match(await greeting(port), new RegExp(`^220 .*Sendmail ${src.version.replaceAll('.', '\\.')}`));
       assert.equal(await lddSsl(sendmail), undefined);
     });
   } finally {

@@ -1,5 +1,5 @@
 /**
- * Steps `configure` and `build` on the real upstream sendmail 8.17.1.9 (tarball from scripts/fetch-sendmail-source.sh;
+ * Steps `configure` and `build` on the real upstream sendmail, 8.17.1.9 on Debian 12 (tarball from scripts/fetch-source.sh;
  * skipped only when it cannot be obtained), plus configure's dry run and undo on a small tree.
  */
 import { test } from 'node:test';
@@ -14,7 +14,7 @@ import { configureSchema, configureStep, SITE_CONFIG } from '../src/steps/config
 import { buildSchema, buildStep } from '../src/steps/build.js';
 import { isMtaError } from '../src/lib/errors.js';
 import { makeStepContext, type TestStepContext } from './helpers/step-context.js';
-import { SENDMAIL_8_17_1_9_SHA256, sendmailTarball, sendmailTarballSkipReason } from './helpers/sendmail-source.js';
+import { sendmailSource, sendmailTarball, sendmailTarballSkipReason } from './helpers/sendmail-source.js';
 
 const run = promisify(execFile);
 const DEBIAN = { os: 'linux', multiarch: 'auto', ipv6: true, tls: true, sasl2: true, milter: true } as const;
@@ -64,13 +64,14 @@ async function compiledWith(binary: string): Promise<string[]> {
 }
 
 async function unpack(t: TestStepContext, tarball: string): Promise<string> {
-  await sourceStep.apply(sourceSchema.parse({ type: 'source', tarball, sha256: SENDMAIL_8_17_1_9_SHA256 }), t.ctx);
+  await sourceStep.apply(sourceSchema.parse({ type: 'source', tarball, sha256: (await sendmailSource())!.sha256 }), t.ctx);
   return t.ctx.handover.sourceDir as string;
 }
 
-test('source → configure → build of upstream sendmail 8.17.1.9 on Debian: ipv6 tls sasl2 milter, NEWDB via multiarch', async (tc) => {
+test('source → configure → build of upstream sendmail (the release Debian serves) on Debian: ipv6 tls sasl2 milter, NEWDB via multiarch', async (tc) => {
   const tarball = await sendmailTarball();
   if (!tarball) return tc.skip(`upstream tarball unavailable: ${await sendmailTarballSkipReason()}`);
+  tc.diagnostic(`sendmail ${(await sendmailSource())!.version} (${tarball})`);
   const t = await makeStepContext({ root: '/' });
   const dir = await unpack(t, tarball);
   await configureStep.apply(configureSchema.parse({ type: 'configure', features: DEBIAN }), t.ctx);

@@ -12,6 +12,7 @@ import { PlanSchema, type Plan } from './schema.js';
 import { interpolateTree, resolveVars, closest, type PathKey } from './interpolate.js';
 import { locate, formatPath } from './locate.js';
 import { allowedKeys, discriminatorChoices } from './shape.js';
+import { queueConflicts, queueProblem } from './queues.js';
 import { msg } from '../messages.js';
 
 export interface LoadedPlan {
@@ -97,6 +98,7 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
   if (!result.success)
     for (const issue of result.error.issues)
       if (!reported.has(formatPath(issue.path as PathKey[]))) describeIssue(issue, interpolated, at);
+  if (result.success) for (const c of queueConflicts(result.data)) at([c.list, c.index], queueProblem(c));
 
   if (located.length) {
     located.sort((a, b) => a.pos.line - b.pos.line || a.pos.col - b.pos.col);

@@ -20,7 +20,7 @@ export const PlanSchema = z
   .object({
     name: z.string().min(1).describe('Short name of this upgrade, shown in reports and backups.'),
     description: z.string().optional(),
-    mta: z.enum(['sendmail']).describe('The mail server this plan upgrades (postfix is planned).'),
+    mta: z.enum(['sendmail', 'postfix']).describe('The mail server this plan upgrades.'),
     version: z
       .string()
       .regex(VERSION_RE, 'a version like 8.15.2 or 8.17.1.9')

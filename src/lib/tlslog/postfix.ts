@@ -1,19 +1,24 @@
 /**
- * Postfix's TLS lines (tls_log_summary() in 3.x, the same without trust level in 2.x):
+ * Postfix's TLS lines (tls_log_summary(); a line without a trust word, from older releases, counts as UNKNOWN):
  *   Untrusted TLS connection established to mx.example.org[198.51.100.2]:25: TLSv1.2 with cipher X (256/256 bits)
  *   Anonymous TLS connection established from client.example[192.0.2.9]: TLSv1.3 with cipher Y (256/256 bits) …
+ *   Verified TLS connection reused to mx.example.org[198.51.100.2]:25 to mx.example.org: TLSv1.3 with cipher … (SNI)
  *   SSL_accept error from client.example[192.0.2.9]: -1        SSL_connect error to mx.example[198.51.100.2]:25: -1
  *   warning: TLS library problem: error:0A000102:SSL routines::unsupported protocol:ssl/statem/…
  */
 import { opensslReason, type ParsedMessage, type TlsRecord } from './records.js';
 import type { Direction } from './types.js';
 
-/** Postfix trust levels, onto sendmail's verify words so both MTAs read alike. */
-const TRUST_TO_VERIFY: Record<string, string> = {
+/**
+ * Postfix trust levels onto sendmail's verify words, so both MTAs read alike (docs/tls-report.md). Verified says
+ * more than sendmail's OK (the peer's name matched too, as DANE or a `verify`/`secure` policy demands), so it keeps
+ * its own word: a peer whose sessions drop from VERIFIED to OK has lost the name match, and the report shows it.
+ */
+export const TRUST_TO_VERIFY: Record<string, string> = {
   Anonymous: 'NO', // no certificate presented
   Untrusted: 'FAIL', // a certificate, not verifiable
-  Trusted: 'OK', // chain verified
-  Verified: 'OK', // chain and name verified
+  Trusted: 'OK', // chain verified (sendmail's verify=OK)
+  Verified: 'VERIFIED', // chain and peer name verified (client side only)
 };
 
 const KNOWN = ['lost connection after STARTTLS', 'setting up TLS connection', 'TLS is required', 'Cannot start TLS', 'warning: TLS', 'STARTTLS', 'certificate verification failed', 'server certificate', 'client certificate', 'timeout after STARTTLS'];
@@ -45,8 +50,8 @@ function parseEstablished(m: string): TlsRecord | undefined {
   const [relay, tail] = split;
   const m2 = /^(\S+) with cipher (\S+)(?: \((\d+)\/(\d+) bits\))?/.exec(tail);
   if (!m2) return undefined;
-  // "relay[ip] to sni" (3.x with SNI): drop the " to sni" part.
-  const peer = relay.replace(/\] to \S+$/, ']');
+  // "relay[ip]:25 to sni" (with SNI): drop the " to sni" part, keep the port.
+  const peer = relay.replace(/\](:\d+)? to \S+$/, ']$1');
   const verify = trust === '' ? 'UNKNOWN' : (TRUST_TO_VERIFY[trust] ?? trust.toUpperCase());
   return { type: 'session', direction, relay: peer, version: m2[1]!, cipher: m2[2]!, verify, bits: m2[3] ? `${m2[4]}/${m2[3]}` : undefined };
 }
