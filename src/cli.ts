@@ -3,40 +3,12 @@
  * mta-upgrade's entry point: options, help, and the one place where an error kind becomes an exit code.
  * Subcommand modules are imported only when their command runs, so `--help` and `probe` never load listr2.
  */
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT_CODES, MtaError, errorText, isMtaError } from './lib/errors.js';
+import { makeIo } from './commands/io.js';
 import type { GlobalOptions, Io } from './commands/types.js';
 
-export function makeIo(json: boolean, stdout: NodeJS.WritableStream = process.stdout, stderr: NodeJS.WritableStream = process.stderr): Io {
-  const isTTY = !!(process.stdin.isTTY && (stdout as NodeJS.WriteStream).isTTY);
-  return {
-    out: (line) => {
-      if (!json) stdout.write(line + '\n');
-    },
-    err: (line) => {
-      if (!json) stderr.write(line + '\n');
-      else if (line.trim()) stdout.write(JSON.stringify({ type: 'message', level: 'warn', text: line }) + '\n');
-    },
-    event: (type, data) => {
-      if (json) stdout.write(JSON.stringify({ ...data, type, time: new Date().toISOString() }) + '\n');
-    },
-    json,
-    isTTY,
-    confirm: async (question) => {
-      const rl = (await import('node:readline/promises')).createInterface({ input: process.stdin, output: process.stderr });
-      try {
-        return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-      } catch {
-        // Ctrl-C or Ctrl-D at the prompt: nothing has been changed yet; say so and exit 130.
-        throw new MtaError('interrupted', 'interrupted at the prompt; nothing was changed');
-      } finally {
-        rl.close();
-      }
-    },
-    stdout,
-    stderr,
-  };
-}
+export { makeIo };
 
 const EXAMPLES = `
 Examples:
@@ -64,13 +36,19 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .description('Upgrade a mail server (sendmail) from source without losing mail, config or sleep.')
     .version('0.1.0')
     .option('--root <dir>', 'take every absolute path of the plan, and the state directory, under DIR (sandboxes, tests)')
-    .option('--state-dir <dir>', 'where journals, logs and backups live (default /var/lib/mta-upgrade, /var/db/mta-upgrade on FreeBSD, under --root)')
-    .option('--var <name=value>', 'override a variable the plan declares under vars: (repeatable)', collectVar, {})
+    .addOption(
+      new Option('--state-dir <dir>', 'where journals, logs and backups live (default /var/lib/mta-upgrade, /var/db/mta-upgrade on FreeBSD, under --root; the environment variable overrides that default)').env(
+        'MTA_UPGRADE_STATE_DIR',
+      ),
+    )
+    .option('--var <name=value>', 'override a variable the plan declares under vars: (repeatable)', collectVar)
     .option('-y, --yes', 'do not ask before changing the system (required without a terminal)')
     .option('--json', 'one JSON event per line on stdout, for automation')
     .option('-v, --verbose', 'show every command and its output')
-    .option('--no-color', 'no colours')
+    .option('--no-color', 'no colours (also: NO_COLOR set, or output not a terminal)')
     .showSuggestionAfterError(true)
+    // Each subcommand's --help lists the global options too: they go before or after the subcommand.
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText('after', EXAMPLES)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
@@ -144,7 +122,7 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
 export async function main(argv: string[], io?: Io): Promise<number> {
   const json = argv.includes('--json');
   if (argv.includes('--no-color')) process.env['NO_COLOR'] = '1';
-  const theIo = io ?? makeIo(json);
+  const theIo = io ?? makeIo(json, process.stdout, process.stderr, { color: !argv.includes('--no-color') });
   const program = buildProgram(theIo, () => {});
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -164,7 +142,7 @@ export async function main(argv: string[], io?: Io): Promise<number> {
   }
 }
 
-function collectVar(v: string, acc: Record<string, string>): Record<string, string> {
+function collectVar(v: string, acc: Record<string, string> = {}): Record<string, string> {
   const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
   if (!m) throw new InvalidArgumentError('NAME=VALUE, e.g. --var smtp_port=2525');
   return { ...acc, [m[1]!]: m[2]! };

@@ -97,7 +97,7 @@ async function prune(store: string, opts: { keep?: number }, g: GlobalOptions, i
   io.out(`keeping the newest ${keep} backups, the pinned ones and those a rollback may still need; these will be deleted:`);
   for (const line of table(remove.map(row))) io.out(`  ${line}`);
   if (!g.yes) {
-    if (!io.isTTY) throw new MtaError('refused', `prune would delete ${remove.length} backup(s): pass --yes to confirm without a terminal`);
+    if (!(io.canConfirm ?? io.isTTY)) throw new MtaError('refused', `prune would delete ${remove.length} backup(s): pass --yes to confirm without a terminal`);
     if (!(await io.confirm(`delete ${remove.length} backup(s)?`))) throw new MtaError('refused', 'prune cancelled: nothing deleted');
   }
   const deleted = await pruneBackups(store, { keep, only: remove.map((b) => b.id) });

@@ -3,7 +3,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { listRuns, needsRollback, type RunSummary } from '../engine/journal.js';
 import { pidAlive } from '../lib/pid.js';
-import { stateDirOf } from './common.js';
+import { hintText } from '../messages.js';
+import { plural } from '../lib/format.js';
+import { hintWhere } from '../lib/paths.js';
+import { rootOf, stateDirOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
 export function runState(r: RunSummary): string {
@@ -28,8 +31,8 @@ export async function statusCommand(g: GlobalOptions, io: Io): Promise<void> {
   for (const r of runs.slice(-10)) {
     const state = runState(r);
     io.event('run', { id: r.id, plan: r.start?.plan, state, backup: r.backupId ?? null, changes: r.intents, undone: r.undone, needsRollback: needsRollback(r) });
-    io.out(`  ${r.id}  ${(r.start?.plan ?? '?').padEnd(24)} ${state}${r.backupId ? `  backup ${r.backupId}` : ''}  ${r.intents} changes, ${r.undone} undone`);
+    io.out(`  ${r.id}  ${(r.start?.plan ?? '?').padEnd(24)} ${state}${r.backupId ? `  backup ${r.backupId}` : ''}  ${plural(r.intents, 'change')}, ${r.undone} undone`);
   }
   const open = runs.filter(needsRollback);
-  for (const r of open) io.out(`Run ${r.id} needs a rollback: mta-upgrade rollback ${r.id}${g.root ? ` --root ${g.root}` : ''}`);
+  for (const r of open) io.out(`Run ${r.id} needs a rollback: ${hintText(io.event, ['rollback', r.id], hintWhere(rootOf(g), stateDir))}`);
 }

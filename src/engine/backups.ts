@@ -15,6 +15,7 @@ import { hashEntries, walk, writeArchive } from '../lib/archive-create.js';
 import { ArchiveRefused, readArchive } from '../lib/archive-read.js';
 import { stageArchive } from '../lib/archive-stage.js';
 import { applyStaged, syncTouched } from '../lib/archive-apply.js';
+import { formatBytes, plural } from '../lib/format.js';
 
 export const DEFAULT_KEEP = 5;
 
@@ -93,7 +94,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupInf
       entries: walked.entries.map(({ real: _real, ...e }) => e),
       totals: { entries: walked.entries.length, files: files.length, bytes: files.reduce((s, e) => s + e.size, 0) },
     };
-    say(`archiving ${manifest.totals.files} files (${manifest.totals.bytes} bytes)`);
+    say(`archiving ${plural(manifest.totals.files, 'file')} (${formatBytes(manifest.totals.bytes)})`);
     const written = await writeArchive(tmp, Buffer.from(JSON.stringify(manifest)), walked.entries);
     fs.renameSync(tmp, file);
     await fsyncDir(storeDir);
