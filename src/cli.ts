@@ -94,7 +94,8 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .option('--require-starttls', 'also check that MAIL FROM without TLS is refused')
     .option('--min-version <v>', 'lowest acceptable TLS version', 'TLSv1.2')
     .option('--servername <name>', 'SNI and certificate name (default: the host, unless it is an IP)')
-    .option('--ca-file <file>', 'verify the certificate against this CA bundle')
+    .option('--ca-file <file>', 'the certificate must verify against this CA bundle (and match --servername), or the probe fails')
+    .option('--tls', 'implicit TLS (submissions, port 465, the default port then): handshake first, no STARTTLS')
     .option('--timeout <duration>', 'per connection, e.g. 5s', '10s')
     .action(lazy(2, async () => (await import('./commands/probe.js')).probeCommand));
   program
@@ -111,7 +112,8 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .option('--since <time>', 'only sessions from this time on (ISO date/time, or e.g. 7d, 12h)')
     .option('--year <yyyy>', 'year for classic syslog stamps (default: from the file time)', positiveInt)
     .option('--csv', 'CSV rows, one per peer and direction (the global --json gives one JSON document)')
-    .action(async (files: string[], opts: { since?: string; year?: number; csv?: boolean }) => {
+    .option('--fail-on <what>', 'exit 1 when a peer still uses SSLv3/TLSv1/TLSv1.1 (legacy) or a handshake failed (failures); both: legacy,failures')
+    .action(async (files: string[], opts: { since?: string; year?: number; csv?: boolean; failOn?: string }) => {
       const g = globals();
       const { tlsReportCommand } = await import('./commands/tls-report.js');
       await tlsReportCommand(files, { ...opts, json: g.json }, g, io);

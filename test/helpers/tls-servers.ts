@@ -40,6 +40,8 @@ export interface SmtpServerOptions {
   closeAtOnce?: boolean;
   /** Refuse MAIL FROM before STARTTLS with 530 5.7.0. */
   requireTls?: boolean;
+  /** Implicit TLS (submissions, port 465): the handshake first, then the banner inside TLS. */
+  implicitTls?: boolean;
 }
 
 export interface SmtpServer {
@@ -68,9 +70,14 @@ export async function startSmtpServer(o: SmtpServerOptions): Promise<SmtpServer>
     sock.setNoDelay(true);
     const log: string[] = [];
     sessions.push(log);
+    if (o.implicitTls) {
+      const t = new tls.TLSSocket(sock, { isServer: true, secureContext: ctx });
+      t.on('error', () => {});
+      return void converse(t, true, log, true);
+    }
     converse(sock, false, log);
   });
-  function converse(sock: net.Socket | tls.TLSSocket, secure: boolean, log: string[]): void {
+  function converse(sock: net.Socket | tls.TLSSocket, secure: boolean, log: string[], greet = !secure): void {
     let buf = '';
     const onData = (d: Buffer) => {
       buf += d.toString('latin1');
@@ -97,7 +104,7 @@ export async function startSmtpServer(o: SmtpServerOptions): Promise<SmtpServer>
       }
     };
     sock.on('data', onData);
-    if (!secure) sock.write('220 mx.test.invalid ESMTP test server\r\n');
+    if (greet) sock.write('220 mx.test.invalid ESMTP test server\r\n');
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
