@@ -2,7 +2,8 @@
  * The real Io of the CLI: lines for people (verdict words coloured on a terminal), one JSON event per line in
  * --json mode, and the confirmation prompt. Every event is stamped the same way (docs/events.md): `type`, `time`
  * (ISO 8601, UTC), `schema` (the version of schemas/events.schema.json). With MTA_UPGRADE_EVENT_LOG=FILE each event
- * is also appended to FILE, in every mode, so that a test suite (or a wrapper script) can collect them.
+ * is also appended to FILE, in every mode, as {"argv": [the command line], "event": {…}}, so that a test suite (or a
+ * wrapper script) can collect them.
  */
 import fs from 'node:fs';
 import { MtaError } from '../lib/errors.js';
@@ -21,7 +22,7 @@ export function logEvent(event: Record<string, unknown>, env: NodeJS.ProcessEnv 
   const file = env['MTA_UPGRADE_EVENT_LOG'];
   if (!file) return;
   try {
-    fs.appendFileSync(file, JSON.stringify({ ...event, argv: process.argv.slice(2) }) + '\n');
+    fs.appendFileSync(file, JSON.stringify({ argv: process.argv.slice(2), event }) + '\n');
   } catch {
     /* a side channel for tests and wrappers; the command's own output is the contract */
   }

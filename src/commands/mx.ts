@@ -10,7 +10,6 @@ import { probeMxMatrix } from '../lib/smtp/matrix.js';
 import { hostPort, parseTarget, table } from '../lib/smtp/report.js';
 import { probeSettings } from './probe.js';
 import type { GlobalOptions, Io } from './types.js';
-import { formatDuration, plural } from '../lib/format.js';
 
 export interface MxCommandOptions {
   dnsServer?: string;
@@ -47,14 +46,14 @@ export async function mxCommand(domain: string, opts: MxCommandOptions, g: Globa
   const rows = await probeMxMatrix(lookup, { port, minVersion: min, timeoutMs });
   io.out(`MX of ${domain}${lookup.implicit ? ' (no MX record: the domain itself, RFC 5321 implicit MX)' : ''}, minimum ${min}`);
   const header = ['host', 'pref', 'address', 'STARTTLS', 'best', 'cipher', 'verify', 'time'];
-  const body = rows.map((r) => [r.host, String(r.priority), r.address, r.starttls, r.best, r.cipher, r.verify, formatDuration(r.ms)]);
+  const body = rows.map((r) => [r.host, String(r.priority), r.address, r.starttls, r.best, r.cipher, r.verify, `${r.ms.toFixed(0)} ms`]);
   for (const l of table([header, ...body])) io.out(`  ${l}`);
   io.event('mx', { domain, implicit: lookup.implicit, minVersion: min, rows: rows.map(({ result, ...r }) => r) });
   const bad = rows.filter((r) => !r.ok);
   if (bad.length) {
     throw new MtaError(
       'failed',
-      `${bad.length} of ${plural(rows.length, 'MX address', 'MX addresses')} of ${domain} cannot do ${min}: senders that require it fail over to them silently`,
+      `${bad.length} of ${rows.length} MX address(es) of ${domain} cannot do ${min}: senders that require it fail over to them silently`,
       bad.map((r) => `${r.host} [${r.address}] (preference ${r.priority}): ${r.message}`),
     );
   }

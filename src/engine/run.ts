@@ -236,6 +236,7 @@ export async function rollback(
   o.err('');
   o.err('Checks after the rollback:');
   for (const l of formatChecks(checks)) o.err(l);
+  for (const c of checks) o.event('check', { phase: 'after-rollback', run: runId, ...flatten(c) });
   o.event('rollback', { id: runId, state: report.failures.length ? 'incomplete' : 'complete', lines: report.lines, failures: report.failures });
   return { ...report, checks };
 }

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { main } from '../../src/cli.js';
 import type { Io } from '../../src/commands/types.js';
+import { recordEvent } from './events.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CLI = path.join(REPO, 'dist/src/cli.js');
@@ -25,8 +26,11 @@ export async function cli(args: string[], opts: { tty?: boolean; answer?: boolea
   const json = args.includes('--json');
   const io: Io = {
     out: (l) => void (!json && stdout.write(l + '\n')),
-    err: (l) => void (!json ? stderr.write(l + '\n') : stdout.write(JSON.stringify({ type: 'message', text: l }) + '\n')),
-    event: (type, data) => void (json && stdout.write(JSON.stringify({ ...data, type }) + '\n')),
+    err: (l) => void (!json ? stderr.write(l + '\n') : l.trim() && stdout.write(JSON.stringify(recordEvent('message', { level: 'warn', text: l })) + '\n')),
+    event: (type, data) => {
+      const e = recordEvent(type, data);
+      if (json) stdout.write(JSON.stringify(e) + '\n');
+    },
     json,
     isTTY: !!opts.tty,
     confirm: async () => !!opts.answer,
@@ -43,7 +47,7 @@ export async function cliProcess(args: string[], opts: { env?: Record<string, st
     reject: false,
     stdin: 'ignore',
     stripFinalNewline: false,
-    env: { NO_COLOR: '1', ...opts.env },
+    env: { NO_COLOR: '1', MTA_UPGRADE_EVENT_LOG: process.env['MTA_UPGRADE_EVENT_LOG'] ?? '', ...opts.env },
     cwd: opts.cwd ?? REPO,
     timeout: opts.timeout ?? 60_000,
   });

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { recordEvent } from './events.js';
 
 export interface TestCert {
   key: Buffer;
@@ -138,7 +139,7 @@ export function captureIo(json = false): import('../../src/commands/types.js').I
     events,
     out: (l) => void lines.push(l),
     err: (l) => void errs.push(l),
-    event: (type, data) => void events.push({ type, data }),
+    event: (type, data) => void (events.push({ type, data }), recordEvent(type, data)),
     json,
     isTTY: false,
     confirm: async () => false,
