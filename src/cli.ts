@@ -118,7 +118,18 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
       const { tlsReportCommand } = await import('./commands/tls-report.js');
       await tlsReportCommand(files, { ...opts, json: g.json }, g, io);
     });
+  program
+    .command('completion <shell>')
+    .description('print a completion script for bash or zsh: source <(mta-upgrade completion bash)')
+    .action(async (shell: string) => (await import('./commands/completion.js')).completionCommand(shell, program, io));
   return program;
+}
+
+/** The man page (man/mta-upgrade.1, written by scripts/man.mjs) from the same program as --help. */
+export async function manPage(): Promise<string> {
+  const io = makeIo(false);
+  const { renderMan } = await import('./commands/man.js');
+  return renderMan(buildProgram(io, () => {}), EXAMPLES);
 }
 
 export async function main(argv: string[], io?: Io): Promise<number> {

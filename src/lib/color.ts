@@ -25,7 +25,11 @@ export function colorWanted(stream: NodeJS.WritableStream, opts: { flag?: boolea
   return !!(stream as NodeJS.WriteStream).isTTY;
 }
 
+// The caller decided (colorWanted, for the stream it writes to); styleText must not second-guess it against
+// process.stdout, as it does since Node 20.18. Older 20.x ignore the option and never check.
+const style = styleText as (format: Style, text: string, options?: { validateStream?: boolean }) => string;
+
 /** The line with each verdict word coloured. */
 export function paintVerdicts(line: string): string {
-  return line.replace(PATTERN, (w) => styleText(WORDS[w]!, w));
+  return line.replace(PATTERN, (w) => style(WORDS[w]!, w, { validateStream: false }));
 }
