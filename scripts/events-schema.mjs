@@ -1,6 +1,6 @@
 // Writes schemas/events.schema.json (draft-07) from the table below: the one place where the --json events'
 // fields are declared. docs/events.md describes the same events for people; test/events.test.ts keeps the two in step.
-// Run: node scripts/events-schema.mjs
+// Run: node scripts/events-schema.mjs [OUT] (default schemas/events.schema.json)
 import fs from 'node:fs';
 
 const str = { type: 'string' };
@@ -89,5 +89,5 @@ const schema = {
     then: { required, properties: { ...common, ...properties }, additionalProperties: false },
   })),
 };
-fs.mkdirSync('schemas', { recursive: true });
-fs.writeFileSync('schemas/events.schema.json', JSON.stringify(schema, null, 2) + '\n');
+const out = process.argv[2] ?? new URL('../schemas/events.schema.json', import.meta.url).pathname;
+fs.writeFileSync(out, JSON.stringify(schema, null, 2) + '\n');

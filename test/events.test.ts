@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { cli, REPO } from './helpers/cli.js';
 import { assertEventsValid, eventValidator } from './helpers/events.js';
 
@@ -15,6 +16,10 @@ test('the events schema is draft-07 and docs/events.md lists every event type an
   const schema = JSON.parse(await fs.readFile(path.join(REPO, 'schemas/events.schema.json'), 'utf8'));
   assert.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
   eventValidator(); // compiles under ajv's strict mode
+  const fresh = path.join(os.tmpdir(), `mta-events-schema-${process.pid}.json`);
+  await execa(process.execPath, [path.join(REPO, 'scripts/events-schema.mjs'), fresh]);
+  assert.deepEqual(JSON.parse(await fs.readFile(fresh, 'utf8')), schema, 'schemas/events.schema.json is stale: npm run events-schema');
+  await fs.rm(fresh);
   const doc = await fs.readFile(path.join(REPO, 'docs/events.md'), 'utf8');
   for (const branch of schema.allOf) {
     const type = branch.if.properties.type.const as string;
