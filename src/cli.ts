@@ -3,40 +3,12 @@
  * mta-upgrade's entry point: options, help, and the one place where an error kind becomes an exit code.
  * Subcommand modules are imported only when their command runs, so `--help` and `probe` never load listr2.
  */
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { EXIT_CODES, MtaError, errorText, isMtaError } from './lib/errors.js';
+import { makeIo } from './commands/io.js';
 import type { GlobalOptions, Io } from './commands/types.js';
 
-export function makeIo(json: boolean, stdout: NodeJS.WritableStream = process.stdout, stderr: NodeJS.WritableStream = process.stderr): Io {
-  const isTTY = !!(process.stdin.isTTY && (stdout as NodeJS.WriteStream).isTTY);
-  return {
-    out: (line) => {
-      if (!json) stdout.write(line + '\n');
-    },
-    err: (line) => {
-      if (!json) stderr.write(line + '\n');
-      else if (line.trim()) stdout.write(JSON.stringify({ type: 'message', level: 'warn', text: line }) + '\n');
-    },
-    event: (type, data) => {
-      if (json) stdout.write(JSON.stringify({ ...data, type, time: new Date().toISOString() }) + '\n');
-    },
-    json,
-    isTTY,
-    confirm: async (question) => {
-      const rl = (await import('node:readline/promises')).createInterface({ input: process.stdin, output: process.stderr });
-      try {
-        return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-      } catch {
-        // Ctrl-C or Ctrl-D at the prompt: nothing has been changed yet; say so and exit 130.
-        throw new MtaError('interrupted', 'interrupted at the prompt; nothing was changed');
-      } finally {
-        rl.close();
-      }
-    },
-    stdout,
-    stderr,
-  };
-}
+export { makeIo };
 
 const EXAMPLES = `
 Examples:
@@ -65,13 +37,19 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .description('Upgrade a mail server (sendmail) from source without losing mail, config or sleep.')
     .version('0.1.0')
     .option('--root <dir>', 'take every absolute path of the plan, and the state directory, under DIR (sandboxes, tests)')
-    .option('--state-dir <dir>', 'where journals, logs and backups live (default /var/lib/mta-upgrade, /var/db/mta-upgrade on FreeBSD, under --root)')
-    .option('--var <name=value>', 'override a variable the plan declares under vars: (repeatable)', collectVar, {})
+    .addOption(
+      new Option('--state-dir <dir>', 'where journals, logs and backups live (default /var/lib/mta-upgrade, /var/db/mta-upgrade on FreeBSD, under --root; the environment variable overrides that default)').env(
+        'MTA_UPGRADE_STATE_DIR',
+      ),
+    )
+    .option('--var <name=value>', 'override a variable the plan declares under vars: (repeatable)', collectVar)
     .option('-y, --yes', 'do not ask before changing the system (required without a terminal)')
     .option('--json', 'one JSON event per line on stdout, for automation')
     .option('-v, --verbose', 'show every command and its output')
-    .option('--no-color', 'no colours')
+    .option('--no-color', 'no colours (also: NO_COLOR set, or output not a terminal)')
     .showSuggestionAfterError(true)
+    // Each subcommand's --help lists the global options too: they go before or after the subcommand.
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText('after', EXAMPLES)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
@@ -122,7 +100,8 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .option('--require-starttls', 'also check that MAIL FROM without TLS is refused')
     .option('--min-version <v>', 'lowest acceptable TLS version', 'TLSv1.2')
     .option('--servername <name>', 'SNI and certificate name (default: the host, unless it is an IP)')
-    .option('--ca-file <file>', 'verify the certificate against this CA bundle')
+    .option('--ca-file <file>', 'the certificate must verify against this CA bundle (and match --servername), or the probe fails')
+    .option('--tls', 'implicit TLS (submissions, port 465, the default port then): handshake first, no STARTTLS')
     .option('--timeout <duration>', 'per connection, e.g. 5s', '10s')
     .action(lazy(2, async () => (await import('./commands/probe.js')).probeCommand));
   program
@@ -141,7 +120,8 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .option('--since <time>', 'only sessions from this time on (ISO date/time, or e.g. 7d, 12h)')
     .option('--year <yyyy>', 'year for classic syslog stamps (default: from the file time)', positiveInt)
     .option('--csv', 'CSV rows, one per peer and direction (the global --json gives one JSON document)')
-    .action(async (files: string[], opts: { since?: string; year?: number; csv?: boolean }) => {
+    .option('--fail-on <what>', 'exit 1 when a peer still uses SSLv3/TLSv1/TLSv1.1 (legacy) or a handshake failed (failures); both: legacy,failures')
+    .action(async (files: string[], opts: { since?: string; year?: number; csv?: boolean; failOn?: string }) => {
       const g = globals();
       const { tlsReportCommand } = await import('./commands/tls-report.js');
       await tlsReportCommand(files, { ...opts, json: g.json }, g, io);
@@ -151,13 +131,24 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .description('rolling upgrade of many MX hosts with ansible-playbook, secondaries first, stop at the first failure')
     .option('--check', "Ansible's check mode: every host's dry run, nothing changed")
     .action(lazy(3, async () => (await import('./commands/fleet.js')).fleetCommand));
+  program
+    .command('completion <shell>')
+    .description('print a completion script for bash or zsh: source <(mta-upgrade completion bash)')
+    .action(async (shell: string) => (await import('./commands/completion.js')).completionCommand(shell, program, io));
   return program;
+}
+
+/** The man page (man/mta-upgrade.1, written by scripts/man.mjs) from the same program as --help. */
+export async function manPage(): Promise<string> {
+  const io = makeIo(false);
+  const { renderMan } = await import('./commands/man.js');
+  return renderMan(buildProgram(io, () => {}), EXAMPLES);
 }
 
 export async function main(argv: string[], io?: Io): Promise<number> {
   const json = argv.includes('--json');
   if (argv.includes('--no-color')) process.env['NO_COLOR'] = '1';
-  const theIo = io ?? makeIo(json);
+  const theIo = io ?? makeIo(json, process.stdout, process.stderr, { color: !argv.includes('--no-color') });
   const program = buildProgram(theIo, () => {});
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -177,7 +168,7 @@ export async function main(argv: string[], io?: Io): Promise<number> {
   }
 }
 
-function collectVar(v: string, acc: Record<string, string>): Record<string, string> {
+function collectVar(v: string, acc: Record<string, string> = {}): Record<string, string> {
   const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
   if (!m) throw new InvalidArgumentError('NAME=VALUE, e.g. --var smtp_port=2525');
   return { ...acc, [m[1]!]: m[2]! };

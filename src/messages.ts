@@ -1,14 +1,48 @@
 /**
  * User-facing text of the plan loader, the engine and the commands, in one place so wording stays consistent
- * and every failure says what changed, what was undone and what the admin must do. A leaf module: imports nothing.
+ * and every failure says what changed, what was undone and what the admin must do. A leaf module: imports only
+ * the unit formatters.
  */
+import { plural } from './lib/format.js';
+
+/** The options in force that a pasted command needs to find the same system and state: --root, --state-dir. */
+export interface HintWhere {
+  /** --root as resolved ('' or undefined: none). */
+  root?: string;
+  /** --state-dir, only when it is not the default under the root (undefined: leave it out). */
+  stateDir?: string;
+}
+
+/** A word as sh reads it: bare when safe, else in single quotes. */
+function shWord(w: string): string {
+  return /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A command for the admin to type, with the options that were in force, so that pasting it acts on the same
+ * root and state directory. Every message that suggests a command builds it here; callers also emit `argv`
+ * as a `hint` event (docs/events.md).
+ */
+export function hint(cmd: string[], where: HintWhere): { argv: string[]; text: string } {
+  const argv = [...cmd];
+  if (where.root) argv.push('--root', where.root);
+  if (where.stateDir) argv.push('--state-dir', where.stateDir);
+  return { argv, text: ['mta-upgrade', ...argv].map(shWord).join(' ') };
+}
+
+/** hint() for a message, announced as a `hint` event at the same time (tests run every hint printed). */
+export function hintText(event: (type: string, data: Record<string, unknown>) => void, cmd: string[], where: HintWhere): string {
+  const h = hint(cmd, where);
+  event('hint', { argv: h.argv, text: h.text });
+  return h.text;
+}
 export const msg = {
   hostTookOver: (run: string) =>
     `the host's dead-man timer took over run ${run} (this controller was silent longer than --confirm-timeout): the host is reverting the run itself with revert.sh; see 'mta-upgrade status' and the run's revert.log`,
   revertedByHost: (run: string, by: string) => `run ${run} was already reverted on the host by ${by}; nothing to do (acknowledged)`,
   hostReverting: (run: string) => `the host is reverting run ${run} itself right now (revert.sh); wait for it, then check with 'mta-upgrade status'`,
   planUnreadable: (file: string, why: string) => `cannot read plan ${file}: ${why}`,
-  planInvalid: (file: string, n: number) => `${file}: ${n} problem${n === 1 ? '' : 's'}; nothing was run or written`,
+  planInvalid: (file: string, n: number) => `${file}: ${plural(n, 'problem')}; nothing was run or written`,
   planUnsafe: (file: string) => `refusing plan ${file}: it runs commands as root, so only root may be able to change it`,
   planWritable: (file: string, mode: string) => `${file} is writable by group or others (mode ${mode}); fix: chmod go-w ${file}`,
   planForeignOwner: (file: string, uid: number) => `${file} is owned by uid ${uid}, not root or you; fix: chown root ${file}`,
@@ -18,15 +52,16 @@ export const msg = {
   lockHeld: (pid: number, since: string, cmd: string) =>
     `another mta-upgrade (pid ${pid}, '${cmd}', since ${since}) holds the lock; wait for it or stop it`,
   staleLock: (pid: number) => `taking over a stale lock from pid ${pid} (that process is gone)`,
-  unfinishedRun: (id: string, status: string) =>
-    `run ${id} did not finish (${status}); the system may be half-upgraded. Run 'mta-upgrade rollback ${id}' first (or 'mta-upgrade status' to see it)`,
+  unfinishedRun: (id: string, status: string, rollbackCmd: string, statusCmd: string) =>
+    `run ${id} did not finish (${status}); the system may be half-upgraded. Run '${rollbackCmd}' first (or '${statusCmd}' to see it)`,
 
   nothingChanged: 'nothing on the system was changed',
   rolledBack: (undone: number, restored: number) =>
-    `rolled back: ${undone} journaled action${undone === 1 ? '' : 's'} undone, ${restored} path${restored === 1 ? '' : 's'} restored from the backup; the system is as before the run`,
-  rollbackIncomplete: 'ROLLBACK INCOMPLETE: some changes could not be undone. The state of each path is listed above; fix those by hand (see docs/restore-by-hand.md) and run mta-upgrade rollback again',
+    `rolled back: ${plural(undone, 'journaled action')} undone, ${plural(restored, 'path')} restored from the backup; the system is as before the run`,
+  rollbackIncomplete: (rollbackCmd: string) =>
+    `ROLLBACK INCOMPLETE: some changes could not be undone. The state of each path is listed above; fix those by hand (see docs/restore-by-hand.md) and run '${rollbackCmd}' again`,
   interrupted: 'interrupted',
-  checkFailed: (n: number) => `${n} required check${n === 1 ? '' : 's'} failed after the upgrade`,
+  checkFailed: (n: number) => `${plural(n, 'required check')} failed after the upgrade`,
   alreadyRolledBack: (id: string) => `run ${id} is already rolled back; nothing to do`,
   noRuns: 'no runs recorded in the state directory; nothing to roll back',
   notAvailable: (cmd: string, issue: string) => `'${cmd}' is not available yet (${issue})`,

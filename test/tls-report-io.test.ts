@@ -120,7 +120,7 @@ test('command: readable table by default, --csv, --json, and global --json as on
   await tlsReportCommand(files, { year: 2024, json: true }, G, json);
   const doc = JSON.parse(json.outLines.join('\n'));
   assert.equal(doc.summary.failures, 4);
-  assert.ok(doc.summary.legacy_peers.some((p: { peer: string; version: string }) => p.peer === 'old.example.com' && p.version === 'TLSv1.1'));
+  assert.ok(doc.summary.legacyPeers.some((p: { peer: string; version: string }) => p.peer === 'old.example.com' && p.version === 'TLSv1.1'));
 
   const events = captureIo(true);
   await tlsReportCommand(files, { year: 2024 }, { ...G, json: true }, events);

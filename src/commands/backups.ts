@@ -6,7 +6,7 @@ import path from 'node:path';
 import { MtaError } from '../lib/errors.js';
 import { resolveStateDir } from '../lib/paths.js';
 import { acquireLock } from '../engine/lock.js';
-import { formatBytes } from '../lib/format.js';
+import { formatBytes, plural } from '../lib/format.js';
 import { listRuns } from '../engine/journal.js';
 import { hostOf, stateDirOf } from './common.js';
 import { listBackups, pinBackup, planPrune, pruneBackups, readBackup, verifyBackup, infoOf, type BackupInfo } from '../engine/backups.js';
@@ -44,14 +44,14 @@ export async function backupsShowCommand(id: string, g: GlobalOptions, io: Io): 
     `archive  ${b.file} (${formatBytes(b.size)}, sha256 ${b.sha256})`,
     `created  ${m.createdAt} on ${m.host} by mta-upgrade ${m.toolVersion}${m.runId ? `, run ${m.runId}` : ''}`,
     `plan     ${m.plan.name} (hash ${m.plan.hash})`,
-    `content  ${m.totals.files} files, ${m.totals.entries} entries, ${formatBytes(m.totals.bytes)}`,
+    `content  ${plural(m.totals.files, 'file')}, ${plural(m.totals.entries, 'entry', 'entries')}, ${formatBytes(m.totals.bytes)}`,
     `verified ${b.verified.ok ? 'ok' : 'FAILED'} at ${b.verified.at}`,
     'paths:',
     ...m.paths.map((p) => {
       const under = m.entries.filter((e) => e.name === p.name || e.name.startsWith(p.name + '/'));
       const top = under[0];
       if (p.state === 'absent' || !top) return `  ${p.path}  absent (removed on restore)`;
-      const what = top.type === 'dir' ? `directory, ${under.length - 1} entries` : top.type === 'symlink' ? `symlink -> ${top.link}` : `file, ${formatBytes(top.size)}`;
+      const what = top.type === 'dir' ? `directory, ${plural(under.length - 1, 'entry', 'entries')}` : top.type === 'symlink' ? `symlink -> ${top.link}` : `file, ${formatBytes(top.size)}`;
       return `  ${p.path}  ${what}, mode ${top.mode.toString(8).padStart(4, '0')}, owner ${top.uid}:${top.gid}`;
     }),
     ...m.skipped.map((s) => `  not archived (socket, fifo or device): ${s}`),
@@ -63,8 +63,8 @@ export async function backupsShowCommand(id: string, g: GlobalOptions, io: Io): 
 export async function backupsVerifyCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
   const res = await verifyBackup(storeDirOf(g), id);
   io.event('verify', { id, ok: res.ok, checked: res.checked, problems: res.problems });
-  if (!res.ok) throw new MtaError('failed', `backup ${id} is damaged: ${res.problems.length} problem(s)`, res.problems);
-  io.out(`backup ${id}: ok, ${res.checked} entries checked (sha256, mode, owner, mtime, link targets)`);
+  if (!res.ok) throw new MtaError('failed', `backup ${id} is damaged: ${plural(res.problems.length, 'problem')}`, res.problems);
+  io.out(`backup ${id}: ok, ${plural(res.checked, 'entry', 'entries')} checked (sha256, mode, owner, mtime, link targets)`);
 }
 
 export async function backupsPinCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
@@ -98,10 +98,10 @@ async function prune(store: string, opts: { keep?: number }, g: GlobalOptions, i
   io.out(`keeping the newest ${keep} backups, the pinned ones and those a rollback may still need; these will be deleted:`);
   for (const line of table(remove.map(row))) io.out(`  ${line}`);
   if (!g.yes) {
-    if (!io.isTTY) throw new MtaError('refused', `prune would delete ${remove.length} backup(s): pass --yes to confirm without a terminal`);
-    if (!(await io.confirm(`delete ${remove.length} backup(s)?`))) throw new MtaError('refused', 'prune cancelled: nothing deleted');
+    if (!(io.canConfirm ?? io.isTTY)) throw new MtaError('refused', `prune would delete ${plural(remove.length, 'backup')}: pass --yes to confirm without a terminal`);
+    if (!(await io.confirm(`delete ${plural(remove.length, 'backup')}?`))) throw new MtaError('refused', 'prune cancelled: nothing deleted');
   }
   const deleted = await pruneBackups(store, { keep, only: remove.map((b) => b.id) });
   io.event('prune', { keep, deleted: deleted.map((b) => b.id) });
-  io.out(`deleted ${deleted.length} backup(s)`);
+  io.out(`deleted ${plural(deleted.length, 'backup')}`);
 }

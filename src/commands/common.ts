@@ -44,7 +44,7 @@ export function engineOptions(loaded: LoadedPlan, g: GlobalOptions, io: Io, extr
  */
 export function confirmation(what: string, g: GlobalOptions, io: Io): (() => Promise<boolean>) | undefined {
   if (g.yes) return undefined;
-  if (!io.isTTY) throw new MtaError('refused', msg.noTtyNoYes(what));
+  if (!(io.canConfirm ?? io.isTTY)) throw new MtaError('refused', msg.noTtyNoYes(what));
   return () => io.confirm(`Proceed with ${what}?`);
 }
 

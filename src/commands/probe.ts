@@ -17,6 +17,8 @@ export interface ProbeCommandOptions {
   servername?: string;
   timeout?: string;
   caFile?: string;
+  /** Implicit TLS (port 465) instead of STARTTLS. */
+  tls?: boolean;
 }
 
 /** Shared by probe and mx: the option values checked, with usage errors that say what is wrong. */
@@ -37,11 +39,12 @@ export async function probeCommand(target: string, opts: ProbeCommandOptions, g:
   let host: string;
   let port: number;
   try {
-    ({ host, port } = parseTarget(target));
+    ({ host, port } = parseTarget(target, opts.tls ? 465 : 25));
   } catch (e) {
     throw new MtaError('usage', `probe ${target}: ${errorText(e)}`);
   }
   const { min, timeoutMs } = probeSettings(opts);
+  if (opts.tls && opts.requireStarttls) throw new MtaError('usage', '--require-starttls and --tls exclude each other: with implicit TLS there is no plaintext phase');
   let ca: Buffer | undefined;
   try {
     ca = readCa(opts.caFile);
@@ -49,7 +52,7 @@ export async function probeCommand(target: string, opts: ProbeCommandOptions, g:
     throw new MtaError('not-found', `--ca-file ${opts.caFile}: ${errorText(e)}`);
   }
   const servername = opts.servername ?? (net.isIP(host) ? undefined : host);
-  const base = { host, port, servername, timeoutMs, ca, requireStarttls: opts.requireStarttls };
+  const base = { host, port, servername, timeoutMs, ca, requireStarttls: opts.requireStarttls, implicitTls: !!opts.tls };
   io.out(`probe ${hostPort(host, port)}${servername && servername !== host ? ` (servername ${servername})` : ''}`);
 
   let failure: string | undefined;
@@ -73,6 +76,10 @@ export async function probeCommand(target: string, opts: ProbeCommandOptions, g:
   }
   if (!failure && opts.requireStarttls && shown.plaintextMail && !shown.plaintextMail.refused) {
     failure = `STARTTLS not required: MAIL FROM without TLS was accepted (${shown.plaintextMail.reply})`;
+  }
+  // With --ca-file the admin asked for a certificate that verifies: one that does not is a failure, not a note.
+  if (!failure && ca && shown.tls && shown.tls.verify !== 'OK') {
+    failure = `certificate does not verify against --ca-file ${opts.caFile}${servername ? ` for ${servername}` : ''}: ${shown.tls.verifyReason ?? shown.tls.verifyError ?? 'no certificate'}`;
   }
   if (failure) throw new MtaError('failed', `${hostPort(host, port)}: ${failure}`);
   const proto = shown.tls?.protocol ?? '';

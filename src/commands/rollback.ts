@@ -6,11 +6,13 @@
 import path from 'node:path';
 import { loadPlan } from '../plan/load.js';
 import { MtaError } from '../lib/errors.js';
-import { msg } from '../messages.js';
+import { plural } from '../lib/format.js';
+import { hintText, msg } from '../messages.js';
+import { hintWhere } from '../lib/paths.js';
 import { acknowledge, acknowledged, listRuns, revertedByHost } from '../engine/journal.js';
 import { rollbackCommandRun } from '../engine/rollback-run.js';
 import { pendingIntents } from '../engine/rollback.js';
-import { confirmation, engineOptions, hostOf, interruptSignal, stateDirOf } from './common.js';
+import { confirmation, engineOptions, hostOf, interruptSignal, rootOf, stateDirOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
 export async function rollbackCommand(runId: string | undefined, g: GlobalOptions, io: Io): Promise<void> {
@@ -26,7 +28,11 @@ export async function rollbackCommand(runId: string | undefined, g: GlobalOption
   if (!run) throw new MtaError('not-found', `no run ${runId} in ${stateDir}; runs: ${runs.map((r) => r.id).join(', ')}`);
   // Runs are undone newest first: undoing an older one under a newer run would mix the two systems.
   const later = runs.slice(runs.indexOf(run) + 1).filter((r) => r.intents > 0 && r.rollback?.status !== 'complete');
-  if (later.length) throw new MtaError('refused', `run ${later[later.length - 1]!.id} came after ${run.id} and is not rolled back; roll back the newest first: mta-upgrade rollback ${later[later.length - 1]!.id}`);
+  const where = hintWhere(rootOf(g), stateDir);
+  if (later.length) {
+    const newest = later[later.length - 1]!.id;
+    throw new MtaError('refused', `run ${newest} came after ${run.id} and is not rolled back; roll back the newest first: ${hintText(io.event, ['rollback', newest], where)}`);
+  }
   if (revertedByHost(run)) {
     if (!acknowledged(run)) await acknowledge(host, run, 'rollback');
     io.out(msg.revertedByHost(run.id, run.rollback!.by));
@@ -40,7 +46,7 @@ export async function rollbackCommand(runId: string | undefined, g: GlobalOption
   }
   const root = run.start?.root ?? '';
   const loaded = await loadPlan(path.join(run.dir, 'plan.yaml'), { root, strictModes: false, overrides: run.start?.vars ?? {} });
-  io.out(`Rolling back run ${run.id} (${run.start?.plan ?? '?'}): ${pending.length} change${pending.length === 1 ? '' : 's'} to undo${run.backupId ? `, then restore backup ${run.backupId}` : ''}.`);
+  io.out(`Rolling back run ${run.id} (${run.start?.plan ?? '?'}): ${plural(pending.length, 'change')} to undo${run.backupId ? `, then restore backup ${run.backupId}` : ''}.`);
   const confirm = confirmation(`rollback of ${run.id}`, g, io);
   if (confirm && !(await confirm())) throw new MtaError('refused', msg.declined('rollback'));
 
@@ -51,7 +57,7 @@ export async function rollbackCommand(runId: string | undefined, g: GlobalOption
     o.host = host.rooted(root);
     const rb = await rollbackCommandRun(o, run);
     for (const l of rb.lines) io.out(`  ${l}`);
-    if (rb.failures.length) throw new MtaError('rollback-incomplete', msg.rollbackIncomplete, rb.failures.map((f) => `NOT UNDONE: ${f}`));
+    if (rb.failures.length) throw new MtaError('rollback-incomplete', msg.rollbackIncomplete(hintText(io.event, ['rollback', run.id], where)), rb.failures.map((f) => `NOT UNDONE: ${f}`));
     io.out(msg.rolledBack(rb.undone, rb.restored));
   } finally {
     interrupt.dispose();

@@ -3,7 +3,10 @@ import path from 'node:path';
 import { acknowledge, acknowledged, listRuns, needsRollback, revertedByHost, type RunSummary } from '../engine/journal.js';
 import { MtaError } from '../lib/errors.js';
 import { pidAlive } from '../lib/pid.js';
-import { hostOf, stateDirOf } from './common.js';
+import { hintText } from '../messages.js';
+import { plural } from '../lib/format.js';
+import { hintWhere } from '../lib/paths.js';
+import { hostOf, rootOf, stateDirOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
 export function runState(r: RunSummary): string {
@@ -30,7 +33,7 @@ export async function statusCommand(opts: { ack?: string }, g: GlobalOptions, io
   for (const r of runs.slice(-10)) {
     const state = runState(r);
     io.event('run', { id: r.id, plan: r.start?.plan, state, backup: r.backupId ?? null, changes: r.intents, undone: r.undone, needsRollback: needsRollback(r) });
-    io.out(`  ${r.id}  ${(r.start?.plan ?? '?').padEnd(24)} ${state}${r.backupId ? `  backup ${r.backupId}` : ''}  ${r.intents} changes, ${r.undone} undone`);
+    io.out(`  ${r.id}  ${(r.start?.plan ?? '?').padEnd(24)} ${state}${r.backupId ? `  backup ${r.backupId}` : ''}  ${plural(r.intents, 'change')}, ${r.undone} undone`);
   }
   if (opts.ack) {
     const r = runs.find((x) => x.id === opts.ack);
@@ -40,9 +43,10 @@ export async function statusCommand(opts: { ack?: string }, g: GlobalOptions, io
     return;
   }
   const open = runs.filter(needsRollback);
-  for (const r of open) io.out(`Run ${r.id} needs a rollback: mta-upgrade rollback ${r.id}${g.root ? ` --root ${g.root}` : ''}`);
+  const where = hintWhere(rootOf(g), stateDir);
+  for (const r of open) io.out(`Run ${r.id} needs a rollback: ${hintText(io.event, ['rollback', r.id], where)}`);
   const reverted = runs.filter((r) => revertedByHost(r) && !acknowledged(r));
-  for (const r of reverted) io.out(`Run ${r.id} was reverted by the host itself (${r.rollback!.by}); see its revert.log, then acknowledge: mta-upgrade status --ack ${r.id}${g.root ? ` --root ${g.root}` : ''}`);
+  for (const r of reverted) io.out(`Run ${r.id} was reverted by the host itself (${r.rollback!.by}); see its revert.log, then acknowledge: ${hintText(io.event, ['status', '--ack', r.id], where)}`);
   // Monitoring pages on a non-zero exit: a half-done run, or a revert nobody has looked at yet.
-  if (open.length || reverted.length) throw new MtaError('failed', `${open.length + reverted.length} run(s) need attention (see above)`);
+  if (open.length || reverted.length) throw new MtaError('failed', `${plural(open.length + reverted.length, 'run')} need attention (see above)`);
 }

@@ -7,6 +7,7 @@ import { reportCsv, reportJson } from '../lib/tlslog/format-data.js';
 import { formatText } from '../lib/tlslog/format-text.js';
 import { buildReport } from '../lib/tlslog/report.js';
 import { parseSince } from '../lib/tlslog/since.js';
+import { formatBytes, plural } from '../lib/format.js';
 import type { GlobalOptions, Io } from './types.js';
 
 export interface TlsReportOptions {
@@ -14,9 +15,37 @@ export interface TlsReportOptions {
   json?: boolean;
   csv?: boolean;
   year?: number;
+  /** legacy, failures, or both (comma-separated or repeated): exit 1 when the report shows them. */
+  failOn?: string[] | string;
+}
+
+const FAIL_ON = ['legacy', 'failures'] as const;
+type FailOn = (typeof FAIL_ON)[number];
+
+function failOnOf(v: TlsReportOptions['failOn']): Set<FailOn> {
+  const words = (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean);
+  for (const w of words) if (!FAIL_ON.includes(w as FailOn)) throw new MtaError('usage', `--fail-on ${w}: use legacy, failures, or both (legacy,failures)`);
+  return new Set(words as FailOn[]);
+}
+
+/**
+ * The verdict for cron and monitoring. Input in which no TLS line was recognised is said on stderr always, and
+ * fails only under --fail-on: whoever asked for a verdict must not read "no legacy peer" off the wrong file.
+ */
+function verdict(report: Awaited<ReturnType<typeof buildReport>>, failOn: Set<FailOn>, io: Io): void {
+  const s = report.summary;
+  const empty = report.tlsLines === 0;
+  if (empty) io.err(`tls-report: no TLS line recognised in ${plural(report.sources.length, 'input')} (${formatBytes(report.bytes)} read): not a sendmail/Postfix mail log, or a time range without TLS sessions`);
+  if (!failOn.size) return;
+  const problems: string[] = [];
+  if (empty) problems.push('no TLS line recognised, so nothing can be judged');
+  if (failOn.has('legacy') && s.legacyPeers.length) problems.push(`${plural(s.legacyPeers.length, 'peer')} still on SSLv3/TLSv1/TLSv1.1: ${s.legacyPeers.map((p) => `${p.direction} ${p.name || p.addresses[0]} (${p.lastVersion})`).join(', ')}`);
+  if (failOn.has('failures') && s.failures) problems.push(`${plural(s.failures, 'TLS handshake failure')} with ${plural(s.failingPeers.length, 'peer')}: ${s.failingPeers.map((p) => `${p.direction} ${p.name || p.addresses[0]}`).join(', ')}`);
+  if (problems.length) throw new MtaError('failed', `tls-report --fail-on ${[...failOn].join(',')}: ${problems[0]}`, problems.slice(1));
 }
 
 export async function tlsReportCommand(files: string[], opts: TlsReportOptions, g: GlobalOptions, io: Io): Promise<void> {
+  const failOn = failOnOf(opts.failOn);
   if (files.length === 0) throw new MtaError('usage', 'tls-report needs at least one log file (or - for stdin)');
   const json = Boolean(opts.json || g.json || io.json);
   if (json && opts.csv) throw new MtaError('usage', '--json and --csv exclude each other');
@@ -42,8 +71,9 @@ export async function tlsReportCommand(files: string[], opts: TlsReportOptions, 
     // In global --json mode every stdout line is an event; a bare `tls-report --json` prints one document.
     if (io.json) io.event('tls-report', data);
     else io.out(JSON.stringify(data, null, 2));
-    return;
+  } else {
+    const lines = opts.csv ? reportCsv(report) : formatText(report);
+    for (const line of lines) io.out(line);
   }
-  const lines = opts.csv ? reportCsv(report) : formatText(report);
-  for (const line of lines) io.out(line);
+  verdict(report, failOn, io);
 }

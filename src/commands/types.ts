@@ -23,8 +23,11 @@ export interface Io {
   /** One JSON object on its own stdout line in --json mode; ignored otherwise. */
   event(type: string, data: Record<string, unknown>): void;
   json: boolean;
+  /** stdout is a terminal (animated task list, colour). */
   isTTY: boolean;
-  /** Ask yes/no on the terminal. Only called when isTTY. */
+  /** A person can answer a question: stdin is a terminal (stdout may be piped). Default: isTTY. */
+  canConfirm?: boolean;
+  /** Ask yes/no on the terminal. Only called when canConfirm (or isTTY). */
   confirm(question: string): Promise<boolean>;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;

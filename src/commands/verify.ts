@@ -6,6 +6,7 @@ import { runChecks, failedRequired, formatChecks } from '../engine/checks.js';
 import { flatten } from '../engine/preview.js';
 import { hostOf, rootOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
+import { formatDuration, plural } from '../lib/format.js';
 
 export async function verifyCommand(planFile: string, g: GlobalOptions, io: Io): Promise<void> {
   const root = rootOf(g);
@@ -24,8 +25,8 @@ export async function verifyCommand(planFile: string, g: GlobalOptions, io: Io):
   });
   const ms = Math.round(performance.now() - started);
   for (const o of outcomes) io.event('check', flatten(o));
-  io.out(`${loaded.plan.name}: ${outcomes.length} checks in ${ms} ms`);
+  io.out(`${loaded.plan.name}: ${plural(outcomes.length, 'check')} in ${formatDuration(ms)}`);
   for (const l of formatChecks(outcomes)) io.out(l);
   const bad = failedRequired(outcomes);
-  if (bad.length) throw new MtaError('failed', `${bad.length} required check${bad.length === 1 ? '' : 's'} failed`, bad.map((b) => `${b.name}: ${b.result.summary}`));
+  if (bad.length) throw new MtaError('failed', `${plural(bad.length, 'required check')} failed`, bad.map((b) => `${b.name}: ${b.result.summary}`));
 }

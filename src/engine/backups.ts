@@ -25,6 +25,7 @@ import type { Host } from '../host/types.js';
 function localOnly(host: Host | undefined, what: string): void {
   if (host?.remote) throw new MtaError('failed', `${what} on a remote host (${host.label}) is not supported by this version yet`, ['nothing was changed']);
 }
+import { formatBytes, plural } from '../lib/format.js';
 
 export const DEFAULT_KEEP = 5;
 
@@ -106,7 +107,7 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupInf
       entries: walked.entries.map(({ real: _real, ...e }) => e),
       totals: { entries: walked.entries.length, files: files.length, bytes: files.reduce((s, e) => s + e.size, 0) },
     };
-    say(`archiving ${manifest.totals.files} files (${manifest.totals.bytes} bytes)`);
+    say(`archiving ${plural(manifest.totals.files, 'file')} (${formatBytes(manifest.totals.bytes)})`);
     const written = await writeArchive(tmp, Buffer.from(JSON.stringify(manifest)), walked.entries);
     fs.renameSync(tmp, file);
     await fsyncDir(storeDir);

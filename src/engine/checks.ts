@@ -6,6 +6,7 @@
 import { checkModule } from '../checks/index.js';
 import type { CheckContext, CheckResult } from '../checks/types.js';
 import type { PlanCheck } from '../plan/schema.js';
+import { formatDuration } from '../lib/format.js';
 
 export interface CheckOutcome {
   index: number;
@@ -51,7 +52,7 @@ export function formatChecks(outcomes: CheckOutcome[]): string[] {
   if (!outcomes.length) return ['  (no checks in this plan)'];
   const lines: string[] = [];
   for (const o of outcomes) {
-    const t = o.result.durationMs !== undefined ? ` (${Math.round(o.result.durationMs)} ms)` : '';
+    const t = o.result.durationMs !== undefined ? ` (${formatDuration(o.result.durationMs)})` : '';
     lines.push(`  ${MARK[o.result.status]} ${o.type.padEnd(9)} ${o.name}${o.required ? '' : ' [optional]'}`);
     lines.push(`       → ${o.result.summary}${t}`);
     for (const d of o.result.details ?? []) lines.push(`         ${d}`);

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { stepModule } from '../steps/index.js';
 import { stepContext } from '../steps/context.js';
-import { formatBytes } from '../lib/format.js';
+import { formatBytes, plural } from '../lib/format.js';
 import type { RunContext } from '../steps/types.js';
 import type { Host } from '../host/types.js';
 import { runChecks, formatChecks, type CheckOutcome } from './checks.js';
@@ -46,7 +46,7 @@ export async function pathState(host: Host, planPath: string, real: string): Pro
 
 export function formatPathState(s: PathState): string {
   if (!s.exists) return `${s.path}  absent (recorded as absent; removed again on rollback)`;
-  if (s.kind === 'dir') return `${s.path}  directory, ${s.files} files, ${formatBytes(s.bytes ?? 0)}`;
+  if (s.kind === 'dir') return `${s.path}  directory, ${plural(s.files ?? 0, 'file')}, ${formatBytes(s.bytes ?? 0)}`;
   return `${s.path}  ${s.kind}, ${formatBytes(s.bytes ?? 0)}`;
 }
 

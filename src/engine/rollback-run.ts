@@ -6,6 +6,9 @@
  */
 import path from 'node:path';
 import { errorText } from '../lib/errors.js';
+import { hintWhere } from '../lib/paths.js';
+import { hintText } from '../messages.js';
+import { flatten } from './preview.js';
 import { undoContext } from '../steps/context.js';
 import type { Host } from '../host/types.js';
 import { runChecks, formatChecks, type CheckOutcome } from './checks.js';
@@ -47,7 +50,7 @@ export async function rollback(
     try {
       await journal.write({ type: 'rollback', status, by });
     } catch (e) {
-      report.failures.push(`journal not writable (${errorText(e)}): run 'mta-upgrade rollback ${runId}' again once there is space`);
+      report.failures.push(`journal not writable (${errorText(e)}): run '${hintText(o.event, ['rollback', runId], hintWhere(o.root, o.stateDir))}' again once there is space`);
     }
   };
   await record('started');
@@ -61,6 +64,7 @@ export async function rollback(
   o.err('');
   o.err('Checks after the rollback:');
   for (const l of formatChecks(checks)) o.err(l);
+  for (const c of checks) o.event('check', { phase: 'after-rollback', run: runId, ...flatten(c) });
   o.event('rollback', { id: runId, state: report.failures.length ? 'incomplete' : 'complete', lines: report.lines, failures: report.failures });
   return { ...report, checks };
 }

@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { timeId } from '../lib/clock.js';
 import { MtaError, errorText, isMtaError } from '../lib/errors.js';
-import { msg } from '../messages.js';
+import { hintText, msg } from '../messages.js';
+import { hintWhere } from '../lib/paths.js';
+import { formatDuration, plural } from '../lib/format.js';
 import { stepModule } from '../steps/index.js';
 import { stepContext } from '../steps/context.js';
 import type { Handover, RunContext } from '../steps/types.js';
@@ -46,7 +48,7 @@ export async function runPlan(o: EngineOptions): Promise<RunOutcome> {
     return { checks, metrics: {} };
   }
 
-  await refuseUnfinished(host, o.stateDir);
+  await refuseUnfinished(host, o);
   if (o.confirm) {
     const exec = host.executor({ dryRun: true, signal: o.signal, redact });
     await preview(o, baseContext(o, exec, runPaths(o.stateDir, '(preview)'), () => {}));
@@ -56,7 +58,7 @@ export async function runPlan(o: EngineOptions): Promise<RunOutcome> {
   const lock = await acquireLock(host, o.stateDir, `run ${o.loaded.file}`, o.err);
   try {
     // Again under the lock: a run may have started (and died) while we waited at the prompt.
-    await refuseUnfinished(host, o.stateDir);
+    await refuseUnfinished(host, o);
     return await execute(o, host, redact);
   } finally {
     await lock.release();
@@ -79,13 +81,17 @@ async function defuseOldCopies(host: Host, journal: Journal): Promise<void> {
   }
 }
 
-async function refuseUnfinished(host: Host, stateDir: string): Promise<void> {
-  for (const run of await listRuns(host, stateDir)) {
-    if (needsRollback(run)) throw new MtaError('refused', msg.unfinishedRun(run.id, run.end?.status ?? 'no end recorded'));
+async function refuseUnfinished(host: Host, o: EngineOptions): Promise<void> {
+  for (const run of await listRuns(host, o.stateDir)) {
+    if (!needsRollback(run)) continue;
+    const where = hintWhere(o.root, o.stateDir);
+    const cmds = [hintText(o.event, ['rollback', run.id], where), hintText(o.event, ['status'], where)] as const;
+    throw new MtaError('refused', msg.unfinishedRun(run.id, run.end?.status ?? 'no end recorded', ...cmds));
   }
 }
 
 async function execute(o: EngineOptions, host: Host, redact: (s: string) => string): Promise<RunOutcome> {
+  const started = performance.now();
   const paths = runPaths(o.stateDir, timeId(o.clock));
   // The plan as it was, before the journal exists: `rollback` of this run works even if the plan file is edited or gone.
   await host.mkdir(paths.runDir, { recursive: true, mode: 0o700 });
@@ -178,7 +184,7 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
       await journal.write({ type: 'note', event: 'post-checks', data: { results: outcome.checks.map(flatten) } });
       const bad = failedRequired(outcome.checks);
       if (bad.length) throw new MtaError('failed', msg.checkFailed(bad.length), bad.map((b) => `${b.name}: ${b.result.summary}`));
-      return `${outcome.checks.length} checks passed`;
+      return `${plural(outcome.checks.length, 'check')} passed`;
     }),
   ];
 
@@ -193,9 +199,9 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
     o.out('');
     o.out('Checks after the upgrade:');
     for (const l of formatChecks(outcome.checks)) o.out(l);
-    printSummary(o, outcome);
+    printSummary(o, outcome, performance.now() - started);
     o.event('replaced', { id: paths.runId, files: await replacedFiles(host, journal.file) });
-    o.event('run', { id: paths.runId, state: 'ok', metrics });
+    o.event('run', { id: paths.runId, state: 'ok', metrics, durationMs: Math.round(performance.now() - started) });
     return outcome;
   }
 
@@ -221,20 +227,19 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
   }
   await log.close().catch(() => {});
   const details = [...rb.lines.map((l) => `  ${l}`), ...rb.failures.map((f) => `  NOT UNDONE: ${f}`)];
-  if (rb.failures.length) throw new MtaError('rollback-incomplete', msg.rollbackIncomplete, details);
+  if (rb.failures.length) throw new MtaError('rollback-incomplete', msg.rollbackIncomplete(hintText(o.event, ['rollback', paths.runId], hintWhere(o.root, o.stateDir))), details);
   const undoneText = rb.undone || rb.lines.length ? msg.rolledBack(rb.undone, rb.restored) : msg.nothingChanged;
   if (interrupted) throw new MtaError('interrupted', `${msg.interrupted}; ${undoneText}`, details);
   throw new MtaError('failed', `${failed[0]!.title} failed; ${undoneText}`, details);
 }
 
-function printSummary(o: EngineOptions, r: RunOutcome): void {
+function printSummary(o: EngineOptions, r: RunOutcome, totalMs: number): void {
   o.out('');
-  o.out(`Done: run ${r.runId}, backup ${r.backupId}.`);
+  o.out(`Done: run ${r.runId}, backup ${r.backupId}, in ${formatDuration(totalMs)}.`);
   for (const [name, m] of Object.entries(r.metrics)) o.out(`  ${name.replace(/_/g, ' ')}: ${formatMetric(m.value, m.unit)}`);
-  o.out(`Undo with: mta-upgrade rollback ${r.runId}${o.root ? ` --root ${o.root}` : ''}`);
+  o.out(`Undo with: ${hintText(o.event, ['rollback', r.runId ?? ''], hintWhere(o.root, o.stateDir))}`);
 }
 
 function formatMetric(v: number, unit: string): string {
-  if (unit === 'ms' && v >= 1000) return `${(v / 1000).toFixed(2)} s`;
-  return `${unit === 'ms' ? v.toFixed(1) : v} ${unit}`;
+  return unit === 'ms' ? formatDuration(v) : `${v} ${unit}`;
 }

@@ -17,3 +17,9 @@ export function resolveStateDir(root: string, stateDir?: string): string {
   if (stateDir) return path.resolve(stateDir);
   return underRoot(root, defaultStateDir());
 }
+
+/** The options a pasted command needs to reach the same state: --root when one is in force, --state-dir when not the default. */
+export function hintWhere(root: string, stateDir: string): { root?: string; stateDir?: string } {
+  const r = root && root !== '/' ? root : undefined;
+  return { root: r, stateDir: path.resolve(stateDir) === resolveStateDir(r ?? '/') ? undefined : stateDir };
+}

@@ -44,6 +44,39 @@ export type PlanStep = { type: string } & Record<string, unknown>;
 export type PlanCheck = { type: string; required?: boolean; name?: string } & Record<string, unknown>;
 export type Plan = Omit<z.output<typeof PlanSchema>, 'steps' | 'checks'> & { steps: PlanStep[]; checks: PlanCheck[] };
 
+/** A string that holds a `${name}` reference: the loader interpolates it before it validates the value. */
+export const VAR_REF_PATTERN = '\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}';
+
 export function jsonSchema(): unknown {
-  return z.toJSONSchema(PlanSchema, { target: 'draft-7', io: 'input' });
+  return allowVarRefs(z.toJSONSchema(PlanSchema, { target: 'draft-7', io: 'input' }));
+}
+
+type Node = Record<string, unknown>;
+const isNode = (v: unknown): v is Node => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The plan is validated after `${var}` interpolation, so `sha256: '${tarball_sha256}'` and `port: ${smtp_port}`
+ * are valid plans. An editor checks the file as written: every constrained scalar (a pattern, an enum, a number,
+ * a boolean) also accepts a string with a `${name}` in it. The `type:` discriminators stay exact.
+ */
+function allowVarRefs(schema: unknown, key?: string): unknown {
+  if (Array.isArray(schema)) return schema.map((s) => allowVarRefs(s));
+  if (!isNode(schema)) return schema;
+  const out: Node = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === 'properties' && isNode(v)) out[k] = Object.fromEntries(Object.entries(v).map(([name, s]) => [name, allowVarRefs(s, name)]));
+    else if (isNode(v) || Array.isArray(v)) out[k] = allowVarRefs(v);
+    else out[k] = v;
+  }
+  if (key === 'type' || !constrainedScalar(out)) return out;
+  const { description, title, default: dflt, ...rest } = out;
+  const ref = { type: 'string', pattern: VAR_REF_PATTERN };
+  return { ...(title === undefined ? {} : { title }), ...(description === undefined ? {} : { description }), ...(dflt === undefined ? {} : { default: dflt }), anyOf: [rest, ref] };
+}
+
+function constrainedScalar(s: Node): boolean {
+  const t = s['type'];
+  if (t === 'number' || t === 'integer' || t === 'boolean') return true;
+  if (t === 'string') return s['pattern'] !== undefined || s['enum'] !== undefined || s['const'] !== undefined || s['format'] !== undefined;
+  return t === undefined && (s['enum'] !== undefined || s['const'] !== undefined);
 }

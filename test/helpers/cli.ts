@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { main } from '../../src/cli.js';
 import type { Io } from '../../src/commands/types.js';
+import assert from 'node:assert/strict';
+import { EVENT_LOG, readEventLog, recordEvent } from './events.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CLI = path.join(REPO, 'dist/src/cli.js');
@@ -15,7 +17,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function cli(args: string[], opts: { tty?: boolean; answer?: boolean } = {}): Promise<CliResult> {
+export async function cli(args: string[], opts: { tty?: boolean; answer?: boolean; hints?: false } = {}): Promise<CliResult> {
+  const hints: string[][] = [];
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -25,8 +28,12 @@ export async function cli(args: string[], opts: { tty?: boolean; answer?: boolea
   const json = args.includes('--json');
   const io: Io = {
     out: (l) => void (!json && stdout.write(l + '\n')),
-    err: (l) => void (!json ? stderr.write(l + '\n') : stdout.write(JSON.stringify({ type: 'message', text: l }) + '\n')),
-    event: (type, data) => void (json && stdout.write(JSON.stringify({ ...data, type }) + '\n')),
+    err: (l) => void (!json ? stderr.write(l + '\n') : l.trim() && stdout.write(JSON.stringify(recordEvent('message', { level: 'warn', text: l })) + '\n')),
+    event: (type, data) => {
+      const e = recordEvent(type, data);
+      if (type === 'hint') hints.push(data['argv'] as string[]);
+      if (json) stdout.write(JSON.stringify(e) + '\n');
+    },
     json,
     isTTY: !!opts.tty,
     confirm: async () => !!opts.answer,
@@ -34,18 +41,43 @@ export async function cli(args: string[], opts: { tty?: boolean; answer?: boolea
     stderr,
   };
   const code = await main(args, io);
+  if (opts.hints !== false) await checkHints(hints);
   return { code, stdout: out, stderr: err };
+}
+
+/** Every hint the CLI printed during the tests, with what pasting it did. */
+export const hintsSeen: { argv: string[]; checked: string }[] = [];
+
+/**
+ * Hints must work when pasted. Read-only ones (status, backups list) are run verbatim now, while the test's
+ * sandbox exists; for `rollback ID …` (it would change the sandbox under the test) the same options must find
+ * that run: `status --json` with them lists ID.
+ */
+async function checkHints(hints: string[][]): Promise<void> {
+  for (const argv of hints) {
+    if (argv[0] === 'status' || (argv[0] === 'backups' && argv[1] === 'list')) {
+      const r = await cli(argv, { hints: false });
+      assert.equal(r.code, 0, `hint 'mta-upgrade ${argv.join(' ')}' failed when run: ${r.stderr}`);
+      hintsSeen.push({ argv, checked: 'ran' });
+    } else if (argv[0] === 'rollback' && argv[1] && !argv[1].startsWith('-')) {
+      const r = await cli(['status', '--json', ...argv.slice(2)], { hints: false });
+      assert.ok(r.stdout.includes(`"id":"${argv[1]}"`), `hint 'mta-upgrade ${argv.join(' ')}': its options do not reach run ${argv[1]}`);
+      hintsSeen.push({ argv, checked: 'its options find the run' });
+    } else hintsSeen.push({ argv, checked: 'not run' });
+  }
 }
 
 /** The real thing: `node dist/src/cli.js ...` with no stdin. */
 export async function cliProcess(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeout?: number } = {}) {
+  const before = readEventLog().end;
   const r = await execa(process.execPath, [CLI, ...args], {
     reject: false,
     stdin: 'ignore',
     stripFinalNewline: false,
-    env: { NO_COLOR: '1', ...opts.env },
+    env: { NO_COLOR: '1', MTA_UPGRADE_EVENT_LOG: process.env['MTA_UPGRADE_EVENT_LOG'] ?? '', ...opts.env },
     cwd: opts.cwd ?? REPO,
     timeout: opts.timeout ?? 60_000,
   });
+  await checkHints(readEventLog(EVENT_LOG, before).events.filter((l) => l.event['type'] === 'hint').map((l) => l.event['argv'] as string[]));
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), signal: r.signal };
 }

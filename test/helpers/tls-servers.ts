@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { recordEvent } from './events.js';
 
 export interface TestCert {
   key: Buffer;
@@ -40,6 +41,8 @@ export interface SmtpServerOptions {
   closeAtOnce?: boolean;
   /** Refuse MAIL FROM before STARTTLS with 530 5.7.0. */
   requireTls?: boolean;
+  /** Implicit TLS (submissions, port 465): the handshake first, then the banner inside TLS. */
+  implicitTls?: boolean;
 }
 
 export interface SmtpServer {
@@ -68,9 +71,14 @@ export async function startSmtpServer(o: SmtpServerOptions): Promise<SmtpServer>
     sock.setNoDelay(true);
     const log: string[] = [];
     sessions.push(log);
+    if (o.implicitTls) {
+      const t = new tls.TLSSocket(sock, { isServer: true, secureContext: ctx });
+      t.on('error', () => {});
+      return void converse(t, true, log, true);
+    }
     converse(sock, false, log);
   });
-  function converse(sock: net.Socket | tls.TLSSocket, secure: boolean, log: string[]): void {
+  function converse(sock: net.Socket | tls.TLSSocket, secure: boolean, log: string[], greet = !secure): void {
     let buf = '';
     const onData = (d: Buffer) => {
       buf += d.toString('latin1');
@@ -97,7 +105,7 @@ export async function startSmtpServer(o: SmtpServerOptions): Promise<SmtpServer>
       }
     };
     sock.on('data', onData);
-    if (!secure) sock.write('220 mx.test.invalid ESMTP test server\r\n');
+    if (greet) sock.write('220 mx.test.invalid ESMTP test server\r\n');
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -131,7 +139,7 @@ export function captureIo(json = false): import('../../src/commands/types.js').I
     events,
     out: (l) => void lines.push(l),
     err: (l) => void errs.push(l),
-    event: (type, data) => void events.push({ type, data }),
+    event: (type, data) => void (events.push({ type, data }), recordEvent(type, data)),
     json,
     isTTY: false,
     confirm: async () => false,

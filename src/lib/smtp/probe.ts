@@ -1,5 +1,6 @@
 /**
- * Our own STARTTLS client: banner, EHLO, (MAIL FROM without TLS), STARTTLS, handshake, EHLO inside TLS, QUIT.
+ * Our own STARTTLS client: banner, EHLO, (MAIL FROM without TLS), STARTTLS, handshake, EHLO inside TLS, QUIT;
+ * or, for implicit TLS (port 465), the handshake first and banner, EHLO, QUIT inside it.
  * node:net + node:tls only: the probe command must start fast, so nothing here may load execa or listr2.
  */
 import net from 'node:net';
@@ -27,6 +28,8 @@ export interface ProbeOptions {
   ca?: string | Buffer;
   /** Also check that MAIL FROM is refused before STARTTLS. */
   requireStarttls?: boolean;
+  /** Implicit TLS (RFC 8314 submissions, port 465): the handshake right after connect, SMTP inside it. */
+  implicitTls?: boolean;
   ehloName?: string;
 }
 
@@ -69,7 +72,12 @@ export async function probeSmtp(o: ProbeOptions): Promise<ProbeResult> {
     plain = net.connect({ host: o.host, port: o.port }); // assigned first: `finally` must destroy it on a timeout
     await deadline.race(connected(plain), 'connect', 'the TCP connection');
     plain.setNoDelay(true);
-    let smtp = new SmtpReader(plain);
+    if (o.implicitTls) {
+      stage = 'tls';
+      secure = await deadline.race(handshake(plain, o, min), 'tls', 'the TLS handshake', () => plain?.destroy());
+      r.tls = describeSession(secure);
+    }
+    let smtp = new SmtpReader(secure ?? plain);
     const ask = async (s: Stage, cmd: string | undefined, what: string): Promise<SmtpReply> => {
       stage = s;
       if (cmd) smtp.send(cmd);
@@ -82,6 +90,12 @@ export async function probeSmtp(o: ProbeOptions): Promise<ProbeResult> {
     const ehlo = await ask('ehlo', `EHLO ${ehloName}`, 'the EHLO reply');
     if (ehlo.code !== 250) throw new StageError('ehlo', `EHLO refused: ${ehlo.code} ${ehlo.text}`);
     r.extensions = ehlo.lines.slice(1).map((l) => l.trim());
+    if (secure) {
+      // Implicit TLS: the session is already encrypted; there is no STARTTLS step to judge.
+      await quit(smtp, deadline);
+      r.ok = true;
+      return done(r, { outcome: 'ok', stage: 'quit', message: 'ok' }, started);
+    }
     r.starttls = r.extensions.some((x) => /^STARTTLS\b/i.test(x));
     if (o.requireStarttls) {
       const mail = await ask('mail', 'MAIL FROM:<>', 'the reply to MAIL FROM');

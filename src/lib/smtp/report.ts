@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { ProbeResult } from './probe.js';
 import type { ScanResult } from './scan.js';
 import { expiryWarning, sendmailLogLine } from './session.js';
+import { formatDuration, plural } from '../format.js';
 
 /** HOST[:PORT] or [IPv6]:PORT; a bare IPv6 address has no port. Throws a plain Error with a usage message. */
 export function parseTarget(target: string, defaultPort = 25): { host: string; port: number } {
@@ -51,7 +52,7 @@ export function probeLines(r: ProbeResult): string[] {
 export function scanLines(s: ScanResult): string[] {
   const out = s.versions.map((v) => `  ${v.version.padEnd(9)}${(v.accepted ? 'accepted' : v.note.startsWith('not tested') ? 'untested' : 'refused').padEnd(10)}${v.note}`);
   if (s.legacyAccepted.length) out.push(`  legacy protocols still enabled: ${s.legacyAccepted.join(', ')} (phase out: RFC 8996)`);
-  out.push(`  time     ${s.durationMs.toFixed(1)} ms for ${s.versions.filter((v) => v.result).length} connections`);
+  out.push(`  time     ${formatDuration(s.durationMs)} for ${plural(s.versions.filter((v) => v.result).length, 'connection')}`);
   return out;
 }
 

@@ -14,14 +14,14 @@ function peerJson(p: PeerStats) {
     ciphers: p.ciphers,
     verify: p.verify,
     failures: p.failures,
-    failure_reasons: p.failureReasons,
-    first_seen: iso(p.firstSeen),
-    last_seen: iso(p.lastSeen),
-    last_version: p.lastVersion,
+    failureReasons: p.failureReasons,
+    firstSeen: iso(p.firstSeen),
+    lastSeen: iso(p.lastSeen),
+    lastVersion: p.lastVersion,
   };
 }
 
-/** Plain data for --json and the check's result; snake_case like the plan. */
+/** Plain data for --json: camelCase like every other event (docs/events.md); CSV headers stay snake_case. */
 export function reportJson(r: TlsReport): Record<string, unknown> {
   const s = r.summary;
   const ref = (p: PeerStats) => ({ direction: p.direction, peer: p.name, addresses: p.addresses });
@@ -29,17 +29,17 @@ export function reportJson(r: TlsReport): Record<string, unknown> {
     sources: r.sources,
     since: iso(r.since),
     bytes: r.bytes,
-    tls_lines: r.tlsLines,
+    tlsLines: r.tlsLines,
     unrecognised: r.unrecognised,
-    unrecognised_samples: r.unrecognisedSamples,
+    unrecognisedSamples: r.unrecognisedSamples,
     peers: r.peers.map(peerJson),
     summary: {
       peers: s.peers,
       sessions: s.sessions,
       failures: s.failures,
-      version_share: s.versionShare,
-      legacy_peers: s.legacyPeers.map((p) => ({ ...ref(p), version: p.lastVersion, at: iso(p.lastSessionTime) })),
-      failing_peers: s.failingPeers.map((p) => ({ ...ref(p), failures: p.failures, reasons: p.failureReasons })),
+      versionShare: s.versionShare,
+      legacyPeers: s.legacyPeers.map((p) => ({ ...ref(p), version: p.lastVersion, at: iso(p.lastSessionTime) })),
+      failingPeers: s.failingPeers.map((p) => ({ ...ref(p), failures: p.failures, reasons: p.failureReasons })),
     },
   };
 }

@@ -2,6 +2,7 @@
 import { compareVersions, type PeerStats } from './aggregate.js';
 import type { TlsReport } from './report.js';
 import type { Direction } from './types.js';
+import { formatBytes, plural } from '../format.js';
 
 const DIRECTION_TITLE: Record<Direction, string> = {
   inbound: 'Inbound (peers that connected to us; they are the TLS client)',
@@ -52,7 +53,7 @@ function peerTable(peers: PeerStats[]): string[] {
 export function formatText(r: TlsReport): string[] {
   const out: string[] = [];
   const since = r.since !== undefined ? `, since ${localTime(r.since)}` : '';
-  out.push(`TLS report: ${r.sources.length} input(s), ${r.bytes} bytes, ${r.tlsLines} TLS lines${since}`);
+  out.push(`TLS report: ${plural(r.sources.length, 'input')}, ${formatBytes(r.bytes)}, ${plural(r.tlsLines, 'TLS line')}${since}`);
   for (const direction of ['inbound', 'outbound'] as const) {
     const peers = r.peers.filter((p) => p.direction === direction);
     out.push('', DIRECTION_TITLE[direction]);
@@ -60,23 +61,23 @@ export function formatText(r: TlsReport): string[] {
     else out.push(...peerTable(peers));
   }
   const s = r.summary;
-  out.push('', 'Summary', `  ${s.peers} peer(s), ${s.sessions} TLS session(s), ${s.failures} handshake failure(s)`);
+  out.push('', 'Summary', `  ${plural(s.peers, 'peer')}, ${plural(s.sessions, 'TLS session')}, ${plural(s.failures, 'handshake failure')}`);
   for (const direction of ['inbound', 'outbound'] as const) {
     const share = s.versionShare[direction];
     if (share.length) out.push(`  ${direction} sessions by version: ${share.map((v) => `${v.version} ${v.percent}% (${v.sessions})`).join(', ')}`);
   }
   if (s.legacyPeers.length) {
-    out.push('  Still on SSLv3/TLSv1/TLSv1.1 (latest session):');
+    out.push('  WARN Still on SSLv3/TLSv1/TLSv1.1 (latest session):');
     for (const p of s.legacyPeers) out.push(`    ${p.direction.padEnd(8)} ${peerText(p)} ${p.lastVersion} at ${localTime(p.lastSessionTime!)}`);
   } else {
-    out.push('  No peer is still on SSLv3/TLSv1/TLSv1.1.');
+    out.push('  ok   No peer is still on SSLv3/TLSv1/TLSv1.1.');
   }
   if (s.failingPeers.length) {
-    out.push('  Handshake failures:');
+    out.push('  FAIL Handshake failures:');
     for (const p of s.failingPeers) out.push(`    ${p.direction.padEnd(8)} ${peerText(p)} ${p.failures}: ${countsText(p.failureReasons)}`);
   }
   if (r.unrecognised) {
-    out.push(`  ${r.unrecognised} TLS line(s) not recognised, e.g.:`);
+    out.push(`  ${plural(r.unrecognised, 'TLS line')} not recognised, e.g.:`);
     for (const l of r.unrecognisedSamples) out.push(`    ${l}`);
   }
   for (const src of r.sources) if (src.error) out.push(`  ${src.name}: ${src.error}`);
