@@ -31,7 +31,7 @@ const EVENTS = {
   message: [['level', 'text'], { level: { enum: ['warn'] }, text: str }],
   error: [
     ['kind', 'message', 'details', 'exit'],
-    { kind: { enum: ['usage', 'plan-invalid', 'not-found', 'refused', 'not-available', 'failed', 'rollback-incomplete', 'dns-failed', 'interrupted'] }, message: str, details: strs, exit: int },
+    { kind: { enum: ['usage', 'plan-invalid', 'not-found', 'refused', 'failed', 'rollback-incomplete', 'dns-failed', 'interrupted'] }, message: str, details: strs, exit: int },
   ],
   valid: [['file', 'name', 'steps', 'checks', 'hash'], { file: str, name: str, steps: int, checks: int, hash: str }],
   lock: [['pid', 'started', 'command', 'alive'], { pid: int, started: str, command: str, alive: bool }],

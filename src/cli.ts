@@ -4,6 +4,7 @@
  * Subcommand modules are imported only when their command runs, so `--help` and `probe` never load listr2.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { TOOL_VERSION } from './lib/version.js';
 import { EXIT_CODES, MtaError, errorText, isMtaError } from './lib/errors.js';
 import { makeIo } from './commands/io.js';
 import type { GlobalOptions, Io } from './commands/types.js';
@@ -35,7 +36,7 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
   };
   program
     .description('Upgrade a mail server (sendmail) from source without losing mail, config or sleep.')
-    .version('0.1.0')
+    .version(TOOL_VERSION)
     .option('--root <dir>', 'take every absolute path of the plan, and the state directory, under DIR (sandboxes, tests)')
     .addOption(
       new Option('--state-dir <dir>', 'where journals, logs and backups live (default /var/lib/mta-upgrade, /var/db/mta-upgrade on FreeBSD, under --root; the environment variable overrides that default)').env(

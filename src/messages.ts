@@ -64,7 +64,6 @@ export const msg = {
   checkFailed: (n: number) => `${plural(n, 'required check')} failed after the upgrade`,
   alreadyRolledBack: (id: string) => `run ${id} is already rolled back; nothing to do`,
   noRuns: 'no runs recorded in the state directory; nothing to roll back',
-  notAvailable: (cmd: string, issue: string) => `'${cmd}' is not available yet (${issue})`,
   dnsFailed: (what: string, server: string) =>
     `DNS failure, not a TLS verdict: ${what} (server ${server}); no MX was probed. Check the server and try again`,
 } as const;

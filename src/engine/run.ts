@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { timeId } from '../lib/clock.js';
+import { TOOL_VERSION } from '../lib/version.js';
 import { MtaError, errorText, isMtaError } from '../lib/errors.js';
 import { hintText, msg } from '../messages.js';
 import { hintWhere } from '../lib/paths.js';
@@ -27,7 +28,7 @@ import { runTasks, type Task } from './tasks.js';
 import { readBackup } from './backups.js';
 import { RunGuard } from './revert/guard.js';
 
-export const TOOL_VERSION = '0.1.0';
+export { TOOL_VERSION };
 
 export interface RunOutcome {
   runId?: string;

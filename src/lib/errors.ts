@@ -7,7 +7,6 @@ export type ErrorKind =
   | 'plan-invalid' //     the plan does not parse or validate               → 2
   | 'not-found' //        a file, backup or run named by the user is absent → 2
   | 'refused' //          lock held, unfinished run, no TTY and no --yes     → 2
-  | 'not-available' //    a subcommand a later release fills                → 2
   | 'failed' //           failed, nothing changed or everything undone      → 1
   | 'rollback-incomplete' // failed and at least one undo failed            → 3
   | 'dns-failed' //       DNS gave no answer: unreachable, SERVFAIL, timeout → 4 (not "an MX cannot do TLS")
@@ -18,7 +17,6 @@ export const EXIT_CODES: Record<ErrorKind, number> = {
   'plan-invalid': 2,
   'not-found': 2,
   refused: 2,
-  'not-available': 2,
   failed: 1,
   'rollback-incomplete': 3,
   'dns-failed': 4,

@@ -6,15 +6,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-export async function fsyncFile(file: string): Promise<void> {
-  const fh = await fs.open(file, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** fsync a directory so a rename or unlink inside it survives a crash (a file works too). */
 export async function fsyncDir(dir: string | Buffer): Promise<void> {
   const fh = await fs.open(dir, 'r');
@@ -58,13 +49,4 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     throw e;
   }
   await fsyncDir(path.dirname(file));
-}
-
-/** Run `fn` over `items` with at most `limit` in flight (fsync storms, parallel hashing). */
-export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

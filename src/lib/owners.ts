@@ -61,9 +61,3 @@ export async function checkOwners(fs: ReadsFiles, root: string, user: string, gr
   const gid = look('group', group, acc.groups, 'etc/group');
   return { ok: uid !== undefined && gid !== undefined, uid, gid, lines };
 }
-
-/** id → name for display; falls back to the number. */
-export function nameOf(map: Map<string, number>, id: number): string {
-  for (const [n, i] of map) if (i === id) return n;
-  return String(id);
-}

@@ -41,7 +41,3 @@ function parsePeerUncached(raw: string): PeerRef {
   const address = normaliseAddress(raw.slice(open + 1, close < 0 ? raw.length : close));
   return { name: normaliseName(raw.slice(0, open)), address };
 }
-
-export function peerLabel(peer: PeerRef): string {
-  return peer.name || (peer.address ? `[${peer.address}]` : '(unknown)');
-}
