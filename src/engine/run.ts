@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { timeId } from '../lib/clock.js';
+import { crashPoint } from '../lib/swap.js';
 import { TOOL_VERSION } from '../lib/version.js';
 import { MtaError, errorText, isMtaError } from '../lib/errors.js';
 import { hintText, msg } from '../messages.js';
@@ -180,6 +181,7 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
       }),
     ),
     task('Verify the upgraded system', async () => {
+      crashPoint('verify'); // tests: every change made, the run not yet confirmed
       outcome.checks = await runChecks(plan.checks, checkContext(base, { since: handover.serviceSince, logOffsets: handover.serviceLogOffsets }));
       for (const c of outcome.checks) o.event('check', { phase: 'after', ...flatten(c) });
       await journal.write({ type: 'note', event: 'post-checks', data: { results: outcome.checks.map(flatten) } });
