@@ -7,6 +7,8 @@ export const msg = {
   planInvalid: (file: string, n: number) => `${file}: ${n} problem${n === 1 ? '' : 's'}; nothing was run or written`,
   planUnsafe: (file: string) => `refusing plan ${file}: it runs commands as root, so only root may be able to change it`,
   planWritable: (file: string, mode: string) => `${file} is writable by group or others (mode ${mode}); fix: chmod go-w ${file}`,
+  planDirWritable: (dir: string, mode: string) =>
+    `${dir} (a directory above the plan) is writable by group or others without the sticky bit (mode ${mode}); fix: chmod go-w ${dir}`,
   planForeignOwner: (file: string, uid: number) => `${file} is owned by uid ${uid}, not root or you; fix: chown root ${file}`,
 
   noTtyNoYes: (what: string) => `${what} changes the system; without a terminal to confirm on, pass --yes (or use --dry-run to preview)`,

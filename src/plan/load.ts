@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isCollection, isPair, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { MtaError } from '../lib/errors.js';
 import { PlanSchema, type Plan } from './schema.js';
@@ -44,14 +44,26 @@ export async function loadPlan(file: string, opts: LoadOptions = {}): Promise<Lo
   return parsePlan(text, file, opts);
 }
 
-/** Like OpenSSH's StrictModes: a plan runs commands as root, so only root (or the sudo caller) may write it. */
+/**
+ * Like OpenSSH's StrictModes: a plan runs commands as root, so only root (or the sudo caller) may write it, nor
+ * any directory above it up to / (whoever can write a parent can swap the file). A directory with the sticky
+ * bit (/tmp) lets others add names but not replace ours, so it passes. Symlinks are resolved first: the real
+ * path's parents are the ones that matter.
+ */
 export async function checkPlanModes(file: string, uid = process.getuid?.()): Promise<void> {
   if (uid !== 0) return;
-  const st = await fs.stat(file);
+  const real = await fs.realpath(file);
+  const st = await fs.stat(real);
   const sudoUid = Number(process.env['SUDO_UID'] ?? NaN);
   const problems: string[] = [];
-  if (st.mode & 0o022) problems.push(msg.planWritable(file, (st.mode & 0o777).toString(8)));
-  if (st.uid !== 0 && st.uid !== sudoUid) problems.push(msg.planForeignOwner(file, st.uid));
+  if (st.mode & 0o022) problems.push(msg.planWritable(real, (st.mode & 0o777).toString(8)));
+  if (st.uid !== 0 && st.uid !== sudoUid) problems.push(msg.planForeignOwner(real, st.uid));
+  for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
+    const d = await fs.stat(dir);
+    if (d.mode & 0o022 && !(d.mode & 0o1000)) problems.push(msg.planDirWritable(dir, (d.mode & 0o7777).toString(8)));
+    if (d.uid !== 0 && d.uid !== sudoUid) problems.push(msg.planForeignOwner(dir, d.uid));
+    if (dir === path.dirname(dir)) break;
+  }
   if (problems.length) throw new MtaError('refused', msg.planUnsafe(file), problems);
 }
 
@@ -67,7 +79,7 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
   }
   if (problems.length) throw new MtaError('plan-invalid', msg.planInvalid(shown, problems.length), problems);
 
-  const raw = doc.toJS() as unknown;
+  const raw = toJS(doc, lc, shown);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new MtaError('plan-invalid', msg.planInvalid(shown, 1), [`${shown}:1:1: the plan must be a YAML mapping (name:, mta:, steps: …)`]);
   }
@@ -76,7 +88,7 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
   const declared = rawVars && typeof rawVars === 'object' && !Array.isArray(rawVars) ? (rawVars as Record<string, unknown>) : {};
   const overrideProblems: string[] = [];
   for (const name of Object.keys(opts.overrides ?? {})) {
-    if (!(name in declared)) {
+    if (!Object.hasOwn(declared, name)) {
       const hint = closest(name, Object.keys(declared));
       overrideProblems.push(`--var ${name}: the plan declares no such variable${hint ? ` (did you mean '${hint}'?)` : ''}; declared: ${Object.keys(declared).join(', ') || 'none'}`);
     }
@@ -104,6 +116,43 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
     throw new MtaError('plan-invalid', msg.planInvalid(shown, lines.length), [...new Set(lines)]);
   }
   return { plan: result.data as Plan, vars, file, text, overrides: opts.overrides ?? {}, hash: createHash('sha256').update(text).digest('hex') };
+}
+
+/** A billion-laughs plan expands an alias millions of times; 1000 is far more than any real plan uses. */
+export const MAX_ALIAS_COUNT = 1000;
+
+/**
+ * The document as plain data. An undefined alias or an alias bomb throws inside yaml's toJS; that becomes a
+ * located plan error: the deepest node that still fails on its own is where the problem is.
+ */
+function toJS(doc: Document, lc: LineCounter, shown: string): unknown {
+  const opts = { maxAliasCount: MAX_ALIAS_COUNT };
+  try {
+    return doc.toJS(opts) as unknown;
+  } catch (e) {
+    const fails = (n: unknown): boolean => {
+      try {
+        (n as Node).toJS(doc, opts);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const culprit = (n: unknown): unknown => {
+      if (isCollection(n))
+        for (const it of n.items as unknown[]) {
+          const v = isPair(it) ? it.value : it;
+          if (v && fails(v)) return culprit(v);
+        }
+      return n;
+    };
+    const node = doc.contents ? culprit(doc.contents) : undefined;
+    const range = (node as Node | undefined)?.range;
+    const p = range ? lc.linePos(range[0]) : { line: 1, col: 1 };
+    const what = isAlias(node) ? `alias *${node.source}` : 'here';
+    const why = /^Unresolved alias/.test((e as Error).message) ? 'refers to an anchor that is not defined before it' : /alias count/i.test((e as Error).message) ? `expands too many aliases (more than ${MAX_ALIAS_COUNT}: a billion-laughs document?)` : (e as Error).message;
+    throw new MtaError('plan-invalid', msg.planInvalid(shown, 1), [`${shown}:${p.line}:${p.col}: YAML: ${what} ${why}`]);
+  }
 }
 
 type At = (p: PathKey[], message: string, key?: string) => void;

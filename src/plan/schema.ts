@@ -3,6 +3,7 @@
  * is one module), assembled here into discriminated unions on `type:`. `mta-upgrade schema` prints this as a
  * draft-07 JSON Schema (plans/mta-plan.schema.json) so editors complete and check plans.
  */
+import path from 'node:path';
 import { z } from 'zod';
 import { absPath } from '../lib/zod-helpers.js';
 import { stepModules } from '../steps/index.js';
@@ -37,12 +38,43 @@ export const PlanSchema = z
     checks: z.array(Check).default([]).describe('What must hold after the upgrade; required failures roll back.'),
   })
   .strict()
+  .superRefine((p, ctx) => {
+    for (const issue of backedUpPathProblems(p.binaries, p.configs)) ctx.addIssue({ code: 'custom', ...issue });
+  })
   .meta({ title: 'mta-upgrade plan', $id: 'https://mta-upgrade.invalid/mta-plan.schema.json' });
 
 /** Steps and checks are typed by their own modules; here they are known only by their `type:`. */
 export type PlanStep = { type: string } & Record<string, unknown>;
 export type PlanCheck = { type: string; required?: boolean; name?: string } & Record<string, unknown>;
 export type Plan = Omit<z.output<typeof PlanSchema>, 'steps' | 'checks'> & { steps: PlanStep[]; checks: PlanCheck[] };
+
+/**
+ * The backed-up paths must name distinct, disjoint trees: `/` would back up (and restore over) the whole system;
+ * `/etc/mail`, `/etc/mail/` and `/etc//mail/` are one path; a path under another listed one would be archived
+ * twice and restored twice. All are refused (not merged), so the plan says exactly what a rollback puts back.
+ */
+export function backedUpPathProblems(binaries: string[], configs: string[]): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const seen: { key: string; where: string }[] = [];
+  const all = [...binaries.map((p, i) => ['binaries', i, p] as const), ...configs.map((p, i) => ['configs', i, p] as const)];
+  for (const [list, i, p] of all) {
+    const key = path.posix.normalize(p).replace(/\/+$/, '');
+    if (key === '' || key === '/') {
+      out.push({ path: [list, i], message: 'the root directory cannot be backed up or restored as a whole; list the paths the upgrade changes' });
+      continue;
+    }
+    const where = `${list}[${i}] ${p}`;
+    for (const s of seen) {
+      if (s.key === key) out.push({ path: [list, i], message: `same path as ${s.where}; list it once` });
+      else if (key.startsWith(s.key + '/')) out.push({ path: [list, i], message: `lies under ${s.where}, which is already backed up whole; list it once` });
+      else if (s.key.startsWith(key + '/')) out.push({ path: [list, i], message: `contains ${s.where}; list it once` });
+      else continue;
+      break;
+    }
+    seen.push({ key, where });
+  }
+  return out;
+}
 
 export function jsonSchema(): unknown {
   return z.toJSONSchema(PlanSchema, { target: 'draft-7', io: 'input' });
