@@ -15,7 +15,10 @@ export const msg = {
   declined: (what: string) => `${what}: not confirmed; nothing was changed`,
   lockHeld: (pid: number, since: string, cmd: string) =>
     `another mta-upgrade (pid ${pid}, '${cmd}', since ${since}) holds the lock; wait for it or stop it`,
-  staleLock: (pid: number) => `taking over a stale lock from pid ${pid} (that process is gone)`,
+  staleLock: (pid: number, why: 'gone' | 'reused' | 'rebooted') =>
+    `taking over a stale lock from pid ${pid} (${why === 'gone' ? 'that process is gone' : why === 'reused' ? 'that pid now belongs to another process, started after the lock was taken' : 'the lock was taken before the last boot'})`,
+  unreadableLock: (file: string) => `taking over ${file}: it holds no lock record of this tool`,
+  lockNotAFile: (file: string, what: string) => `${file} is ${what}, not a lock file of this tool; nothing was changed. Remove it by hand if no mta-upgrade is running`,
   unfinishedRun: (id: string, status: string) =>
     `run ${id} did not finish (${status}); the system may be half-upgraded. Run 'mta-upgrade rollback ${id}' first (or 'mta-upgrade status' to see it)`,
 

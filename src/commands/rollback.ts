@@ -9,7 +9,7 @@ import { createExecutor } from '../lib/exec.js';
 import { MtaError } from '../lib/errors.js';
 import { msg } from '../messages.js';
 import { Journal, listRuns } from '../engine/journal.js';
-import { acquireLock } from '../engine/lock.js';
+import { acquireLock, refuseIfLocked } from '../engine/lock.js';
 import { rollback } from '../engine/run.js';
 import { baseContext, openRunLog, redactorFor, runPaths } from '../engine/context.js';
 import { pendingIntents } from '../engine/rollback.js';
@@ -18,6 +18,7 @@ import type { GlobalOptions, Io } from './types.js';
 
 export async function rollbackCommand(runId: string | undefined, g: GlobalOptions, io: Io): Promise<void> {
   const stateDir = stateDirOf(g);
+  refuseIfLocked(stateDir); // the newest run may be live: never offer to undo it under its feet
   const runs = await listRuns(stateDir);
   if (!runs.length) {
     if (runId) throw new MtaError('not-found', `no run ${runId} in ${stateDir}`);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { timeId, type Clock } from '../lib/clock.js';
 import { MtaError, errorText } from '../lib/errors.js';
 import { fsyncDir, writeFileAtomic } from '../lib/fsync.js';
-import { FORMAT, memberName, type Manifest } from '../lib/archive.js';
+import { FORMAT, Manifest, memberName } from '../lib/archive.js';
 import { hashEntries, walk, writeArchive } from '../lib/archive-create.js';
 import { ArchiveRefused, readArchive } from '../lib/archive-read.js';
 import { stageArchive } from '../lib/archive-stage.js';
@@ -123,9 +123,18 @@ export async function readBackup(storeDir: string, id: string): Promise<StoreRec
   } catch {
     throw new MtaError('not-found', `no backup ${id} in ${storeDir}`, ['list them with: mta-upgrade backups list']);
   }
-  const r = JSON.parse(text) as StoreRecord;
-  if (r.id !== id || r.manifest?.format !== FORMAT) throw new MtaError('failed', `backup record ${recordPath(storeDir, id)} is not readable`);
-  return r;
+  // The record may be anything (torn, edited, not ours): every field used below is checked, so a bad one is a
+  // refusal naming the file, never a TypeError.
+  let r: StoreRecord | undefined;
+  try {
+    r = JSON.parse(text) as StoreRecord;
+  } catch (e) {
+    throw new MtaError('refused', `backup record ${recordPath(storeDir, id)} is not readable: ${errorText(e)}`);
+  }
+  const bad = !r || typeof r !== 'object' || r.id !== id || !Manifest.safeParse(r.manifest).success || typeof r.archive?.size !== 'number'
+    || typeof r.archive.sha256 !== 'string' || typeof r.manifestSha256 !== 'string' || typeof r.verified?.ok !== 'boolean' || typeof r.verified.at !== 'string';
+  if (bad) throw new MtaError('refused', `backup record ${recordPath(storeDir, id)} is not readable: not a backup record of this tool (format ${FORMAT})`);
+  return r!;
 }
 
 /** Oldest first. Records that do not parse are skipped (reported by verify, not by list). */

@@ -16,7 +16,7 @@ import { createBackup } from './backups.js';
 import { runChecks, failedRequired, formatChecks, type CheckOutcome } from './checks.js';
 import { baseContext, checkContext, openRunLog, planFacts, redactorFor, runPaths, type EngineOptions } from './context.js';
 import { Journal, listRuns, needsRollback, readJournal, summarize } from './journal.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, refuseIfLocked } from './lock.js';
 import { preview, flatten } from './preview.js';
 import { rollbackTasks, type RollbackReport } from './rollback.js';
 import { runTasks, type Task } from './tasks.js';
@@ -42,6 +42,7 @@ export async function runPlan(o: EngineOptions): Promise<RunOutcome> {
     return { checks, metrics: {} };
   }
 
+  refuseIfLocked(o.stateDir); // a live run's journal has no end yet: name the holder, do not advise a rollback of it
   await refuseUnfinished(o.stateDir);
   if (o.confirm) {
     const exec = makeExec({ dryRun: true, signal: o.signal, redact });
