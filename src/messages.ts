@@ -22,6 +22,8 @@ export const msg = {
   unfinishedRun: (id: string, status: string) =>
     `run ${id} did not finish (${status}); the system may be half-upgraded. Run 'mta-upgrade rollback ${id}' first (or 'mta-upgrade status' to see it)`,
 
+  secretOverrideMissing: (name: string) =>
+    `warning: the run had --var ${name}=… (secret, so not journaled); the plan's own value is used unless you give it again: mta-upgrade rollback --var ${name}=…`,
   nothingChanged: 'nothing on the system was changed',
   rolledBack: (undone: number, restored: number) =>
     `rolled back: ${undone} journaled action${undone === 1 ? '' : 's'} undone, ${restored} path${restored === 1 ? '' : 's'} restored from the backup; the system is as before the run`,

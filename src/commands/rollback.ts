@@ -36,7 +36,9 @@ export async function rollbackCommand(runId: string | undefined, g: GlobalOption
     return;
   }
   const root = run.start?.root ?? '';
-  const loaded = await loadPlan(path.join(run.dir, 'plan.yaml'), { root, strictModes: false, overrides: run.start?.vars ?? {} });
+  // Secret --var values are not journaled: given again here (--var), or the plan's own value is used.
+  for (const name of run.start?.secretOverrides ?? []) if (!g.vars?.[name]) io.err(msg.secretOverrideMissing(name));
+  const loaded = await loadPlan(path.join(run.dir, 'plan.yaml'), { root, strictModes: false, overrides: { ...(run.start?.vars ?? {}), ...(g.vars ?? {}) } });
   io.out(`Rolling back run ${run.id} (${run.start?.plan ?? '?'}): ${pending.length} change${pending.length === 1 ? '' : 's'} to undo${run.backupId ? `, then restore backup ${run.backupId}` : ''}.`);
   const confirm = confirmation(`rollback of ${run.id}`, g, io);
   if (confirm && !(await confirm())) throw new MtaError('refused', msg.declined('rollback'));

@@ -53,7 +53,7 @@ export function planFacts(loaded: LoadedPlan): PlanFacts {
 }
 
 export function redactorFor(loaded: LoadedPlan): (s: string) => string {
-  return makeRedactor(loaded.plan.secrets.map((n) => loaded.vars[n]).filter((v): v is string => !!v));
+  return makeRedactor(loaded.secretValues);
 }
 
 /**

@@ -11,11 +11,12 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock } from '../lib/clock.js';
 import type { JournalAction, JournalWriter } from '../steps/types.js';
+import { redactDeep } from '../lib/redact.js';
 
 export type RunStatus = 'ok' | 'failed' | 'rolled-back' | 'rollback-incomplete' | 'interrupted';
 
 export type JournalRecord =
-  | { seq: number; t: number; type: 'start'; runId: string; plan: string; planFile: string; planHash: string; pid: number; root: string; host: string; tool: string; vars?: Record<string, string> }
+  | { seq: number; t: number; type: 'start'; runId: string; plan: string; planFile: string; planHash: string; pid: number; root: string; host: string; tool: string; vars?: Record<string, string>; secretOverrides?: string[] }
   | { seq: number; t: number; type: 'intent'; action: JournalAction }
   | { seq: number; t: number; type: 'done'; of: number; info?: Record<string, unknown> }
   | { seq: number; t: number; type: 'note'; event: string; data: Record<string, unknown> }
@@ -33,17 +34,18 @@ export class Journal implements JournalWriter {
     private readonly fd: number,
     private readonly clock: Clock,
     start: number,
+    private readonly redact?: (s: string) => string,
   ) {
     this.seq = start;
   }
 
   /** Create the journal of a new run (its directory 0700: run logs may quote config files). */
-  static async create(runDir: string, clock: Clock): Promise<Journal> {
+  static async create(runDir: string, clock: Clock, redact?: (s: string) => string): Promise<Journal> {
     await fsp.mkdir(runDir, { recursive: true, mode: 0o700 });
     const file = path.join(runDir, 'journal.jsonl');
     const fd = fs.openSync(file, 'wx', 0o600);
     fsyncDir(runDir);
-    return new Journal(file, fd, clock, 0);
+    return new Journal(file, fd, clock, 0, redact);
   }
 
   /** Reopen an existing journal to append (rollback records). */
@@ -66,11 +68,22 @@ export class Journal implements JournalWriter {
   write(rec: NewRecord): number {
     const seq = ++this.seq;
     crashHook('before', seq);
-    const line = JSON.stringify({ seq, t: this.clock.now(), ...rec }) + '\n';
+    const line = JSON.stringify({ seq, t: this.clock.now(), ...this.redacted(rec) }) + '\n';
     fs.writeSync(this.fd, line);
     fs.fsyncSync(this.fd);
     crashHook('after', seq);
     return seq;
+  }
+
+  /**
+   * Secrets never reach the journal: every string is redacted. An intent that held one is marked `redacted`,
+   * and rollback resolves what its undo needs again from the plan and vars (src/engine/rollback.ts).
+   */
+  private redacted(rec: NewRecord): NewRecord {
+    if (!this.redact) return rec;
+    const r = redactDeep(rec, this.redact);
+    if (r.changed && r.value.type === 'intent') (r.value.action as JournalAction & { redacted?: boolean }).redacted = true;
+    return r.value;
   }
 
   async intent(action: JournalAction): Promise<number> {

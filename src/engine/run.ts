@@ -20,6 +20,7 @@ import { acquireLock, refuseIfLocked } from './lock.js';
 import { preview, flatten } from './preview.js';
 import { rollbackTasks, type RollbackReport } from './rollback.js';
 import { runTasks, type Task } from './tasks.js';
+import { journaledOverrides } from '../plan/load.js';
 
 export const TOOL_VERSION = '0.1.0';
 
@@ -87,7 +88,7 @@ async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['ex
   // The plan as it was, before the journal exists: `rollback` of this run works even if the plan file is edited or gone.
   await fs.mkdir(paths.runDir, { recursive: true, mode: 0o700 });
   await fs.writeFile(path.join(paths.runDir, 'plan.yaml'), o.loaded.text, { mode: 0o600 });
-  const journal = await Journal.create(paths.runDir, o.clock);
+  const journal = await Journal.create(paths.runDir, o.clock, redact);
   const log = openRunLog(paths.logFile);
   const exec = makeExec({ dryRun: false, signal: o.signal, redact, log: (l) => log.write(l) });
   let report: (l: string) => void = () => {};
@@ -98,7 +99,8 @@ async function execute(o: EngineOptions, makeExec: NonNullable<EngineOptions['ex
   const outcome: RunOutcome = { runId: paths.runId, checks: [], metrics };
   journal.write({
     type: 'start', runId: paths.runId, plan: plan.name, planFile: path.resolve(o.loaded.file), planHash: o.loaded.hash,
-    pid: process.pid, root: o.root, host: os.hostname(), tool: TOOL_VERSION, vars: o.loaded.overrides,
+    pid: process.pid, root: o.root, host: os.hostname(), tool: TOOL_VERSION, vars: journaledOverrides(o.loaded),
+    secretOverrides: Object.keys(o.loaded.overrides).filter((k) => o.loaded.secretVars.includes(k)),
   });
   o.event('run', { id: paths.runId, plan: plan.name, state: 'started' });
   o.out(`Run ${paths.runId} (log: ${paths.logFile})`);
@@ -224,7 +226,7 @@ export async function rollback(
   };
   record('started');
   o.event('rollback', { id: runId, state: 'started' });
-  const tasks = rollbackTasks(summary, { ...base, plan: planFacts(o.loaded), redact: redactorFor(o.loaded) }, journal, report);
+  const tasks = rollbackTasks(summary, { ...base, plan: planFacts(o.loaded), steps: o.loaded.plan.steps, redact: redactorFor(o.loaded) }, journal, report);
   if (tasks.length) await runTasks(tasks, { renderer: o.renderer, event: o.event, continueOnError: true });
   record(report.failures.length ? 'incomplete' : 'complete');
   const checks = await runChecks(o.loaded.plan.checks, checkContext(base));

@@ -13,6 +13,7 @@ import { interpolateTree, resolveVars, closest, type PathKey } from './interpola
 import { locate, formatPath } from './locate.js';
 import { allowedKeys, discriminatorChoices } from './shape.js';
 import { msg } from '../messages.js';
+import { isSecretName } from '../lib/redact.js';
 
 export interface LoadedPlan {
   plan: Plan;
@@ -25,6 +26,18 @@ export interface LoadedPlan {
   text: string;
   /** The --var overrides it was loaded with (recorded so a rollback reloads the plan the same way). */
   overrides: Record<string, string>;
+  /** Names of the secret vars (`secret: true` or listed under `secrets:`). */
+  secretVars: string[];
+  /** Values to redact everywhere: the secret vars' and those of `env:` keys that look secret (src/lib/redact.ts). */
+  secretValues: string[];
+}
+
+/**
+ * The --var overrides as the journal may keep them: a secret one is left out and named under `secret`, so a
+ * rollback asks for it again (`--var NAME=…`) or falls back to the plan's own value, never reads it from disk.
+ */
+export function journaledOverrides(loaded: LoadedPlan): Record<string, string> {
+  return Object.fromEntries(Object.entries(loaded.overrides).filter(([k]) => !loaded.secretVars.includes(k)));
 }
 
 export interface LoadOptions {
@@ -94,7 +107,8 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
     }
   }
   if (overrideProblems.length) throw new MtaError('usage', `${shown}: bad --var`, overrideProblems);
-  const varsIn = { ...declared, ...(opts.overrides ?? {}) };
+  const secretVars = Object.keys(declared).filter((k) => isSecretVar(declared[k]));
+  const varsIn: Record<string, unknown> = { ...Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, varValue(v)])), ...(opts.overrides ?? {}) };
   const { vars, problems: varProblems } = resolveVars(varsIn, { root });
   const located: { pos: { line: number; col: number }; text: string }[] = [];
   const at = (p: PathKey[], message: string, key?: string) =>
@@ -115,7 +129,30 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
     const lines = located.map((l) => `${shown}:${l.pos.line}:${l.pos.col}: ${l.text}`);
     throw new MtaError('plan-invalid', msg.planInvalid(shown, lines.length), [...new Set(lines)]);
   }
-  return { plan: result.data as Plan, vars, file, text, overrides: opts.overrides ?? {}, hash: createHash('sha256').update(text).digest('hex') };
+  const plan = result.data as Plan;
+  const allSecret = [...new Set([...secretVars, ...plan.secrets])];
+  const secretValues = [...allSecret.map((n) => vars[n] ?? ''), ...secretEnvValues(plan)].filter((v) => v !== '');
+  return { plan, vars, file, text, overrides: opts.overrides ?? {}, secretVars: allSecret, secretValues, hash: createHash('sha256').update(text).digest('hex') };
+}
+
+const isVarObject = (v: unknown): v is { value: unknown; secret?: unknown } => !!v && typeof v === 'object' && !Array.isArray(v) && 'value' in v;
+const isSecretVar = (v: unknown): boolean => isVarObject(v) && v.secret !== false;
+const varValue = (v: unknown): unknown => (isVarObject(v) ? v.value : v);
+
+/** Values of `env:` entries (of any step or check) whose key looks like a secret: DB_PASSWORD, API_TOKEN, … */
+function secretEnvValues(plan: Plan): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (!v || typeof v !== 'object') return;
+    for (const [k, x] of Object.entries(v)) {
+      if (k === 'env' && x && typeof x === 'object' && !Array.isArray(x)) {
+        for (const [name, value] of Object.entries(x)) if (isSecretName(name) && typeof value === 'string') out.push(value);
+      } else walk(x);
+    }
+  };
+  walk([plan.steps, plan.checks]);
+  return out;
 }
 
 /** A billion-laughs plan expands an alias millions of times; 1000 is far more than any real plan uses. */

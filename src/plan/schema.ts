@@ -15,6 +15,10 @@ const union = (mods: { schema: unknown }[]) =>
 export const Step = union(stepModules);
 export const Check = union(checkModules);
 
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+/** A var whose value never reaches the journal, the logs, --json or the terminal in clear (docs/plan-format.md). */
+export const SecretVar = z.object({ value: scalar, secret: z.boolean().default(true) }).strict();
+
 export const VERSION_RE = /^\d+\.\d+(\.\d+){0,2}([-+_.][0-9A-Za-z._+-]*)?$/;
 
 export const PlanSchema = z
@@ -27,10 +31,10 @@ export const PlanSchema = z
       .regex(VERSION_RE, 'a version like 8.15.2 or 8.17.1.9')
       .describe('Target version: 3 or 4 numeric parts, an optional vendor suffix.'),
     vars: z
-      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names are letters, digits and _'), z.union([z.string(), z.number(), z.boolean()]))
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names are letters, digits and _'), z.union([scalar, SecretVar]))
       .default({})
-      .describe('Variables for ${name} interpolation in every string; ${root} is the --root directory ("" without one).'),
-    secrets: z.array(z.string()).default([]).describe('Names of vars whose values are redacted from logs and output.'),
+      .describe('Variables for ${name} interpolation in every string; ${root} is the --root directory ("" without one). A secret one is written {value: …, secret: true}.'),
+    secrets: z.array(z.string()).default([]).describe('Names of vars whose values are redacted from logs and output (same as secret: true on the var).'),
     keep: z.number().int().positive().default(5).describe('How many backups `backups prune` keeps (pinned and the latest are always kept).'),
     binaries: z.array(absPath).default([]).describe('Installed programs to back up and restore (absolute paths).'),
     configs: z.array(absPath).default([]).describe('Configuration files and directories (trailing /) to back up and restore.'),
