@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { timeId, type Clock } from '../lib/clock.js';
-import { MtaError, errorText } from '../lib/errors.js';
+import { MtaError, errorText, isMtaError } from '../lib/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fsyncDir, writeFileAtomic } from '../lib/fsync.js';
 import { FORMAT, Manifest, memberName } from '../lib/archive.js';
 import { hashEntries, walk, writeArchive } from '../lib/archive-create.js';
@@ -73,7 +74,30 @@ function topPaths(paths: string[]): string[] {
 }
 const isDirPathAt = (p: string): boolean => p.endsWith('/');
 
+/**
+ * A file that changes while it is archived (a map rebuilt, a log appended) makes the read-back check fail. That
+ * is retried: the whole backup again after a short pause, BACKUP_ATTEMPTS times in all, before it is refused
+ * naming the files that kept changing.
+ */
+export const BACKUP_ATTEMPTS = 4;
+const changedFile = /^(.+?): (sha256 mismatch|does not match the manifest: (size|mtime)|file shrank while being backed up)/;
+
 export async function createBackup(opts: CreateBackupOptions): Promise<BackupInfo> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createBackupOnce(opts);
+    } catch (e) {
+      const lines = isMtaError(e) ? [e.message, ...e.details] : [];
+      const changing = [...new Set(lines.map((l) => changedFile.exec(l.replace(/^backup failed: /, ''))?.[1]).filter((n): n is string => !!n))];
+      if (!changing.length) throw e;
+      if (attempt >= BACKUP_ATTEMPTS) throw new MtaError('failed', `backup failed: ${changing.map((n) => '/' + n).join(', ')} kept changing while being backed up (${attempt} attempts)`, [`stop what writes ${changing.length === 1 ? 'it' : 'them'} (or wait) and run again`, 'nothing was changed']);
+      opts.onProgress?.(`${changing.map((n) => '/' + n).join(', ')} changed while being backed up; trying again (${attempt + 1} of ${BACKUP_ATTEMPTS})`);
+      await sleep(100 * 2 ** attempt);
+    }
+  }
+}
+
+async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> {
   const { storeDir, clock, meta } = opts;
   const say = opts.onProgress ?? (() => {});
   fs.mkdirSync(storeDir, { recursive: true, mode: 0o700 });
