@@ -45,16 +45,23 @@ export const msg = {
   planInvalid: (file: string, n: number) => `${file}: ${plural(n, 'problem')}; nothing was run or written`,
   planUnsafe: (file: string) => `refusing plan ${file}: it runs commands as root, so only root may be able to change it`,
   planWritable: (file: string, mode: string) => `${file} is writable by group or others (mode ${mode}); fix: chmod go-w ${file}`,
+  planDirWritable: (dir: string, mode: string) =>
+    `${dir} (a directory above the plan) is writable by group or others without the sticky bit (mode ${mode}); fix: chmod go-w ${dir}`,
   planForeignOwner: (file: string, uid: number) => `${file} is owned by uid ${uid}, not root or you; fix: chown root ${file}`,
 
   noTtyNoYes: (what: string) => `${what} changes the system; without a terminal to confirm on, pass --yes (or use --dry-run to preview)`,
   declined: (what: string) => `${what}: not confirmed; nothing was changed`,
   lockHeld: (pid: number, since: string, cmd: string) =>
     `another mta-upgrade (pid ${pid}, '${cmd}', since ${since}) holds the lock; wait for it or stop it`,
-  staleLock: (pid: number) => `taking over a stale lock from pid ${pid} (that process is gone)`,
+  staleLock: (pid: number, why: 'gone' | 'reused' | 'rebooted') =>
+    `taking over a stale lock from pid ${pid} (${why === 'gone' ? 'that process is gone' : why === 'reused' ? 'that pid now belongs to another process, started after the lock was taken' : 'the lock was taken before the last boot'})`,
+  unreadableLock: (file: string) => `taking over ${file}: it holds no lock record of this tool`,
+  lockNotAFile: (file: string, what: string) => `${file} is ${what}, not a lock file of this tool; nothing was changed. Remove it by hand if no mta-upgrade is running`,
   unfinishedRun: (id: string, status: string, rollbackCmd: string, statusCmd: string) =>
     `run ${id} did not finish (${status}); the system may be half-upgraded. Run '${rollbackCmd}' first (or '${statusCmd}' to see it)`,
 
+  secretOverrideMissing: (name: string) =>
+    `warning: the run had --var ${name}=… (secret, so not journaled); the plan's own value is used unless you give it again: mta-upgrade rollback --var ${name}=…`,
   nothingChanged: 'nothing on the system was changed',
   rolledBack: (undone: number, restored: number) =>
     `rolled back: ${plural(undone, 'journaled action')} undone, ${plural(restored, 'path')} restored from the backup; the system is as before the run`,

@@ -49,15 +49,25 @@ test('ten processes racing for one stale lock: exactly one gets it', async (t) =
   const script = `
     const { acquireLock } = await import(${JSON.stringify(path.join(REPO, 'dist/src/engine/lock.js'))});
     const { LocalHost } = await import(${JSON.stringify(path.join(REPO, 'dist/src/host/local.js'))});
-    try { await acquireLock(new LocalHost({ root: '/', dryRun: false }), process.argv[1], 'race', () => {}); console.log('GOT'); await new Promise((r) => setTimeout(r, 1500)); }
+    const { existsSync } = await import('node:fs');
+    try { await acquireLock(new LocalHost({ root: '/', dryRun: false }), process.argv[1], 'race', () => {}); console.log('GOT');
+      // Hold until every racer has answered: a slow starter must not find the winner gone (a stale lock it may take).
+      for (let i = 0; i < 600 && !existsSync(process.argv[1] + '/release'); i++) await new Promise((r) => setTimeout(r, 50)); }
     catch (e) { console.log('REFUSED'); }`;
+  const children: ReturnType<typeof spawn>[] = [];
   const results = await Promise.all(
     Array.from({ length: 10 }, () => new Promise<string>((resolve) => {
       const c = spawn(process.execPath, ['--input-type=module', '-e', script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(c);
       let out = '';
-      c.stdout.on('data', (d) => (out += d));
+      c.stdout!.on('data', (d) => {
+        out += d;
+        if (out.includes('\n')) resolve(out.trim());
+      });
       c.on('close', () => resolve(out.trim()));
     })),
   );
+  await fs.writeFile(path.join(dir, 'release'), '');
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.on('close', r)) : undefined)));
   assert.equal(results.filter((r) => r === 'GOT').length, 1, results.join(','));
 });

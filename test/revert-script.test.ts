@@ -148,3 +148,16 @@ test('a confirmed run is never reverted: the heartbeat keeps the timer quiet, th
   assert.deepEqual(await state(s.root), changed, 'nothing was reverted');
   assert.equal(await fs.stat(path.join(runDir, TIMER_FILES.reverted)).catch(() => undefined), undefined);
 });
+
+test('a command undo journaled with a secret redacted out is not run by revert.sh: it says rollback must do it', () => {
+  const start = { seq: 1, t: 1, type: 'start', runId: 'r', plan: 'p', planFile: '/p', planHash: 'h', pid: 1, root: '', host: 'h', tool: 't' } as const;
+  const records = [
+    start,
+    { seq: 2, t: 2, type: 'intent', action: { step: 0, kind: 'command', action: 'run', data: { argv: ['grant', '***'], undo: ['revoke', '--password', '***'] }, redacted: true } },
+    { seq: 3, t: 3, type: 'intent', action: { step: 1, kind: 'command', action: 'run', data: { argv: ['touch', '/x'], undo: ['rm', '/x'] } } },
+  ] as Parameters<typeof revertScript>[0]['records'];
+  const text = revertScript({ runId: 'r', runDir: '/state/runs/r', toolVersion: 'test', real: (p) => p, records });
+  assert.match(text, /cannot undo command .*run.* from sh \(its undo holds a secret\): run .*mta-upgrade rollback.* for it'; FAILED=1/);
+  assert.doesNotMatch(text, /run_cmd revoke/);
+  assert.match(text, /run_cmd rm \/x/);
+});

@@ -10,6 +10,7 @@ import { plural } from '../lib/format.js';
 import { hintText, msg } from '../messages.js';
 import { hintWhere } from '../lib/paths.js';
 import { acknowledge, acknowledged, listRuns, revertedByHost } from '../engine/journal.js';
+import { refuseIfLocked } from '../engine/lock.js';
 import { rollbackCommandRun } from '../engine/rollback-run.js';
 import { pendingIntents } from '../engine/rollback.js';
 import { confirmation, engineOptions, hostOf, interruptSignal, rootOf, stateDirOf } from './common.js';
@@ -18,6 +19,7 @@ import type { GlobalOptions, Io } from './types.js';
 export async function rollbackCommand(runId: string | undefined, g: GlobalOptions, io: Io): Promise<void> {
   const stateDir = stateDirOf(g);
   const host = await hostOf(g);
+  await refuseIfLocked(host, stateDir); // the newest run may be live: never offer to undo it under its feet
   const runs = await listRuns(host, stateDir);
   if (!runs.length) {
     if (runId) throw new MtaError('not-found', `no run ${runId} in ${stateDir}`);
@@ -45,7 +47,9 @@ export async function rollbackCommand(runId: string | undefined, g: GlobalOption
     return;
   }
   const root = run.start?.root ?? '';
-  const loaded = await loadPlan(path.join(run.dir, 'plan.yaml'), { root, strictModes: false, overrides: run.start?.vars ?? {} });
+  // Secret --var values are not journaled: given again here (--var), or the plan's own value is used.
+  for (const name of run.start?.secretOverrides ?? []) if (!g.vars?.[name]) io.err(msg.secretOverrideMissing(name));
+  const loaded = await loadPlan(path.join(run.dir, 'plan.yaml'), { root, strictModes: false, overrides: { ...(run.start?.vars ?? {}), ...(g.vars ?? {}) } });
   io.out(`Rolling back run ${run.id} (${run.start?.plan ?? '?'}): ${plural(pending.length, 'change')} to undo${run.backupId ? `, then restore backup ${run.backupId}` : ''}.`);
   const confirm = confirmation(`rollback of ${run.id}`, g, io);
   if (confirm && !(await confirm())) throw new MtaError('refused', msg.declined('rollback'));

@@ -1,8 +1,8 @@
 /** `mta-upgrade status`: who holds the lock, the latest runs, and whether one needs a rollback. */
 import path from 'node:path';
 import { acknowledge, acknowledged, listRuns, needsRollback, revertedByHost, type RunSummary } from '../engine/journal.js';
-import { MtaError } from '../lib/errors.js';
-import { pidAlive } from '../lib/pid.js';
+import { lockState, type LockState } from '../engine/lock.js';
+import { MtaError, errorText } from '../lib/errors.js';
 import { hintText } from '../messages.js';
 import { plural } from '../lib/format.js';
 import { hintWhere } from '../lib/paths.js';
@@ -21,12 +21,22 @@ export async function statusCommand(opts: { ack?: string }, g: GlobalOptions, io
   const stateDir = stateDirOf(g);
   io.out(`State directory: ${stateDir}`);
   const host = await hostOf(g);
-  const lock = await host.readFile(path.join(stateDir, 'lock')).then(String, () => undefined);
-  if (lock) {
-    const h = JSON.parse(lock) as { pid: number; started: string; command: string };
-    const state = pidAlive(h.pid) ? 'running' : 'stale (process gone)';
+  let lock: LockState;
+  try {
+    lock = await lockState(host, path.join(stateDir, 'lock'));
+  } catch (e) {
+    lock = { state: 'unreadable', why: errorText(e) };
+  }
+  if (lock.state === 'held' || lock.state === 'stale') {
+    const h = lock.holder;
+    const state = lock.state === 'held'
+      ? lock.elsewhere ? `running on ${h.controller} (cannot be checked from here)` : 'running'
+      : `stale (${lock.why === 'gone' ? 'process gone' : lock.why === 'reused' ? 'pid reused by another process' : 'taken before the last boot'})`;
     io.out(`Lock: pid ${h.pid}, '${h.command}', since ${h.started} — ${state}`);
-    io.event('lock', { ...h, alive: pidAlive(h.pid) });
+    io.event('lock', { ...h, alive: lock.state === 'held' });
+  } else if (lock.state === 'unreadable') {
+    io.out(`Lock: unreadable — ${lock.why}`);
+    io.event('lock', { unreadable: lock.why, alive: false });
   } else io.out('Lock: free');
   const runs = await listRuns(host, stateDir);
   if (!runs.length) io.out('Runs: none');

@@ -8,9 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { timeId, type Clock } from '../lib/clock.js';
-import { MtaError, errorText } from '../lib/errors.js';
+import { MtaError, errorText, isMtaError } from '../lib/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fsyncDir, writeFileAtomic } from '../lib/fsync.js';
-import { FORMAT, memberName, type Manifest } from '../lib/archive.js';
+import { FORMAT, Manifest, memberName } from '../lib/archive.js';
 import { hashEntries, walk, writeArchive } from '../lib/archive-create.js';
 import { ArchiveRefused, readArchive } from '../lib/archive-read.js';
 import { stageArchive } from '../lib/archive-stage.js';
@@ -86,7 +87,30 @@ function topPaths(paths: string[]): string[] {
 }
 const isDirPathAt = (p: string): boolean => p.endsWith('/');
 
+/**
+ * A file that changes while it is archived (a map rebuilt, a log appended) makes the read-back check fail. That
+ * is retried: the whole backup again after a short pause, BACKUP_ATTEMPTS times in all, before it is refused
+ * naming the files that kept changing.
+ */
+export const BACKUP_ATTEMPTS = 4;
+const changedFile = /^(.+?): (sha256 mismatch|does not match the manifest: (size|mtime)|file shrank while being backed up)/;
+
 export async function createBackup(opts: CreateBackupOptions): Promise<BackupInfo> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createBackupOnce(opts);
+    } catch (e) {
+      const lines = isMtaError(e) ? [e.message, ...e.details] : [];
+      const changing = [...new Set(lines.map((l) => changedFile.exec(l.replace(/^backup failed: /, ''))?.[1]).filter((n): n is string => !!n))];
+      if (!changing.length) throw e;
+      if (attempt >= BACKUP_ATTEMPTS) throw new MtaError('failed', `backup failed: ${changing.map((n) => '/' + n).join(', ')} kept changing while being backed up (${attempt} attempts)`, [`stop what writes ${changing.length === 1 ? 'it' : 'them'} (or wait) and run again`, 'nothing was changed']);
+      opts.onProgress?.(`${changing.map((n) => '/' + n).join(', ')} changed while being backed up; trying again (${attempt + 1} of ${BACKUP_ATTEMPTS})`);
+      await sleep(100 * 2 ** attempt);
+    }
+  }
+}
+
+async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> {
   const { storeDir, clock, meta } = opts;
   const say = opts.onProgress ?? (() => {});
   localOnly(opts.host, 'a backup');
@@ -137,9 +161,18 @@ export async function readBackup(storeDir: string, id: string): Promise<StoreRec
   } catch {
     throw new MtaError('not-found', `no backup ${id} in ${storeDir}`, ['list them with: mta-upgrade backups list']);
   }
-  const r = JSON.parse(text) as StoreRecord;
-  if (r.id !== id || r.manifest?.format !== FORMAT) throw new MtaError('failed', `backup record ${recordPath(storeDir, id)} is not readable`);
-  return r;
+  // The record may be anything (torn, edited, not ours): every field used below is checked, so a bad one is a
+  // refusal naming the file, never a TypeError.
+  let r: StoreRecord | undefined;
+  try {
+    r = JSON.parse(text) as StoreRecord;
+  } catch (e) {
+    throw new MtaError('refused', `backup record ${recordPath(storeDir, id)} is not readable: ${errorText(e)}`);
+  }
+  const bad = !r || typeof r !== 'object' || r.id !== id || !Manifest.safeParse(r.manifest).success || typeof r.archive?.size !== 'number'
+    || typeof r.archive.sha256 !== 'string' || typeof r.manifestSha256 !== 'string' || typeof r.verified?.ok !== 'boolean' || typeof r.verified.at !== 'string';
+  if (bad) throw new MtaError('refused', `backup record ${recordPath(storeDir, id)} is not readable: not a backup record of this tool (format ${FORMAT})`);
+  return r!;
 }
 
 /** Oldest first. Records that do not parse are skipped (reported by verify, not by list). */

@@ -60,7 +60,15 @@ export function planFacts(loaded: LoadedPlan): PlanFacts {
 }
 
 export function redactorFor(loaded: LoadedPlan): (s: string) => string {
-  return makeRedactor(loaded.plan.secrets.map((n) => loaded.vars[n]).filter((v): v is string => !!v));
+  return makeRedactor(loaded.secretValues);
+}
+
+/**
+ * The --var overrides as the journal may keep them: a secret one is left out and named under `secretOverrides`, so a
+ * rollback asks for it again (`--var NAME=…`) or falls back to the plan's own value, never reads it from disk.
+ */
+export function journaledOverrides(loaded: LoadedPlan): Record<string, string> {
+  return Object.fromEntries(Object.entries(loaded.overrides).filter(([k]) => !loaded.secretVars.includes(k)));
 }
 
 /** The engine's host: the one given, or a LocalHost on --root (with the tests' executor factory, if any). */

@@ -15,11 +15,12 @@ import path from 'node:path';
 import { systemClock, type Clock } from '../lib/clock.js';
 import type { Host } from '../host/types.js';
 import type { JournalAction, JournalWriter } from '../steps/types.js';
+import { redactDeep } from '../lib/redact.js';
 
 export type RunStatus = 'ok' | 'failed' | 'rolled-back' | 'rollback-incomplete' | 'interrupted';
 
 export type JournalRecord =
-  | { seq: number; t: number; type: 'start'; runId: string; plan: string; planFile: string; planHash: string; pid: number; root: string; host: string; tool: string; vars?: Record<string, string>; target?: string }
+  | { seq: number; t: number; type: 'start'; runId: string; plan: string; planFile: string; planHash: string; pid: number; root: string; host: string; tool: string; vars?: Record<string, string>; secretOverrides?: string[]; target?: string }
   | { seq: number; t: number; type: 'intent'; action: JournalAction }
   | { seq: number; t: number; type: 'done'; of: number; info?: Record<string, unknown> }
   | { seq: number; t: number; type: 'note'; event: string; data: Record<string, unknown> }
@@ -39,23 +40,24 @@ export class Journal implements JournalWriter {
     readonly file: string,
     private readonly clock: Clock,
     start: number,
+    private readonly redact?: (s: string) => string,
   ) {
     this.seq = start;
   }
 
   /** Create the journal of a new run (its directory 0700: run logs may quote config files). */
-  static async create(host: Host, runDir: string, clock: Clock): Promise<Journal> {
+  static async create(host: Host, runDir: string, clock: Clock, redact?: (s: string) => string): Promise<Journal> {
     await host.mkdir(runDir, { recursive: true, mode: 0o700 });
     const file = path.join(runDir, 'journal.jsonl');
     await host.writeFileExclusive(file, '', 0o600);
     await host.fsync(runDir);
-    return new Journal(host, file, clock, 0);
+    return new Journal(host, file, clock, 0, redact);
   }
 
   /** Reopen an existing journal to append (rollback records). */
-  static async append(host: Host, file: string, clock: Clock): Promise<Journal> {
+  static async append(host: Host, file: string, clock: Clock, redact?: (s: string) => string): Promise<Journal> {
     const records = await readJournal(host, file);
-    const j = new Journal(host, file, clock, records.reduce((m, r) => Math.max(m, r.seq), 0));
+    const j = new Journal(host, file, clock, records.reduce((m, r) => Math.max(m, r.seq), 0), redact);
     // A crash mid-write leaves a torn last line without its newline: start on a fresh line, or the next
     // record would be glued to it and lost on reading.
     const st = await host.lstat(file);
@@ -77,7 +79,7 @@ export class Journal implements JournalWriter {
   /** Append one record, durable (fsynced on the host) when the promise resolves. Returns its sequence number. */
   write(rec: NewRecord): Promise<number> {
     const seq = ++this.seq;
-    const full = { seq, t: this.clock.now(), ...rec } as JournalRecord;
+    const full = { seq, t: this.clock.now(), ...this.redacted(rec) } as JournalRecord;
     const line = JSON.stringify(full) + '\n';
     const p = this.tail.then(async () => {
       if (full.type === 'intent' && this.beforeIntent) await this.beforeIntent([...this.records, full]);
@@ -89,6 +91,18 @@ export class Journal implements JournalWriter {
     });
     this.tail = p.catch(() => {});
     return p;
+  }
+
+  /**
+   * Secrets never reach the journal: every string is redacted. An intent that held one is marked `redacted`,
+   * and rollback resolves what its undo needs again from the plan and vars (src/engine/rollback.ts). `records`
+   * (and so revert.sh, built from them) hold the redacted record too: what is on disk, never the secret.
+   */
+  private redacted(rec: NewRecord): NewRecord {
+    if (!this.redact) return rec;
+    const r = redactDeep(rec, this.redact);
+    if (r.changed && r.value.type === 'intent') (r.value.action as JournalAction & { redacted?: boolean }).redacted = true;
+    return r.value;
   }
 
   async intent(action: JournalAction): Promise<number> {

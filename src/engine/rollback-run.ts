@@ -56,7 +56,7 @@ export async function rollback(
   await record('started');
   o.event('rollback', { id: runId, state: 'started' });
   report.lines.push(...(await stopLeftoverProcesses(base.host, summary)));
-  const uctx = { ...undoContext({ ...base, plan: planFacts(o.loaded) }), redact: redactorFor(o.loaded) };
+  const uctx = { ...undoContext({ ...base, plan: planFacts(o.loaded) }), redact: redactorFor(o.loaded), steps: o.loaded.plan.steps };
   const tasks = rollbackTasks(summary, uctx, journal, report);
   if (tasks.length) await runTasks(tasks, { renderer: o.renderer, event: o.event, continueOnError: true });
   await record(report.failures.length ? 'incomplete' : 'complete');
@@ -82,7 +82,7 @@ export async function rollbackCommandRun(o: EngineOptions, run: RunSummary): Pro
     const base = baseContext(o, exec, runPaths(o.stateDir, run.id), () => {});
     // Take the run's decision so the host's dead-man timer cannot start revert.sh beside this rollback.
     await claimDecision(host, run.dir);
-    const journal = await Journal.append(host, run.journal, o.clock);
+    const journal = await Journal.append(host, run.journal, o.clock, redactorFor(o.loaded));
     const rb = await rollback(o, journal, run.id, base, 'command');
     if (!run.end) await journal.write({ type: 'end', status: rb.failures.length ? 'rollback-incomplete' : 'rolled-back', message: 'rolled back by command' });
     await journal.close();

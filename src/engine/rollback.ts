@@ -20,6 +20,17 @@ export interface RollbackReport {
   restored: number;
 }
 
+/**
+ * An intent journaled with a secret in it was redacted (src/engine/journal.ts): what its undo needs is taken
+ * again from the plan, loaded at rollback time with the run's vars (secret --var values given again).
+ */
+function resolveAgain(action: JournalAction, steps: { type: string }[] | undefined): JournalAction {
+  if (!(action as { redacted?: boolean }).redacted) return action;
+  const step = steps?.[action.step] as { type: string; undo?: string[] } | undefined;
+  if (action.kind === 'command' && step?.type === 'command') return { ...action, data: { ...action.data, undo: step.undo ?? null } };
+  return action;
+}
+
 export function pendingIntents(s: RunSummary): { seq: number; action: JournalAction }[] {
   const undone = new Set<number>();
   for (const r of s.records) if (r.type === 'undone') undone.add(r.of);
@@ -38,7 +49,7 @@ export function undoOrder<T extends { action: JournalAction }>(pending: T[], isL
 }
 
 /** The rollback as tasks, so the runner shows progress; `report` fills as they run. */
-export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: string) => string }, journal: Journal, report: RollbackReport): Task[] {
+export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: string) => string; steps?: { type: string }[] }, journal: Journal, report: RollbackReport): Task[] {
   const pending = pendingIntents(s);
   const isLate = (a: JournalAction) => safeModule(a.kind)?.undoLast === true;
   const undoTask = ({ seq, action }: { seq: number; action: JournalAction }): Task => ({
@@ -47,7 +58,7 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: st
       try {
         const mod = safeModule(action.kind);
         if (!mod) throw new Error(`no step kind '${action.kind}' in this version of mta-upgrade`);
-        const state = ctx.redact(await mod.undo(action, ctx));
+        const state = ctx.redact(await mod.undo(resolveAgain(action, ctx.steps), ctx));
         report.lines.push(state);
         report.undone++;
         await journal.write({ type: 'undone', of: seq, state });

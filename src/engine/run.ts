@@ -18,9 +18,9 @@ import type { Handover, RunContext } from '../steps/types.js';
 import type { Host } from '../host/types.js';
 import { createBackup } from './backups.js';
 import { runChecks, failedRequired, formatChecks, type CheckOutcome } from './checks.js';
-import { baseContext, checkContext, engineHost, openRunLog, planFacts, redactorFor, runPaths, type EngineOptions } from './context.js';
+import { baseContext, checkContext, engineHost, journaledOverrides, openRunLog, planFacts, redactorFor, runPaths, type EngineOptions } from './context.js';
 import { Journal, listRuns, needsRollback, readJournal } from './journal.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, refuseIfLocked } from './lock.js';
 import { preview, flatten } from './preview.js';
 import { replacedFiles } from './replaced.js';
 import { rollback } from './rollback-run.js';
@@ -50,6 +50,7 @@ export async function runPlan(o: EngineOptions): Promise<RunOutcome> {
     return { checks, metrics: {} };
   }
 
+  await refuseIfLocked(host, o.stateDir); // a live run's journal has no end yet: name the holder, do not advise a rollback of it
   await refuseUnfinished(host, o);
   if (o.confirm) {
     const exec = host.executor({ dryRun: true, signal: o.signal, redact });
@@ -98,7 +99,7 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
   // The plan as it was, before the journal exists: `rollback` of this run works even if the plan file is edited or gone.
   await host.mkdir(paths.runDir, { recursive: true, mode: 0o700 });
   await host.writeFileAtomic(path.join(paths.runDir, 'plan.yaml'), o.loaded.text, { mode: 0o600 });
-  const journal = await Journal.create(host, paths.runDir, o.clock);
+  const journal = await Journal.create(host, paths.runDir, o.clock, redact);
   // The host's own way back (revert.sh) covers every live change before it happens; the dead-man timer runs it
   // if this controller goes silent (src/engine/revert/).
   const runGuard = new RunGuard({ host, runDir: paths.runDir, runId: paths.runId, toolVersion: TOOL_VERSION, timeoutS: o.confirmTimeoutS ?? 120 });
@@ -118,7 +119,8 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
   const outcome: RunOutcome = { runId: paths.runId, checks: [], metrics };
   await journal.write({
     type: 'start', runId: paths.runId, plan: plan.name, planFile: path.resolve(o.loaded.file), planHash: o.loaded.hash,
-    pid: process.pid, root: o.root, host: os.hostname(), tool: TOOL_VERSION, vars: o.loaded.overrides,
+    pid: process.pid, root: o.root, host: os.hostname(), tool: TOOL_VERSION, vars: journaledOverrides(o.loaded),
+    secretOverrides: Object.keys(o.loaded.overrides).filter((k) => o.loaded.secretVars.includes(k)),
     ...(host.remote ? { target: host.label } : {}),
   });
   o.event('run', { id: paths.runId, plan: plan.name, state: 'started' });

@@ -80,11 +80,13 @@ export async function stageArchive(opts: StageOptions, created: string[]): Promi
       return undefined;
     }
     const fd = fs.openSync(to, W, 0o600);
+    let pos = 0;
     return {
       data: (c) => {
-        for (let off = 0; off < c.length; ) off += fs.writeSync(fd, c, off);
+        pos = writeSparse(fd, c, pos);
       },
       end: async () => {
+        fs.ftruncateSync(fd, pos); // the size, when the file ends in a hole
         fs.fchownSync(fd, e.uid, e.gid); // before chmod: chown clears setuid/setgid
         fs.fchmodSync(fd, e.mode);
         fs.futimesSync(fd, e.mtimeMs / 1000, e.mtimeMs / 1000);
@@ -123,4 +125,23 @@ export async function stageArchive(opts: StageOptions, created: string[]): Promi
     fs.utimesSync(to, e.mtimeMs / 1000, e.mtimeMs / 1000);
   }
   return { manifest: manifest!, staging, stagedPath, topOf };
+}
+
+const HOLE = 4096;
+const ZEROS = Buffer.alloc(HOLE);
+
+/**
+ * Write `c` at `pos`, seeking over every all-zero block (4 KiB, aligned in the file) instead of writing it: a
+ * sparse file (a preallocated map, a database) comes back sparse, not fully allocated. The file is new, so what
+ * is skipped reads as zeros. Returns the position after `c`.
+ */
+function writeSparse(fd: number, c: Buffer, pos: number): number {
+  for (let off = 0; off < c.length; ) {
+    const len = Math.min(c.length - off, HOLE - (pos % HOLE));
+    const piece = c.subarray(off, off + len);
+    if (!piece.equals(ZEROS.subarray(0, len))) for (let w = 0; w < len; ) w += fs.writeSync(fd, piece, w, len - w, pos + w);
+    off += len;
+    pos += len;
+  }
+  return pos;
 }

@@ -115,17 +115,22 @@ export class TarReader {
     if (this.zeros) throw new Error(`archive corrupt: lone zero block before byte ${this.offset + off}`);
     if (!h.cksumValid) throw new Error(`archive corrupt: bad tar header checksum near byte ${this.offset + off}`);
     const size = h.size ?? 0;
+    // A pax path or linkpath is the whole name: node-tar's Header glues the ustar prefix in front of the pax path
+    // and reads linkpath from the ustar field after applying pax, so both are taken from the pax record here.
+    const isExt = h.type === 'ExtendedHeader' || h.type === 'GlobalExtendedHeader';
+    const paxPath = isExt ? undefined : this.ex?.path;
+    const paxLink = isExt ? undefined : this.ex?.linkpath;
     const head: TarHead = {
-      path: h.path ?? '',
+      path: paxPath ?? h.path ?? '',
       type: h.type,
       size,
       mode: h.mode ?? 0,
       uid: h.uid ?? 0,
       gid: h.gid ?? 0,
       mtime: h.mtime ?? new Date(0),
-      linkpath: h.linkpath || undefined,
+      linkpath: paxLink ?? (h.linkpath || undefined),
     };
-    if (h.type === 'ExtendedHeader' || h.type === 'GlobalExtendedHeader') {
+    if (isExt) {
       this.body = { head, left: size, pad: pad512(size), paxParts: [], global: h.type === 'GlobalExtendedHeader' };
       return;
     }

@@ -7,20 +7,31 @@ export const absPath = z
   .min(1)
   .refine((p) => p.startsWith('/'), { message: 'must be an absolute path (start with /)' })
   .refine((p) => !p.split('/').includes('..'), { message: "must not contain '..'" })
+  .refine((p) => !p.includes('\0'), { message: 'must not contain a NUL character' })
   .describe('Absolute path (mapped under --root). A trailing / means a directory.');
 
 /** An argv array: the program and its arguments, never a shell string. */
 export const argv = z.array(z.string()).min(1, 'needs at least the program name').describe('Program and arguments, run without a shell.');
 
+/**
+ * The longest timer Node.js sets: a longer delay overflows to 1 ms (the command would be killed at once). 2^31-1
+ * ms is about 24.8 days.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+const DURATION_RE = /^\d+(\.\d+)?(ms|s|m|h)$/;
+
 /** Durations are written as 30s, 5m, 1500ms or a number of seconds. */
 export const duration = z
-  .union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'a duration like 30s, 5m, 1500ms')])
-  .describe('Duration: seconds as a number, or 1500ms, 30s, 5m, 1h.');
+  .union([z.number().positive(), z.string().regex(DURATION_RE, 'a duration like 30s, 5m, 1500ms')])
+  .refine((d) => (typeof d === 'string' && !DURATION_RE.test(d)) || durationMs(d, 0) <= MAX_DURATION_MS, { message: `too long: at most ${MAX_DURATION_MS} ms (about 24 days, the longest timer Node.js can set)` })
+  .describe('Duration: seconds as a number, or 1500ms, 30s, 5m, 1h (at most 24 days).');
 
 export function durationMs(d: number | string | undefined, fallbackMs: number): number {
   if (d === undefined) return fallbackMs;
   if (typeof d === 'number') return d * 1000;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d)!;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(d);
+  if (!m) throw new Error(`bug: duration '${d}' was not validated`);
   const n = Number(m[1]);
   return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
 }

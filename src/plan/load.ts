@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isCollection, isPair, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { MtaError } from '../lib/errors.js';
 import { PlanSchema, type Plan } from './schema.js';
@@ -14,6 +14,7 @@ import { locate, formatPath } from './locate.js';
 import { allowedKeys, discriminatorChoices } from './shape.js';
 import { queueConflicts, queueProblem } from './queues.js';
 import { msg } from '../messages.js';
+import { isSecretName } from '../lib/redact.js';
 
 export interface LoadedPlan {
   plan: Plan;
@@ -26,6 +27,10 @@ export interface LoadedPlan {
   text: string;
   /** The --var overrides it was loaded with (recorded so a rollback reloads the plan the same way). */
   overrides: Record<string, string>;
+  /** Names of the secret vars (`secret: true` or listed under `secrets:`). */
+  secretVars: string[];
+  /** Values to redact everywhere: the secret vars' and those of `env:` keys that look secret (src/lib/redact.ts). */
+  secretValues: string[];
 }
 
 export interface LoadOptions {
@@ -45,14 +50,26 @@ export async function loadPlan(file: string, opts: LoadOptions = {}): Promise<Lo
   return parsePlan(text, file, opts);
 }
 
-/** Like OpenSSH's StrictModes: a plan runs commands as root, so only root (or the sudo caller) may write it. */
+/**
+ * Like OpenSSH's StrictModes: a plan runs commands as root, so only root (or the sudo caller) may write it, nor
+ * any directory above it up to / (whoever can write a parent can swap the file). A directory with the sticky
+ * bit (/tmp) lets others add names but not replace ours, so it passes. Symlinks are resolved first: the real
+ * path's parents are the ones that matter.
+ */
 export async function checkPlanModes(file: string, uid = process.getuid?.()): Promise<void> {
   if (uid !== 0) return;
-  const st = await fs.stat(file);
+  const real = await fs.realpath(file);
+  const st = await fs.stat(real);
   const sudoUid = Number(process.env['SUDO_UID'] ?? NaN);
   const problems: string[] = [];
-  if (st.mode & 0o022) problems.push(msg.planWritable(file, (st.mode & 0o777).toString(8)));
-  if (st.uid !== 0 && st.uid !== sudoUid) problems.push(msg.planForeignOwner(file, st.uid));
+  if (st.mode & 0o022) problems.push(msg.planWritable(real, (st.mode & 0o777).toString(8)));
+  if (st.uid !== 0 && st.uid !== sudoUid) problems.push(msg.planForeignOwner(real, st.uid));
+  for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
+    const d = await fs.stat(dir);
+    if (d.mode & 0o022 && !(d.mode & 0o1000)) problems.push(msg.planDirWritable(dir, (d.mode & 0o7777).toString(8)));
+    if (d.uid !== 0 && d.uid !== sudoUid) problems.push(msg.planForeignOwner(dir, d.uid));
+    if (dir === path.dirname(dir)) break;
+  }
   if (problems.length) throw new MtaError('refused', msg.planUnsafe(file), problems);
 }
 
@@ -68,7 +85,7 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
   }
   if (problems.length) throw new MtaError('plan-invalid', msg.planInvalid(shown, problems.length), problems);
 
-  const raw = doc.toJS() as unknown;
+  const raw = toJS(doc, lc, shown);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new MtaError('plan-invalid', msg.planInvalid(shown, 1), [`${shown}:1:1: the plan must be a YAML mapping (name:, mta:, steps: …)`]);
   }
@@ -77,13 +94,14 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
   const declared = rawVars && typeof rawVars === 'object' && !Array.isArray(rawVars) ? (rawVars as Record<string, unknown>) : {};
   const overrideProblems: string[] = [];
   for (const name of Object.keys(opts.overrides ?? {})) {
-    if (!(name in declared)) {
+    if (!Object.hasOwn(declared, name)) {
       const hint = closest(name, Object.keys(declared));
       overrideProblems.push(`--var ${name}: the plan declares no such variable${hint ? ` (did you mean '${hint}'?)` : ''}; declared: ${Object.keys(declared).join(', ') || 'none'}`);
     }
   }
   if (overrideProblems.length) throw new MtaError('usage', `${shown}: bad --var`, overrideProblems);
-  const varsIn = { ...declared, ...(opts.overrides ?? {}) };
+  const secretVars = Object.keys(declared).filter((k) => isSecretVar(declared[k]));
+  const varsIn: Record<string, unknown> = { ...Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, varValue(v)])), ...(opts.overrides ?? {}) };
   const { vars, problems: varProblems } = resolveVars(varsIn, { root });
   const located: { pos: { line: number; col: number }; text: string }[] = [];
   const at = (p: PathKey[], message: string, key?: string) =>
@@ -105,7 +123,67 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
     const lines = located.map((l) => `${shown}:${l.pos.line}:${l.pos.col}: ${l.text}`);
     throw new MtaError('plan-invalid', msg.planInvalid(shown, lines.length), [...new Set(lines)]);
   }
-  return { plan: result.data as Plan, vars, file, text, overrides: opts.overrides ?? {}, hash: createHash('sha256').update(text).digest('hex') };
+  const plan = result.data as Plan;
+  const allSecret = [...new Set([...secretVars, ...plan.secrets])];
+  const secretValues = [...allSecret.map((n) => vars[n] ?? ''), ...secretEnvValues(plan)].filter((v) => v !== '');
+  return { plan, vars, file, text, overrides: opts.overrides ?? {}, secretVars: allSecret, secretValues, hash: createHash('sha256').update(text).digest('hex') };
+}
+
+const isVarObject = (v: unknown): v is { value: unknown; secret?: unknown } => !!v && typeof v === 'object' && !Array.isArray(v) && 'value' in v;
+const isSecretVar = (v: unknown): boolean => isVarObject(v) && v.secret !== false;
+const varValue = (v: unknown): unknown => (isVarObject(v) ? v.value : v);
+
+/** Values of `env:` entries (of any step or check) whose key looks like a secret: DB_PASSWORD, API_TOKEN, … */
+function secretEnvValues(plan: Plan): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (!v || typeof v !== 'object') return;
+    for (const [k, x] of Object.entries(v)) {
+      if (k === 'env' && x && typeof x === 'object' && !Array.isArray(x)) {
+        for (const [name, value] of Object.entries(x)) if (isSecretName(name) && typeof value === 'string') out.push(value);
+      } else walk(x);
+    }
+  };
+  walk([plan.steps, plan.checks]);
+  return out;
+}
+
+/** A billion-laughs plan expands an alias millions of times; 1000 is far more than any real plan uses. */
+export const MAX_ALIAS_COUNT = 1000;
+
+/**
+ * The document as plain data. An undefined alias or an alias bomb throws inside yaml's toJS; that becomes a
+ * located plan error: the deepest node that still fails on its own is where the problem is.
+ */
+function toJS(doc: Document, lc: LineCounter, shown: string): unknown {
+  const opts = { maxAliasCount: MAX_ALIAS_COUNT };
+  try {
+    return doc.toJS(opts) as unknown;
+  } catch (e) {
+    const fails = (n: unknown): boolean => {
+      try {
+        (n as Node).toJS(doc, opts);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const culprit = (n: unknown): unknown => {
+      if (isCollection(n))
+        for (const it of n.items as unknown[]) {
+          const v = isPair(it) ? it.value : it;
+          if (v && fails(v)) return culprit(v);
+        }
+      return n;
+    };
+    const node = doc.contents ? culprit(doc.contents) : undefined;
+    const range = (node as Node | undefined)?.range;
+    const p = range ? lc.linePos(range[0]) : { line: 1, col: 1 };
+    const what = isAlias(node) ? `alias *${node.source}` : 'here';
+    const why = /^Unresolved alias/.test((e as Error).message) ? 'refers to an anchor that is not defined before it' : /alias count/i.test((e as Error).message) ? `expands too many aliases (more than ${MAX_ALIAS_COUNT}: a billion-laughs document?)` : (e as Error).message;
+    throw new MtaError('plan-invalid', msg.planInvalid(shown, 1), [`${shown}:${p.line}:${p.col}: YAML: ${what} ${why}`]);
+  }
 }
 
 type At = (p: PathKey[], message: string, key?: string) => void;

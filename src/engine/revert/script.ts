@@ -42,6 +42,10 @@ function undoLine(r: Intent, oldModes: Map<string, number>): string | undefined 
     return `undo_swap ${q(s('target'))} ${q(s('tmp'))} ${q(s('old'))} ${data['existed'] ? 1 : 0} ${q(s('sha256'))} ${q(mode === undefined ? '' : mode.toString(8))}`;
   }
   if (action === 'mkdir') return `rmdir ${q(s('dir'))} 2>/dev/null || :`;
+  // A secret was redacted out of this intent (src/engine/journal.ts): its undo argv holds '***', not the secret,
+  // and the script never gets the secret in clear. Only `mta-upgrade rollback` can resolve it again.
+  if (kind === 'command' && Array.isArray(data['undo']) && (r.action as { redacted?: boolean }).redacted)
+    return `say ${q(`cannot undo ${kind} '${action}' from sh (its undo holds a secret): run 'mta-upgrade rollback' for it`)}; FAILED=1`;
   if (kind === 'command' && Array.isArray(data['undo'])) {
     const cwd = s('cwd');
     return cwd ? `(cd ${q(cwd)} && run_cmd ${line(data['undo'] as string[])})` : `run_cmd ${line(data['undo'] as string[])}`;
