@@ -60,6 +60,14 @@ export const msg = {
   unfinishedRun: (id: string, status: string, rollbackCmd: string, statusCmd: string) =>
     `run ${id} did not finish (${status}); the system may be half-upgraded. Run '${rollbackCmd}' first (or '${statusCmd}' to see it)`,
 
+  stoppedLeftover: (pgid: number, cmd: string) => `stopped process group ${pgid} left running by the run: ${cmd}`,
+  stoppedLeftoverOf: (runId: string, line: string) => `run ${runId} did not finish; ${line}`,
+  leftoverRunning: (runId: string, pgid: number, pid: number, cmd: string, root: string) =>
+    `Run ${runId} left a command running (process group ${pgid}, pid ${pid}): ${cmd} — it may still change the system; 'mta-upgrade rollback ${runId}${root}' (or the next run) stops it first`,
+  removedLeftovers: (paths: string[]) =>
+    `removed ${paths.length} file${paths.length === 1 ? '' : 's'} a killed process left: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', …' : ''}`,
+  liveRunCommand: (runId: string, pgid: number, cmd: string) => `Run ${runId} is running now: process group ${pgid}: ${cmd}`,
+
   secretOverrideMissing: (name: string) =>
     `warning: the run had --var ${name}=… (secret, so not journaled); the plan's own value is used unless you give it again: mta-upgrade rollback --var ${name}=…`,
   nothingChanged: 'nothing on the system was changed',

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { commandSchema, commandStep } from '../src/steps/command.js';
 import { summarize, type JournalRecord } from '../src/engine/journal.js';
-import { stopLeftoverProcesses } from '../src/engine/rollback-run.js';
+import { stopLeftoverProcesses } from '../src/engine/leftover-processes.js';
 import { LocalHost } from '../src/host/local.js';
 import { makeStepContext } from './helpers/step-context.js';
 

@@ -4,8 +4,10 @@
  */
 import path from 'node:path';
 import { MtaError } from '../lib/errors.js';
+import { msg } from '../messages.js';
 import { resolveStateDir } from '../lib/paths.js';
 import { acquireLock } from '../engine/lock.js';
+import { removeLeftoverFiles } from '../engine/leftover-files.js';
 import { formatBytes, plural } from '../lib/format.js';
 import { listRuns } from '../engine/journal.js';
 import { hostOf, stateDirOf } from './common.js';
@@ -79,6 +81,10 @@ export async function backupsPruneCommand(opts: { keep?: number }, g: GlobalOpti
   const host = await hostOf(g);
   const lock = await acquireLock(host, stateDirOf(g), 'backups prune', io.err); // not while a run or rollback uses the store
   try {
+    // Files killed processes left in the store and the run directories (issue 19 point 7): nobody else holds the lock.
+    const runDirs = (await listRuns(host, stateDirOf(g))).map((r) => r.dir);
+    const swept = await removeLeftoverFiles(host, { storeDir: store, runDirs });
+    if (swept.length) io.out(msg.removedLeftovers(swept));
     await prune(store, opts, g, io);
   } finally {
     await lock.release();

@@ -2,6 +2,8 @@
 import path from 'node:path';
 import { acknowledge, acknowledged, listRuns, needsRollback, revertedByHost, type RunSummary } from '../engine/journal.js';
 import { lockState, type LockState } from '../engine/lock.js';
+import { commandText, liveGroups } from '../engine/leftover-processes.js';
+import { msg } from '../messages.js';
 import { MtaError, errorText } from '../lib/errors.js';
 import { hintText } from '../messages.js';
 import { plural } from '../lib/format.js';
@@ -39,9 +41,11 @@ export async function statusCommand(opts: { ack?: string }, g: GlobalOptions, io
     io.event('lock', { unreadable: lock.why, alive: false });
   } else io.out('Lock: free');
   const runs = await listRuns(host, stateDir);
+  // The run the lock's live holder is making: running, not half-done (point 13: never advise rolling it back).
+  const live = lock.state === 'held' ? runs.find((r) => !r.end && r.start?.pid === lock.holder.pid && (lock.holder.controller ?? r.start.host) === r.start.host) : undefined;
   if (!runs.length) io.out('Runs: none');
   for (const r of runs.slice(-10)) {
-    const state = runState(r);
+    const state = r === live ? `RUNNING (pid ${r.start!.pid})` : runState(r);
     io.event('run', { id: r.id, plan: r.start?.plan, state, backup: r.backupId ?? null, changes: r.intents, undone: r.undone, needsRollback: needsRollback(r) });
     io.out(`  ${r.id}  ${(r.start?.plan ?? '?').padEnd(24)} ${state}${r.backupId ? `  backup ${r.backupId}` : ''}  ${plural(r.intents, 'change')}, ${r.undone} undone`);
   }
@@ -52,11 +56,25 @@ export async function statusCommand(opts: { ack?: string }, g: GlobalOptions, io
     io.out(`Acknowledged: run ${r.id} was reverted by the host (${r.rollback!.by}).`);
     return;
   }
-  const open = runs.filter(needsRollback);
+  const rootArg = g.root ? ` --root ${g.root}` : '';
+  // Commands a run without an end started and that still run (same pid and start time): a killed run's may still
+  // change the system after anything we say here.
+  let leftovers = 0;
+  for (const r of runs.filter((x) => !x.end)) {
+    for (const p of await liveGroups(host, r)) {
+      io.event('process', { run: r.id, pid: p.pid, pgid: p.pgid, argv: p.argv, leftover: r !== live });
+      if (r === live) io.out(msg.liveRunCommand(r.id, p.pgid, commandText(p)));
+      else {
+        leftovers++;
+        io.out(msg.leftoverRunning(r.id, p.pgid, p.pid, commandText(p), rootArg));
+      }
+    }
+  }
+  const open = runs.filter((r) => r !== live && needsRollback(r));
   const where = hintWhere(rootOf(g), stateDir);
   for (const r of open) io.out(`Run ${r.id} needs a rollback: ${hintText(io.event, ['rollback', r.id], where)}`);
   const reverted = runs.filter((r) => revertedByHost(r) && !acknowledged(r));
   for (const r of reverted) io.out(`Run ${r.id} was reverted by the host itself (${r.rollback!.by}); see its revert.log, then acknowledge: ${hintText(io.event, ['status', '--ack', r.id], where)}`);
   // Monitoring pages on a non-zero exit: a half-done run, or a revert nobody has looked at yet.
-  if (open.length || reverted.length) throw new MtaError('failed', `${plural(open.length + reverted.length, 'run')} need attention (see above)`);
+  if (open.length || reverted.length || leftovers) throw new MtaError('failed', `${open.length + reverted.length} run(s)${leftovers ? ` and ${leftovers} command(s) left running` : ''} need attention (see above)`);
 }

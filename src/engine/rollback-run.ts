@@ -13,27 +13,15 @@ import { undoContext } from '../steps/context.js';
 import type { Host } from '../host/types.js';
 import { runChecks, formatChecks, type CheckOutcome } from './checks.js';
 import { baseContext, checkContext, engineHost, openRunLog, planFacts, redactorFor, runPaths, type EngineOptions } from './context.js';
-import { Journal, readJournal, runningProcesses, summarize, type RunSummary } from './journal.js';
+import { Journal, readJournal, summarize, type RunSummary } from './journal.js';
+import { stopLeftoverProcesses } from './leftover-processes.js';
+import { removeLeftoverFiles } from './leftover-files.js';
+import { planTargets } from './after-kill.js';
+import { msg } from '../messages.js';
 import { acquireLock } from './lock.js';
 import { rollbackTasks, type RollbackReport } from './rollback.js';
 import { runTasks } from './tasks.js';
 import { TIMER_FILES } from './revert/deadman.js';
-
-/**
- * A command of the run that outlived its controller (kill -9) could change the tree after the rollback: stop
- * each journaled process group that is still the same process (its start time is compared first).
- */
-export async function stopLeftoverProcesses(host: Host, s: RunSummary): Promise<string[]> {
-  const lines: string[] = [];
-  for (const p of runningProcesses(s)) {
-    if (!p.startTime || !(await host.processAlive(p))) continue;
-    await host.killGroup(p, 'TERM');
-    for (let i = 0; i < 50 && (await host.processAlive(p)); i++) await new Promise((r) => setTimeout(r, 100));
-    if (await host.processAlive(p)) await host.killGroup(p, 'KILL');
-    lines.push(`stopped process group ${p.pgid} left running by the run: ${p.argv.join(' ').slice(0, 80)}`);
-  }
-  return lines;
-}
 
 /** Roll back one run (automatic after a failure, or `mta-upgrade rollback`), then run the checks again. */
 export async function rollback(
@@ -83,7 +71,12 @@ export async function rollbackCommandRun(o: EngineOptions, run: RunSummary): Pro
     // Take the run's decision so the host's dead-man timer cannot start revert.sh beside this rollback.
     await claimDecision(host, run.dir);
     const journal = await Journal.append(host, run.journal, o.clock, redactorFor(o.loaded));
+    // What killed processes left in the store and the run's directory (a restore's staging may hold a setuid
+    // sendmail) goes first; what lies beside the backed-up paths once they are all back.
+    const swept = await removeLeftoverFiles(host, { storeDir: path.posix.join(o.stateDir, 'backups'), runDirs: [run.dir] });
     const rb = await rollback(o, journal, run.id, base, 'command');
+    if (!rb.failures.length) swept.push(...(await removeLeftoverFiles(host, { targets: planTargets(host, o.loaded) })));
+    if (swept.length) rb.lines.push(msg.removedLeftovers(swept));
     if (!run.end) await journal.write({ type: 'end', status: rb.failures.length ? 'rollback-incomplete' : 'rolled-back', message: 'rolled back by command' });
     await journal.close();
     return rb;

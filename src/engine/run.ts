@@ -21,6 +21,7 @@ import { runChecks, failedRequired, formatChecks, type CheckOutcome } from './ch
 import { baseContext, checkContext, engineHost, journaledOverrides, openRunLog, planFacts, redactorFor, runPaths, type EngineOptions } from './context.js';
 import { Journal, listRuns, needsRollback, readJournal } from './journal.js';
 import { acquireLock, refuseIfLocked } from './lock.js';
+import { planTargets, sweepAfterKill } from './after-kill.js';
 import { preview, flatten } from './preview.js';
 import { replacedFiles } from './replaced.js';
 import { rollback } from './rollback-run.js';
@@ -51,6 +52,8 @@ export async function runPlan(o: EngineOptions): Promise<RunOutcome> {
   }
 
   await refuseIfLocked(host, o.stateDir); // a live run's journal has no end yet: name the holder, do not advise a rollback of it
+  // A killed run's commands may still be changing the system: stopped before anything is judged or advised.
+  await sweepAfterKill(host, { stateDir: o.stateDir, targets: planTargets(host, o.loaded), err: o.err });
   await refuseUnfinished(host, o);
   if (o.confirm) {
     const exec = host.executor({ dryRun: true, signal: o.signal, redact });

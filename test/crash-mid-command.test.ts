@@ -1,0 +1,127 @@
+/**
+ * Issue 19 point 1, the crash sweep killing mid-command: a `shell: true` step that sleeps 3 s and then appends
+ * LATE to sendmail.cf is running when mta-upgrade is killed with -9 (~1 s into the command). The command outlives
+ * its controller; `status` names it (and leaves it running), the next `run` stops it before it refuses, and
+ * `rollback` stops it before undoing: the root is byte-identical, and still is 4 s later (no LATE).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { CLI, REPO, cliProcess } from './helpers/cli.js';
+import { makeSampleTree, snapshotTree } from './helpers/tree.js';
+
+const skip = process.platform !== 'linux' && 'reads /proc to see the process group';
+
+const STEPS = `
+  - type: command
+    name: Rewrite the config
+    argv: ['printf "O Changed=yes\\n" >> \${root}/etc/mail/sendmail.cf']
+    shell: true
+  - type: command
+    name: Slow write
+    argv: ['sleep 3; echo LATE >> \${root}/etc/mail/sendmail.cf']
+    shell: true
+`;
+
+async function state(root: string) {
+  const snap = await snapshotTree(root);
+  for (const rel of ['.', 'usr', 'usr/local', 'usr/local/lib', 'usr/local/sbin', 'usr/sbin', 'etc']) {
+    const e = snap.get(rel);
+    if (e) snap.set(rel, { ...e, mtimeMs: 0 });
+  }
+  return snap;
+}
+
+async function setup(base: string) {
+  const root = path.join(base, 'root');
+  const stateDir = path.join(base, 'state');
+  await fs.mkdir(path.join(root, 'usr/local/lib'), { recursive: true });
+  const tree = await makeSampleTree(root);
+  const plan = path.join(base, 'plan.yaml');
+  const bins = tree.paths.filter((p) => !p.endsWith('/'));
+  const cfgs = tree.paths.filter((p) => p.endsWith('/'));
+  await fs.writeFile(plan, `name: late\nmta: sendmail\nversion: 8.17.1.9\nbinaries: [${bins.join(', ')}]\nconfigs: [${cfgs.join(', ')}]\nsteps:${STEPS}`);
+  return { root, stateDir, plan };
+}
+
+/** Some process of the group is running (a zombie is not: the killed group's parent is gone, and init may reap late). */
+async function groupAlive(pgid: number): Promise<boolean> {
+  for (const pid of await fs.readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(rest[2]) === pgid && rest[0] !== 'Z') return true;
+  }
+  return false;
+}
+
+/** Start a run, wait for the slow command's process note, let it run ~1 s, kill -9 the controller. */
+async function killMidCommand(s: Awaited<ReturnType<typeof setup>>): Promise<{ pgid: number; killedAt: number }> {
+  const child = execa(process.execPath, [CLI, 'run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes'], { reject: false, stdin: 'ignore', cwd: REPO, env: { NO_COLOR: '1' } });
+  const deadline = Date.now() + 30_000;
+  let pgid: number | undefined;
+  while (pgid === undefined && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const runs = await fs.readdir(path.join(s.stateDir, 'runs')).catch(() => [] as string[]);
+    const text = runs[0] ? await fs.readFile(path.join(s.stateDir, 'runs', runs[0], 'journal.jsonl'), 'utf8').catch(() => '') : '';
+    for (const line of text.split('\n')) {
+      if (!line.includes('"event":"process"') || !line.includes('sleep 3')) continue;
+      pgid = (JSON.parse(line) as { data: { pgid: number } }).data.pgid;
+    }
+  }
+  assert.ok(pgid, 'the slow command was journaled');
+  await new Promise((r) => setTimeout(r, 1000));
+  child.kill('SIGKILL');
+  const r = await child;
+  assert.equal(r.signal, 'SIGKILL');
+  assert.ok(await groupAlive(pgid), 'the command outlived its controller (the premise of the test)');
+  return { pgid, killedAt: Date.now() };
+}
+
+test('kill -9 mid-command: status names the command, rollback stops it first; byte-identical, and still 4 s later', { skip }, async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-late-'));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  const s = await setup(dir);
+  const before = await state(s.root);
+  const { pgid } = await killMidCommand(s);
+  t.after(() => { try { process.kill(-pgid, 'SIGKILL'); } catch { /* gone */ } });
+
+  const st = await cliProcess(['status', '--root', s.root, '--state-dir', s.stateDir]);
+  assert.equal(st.code, 1, st.stderr);
+  assert.match(st.stdout, new RegExp(`left a command running \\(process group ${pgid}, pid ${pgid}\\): \\S*sh -c sleep 3; echo LATE`));
+  assert.ok(await groupAlive(pgid), 'status only names it');
+
+  const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+  assert.equal(rb.code, 0, `${rb.stdout}\n${rb.stderr}`);
+  assert.match(rb.stdout, new RegExp(`stopped process group ${pgid} left running by the run`));
+  assert.equal(await groupAlive(pgid), false);
+  assert.deepEqual(await state(s.root), before, 'root right after the rollback');
+  await new Promise((r) => setTimeout(r, 4000));
+  assert.doesNotMatch(await fs.readFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'utf8'), /LATE/);
+  assert.deepEqual(await state(s.root), before, 'root 4 s after the rollback');
+  const after = await cliProcess(['status', '--root', s.root, '--state-dir', s.stateDir]);
+  assert.equal(after.code, 0, after.stdout);
+});
+
+test('kill -9 mid-command: the next run stops the command before it refuses (and advises the rollback)', { skip }, async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-late-'));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  const s = await setup(dir);
+  const before = await state(s.root);
+  const { pgid, killedAt } = await killMidCommand(s);
+  t.after(() => { try { process.kill(-pgid, 'SIGKILL'); } catch { /* gone */ } });
+
+  const again = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+  assert.equal(again.code, 2, again.stderr);
+  assert.match(again.stderr, new RegExp(`run \\S+ did not finish; stopped process group ${pgid} left running by the run: \\S*sh -c sleep 3`));
+  assert.match(again.stderr, /did not finish \(no end recorded\).*mta-upgrade rollback/);
+  assert.equal(await groupAlive(pgid), false);
+  await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 4000 - Date.now())));
+  assert.doesNotMatch(await fs.readFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'utf8'), /LATE/);
+  const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+  assert.equal(rb.code, 0, `${rb.stdout}\n${rb.stderr}`);
+  assert.deepEqual(await state(s.root), before);
+});
