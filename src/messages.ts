@@ -56,6 +56,11 @@ export const msg = {
     `run ${id} did not finish (${status}); the system may be half-upgraded. Run '${rollbackCmd}' first (or '${statusCmd}' to see it)`,
 
   nothingChanged: 'nothing on the system was changed',
+  nothingToDo: (planVersion: string, have: string) =>
+    `Nothing to do: ${have} is installed (the plan's version ${planVersion}) and every required check passes; nothing was changed (--force runs anyway)`,
+  dryRunDone: 'Dry run: nothing was changed, nothing was written.',
+  blocked: (n: number, dryRun: boolean) =>
+    `blocked: ${plural(n, 'blocker')} (above); ${dryRun ? 'a run would stop' : 'stopped'} before changing anything. Fix ${n === 1 ? 'it' : 'them'} and run again`,
   rolledBack: (undone: number, restored: number) =>
     `rolled back: ${plural(undone, 'journaled action')} undone, ${plural(restored, 'path')} restored from the backup; the system is as before the run`,
   rollbackIncomplete: (rollbackCmd: string) =>
