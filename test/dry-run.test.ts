@@ -72,7 +72,7 @@ test('--json dry run: one parseable event per line', async () => {
 test('--help teaches: commands, examples, exit codes', async () => {
   const r = await cliProcess(['--help']);
   assert.equal(r.code, 0);
-  for (const s of ['run [options] <plan>', 'rollback [run-id]', 'probe [options] <host[:port]>', 'tls-report', '--root <dir>', 'Exit codes: 0 ok', '5 blocked']) assert.ok(r.stdout.includes(s), s);
+  for (const s of ['run [options] <plan>', 'rollback [options] [run-id]', 'probe [options] <host[:port]>', 'tls-report', '--root <dir>', 'Exit codes: 0 ok', '5 blocked']) assert.ok(r.stdout.includes(s), s);
   const bad = await cliProcess(['rnu']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Did you mean run\?/);

@@ -135,3 +135,57 @@ test('idempotence: the second run of a plan finds its version and records nothin
   assert.equal(noVersion.code, 0, noVersion.stderr);
   assert.equal(await runsIn(s.state), 3);
 });
+
+test('status: start time, duration, outcome, the reason, and who rolled back (auto or command); --json too', async (t) => {
+  const s = await sandbox(t);
+  const g = ['--root', s.root, '--state-dir', s.state];
+  // Run 1 fails after its change: rolled back automatically, its reason recorded.
+  await fs.writeFile(s.plan, plan(s.dir, INSTALL + `  - type: command\n    name: Fail\n    argv: [sh, -c, 'echo broken >&2; exit 3']\n`, ''));
+  assert.equal((await cli(['run', s.plan, ...g, '--yes'])).code, 1);
+  // Run 2 succeeds, then is rolled back by command.
+  await fs.writeFile(s.plan, plan(s.dir, INSTALL, ''));
+  assert.equal((await cli(['run', s.plan, ...g, '--yes'])).code, 0);
+  assert.equal((await cli(['rollback', ...g, '--yes'])).code, 0);
+
+  const st = await cli(['status', ...g]);
+  assert.equal(st.code, 0, st.stderr);
+  assert.match(st.stdout, /rolled back .*\n {6}started \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ, [\d.]+ (ms|s); rollback automatic \(after the failure\); reason: command failed \(exit code 3: .*\)$/m);
+  assert.match(st.stdout, /rolled back .*\n {6}started \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ, [\d.]+ (ms|s); rollback asked for \('mta-upgrade rollback'\)$/m);
+  const json = await cli(['status', ...g, '--json']);
+  const runs = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e['type'] === 'run');
+  assert.equal(runs.length, 2);
+  assert.deepEqual(runs.map((r) => r['rollbackBy']), ['auto', 'command']);
+  assert.match(String(runs[0]!['reason']), /^command failed \(exit code 3/);
+  assert.equal(runs[1]!['reason'], null, 'run 2 itself ended ok');
+  assert.deepEqual(runs.map((r) => r['state']), ['rolled back', 'rolled back']);
+  for (const r of runs) {
+    assert.ok(!Number.isNaN(Date.parse(String(r['started']))), String(r['started']));
+    assert.equal(typeof r['durationMs'], 'number');
+  }
+});
+
+test('rollback --dry-run lists the undo and the paths the backup puts back, takes no lock, writes nothing; the prompt lists the paths', async (t) => {
+  const s = await sandbox(t);
+  const g = ['--root', s.root, '--state-dir', s.state];
+  await fs.writeFile(s.plan, plan(s.dir, INSTALL, ''));
+  const run = await cli(['run', s.plan, ...g, '--yes']);
+  assert.equal(run.code, 0, run.stderr);
+  const id = (await fs.readdir(path.join(s.state, 'runs')))[0]!;
+  const before = await snapshotTree(s.dir);
+  const dry = await cli(['rollback', id, ...g, '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, new RegExp(`^Would roll back run ${id} \\(verdict\\): 1 change to undo, then restore backup \\S+\\.$`, 'm'));
+  assert.match(dry.stdout, /^ {2}undo command: run cp /m);
+  assert.match(dry.stdout, /^The backup puts back 2 paths:\n {2}\/usr\/sbin\/sendmail\n {2}\/etc\/mail\/$/m);
+  assert.match(dry.stdout, /Dry run: nothing was changed, nothing was written\./);
+  const json = await cli(['rollback', id, ...g, '--dry-run', '--json']);
+  const plan_ = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e['type'] === 'rollback-plan')!;
+  assert.deepEqual(plan_['restore'], ['/usr/sbin/sendmail', '/etc/mail/']);
+  assert.deepEqual(await snapshotTree(s.dir), before, 'no lock, no journal record, no log line, nothing restored');
+
+  // The prompt names the paths before asking; declined, nothing happens.
+  const asked = await cli(['rollback', id, ...g], { tty: true, answer: false });
+  assert.equal(asked.code, 2, asked.stderr);
+  assert.match(asked.stdout, /^The backup puts back 2 paths:\n {2}\/usr\/sbin\/sendmail\n {2}\/etc\/mail\/$/m);
+  assert.match(await fs.readFile(path.join(s.root, 'usr/sbin/sendmail'), 'utf8'), /8\.17\.1\.9/);
+});

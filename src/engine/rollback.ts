@@ -105,7 +105,8 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: st
  */
 export function rollbackOutline(s: RunSummary): { undo: string[]; restoresBackup: boolean } {
   const isLate = (a: JournalAction) => safeModule(a.kind)?.undoLast === true;
-  const title = (a: JournalAction) => `${a.kind}: ${a.action}${describeTarget(a)}`;
+  const argv = (a: JournalAction) => (Array.isArray(a.data['argv']) ? ` ${(a.data['argv'] as unknown[]).join(' ').slice(0, 100)}` : '');
+  const title = (a: JournalAction) => `${a.kind}: ${a.action}${describeTarget(a) || argv(a)}`;
   const pending = pendingIntents(s);
   const touchedLive = s.records.some((r) => r.type === 'intent' && safeModule(r.action.kind)?.workDirOnly !== true);
   return {

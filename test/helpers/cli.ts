@@ -57,7 +57,9 @@ async function checkHints(hints: string[][]): Promise<void> {
   for (const argv of hints) {
     if (argv[0] === 'status' || (argv[0] === 'backups' && argv[1] === 'list')) {
       const r = await cli(argv, { hints: false });
-      assert.equal(r.code, 0, `hint 'mta-upgrade ${argv.join(' ')}' failed when run: ${r.stderr}`);
+      // status exits 1 by design when a run needs a rollback (monitoring pages on it): the hint still worked.
+      const attention = argv[0] === 'status' && r.code === 1 && /need attention/.test(r.stderr);
+      assert.ok(r.code === 0 || attention, `hint 'mta-upgrade ${argv.join(' ')}' failed when run (exit ${r.code}): ${r.stderr}`);
       hintsSeen.push({ argv, checked: 'ran' });
     } else if (argv[0] === 'rollback' && argv[1] && !argv[1].startsWith('-')) {
       const r = await cli([...argv, '--dry-run'], { hints: false });
