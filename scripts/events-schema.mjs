@@ -14,7 +14,22 @@ const counts = { type: 'object', additionalProperties: int };
 
 // type: [required fields, all declared fields]. Adding a field or an event keeps `schema` at 1; renaming or removing bumps it.
 const EVENTS = {
-  run: [['id', 'state'], { id: str, plan: str, state: str, metrics: obj, durationMs: num, backup: maybe(str), changes: int, undone: int, needsRollback: bool }],
+  run: [
+    ['state'],
+    { id: str, plan: str, state: str, version: str, metrics: obj, durationMs: num, backup: maybe(str), changes: int, undone: int, needsRollback: bool, started: maybe(str), reason: maybe(str), rollbackBy: maybe(str) },
+  ],
+  recap: [
+    ['backupPaths', 'replaceFiles', 'commands', 'checksPassing', 'checks', 'blockers'],
+    {
+      backupPaths: int,
+      replaceFiles: int,
+      commands: int,
+      checksPassing: int,
+      checks: int,
+      blockers: { type: 'array', items: { type: 'object', required: ['step', 'kind', 'reason'], properties: { step: int, kind: str, reason: str }, additionalProperties: false } },
+    },
+  ],
+  'rollback-plan': [['id', 'undo', 'restore'], { id: str, undo: strs, backup: maybe(str), restore: strs }],
   task: [['index', 'title', 'state'], { index: int, title: str, state: { enum: ['started', 'completed', 'failed'] }, note: maybe(str), durationMs: num, error: str }],
   output: [['index', 'line'], { index: int, line: str }],
   step: [['index', 'kind', 'title', 'lines'], { index: int, kind: str, title: str, lines: strs }],
@@ -31,7 +46,7 @@ const EVENTS = {
   message: [['level', 'text'], { level: { enum: ['warn'] }, text: str }],
   error: [
     ['kind', 'message', 'details', 'exit'],
-    { kind: { enum: ['usage', 'plan-invalid', 'not-found', 'refused', 'failed', 'rollback-incomplete', 'dns-failed', 'interrupted'] }, message: str, details: strs, exit: int },
+    { kind: { enum: ['usage', 'plan-invalid', 'not-found', 'refused', 'failed', 'rollback-incomplete', 'dns-failed', 'blocked', 'interrupted'] }, message: str, details: strs, exit: int },
   ],
   valid: [['file', 'name', 'steps', 'checks', 'hash'], { file: str, name: str, steps: int, checks: int, hash: str }],
   lock: [['pid', 'started', 'command', 'alive'], { pid: int, started: str, command: str, controller: str, alive: bool }],

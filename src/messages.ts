@@ -71,6 +71,11 @@ export const msg = {
   secretOverrideMissing: (name: string) =>
     `warning: the run had --var ${name}=… (secret, so not journaled); the plan's own value is used unless you give it again: mta-upgrade rollback --var ${name}=…`,
   nothingChanged: 'nothing on the system was changed',
+  nothingToDo: (planVersion: string, have: string) =>
+    `Nothing to do: ${have} is installed (the plan's version ${planVersion}) and every required check passes; nothing was changed (--force runs anyway)`,
+  dryRunDone: 'Dry run: nothing was changed, nothing was written.',
+  blocked: (n: number, dryRun: boolean) =>
+    `blocked: ${plural(n, 'blocker')} (above); ${dryRun ? 'a run would stop' : 'stopped'} before changing anything. Fix ${n === 1 ? 'it' : 'them'} and run again`,
   rolledBack: (undone: number, restored: number) =>
     `rolled back: ${plural(undone, 'journaled action')} undone, ${plural(restored, 'path')} restored from the backup; the system is as before the run`,
   rollbackIncomplete: (rollbackCmd: string) =>

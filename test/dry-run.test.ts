@@ -34,7 +34,8 @@ test('dry run of the shipped plan lists everything and writes nothing', async (t
     ['run', PLAN, '--dry-run', '--root', FIXTURE, '--state-dir', state],
   ]) {
     const r = await cliProcess(args);
-    assert.equal(r.code, 0, r.stderr);
+    // The fixture has no 8.15.2 tarball: a blocker, so the verdict is exit 5 (blocked), after the whole preview.
+    assert.equal(r.code, 5, r.stderr);
     const out = r.stdout;
     for (const b of NINE) assert.match(out, new RegExp(`^   ${b}  file, \\d+ B$`, 'm'), `backup list names ${b}`);
     for (const c of ['/etc/mail/  directory', '/usr/local/share/sendmail/  directory', '/etc/rc.sendmail  file']) assert.ok(out.includes(c), c);
@@ -48,6 +49,9 @@ test('dry run of the shipped plan lists everything and writes nothing', async (t
     assert.match(out, /FAIL version .*\n.*version 8\.14\.9, expected 8\.15\.2/);
     assert.doesNotMatch(out, /skipped/i);
     assert.match(out, /Dry run: nothing was changed, nothing was written\./);
+    assert.match(out, /^Recap: back up 13 paths, replace 9 files, run \d+ commands; 0 of 5 checks passing now$/m);
+    assert.match(out, /^BLOCKED: 1 blocker; the run would stop before changing anything:\n  step 1 \(source\): tarball .*\/usr\/ports\/distfiles\/sendmail\.8\.15\.2\.tar\.gz: missing$/m);
+    assert.match(r.stderr, /blocked: 1 blocker/);
   }
   assert.deepEqual(await snapshotTree(FIXTURE), beforeRoot, 'the fixture root is unchanged');
   assert.deepEqual(await snapshotTree(state), beforeState, 'the state directory is unchanged');
@@ -55,8 +59,11 @@ test('dry run of the shipped plan lists everything and writes nothing', async (t
 
 test('--json dry run: one parseable event per line', async () => {
   const r = await cliProcess(['run', PLAN, '--dry-run', '--root', FIXTURE, '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; path?: string; status?: string });
+  assert.equal(r.code, 5, r.stderr);
+  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; path?: string; status?: string; blockers?: { kind: string }[]; kind?: string; exit?: number });
+  const recap = events.find((e) => e.type === 'recap');
+  assert.deepEqual(recap?.blockers?.map((b) => b.kind), ['source']);
+  assert.deepEqual(events.filter((e) => e.type === 'error').map((e) => [e.kind, e.exit]), [['blocked', 5]]);
   assert.equal(events.filter((e) => e.type === 'backup-path').length, 13);
   assert.equal(events.filter((e) => e.type === 'step').length, 6);
   assert.equal(events.filter((e) => e.type === 'check').length, 5);
@@ -65,7 +72,7 @@ test('--json dry run: one parseable event per line', async () => {
 test('--help teaches: commands, examples, exit codes', async () => {
   const r = await cliProcess(['--help']);
   assert.equal(r.code, 0);
-  for (const s of ['run [options] <plan>', 'rollback [run-id]', 'probe [options] <host[:port]>', 'tls-report', '--root <dir>', 'Exit codes: 0 ok']) assert.ok(r.stdout.includes(s), s);
+  for (const s of ['run [options] <plan>', 'rollback [options] [run-id]', 'probe [options] <host[:port]>', 'tls-report', '--root <dir>', 'Exit codes: 0 ok', '5 blocked']) assert.ok(r.stdout.includes(s), s);
   const bad = await cliProcess(['rnu']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Did you mean run\?/);

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cli, CLI } from './helpers/cli.js';
 import { snapshotTree } from './helpers/tree.js';
 
@@ -182,14 +183,15 @@ test('an unfinished run (killed with SIGKILL) blocks the next run until rolled b
 
 test('a failure in a work-dir-only step does not restore the backup over live changes made meanwhile', async (t) => {
   const s = await sandbox(t);
-  await fs.writeFile(
-    s.plan,
-    plan(`  - type: source\n    tarball: /nonexistent/sendmail.tar.gz\n    sha256: ${'0'.repeat(64)}\n`),
-  );
+  // A tarball the plan's sha256 matches (no blocker) that does not unpack: the source step fails in its work dir.
+  await fs.writeFile(path.join(s.root, 'sendmail.tar.gz'), 'not a tarball\n');
+  const sha = createHash('sha256').update('not a tarball\n').digest('hex');
+  await fs.writeFile(s.plan, plan(`  - type: source\n    tarball: /sendmail.tar.gz\n    sha256: ${sha}\n`));
   // The admin renews a certificate while the run would be building: the failed run must not undo that.
   await fs.writeFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'O Renewed=yes\n');
   const r = await cli(['run', s.plan, '--root', s.root, '--yes']);
-  assert.notEqual(r.code, 0);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /Unpack source/);
   assert.equal(await fs.readFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'utf8'), 'O Renewed=yes\n');
 });
 

@@ -12,11 +12,12 @@ import { hintWhere } from '../lib/paths.js';
 import { acknowledge, acknowledged, listRuns, revertedByHost } from '../engine/journal.js';
 import { refuseIfLocked } from '../engine/lock.js';
 import { rollbackCommandRun } from '../engine/rollback-run.js';
-import { pendingIntents } from '../engine/rollback.js';
+import { pendingIntents, rollbackOutline } from '../engine/rollback.js';
+import { readBackup } from '../engine/backups.js';
 import { confirmation, engineOptions, hostOf, interruptSignal, rootOf, stateDirOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
-export async function rollbackCommand(runId: string | undefined, g: GlobalOptions, io: Io): Promise<void> {
+export async function rollbackCommand(runId: string | undefined, opts: { dryRun?: boolean }, g: GlobalOptions, io: Io): Promise<void> {
   const stateDir = stateDirOf(g);
   const host = await hostOf(g);
   await refuseIfLocked(host, stateDir); // the newest run may be live: never offer to undo it under its feet
@@ -36,7 +37,7 @@ export async function rollbackCommand(runId: string | undefined, g: GlobalOption
     throw new MtaError('refused', `run ${newest} came after ${run.id} and is not rolled back; roll back the newest first: ${hintText(io.event, ['rollback', newest], where)}`);
   }
   if (revertedByHost(run)) {
-    if (!acknowledged(run)) await acknowledge(host, run, 'rollback');
+    if (!acknowledged(run) && !opts.dryRun) await acknowledge(host, run, 'rollback');
     io.out(msg.revertedByHost(run.id, run.rollback!.by));
     return;
   }
@@ -50,7 +51,18 @@ export async function rollbackCommand(runId: string | undefined, g: GlobalOption
   // Secret --var values are not journaled: given again here (--var), or the plan's own value is used.
   for (const name of run.start?.secretOverrides ?? []) if (!g.vars?.[name]) io.err(msg.secretOverrideMissing(name));
   const loaded = await loadPlan(path.join(run.dir, 'plan.yaml'), { root, strictModes: false, overrides: { ...(run.start?.vars ?? {}), ...(g.vars ?? {}) } });
-  io.out(`Rolling back run ${run.id} (${run.start?.plan ?? '?'}): ${plural(pending.length, 'change')} to undo${run.backupId ? `, then restore backup ${run.backupId}` : ''}.`);
+  const outline = rollbackOutline(run);
+  const restore = outline.restoresBackup ? await backupPaths(stateDir, run.backupId!) : [];
+  io.out(`${opts.dryRun ? 'Would roll back' : 'Rolling back'} run ${run.id} (${run.start?.plan ?? '?'}): ${plural(pending.length, 'change')} to undo${outline.restoresBackup ? `, then restore backup ${run.backupId}` : ''}.`);
+  for (const u of outline.undo) io.out(`  undo ${u}`);
+  if (outline.restoresBackup) io.out(`The backup puts back ${plural(restore.length, 'path')}:`);
+  for (const p of restore) io.out(`  ${p}`);
+  if (opts.dryRun) {
+    // Read-only: no lock, no journal record, no run log, no acknowledgement.
+    io.event('rollback-plan', { id: run.id, undo: outline.undo, backup: outline.restoresBackup ? run.backupId! : null, restore });
+    io.out('Dry run: nothing was changed, nothing was written.');
+    return;
+  }
   const confirm = confirmation(`rollback of ${run.id}`, g, io);
   if (confirm && !(await confirm())) throw new MtaError('refused', msg.declined('rollback'));
 
@@ -65,5 +77,14 @@ export async function rollbackCommand(runId: string | undefined, g: GlobalOption
     io.out(msg.rolledBack(rb.undone, rb.restored));
   } finally {
     interrupt.dispose();
+  }
+}
+
+/** The paths a backup puts back, as the plan names them ("absent" ones are removed again). */
+async function backupPaths(stateDir: string, id: string): Promise<string[]> {
+  try {
+    return (await readBackup(path.join(stateDir, 'backups'), id)).manifest.paths.map((p) => (p.state === 'absent' ? `${p.path}  (absent before the run: removed)` : p.path));
+  } catch {
+    return [`(backup ${id}: record not readable)`];
   }
 }

@@ -6,7 +6,7 @@ import { commandText, liveGroups } from '../engine/leftover-processes.js';
 import { msg } from '../messages.js';
 import { MtaError, errorText } from '../lib/errors.js';
 import { hintText } from '../messages.js';
-import { plural } from '../lib/format.js';
+import { formatDuration, plural } from '../lib/format.js';
 import { hintWhere } from '../lib/paths.js';
 import { hostOf, rootOf, stateDirOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
@@ -17,6 +17,25 @@ export function runState(r: RunSummary): string {
   if (r.rollback?.status === 'incomplete') return 'ROLLBACK INCOMPLETE';
   if (!r.end) return r.intents || r.backupId ? 'UNFINISHED (crashed or killed)' : 'started, nothing changed';
   return r.end.status;
+}
+
+/** Start (ISO) and duration from the journal's own clock: start record to end record (or the last record). */
+function runTimes(r: RunSummary): { started: string | null; durationMs?: number } {
+  if (!r.start) return { started: null };
+  const last = r.end ?? r.records[r.records.length - 1];
+  return { started: new Date(r.start.t).toISOString(), durationMs: last && r.end ? Math.max(0, last.t - r.start.t) : undefined };
+}
+
+/** The failure's message as the run recorded it (its end record), or null for a run that ended ok. */
+function failureReason(r: RunSummary): string | null {
+  if (!r.end || r.end.status === 'ok') return null;
+  return r.end.message ?? r.end.status;
+}
+
+function rollbackWho(by: string): string {
+  if (by === 'auto') return 'automatic (after the failure)';
+  if (by === 'command') return "asked for ('mta-upgrade rollback')";
+  return `by the host itself (${by})`;
 }
 
 export async function statusCommand(opts: { ack?: string }, g: GlobalOptions, io: Io): Promise<void> {
@@ -46,8 +65,13 @@ export async function statusCommand(opts: { ack?: string }, g: GlobalOptions, io
   if (!runs.length) io.out('Runs: none');
   for (const r of runs.slice(-10)) {
     const state = r === live ? `RUNNING (pid ${r.start!.pid})` : runState(r);
-    io.event('run', { id: r.id, plan: r.start?.plan, state, backup: r.backupId ?? null, changes: r.intents, undone: r.undone, needsRollback: needsRollback(r) });
+    const t = runTimes(r);
+    const reason = failureReason(r);
+    const by = r.rollback?.by ?? null;
+    io.event('run', { id: r.id, plan: r.start?.plan, state, backup: r.backupId ?? null, changes: r.intents, undone: r.undone, needsRollback: needsRollback(r), started: t.started, ...(t.durationMs === undefined ? {} : { durationMs: t.durationMs }), reason, rollbackBy: by });
+    const when = t.started ? `${t.started.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}${t.durationMs === undefined ? '' : `, ${formatDuration(t.durationMs)}`}` : 'start not recorded';
     io.out(`  ${r.id}  ${(r.start?.plan ?? '?').padEnd(24)} ${state}${r.backupId ? `  backup ${r.backupId}` : ''}  ${plural(r.intents, 'change')}, ${r.undone} undone`);
+    io.out(`      started ${when}${by ? `; rollback ${rollbackWho(by)}` : ''}${reason ? `; reason: ${reason}` : ''}`);
   }
   if (opts.ack) {
     const r = runs.find((x) => x.id === opts.ack);

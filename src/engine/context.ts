@@ -39,6 +39,8 @@ export interface EngineOptions {
    * timer); 0 turns the timer off (revert.sh is still kept). Default 120.
    */
   confirmTimeoutS?: number;
+  /** Run even when there is nothing to do (the plan's version installed, required checks passing). */
+  force?: boolean;
 }
 
 export interface RunPaths {

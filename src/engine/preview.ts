@@ -12,6 +12,7 @@ import type { Host } from '../host/types.js';
 import { runChecks, formatChecks, type CheckOutcome } from './checks.js';
 import { checkContext, dryRunJournal, planFacts, redactorFor, type EngineOptions } from './context.js';
 import type { BaseContext } from '../steps/types.js';
+import { countLines, type Blocker, type Recap } from './verdict.js';
 
 export interface PathState {
   path: string;
@@ -50,11 +51,18 @@ export function formatPathState(s: PathState): string {
   return `${s.path}  ${s.kind}, ${formatBytes(s.bytes ?? 0)}`;
 }
 
-/** Print the preview; returns the pre-checks so a real run can record them without running them twice. */
-export async function preview(o: EngineOptions, base: BaseContext): Promise<CheckOutcome[]> {
+/**
+ * Print the preview (`quiet`: print and emit nothing, as a run with --yes does before its first change); returns
+ * the checks run now and the recap with its blockers (src/engine/verdict.ts).
+ */
+export async function preview(o: EngineOptions, base: BaseContext, opts: { quiet?: boolean } = {}): Promise<{ checks: CheckOutcome[]; recap: Recap }> {
   const { plan } = o.loaded;
   const redact = redactorFor(o.loaded);
-  const say = (line: string) => o.out(line);
+  const say = opts.quiet ? () => {} : (line: string) => o.out(line);
+  const event = opts.quiet ? () => {} : o.event;
+  const blockers: Blocker[] = [];
+  let commands = 0;
+  let replaces = 0;
   say(`Plan ${plan.name}: ${plan.mta} → ${plan.version}${o.root ? `, under root ${o.root}` : ''}`);
   say(`State directory: ${o.stateDir}`);
   say('');
@@ -62,7 +70,7 @@ export async function preview(o: EngineOptions, base: BaseContext): Promise<Chec
   say(`1. Back up ${paths.length} paths into one archive:`);
   for (const p of paths) {
     const s = await pathState(base.host, p, base.real(p));
-    o.event('backup-path', { ...s });
+    event('backup-path', { ...s });
     say(`   ${formatPathState(s)}`);
   }
   say('');
@@ -80,16 +88,21 @@ export async function preview(o: EngineOptions, base: BaseContext): Promise<Chec
     const mod = stepModule(step.type);
     const title = redact(mod.title(step));
     say(`   ${i + 1}) ${title}  [${step.type}]`);
-    const lines = (await mod.describe(step, stepContext(ctx, i, step.type))).map(redact);
-    o.event('step', { index: i, kind: step.type, title, lines });
+    const blocker = (reason: string) => void blockers.push({ step: i, kind: step.type, reason: redact(reason) });
+    const lines = (await mod.describe(step, { ...stepContext(ctx, i, step.type), blocker })).map(redact);
+    event('step', { index: i, kind: step.type, title, lines });
     for (const l of lines) say(`      ${l}`);
+    const n = countLines(lines);
+    commands += n.commands;
+    replaces += n.replaces;
   }
   say('');
   say(`3. Checks (${plan.checks.length}), run now against the live system (read-only):`);
   const outcomes = await runChecks(plan.checks, checkContext(base));
-  for (const oc of outcomes) o.event('check', { phase: 'preview', ...flatten(oc) });
+  for (const oc of outcomes) event('check', { phase: 'preview', ...flatten(oc) });
   for (const l of formatChecks(outcomes)) say(l);
-  return outcomes;
+  const recap: Recap = { backupPaths: paths.length, replaceFiles: replaces, commands, checksPassing: outcomes.filter((c) => c.result.status === 'pass').length, checks: outcomes.length, blockers };
+  return { checks: outcomes, recap };
 }
 
 export function flatten(o: CheckOutcome): Record<string, unknown> {

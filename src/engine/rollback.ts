@@ -110,6 +110,22 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: st
   return tasks;
 }
 
+/**
+ * What rollbackTasks would do, for `rollback --dry-run` and the prompt: each pending undo in the order it would
+ * run, and whether the backup would be restored (only when a step changed the live system).
+ */
+export function rollbackOutline(s: RunSummary): { undo: string[]; restoresBackup: boolean } {
+  const isLate = (a: JournalAction) => safeModule(a.kind)?.undoLast === true;
+  const argv = (a: JournalAction) => (Array.isArray(a.data['argv']) ? ` ${(a.data['argv'] as unknown[]).join(' ').slice(0, 100)}` : '');
+  const title = (a: JournalAction) => `${a.kind}: ${a.action}${describeTarget(a) || argv(a)}`;
+  const pending = pendingIntents(s);
+  const touchedLive = s.records.some((r) => r.type === 'intent' && safeModule(r.action.kind)?.workDirOnly !== true);
+  return {
+    undo: [...pending.filter((p) => !isLate(p.action)), ...pending.filter((p) => isLate(p.action))].map((p) => title(p.action)),
+    restoresBackup: !!s.backupId && touchedLive,
+  };
+}
+
 /** The step module of a journaled kind, or undefined when this version has no such kind. */
 export function safeModule(kind: string) {
   try {

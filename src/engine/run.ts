@@ -23,6 +23,7 @@ import { Journal, listRuns, needsRollback, readJournal } from './journal.js';
 import { acquireLock, refuseIfLocked } from './lock.js';
 import { planTargets, sweepAfterKill } from './after-kill.js';
 import { preview, flatten } from './preview.js';
+import { judge } from './verdict.js';
 import { replacedFiles } from './replaced.js';
 import { rollback } from './rollback-run.js';
 import { safeModule } from './rollback.js';
@@ -45,21 +46,21 @@ export async function runPlan(o: EngineOptions): Promise<RunOutcome> {
   if (o.dryRun) {
     const exec = host.executor({ dryRun: true, signal: o.signal, redact });
     const base = baseContext(o, exec, runPaths(o.stateDir, '(dry-run)'), () => {});
-    const checks = await preview(o, base);
-    o.out('');
-    o.out('Dry run: nothing was changed, nothing was written.');
-    return { checks, metrics: {} };
+    const pv = await preview(o, base);
+    judge(o, pv, true);
+    o.out(msg.dryRunDone);
+    return { checks: pv.checks, metrics: {} };
   }
 
   await refuseIfLocked(host, o.stateDir); // a live run's journal has no end yet: name the holder, do not advise a rollback of it
   // A killed run's commands may still be changing the system: stopped before anything is judged or advised.
   await sweepAfterKill(host, { stateDir: o.stateDir, targets: planTargets(host, o.loaded), err: o.err });
   await refuseUnfinished(host, o);
-  if (o.confirm) {
-    const exec = host.executor({ dryRun: true, signal: o.signal, redact });
-    await preview(o, baseContext(o, exec, runPaths(o.stateDir, '(preview)'), () => {}));
-    if (!(await o.confirm())) throw new MtaError('refused', msg.declined('run'));
-  }
+  // The same verdict as the dry run's, before the lock, the journal and the backup (--yes: without printing it).
+  const exec = host.executor({ dryRun: true, signal: o.signal, redact });
+  const pv = await preview(o, baseContext(o, exec, runPaths(o.stateDir, '(preview)'), () => {}), { quiet: !o.confirm });
+  if (judge(o, pv, !!o.confirm)) return { checks: pv.checks, metrics: {} };
+  if (o.confirm && !(await o.confirm())) throw new MtaError('refused', msg.declined('run'));
 
   const lock = await acquireLock(host, o.stateDir, `run ${o.loaded.file}`, o.err);
   try {

@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'failed' //           failed, nothing changed or everything undone      → 1
   | 'rollback-incomplete' // failed and at least one undo failed            → 3
   | 'dns-failed' //       DNS gave no answer: unreachable, SERVFAIL, timeout → 4 (not "an MX cannot do TLS")
+  | 'blocked' //          the preview found a blocker: the run would fail before changing anything → 5
   | 'interrupted'; //     SIGINT/SIGTERM, applied work undone               → 130
 
 export const EXIT_CODES: Record<ErrorKind, number> = {
@@ -20,6 +21,7 @@ export const EXIT_CODES: Record<ErrorKind, number> = {
   failed: 1,
   'rollback-incomplete': 3,
   'dns-failed': 4,
+  blocked: 5,
   interrupted: 130,
 };
 

@@ -58,6 +58,14 @@ export function buildRequests(step: BuildStep, r: Resolved & { dir: string }): E
 const objDirs = async (ctx: BaseContext, dir: string) =>
   (await ctx.host.readdir(dir).catch(() => [] as Buffer[])).map(String).filter((n) => n.startsWith('obj.')).sort();
 
+/** sh ./Build runs m4, make and the C compiler: which of them the host's PATH lacks (a read-only probe). */
+async function missingTools(ctx: StepContext): Promise<string[]> {
+  const tools = ['cc', 'make', 'm4'];
+  const r = await ctx.exec.run({ argv: ['sh', '-c', 'for t in "$@"; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done', 'sh', ...tools], mutates: false, timeoutMs: 10_000 });
+  if (!r.ok) return [];
+  return r.stdout.split('\n').filter((t) => tools.includes(t));
+}
+
 export const buildStep: StepModule<BuildStep> = defineStep({
   workDirOnly: true,
   type: 'build',
@@ -72,6 +80,11 @@ export const buildStep: StepModule<BuildStep> = defineStep({
     if (!r.dir) out.push('source tree not unpacked yet (dry run)');
     out.push(r.siteConfig ? `site config: ${r.siteConfig}` : 'no site config given: Build uses devtools/Site/ defaults');
     out.push('-c removes any existing obj.* dir first; output goes to the run log');
+    const missing = await missingTools(ctx);
+    if (missing.length) {
+      out.push(`build tools MISSING on the host: ${missing.join(' ')} (Build needs them)`);
+      ctx.blocker?.(`build tools missing on the host: ${missing.join(' ')}`);
+    }
     return out;
   },
 

@@ -121,6 +121,7 @@ async function describe(step: InstallStep, ctx: StepContext): Promise<string[]> 
   const milter = step.libmilter ?? ctx.handover.buildMilter === true;
   const own = await owners(step, ctx);
   const lines = [`owners: ${own.ok ? 'ok' : 'MISSING, install would stop here'}: ${own.lines.join('; ')}`, `stage: ${stage}`];
+  if (!own.ok) ctx.blocker?.(own.lines.filter((l) => l.includes('MISSING')).join('; '));
   lines.push(`pre-create in the stage: ${targetDirs(step, ctx).join(' ')}`);
   for (const req of stageCommands(step, src, stage, milter)) lines.push(`run: ${ctx.exec.format(req)}`);
   lines.push(`then: manifest of the stage, staged checks${ctx.runStagedChecks ? '' : ' (none defined)'}, swap (libraries first), old files kept as <file>.mta-old.${ctx.runId}`);
@@ -135,6 +136,7 @@ async function describe(step: InstallStep, ctx: StepContext): Promise<string[]> 
   for (const d of diff) lines.push(`${files.includes(d) ? 'swap' : 'keep'} ${formatDiff(d)}`);
   for (const d of files) if (!covers(listed, d.path)) lines.push(`warning: ${d.path} is not listed in the plan's binaries/configs: not backed up`);
   for (const d of files) if (d.live?.type === 'dir') lines.push(`REFUSED: ${d.path} is a directory live but a ${d.stage!.type} in the stage (add it to dirs)`);
+  for (const d of files) if (d.live?.type === 'dir') ctx.blocker?.(`${d.path} is a directory live but a ${d.stage!.type} in the stage`);
   for (const d of await missingDirs(ctx, stage, files, diff, targetDirs(step, ctx))) lines.push(`create directory ${d.planPath}`);
   return lines;
 }

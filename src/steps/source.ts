@@ -103,16 +103,30 @@ export const sourceStep: StepModule<SourceStep> = defineStep({
     const l = layout(step, ctx);
     const out: string[] = [];
     if (isUrl(step.tarball)) out.push(`would fetch ${step.tarball} to ${l.tarball}, then require sha256 ${step.sha256}`);
-    else if (!(await exists(ctx, l.tarball))) out.push(`tarball ${l.tarball}: MISSING (apply would fail)`);
-    else {
+    else if (!(await exists(ctx, l.tarball))) {
+      out.push(`tarball ${l.tarball}: MISSING (apply would fail)`);
+      ctx.blocker?.(`tarball ${l.tarball}: missing`);
+    } else {
       const got = await ctx.host.sha256(l.tarball);
-      out.push(`tarball ${l.tarball}: sha256 ${got === step.sha256.toLowerCase() ? 'matches the plan' : `${got} DOES NOT MATCH the plan's ${step.sha256}`}`);
+      const ok = got === step.sha256.toLowerCase();
+      out.push(`tarball ${l.tarball}: sha256 ${ok ? 'matches the plan' : `${got} DOES NOT MATCH the plan's ${step.sha256}`}`);
+      if (!ok) ctx.blocker?.(`tarball ${l.tarball}: sha256 ${got}, the plan says ${step.sha256}`);
     }
     if (step.signature) {
       const req = gpgvRequest(ctx.real(step.keyring!), l.signature!, l.tarball);
       if (isUrl(step.signature)) out.push(`would fetch ${step.signature} to ${l.signature}`);
-      if (isUrl(step.signature) || isUrl(step.tarball) || !(await exists(ctx, l.signature!))) out.push(`would check the signature: ${ctx.exec.format(req)}`);
-      else out.push(await checkSignature(step, l, ctx).then((fpr) => `signature good (key ${fpr}): ${ctx.exec.format(req)}`, (e: Error) => `signature check FAILS: ${e.message}`));
+      if (isUrl(step.signature) || isUrl(step.tarball)) out.push(`would check the signature: ${ctx.exec.format(req)}`);
+      else if (!(await exists(ctx, l.signature!))) {
+        out.push(`signature ${l.signature}: MISSING; would check it with: ${ctx.exec.format(req)}`);
+        // A missing tarball is its own blocker; the signature cannot be checked without it either way.
+        ctx.blocker?.(`signature ${l.signature}: missing`);
+      } else
+        out.push(
+          await checkSignature(step, l, ctx).then(
+            (fpr) => `signature good (key ${fpr}): ${ctx.exec.format(req)}`,
+            (e: Error) => (ctx.blocker?.(`signature: ${e.message}`), `signature check FAILS: ${e.message}`),
+          ),
+        );
     }
     out.push(`would unpack into ${l.tree} (regular files and dirs only, no absolute or '..' paths, ≤ ${step.max_bytes ?? UNTAR_DEFAULTS.maxBytes} bytes, gzip ratio ≤ ${UNTAR_DEFAULTS.maxDecompressionRatio})`);
     return out;

@@ -103,6 +103,11 @@ export interface RunContext extends BaseContext {
   runStagedChecks?(stageRoot: string): Promise<{ ok: boolean; lines: string[] }>;
   /** Numbers for the run summary: build time, swap window, downtime. */
   metric(name: string, value: number, unit: string): void;
+  /**
+   * describe(): something that would make apply fail before the run changes anything (a missing tarball, missing
+   * owner accounts). The preview collects them (src/engine/verdict.ts); absent outside a preview.
+   */
+  blocker?(reason: string): void;
 }
 
 /** One step's context (src/steps/context.ts builds it): its place in the plan and its own journal verbs. */
