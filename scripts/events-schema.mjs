@@ -49,7 +49,8 @@ const EVENTS = {
     { kind: { enum: ['usage', 'plan-invalid', 'not-found', 'refused', 'failed', 'rollback-incomplete', 'dns-failed', 'blocked', 'interrupted'] }, message: str, details: strs, exit: int },
   ],
   valid: [['file', 'name', 'steps', 'checks', 'hash'], { file: str, name: str, steps: int, checks: int, hash: str }],
-  lock: [['pid', 'started', 'command', 'alive'], { pid: int, started: str, command: str, controller: str, alive: bool }],
+  lock: [['alive'], { pid: int, started: str, command: str, controller: str, pidStart: str, boot: str, unreadable: str, alive: bool }],
+  process: [['run', 'pid', 'pgid', 'argv', 'leftover'], { run: str, pid: int, pgid: int, argv: strs, leftover: bool }],
   backup: [
     ['id', 'createdAt', 'plan', 'file', 'size', 'sha256'],
     { id: str, createdAt: str, plan: str, planHash: str, file: str, size: int, sha256: str, files: int, entries: int, bytes: int, verified: obj, pinned: bool, keep: int, host: str, toolVersion: str, runId: str, paths: { type: 'array' }, skipped: strs, checks: {} },
