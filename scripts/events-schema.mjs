@@ -26,7 +26,7 @@ const EVENTS = {
       commands: int,
       checksPassing: int,
       checks: int,
-      blockers: { type: 'array', items: { type: 'object', required: ['step', 'kind', 'reason'], properties: { step: int, kind: str, reason: str }, additionalProperties: false } },
+      blockers: { type: 'array', items: { type: 'object', required: ['step', 'kind', 'reason'], properties: { step: maybe(int), kind: str, reason: str }, additionalProperties: false } },
     },
   ],
   'rollback-plan': [['id', 'undo', 'restore'], { id: str, undo: strs, backup: maybe(str), restore: strs }],

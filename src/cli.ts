@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { TOOL_VERSION } from './lib/version.js';
 import { EXIT_CODES, MtaError, errorText, isMtaError } from './lib/errors.js';
 import { makeIo } from './commands/io.js';
+import { closeOpenHosts } from './commands/open-hosts.js';
 import type { GlobalOptions, Io } from './commands/types.js';
 
 export { makeIo };
@@ -27,11 +28,17 @@ Exit codes: 0 ok, 1 failed (rolled back, or nothing changed), 2 bad input or ref
             tools; the run would fail before changing anything, and changed nothing), 130 interrupted (applied work undone).
 Plans: docs/plan-format.md; the JSON Schema: mta-upgrade schema.`;
 
+/** The commands that act on a target, and so take --host. */
+const ON_A_HOST = ['run', 'verify', 'backup', 'backups', 'rollback', 'status'];
+
 export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Command {
   const program = new Command('mta-upgrade');
-  const globals = (): GlobalOptions => {
-    const o = program.opts<{ root?: string; stateDir?: string; yes?: boolean; json?: boolean; verbose?: boolean; color?: boolean; var?: Record<string, string> }>();
-    const g = { root: o.root, stateDir: o.stateDir, yes: !!o.yes, json: !!o.json, verbose: !!o.verbose, color: o.color !== false, vars: o.var ?? {} };
+  const globals = (command: string): GlobalOptions => {
+    const o = program.opts<{ root?: string; stateDir?: string; yes?: boolean; json?: boolean; verbose?: boolean; color?: boolean; var?: Record<string, string>; host?: string; identity?: string; sshOption?: string[]; become?: 'sudo' | 'doas' }>();
+    const g: GlobalOptions = { root: o.root, stateDir: o.stateDir, yes: !!o.yes, json: !!o.json, verbose: !!o.verbose, color: o.color !== false, vars: o.var ?? {} };
+    if (o.host !== undefined) Object.assign(g, { host: o.host, identity: o.identity, sshOptions: o.sshOption ?? [], become: o.become });
+    else if (o.identity || o.sshOption?.length || o.become) throw new MtaError('usage', '--identity, --ssh-option and --become go with --host DEST');
+    if (o.host !== undefined && !ON_A_HOST.includes(command)) throw new MtaError('usage', `${command} works from this machine; --host is for ${ON_A_HOST.join(', ')}`);
     setGlobals(g);
     return g;
   };
@@ -45,6 +52,10 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
       ),
     )
     .option('--var <name=value>', 'override a variable the plan declares under vars: (repeatable)', collectVar)
+    .option('--host <dest>', 'drive this mail host over SSH ([user@]host[:port] or ssh://…); it needs only /bin/sh (run, verify, backup, backups, rollback, status)')
+    .option('--identity <file>', 'with --host: the SSH private key (ssh -i)')
+    .option('--ssh-option <key=value>', 'with --host: an ssh -o option, e.g. UserKnownHostsFile=/etc/mta-upgrade/known_hosts (repeatable)', collectSshOption)
+    .addOption(new Option('--become <how>', 'with --host, when the SSH user is not root: sudo -n or doas -n (never a password prompt)').choices(['sudo', 'doas']))
     .option('-y, --yes', 'do not ask before changing the system (required without a terminal)')
     .option('--json', 'one JSON event per line on stdout, for automation')
     .option('-v, --verbose', 'show every command and its output')
@@ -59,8 +70,11 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
   // commander calls an action with (…arguments, options, command): pass the first `n` on, then globals and io.
   const lazy =
     (n: number, load: () => Promise<(...a: any[]) => Promise<void>>) =>
-    async (...args: unknown[]) =>
-      (await load())(...args.slice(0, n), globals(), io);
+    async (...args: unknown[]) => {
+      const cmd = args[args.length - 1] as Command;
+      const g = globals(cmd.parent === program ? cmd.name() : (cmd.parent?.name() ?? cmd.name()));
+      return (await load())(...args.slice(0, n), g, io);
+    };
 
   program
     .command('run <plan>')
@@ -71,7 +85,7 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .option('--force', "run even when the plan's version check finds its version installed and every required check passes")
     .addHelpText('after', '\nExit codes: 0 done (or nothing to do), 1 failed and rolled back, 5 blocked: the preview found a blocker (listed in its recap), nothing was changed.')
     .action(async (plan: string, opts: { dryRun?: boolean; yes?: boolean; confirmTimeout: string; force?: boolean }) => {
-      const g = globals();
+      const g = globals('run');
       const { runCommand } = await import('./commands/run.js');
       await runCommand(plan, { dryRun: !!opts.dryRun, confirmTimeout: opts.confirmTimeout, force: !!opts.force }, { ...g, yes: g.yes || !!opts.yes }, io);
     });
@@ -130,7 +144,7 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .option('--csv', 'CSV rows, one per peer and direction (the global --json gives one JSON document)')
     .option('--fail-on <what>', 'exit 1 when a peer still uses SSLv3/TLSv1/TLSv1.1 (legacy) or a handshake failed (failures); both: legacy,failures')
     .action(async (files: string[], opts: { since?: string; year?: number; csv?: boolean; failOn?: string }) => {
-      const g = globals();
+      const g = globals('tls-report');
       const { tlsReportCommand } = await import('./commands/tls-report.js');
       await tlsReportCommand(files, { ...opts, json: g.json }, g, io);
     });
@@ -162,24 +176,36 @@ export async function main(argv: string[], io?: Io): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      return EXIT_CODES.usage;
-    }
-    const err = isMtaError(e) ? e : new MtaError('failed', `internal error: ${errorText(e)}`, e instanceof Error && e.stack ? e.stack.split('\n').slice(1, 6) : []);
-    if (theIo.json) theIo.event('error', { kind: err.kind, message: err.message, details: err.details, exit: EXIT_CODES[err.kind] });
-    else {
-      theIo.stderr.write(`mta-upgrade: ${err.message}\n`);
-      for (const d of err.details) theIo.stderr.write(`  ${d}\n`);
-    }
-    return EXIT_CODES[err.kind];
+    return failure(e, theIo);
+  } finally {
+    await closeOpenHosts();
   }
+}
+
+/** The one place where an error kind becomes an exit code (and its text or --json event). */
+function failure(e: unknown, theIo: Io): number {
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    return EXIT_CODES.usage;
+  }
+  const err = isMtaError(e) ? e : new MtaError('failed', `internal error: ${errorText(e)}`, e instanceof Error && e.stack ? e.stack.split('\n').slice(1, 6) : []);
+  if (theIo.json) theIo.event('error', { kind: err.kind, message: err.message, details: err.details, exit: EXIT_CODES[err.kind] });
+  else {
+    theIo.stderr.write(`mta-upgrade: ${err.message}\n`);
+    for (const d of err.details) theIo.stderr.write(`  ${d}\n`);
+  }
+  return EXIT_CODES[err.kind];
 }
 
 function collectVar(v: string, acc: Record<string, string> = {}): Record<string, string> {
   const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
   if (!m) throw new InvalidArgumentError('NAME=VALUE, e.g. --var smtp_port=2525');
   return { ...acc, [m[1]!]: m[2]! };
+}
+
+function collectSshOption(v: string, acc: string[] = []): string[] {
+  if (!/^[A-Za-z][A-Za-z0-9]*=[^\n]*$/.test(v)) throw new InvalidArgumentError('KEY=VALUE, as ssh -o takes it, e.g. --ssh-option ConnectTimeout=10');
+  return [...acc, v];
 }
 
 function positiveInt(v: string): number {

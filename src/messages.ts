@@ -5,8 +5,10 @@
  */
 import { plural } from './lib/format.js';
 
-/** The options in force that a pasted command needs to find the same system and state: --root, --state-dir. */
+/** The options in force that a pasted command needs to find the same system and state: --host…, --root, --state-dir. */
 export interface HintWhere {
+  /** The words that reach the same target: --host DEST and its --identity, --ssh-option, --become (none: this machine). */
+  target?: string[];
   /** --root as resolved ('' or undefined: none). */
   root?: string;
   /** --state-dir, only when it is not the default under the root (undefined: leave it out). */
@@ -24,7 +26,7 @@ function shWord(w: string): string {
  * as a `hint` event (docs/events.md).
  */
 export function hint(cmd: string[], where: HintWhere): { argv: string[]; text: string } {
-  const argv = [...cmd];
+  const argv = [...cmd, ...(where.target ?? [])];
   if (where.root) argv.push('--root', where.root);
   if (where.stateDir) argv.push('--state-dir', where.stateDir);
   return { argv, text: ['mta-upgrade', ...argv].map(shWord).join(' ') };
@@ -62,8 +64,8 @@ export const msg = {
 
   stoppedLeftover: (pgid: number, cmd: string) => `stopped process group ${pgid} left running by the run: ${cmd}`,
   stoppedLeftoverOf: (runId: string, line: string) => `run ${runId} did not finish; ${line}`,
-  leftoverRunning: (runId: string, pgid: number, pid: number, cmd: string, root: string) =>
-    `Run ${runId} left a command running (process group ${pgid}, pid ${pid}): ${cmd} — it may still change the system; 'mta-upgrade rollback ${runId}${root}' (or the next run) stops it first`,
+  leftoverRunning: (runId: string, pgid: number, pid: number, cmd: string, rollback: string) =>
+    `Run ${runId} left a command running (process group ${pgid}, pid ${pid}): ${cmd} — it may still change the system; '${rollback}' (or the next run) stops it first`,
   removedLeftovers: (paths: string[]) =>
     `removed ${paths.length} file${paths.length === 1 ? '' : 's'} a killed process left: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', …' : ''}`,
   liveRunCommand: (runId: string, pgid: number, cmd: string) => `Run ${runId} is running now: process group ${pgid}: ${cmd}`,

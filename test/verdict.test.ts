@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cli } from './helpers/cli.js';
+import { execa } from 'execa';
+import { CLI, cli } from './helpers/cli.js';
 import { snapshotTree } from './helpers/tree.js';
 
 /** A stand-in sendmail that prints the `-d0.10` banner of `version`. */
@@ -99,6 +100,29 @@ test('the real run stops at the same blocker before its lock, journal or backup:
   assert.equal(tty.code, 5, tty.stderr);
   assert.match(tty.stdout, /^BLOCKED: 1 blocker/m);
   assert.equal(await runsIn(s.state), 0);
+});
+
+test('an unwritable path is a blocker: a read-only /usr/sbin under the root (its own mount namespace) stops the dry run and the run', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root (a read-only bind mount in its own mount namespace)');
+  const s = await sandbox(t);
+  await fs.writeFile(s.plan, plan(s.dir, INSTALL, ''));
+  const ro = path.join(s.root, 'usr/sbin');
+  // The CLI runs inside a mount namespace where <root>/usr/sbin is a read-only bind mount; outside nothing changes.
+  const inNs = (args: string[]) =>
+    execa('unshare', ['-m', 'sh', '-c', 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"', 'sh', ro, process.execPath, CLI, ...args], { reject: false });
+  const before = await snapshotTree(s.dir);
+  const dry = await inNs(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--dry-run']);
+  assert.equal(dry.exitCode, 5, dry.stdout + dry.stderr);
+  assert.match(dry.stdout, new RegExp(`NOT WRITABLE: ${ro} is not writable \\(a read-only filesystem, or immutable\\): needed for ${ro}/sendmail`));
+  assert.match(dry.stdout, new RegExp(`^ {2}paths: ${ro} is not writable`, 'm'));
+  const run = await inNs(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--yes']);
+  assert.equal(run.exitCode, 5, run.stdout + run.stderr);
+  assert.match(run.stderr, /blocked: 1 blocker/);
+  assert.deepEqual(await snapshotTree(s.dir), before, 'nothing written: no state dir, no backup');
+  // The same plan outside the namespace (writable) has no blocker.
+  const ok = await cli(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--dry-run']);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /^Blockers: none$/m);
 });
 
 test('idempotence: the second run of a plan finds its version and records nothing; --force runs; no version check always runs', async (t) => {

@@ -12,9 +12,10 @@ export async function backupCommand(planFile: string, g: GlobalOptions, io: Io):
   const root = rootOf(g);
   const loaded = await loadPlan(planFile, { root, overrides: g.vars });
   const p = loaded.plan;
-  const storeDir = path.join(stateDirOf(g), 'backups');
   const host = await hostOf(g);
-  const lock = await acquireLock(host, stateDirOf(g), `backup ${planFile}`, io.err); // not while a run or prune uses the store
+  const stateDir = await stateDirOf(g, host);
+  const storeDir = path.join(stateDir, 'backups');
+  const lock = await acquireLock(host, stateDir, `backup ${planFile}`, io.err); // not while a run or prune uses the store
   const b = await createBackup({
     host,
     storeDir,

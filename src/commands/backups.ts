@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { MtaError } from '../lib/errors.js';
 import { msg } from '../messages.js';
-import { resolveStateDir } from '../lib/paths.js';
+import type { Host } from '../host/index.js';
 import { acquireLock } from '../engine/lock.js';
 import { removeLeftoverFiles } from '../engine/leftover-files.js';
 import { formatBytes, plural } from '../lib/format.js';
@@ -14,8 +14,9 @@ import { hostOf, stateDirOf } from './common.js';
 import { listBackups, pinBackup, planPrune, pruneBackups, readBackup, verifyBackup, infoOf, type BackupInfo } from '../engine/backups.js';
 import type { GlobalOptions, Io } from './types.js';
 
-export function storeDirOf(g: GlobalOptions): string {
-  return path.join(resolveStateDir(g.root ?? '/', g.stateDir), 'backups');
+/** The backup store on the target: `<state>/backups`. */
+export async function storeDirOf(g: GlobalOptions, host?: Host): Promise<string> {
+  return path.join(await stateDirOf(g, host), 'backups');
 }
 
 function row(b: BackupInfo): string[] {
@@ -28,7 +29,7 @@ function table(rows: string[][]): string[] {
 }
 
 export async function backupsListCommand(g: GlobalOptions, io: Io): Promise<void> {
-  const store = storeDirOf(g);
+  const store = await storeDirOf(g);
   const all = await listBackups(store);
   for (const b of all) io.event('backup', { ...b });
   if (all.length === 0) return io.out(`no backups in ${store}`);
@@ -36,7 +37,7 @@ export async function backupsListCommand(g: GlobalOptions, io: Io): Promise<void
 }
 
 export async function backupsShowCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
-  const store = storeDirOf(g);
+  const store = await storeDirOf(g);
   const r = await readBackup(store, id);
   const b = infoOf(store, r);
   const m = r.manifest;
@@ -63,26 +64,27 @@ export async function backupsShowCommand(id: string, g: GlobalOptions, io: Io): 
 }
 
 export async function backupsVerifyCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
-  const res = await verifyBackup(storeDirOf(g), id);
+  const res = await verifyBackup(await storeDirOf(g), id);
   io.event('verify', { id, ok: res.ok, checked: res.checked, problems: res.problems });
   if (!res.ok) throw new MtaError('failed', `backup ${id} is damaged: ${plural(res.problems.length, 'problem')}`, res.problems);
   io.out(`backup ${id}: ok, ${plural(res.checked, 'entry', 'entries')} checked (sha256, mode, owner, mtime, link targets)`);
 }
 
 export async function backupsPinCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
-  const b = await pinBackup(storeDirOf(g), id, true);
+  const b = await pinBackup(await storeDirOf(g), id, true);
   io.event('pinned', { id: b.id });
   io.out(`backup ${b.id} pinned: prune will never delete it`);
 }
 
 export async function backupsPruneCommand(opts: { keep?: number }, g: GlobalOptions, io: Io): Promise<void> {
   if (opts.keep !== undefined && (!Number.isInteger(opts.keep) || opts.keep < 1)) throw new MtaError('usage', `--keep must be a whole number of at least 1, not ${opts.keep}`);
-  const store = storeDirOf(g);
   const host = await hostOf(g);
-  const lock = await acquireLock(host, stateDirOf(g), 'backups prune', io.err); // not while a run or rollback uses the store
+  const stateDir = await stateDirOf(g, host);
+  const store = path.join(stateDir, 'backups');
+  const lock = await acquireLock(host, stateDir, 'backups prune', io.err); // not while a run or rollback uses the store
   try {
     // Files killed processes left in the store and the run directories (issue 19 point 7): nobody else holds the lock.
-    const runDirs = (await listRuns(host, stateDirOf(g))).map((r) => r.dir);
+    const runDirs = (await listRuns(host, stateDir)).map((r) => r.dir);
     const swept = await removeLeftoverFiles(host, { storeDir: store, runDirs });
     if (swept.length) io.out(msg.removedLeftovers(swept));
     await prune(store, opts, g, io);
@@ -95,7 +97,8 @@ async function prune(store: string, opts: { keep?: number }, g: GlobalOptions, i
   const planned = await planPrune(store, opts.keep);
   const keep = planned.keep;
   // A backup that a rollback may still need is never pruned: the one of any run not rolled back yet.
-  const needed = new Set((await listRuns(await hostOf(g), stateDirOf(g))).filter((r) => r.backupId && r.rollback?.status !== 'complete').map((r) => r.backupId!));
+  const host = await hostOf(g);
+  const needed = new Set((await listRuns(host, await stateDirOf(g, host))).filter((r) => r.backupId && r.rollback?.status !== 'complete').map((r) => r.backupId!));
   const remove = planned.remove.filter((b) => !needed.has(b.id));
   if (remove.length === 0) {
     io.event('prune', { keep, deleted: [] });

@@ -8,18 +8,17 @@ import { loadPlan } from '../plan/load.js';
 import { MtaError } from '../lib/errors.js';
 import { plural } from '../lib/format.js';
 import { hintText, msg } from '../messages.js';
-import { hintWhere } from '../lib/paths.js';
 import { acknowledge, acknowledged, listRuns, revertedByHost } from '../engine/journal.js';
 import { refuseIfLocked } from '../engine/lock.js';
 import { rollbackCommandRun } from '../engine/rollback-run.js';
 import { pendingIntents, rollbackOutline } from '../engine/rollback.js';
 import { readBackup } from '../engine/backups.js';
-import { confirmation, engineOptions, hostOf, interruptSignal, rootOf, stateDirOf } from './common.js';
+import { confirmation, engineOptions, hostOf, interruptSignal, stateDirOf, whereOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
 export async function rollbackCommand(runId: string | undefined, opts: { dryRun?: boolean }, g: GlobalOptions, io: Io): Promise<void> {
-  const stateDir = stateDirOf(g);
   const host = await hostOf(g);
+  const stateDir = await stateDirOf(g, host);
   await refuseIfLocked(host, stateDir); // the newest run may be live: never offer to undo it under its feet
   const runs = await listRuns(host, stateDir);
   if (!runs.length) {
@@ -31,7 +30,7 @@ export async function rollbackCommand(runId: string | undefined, opts: { dryRun?
   if (!run) throw new MtaError('not-found', `no run ${runId} in ${stateDir}; runs: ${runs.map((r) => r.id).join(', ')}`);
   // Runs are undone newest first: undoing an older one under a newer run would mix the two systems.
   const later = runs.slice(runs.indexOf(run) + 1).filter((r) => r.intents > 0 && r.rollback?.status !== 'complete');
-  const where = hintWhere(rootOf(g), stateDir);
+  const where = whereOf(g, stateDir);
   if (later.length) {
     const newest = later[later.length - 1]!.id;
     throw new MtaError('refused', `run ${newest} came after ${run.id} and is not rolled back; roll back the newest first: ${hintText(io.event, ['rollback', newest], where)}`);
@@ -68,7 +67,7 @@ export async function rollbackCommand(runId: string | undefined, opts: { dryRun?
 
   const interrupt = interruptSignal(io); // keeps Ctrl-C from killing us mid-undo; the undo itself ignores it
   try {
-    const o = engineOptions(loaded, { ...g, root: root || undefined }, io, { dryRun: false, signal: new AbortController().signal });
+    const o = await engineOptions(loaded, { ...g, root: root || undefined }, io, { dryRun: false, signal: new AbortController().signal });
     o.stateDir = stateDir;
     o.host = host.rooted(root);
     const rb = await rollbackCommandRun(o, run);

@@ -12,7 +12,7 @@ export async function runCommand(planFile: string, opts: { dryRun: boolean; conf
   const confirm = opts.dryRun ? undefined : confirmation('this upgrade', g, io);
   const interrupt = interruptSignal(io);
   try {
-    await runPlan({ ...engineOptions(loaded, g, io, { dryRun: opts.dryRun, signal: interrupt.signal }), confirm, confirmTimeoutS, force: opts.force });
+    await runPlan({ ...(await engineOptions(loaded, g, io, { dryRun: opts.dryRun, signal: interrupt.signal })), confirm, confirmTimeoutS, force: opts.force });
   } finally {
     interrupt.dispose();
   }

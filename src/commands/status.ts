@@ -7,8 +7,7 @@ import { msg } from '../messages.js';
 import { MtaError, errorText } from '../lib/errors.js';
 import { hintText } from '../messages.js';
 import { formatDuration, plural } from '../lib/format.js';
-import { hintWhere } from '../lib/paths.js';
-import { hostOf, rootOf, stateDirOf } from './common.js';
+import { hostOf, stateDirOf, whereOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
 export function runState(r: RunSummary): string {
@@ -39,9 +38,9 @@ function rollbackWho(by: string): string {
 }
 
 export async function statusCommand(opts: { ack?: string }, g: GlobalOptions, io: Io): Promise<void> {
-  const stateDir = stateDirOf(g);
-  io.out(`State directory: ${stateDir}`);
   const host = await hostOf(g);
+  const stateDir = await stateDirOf(g, host);
+  io.out(`State directory: ${stateDir}${host.remote ? ` on ${host.label}` : ''}`);
   let lock: LockState;
   try {
     lock = await lockState(host, path.join(stateDir, 'lock'));
@@ -80,7 +79,7 @@ export async function statusCommand(opts: { ack?: string }, g: GlobalOptions, io
     io.out(`Acknowledged: run ${r.id} was reverted by the host (${r.rollback!.by}).`);
     return;
   }
-  const rootArg = g.root ? ` --root ${g.root}` : '';
+  const where = whereOf(g, stateDir);
   // Commands a run without an end started and that still run (same pid and start time): a killed run's may still
   // change the system after anything we say here.
   let leftovers = 0;
@@ -90,12 +89,11 @@ export async function statusCommand(opts: { ack?: string }, g: GlobalOptions, io
       if (r === live) io.out(msg.liveRunCommand(r.id, p.pgid, commandText(p)));
       else {
         leftovers++;
-        io.out(msg.leftoverRunning(r.id, p.pgid, p.pid, commandText(p), rootArg));
+        io.out(msg.leftoverRunning(r.id, p.pgid, p.pid, commandText(p), hintText(io.event, ['rollback', r.id], where)));
       }
     }
   }
   const open = runs.filter((r) => r !== live && needsRollback(r));
-  const where = hintWhere(rootOf(g), stateDir);
   for (const r of open) io.out(`Run ${r.id} needs a rollback: ${hintText(io.event, ['rollback', r.id], where)}`);
   const reverted = runs.filter((r) => revertedByHost(r) && !acknowledged(r));
   for (const r of reverted) io.out(`Run ${r.id} was reverted by the host itself (${r.rollback!.by}); see its revert.log, then acknowledge: ${hintText(io.event, ['status', '--ack', r.id], where)}`);

@@ -13,6 +13,14 @@ export interface GlobalOptions {
   color: boolean;
   /** --var NAME=VALUE overrides of plan variables. */
   vars?: Record<string, string>;
+  /** --host DEST: the target is another machine, driven over SSH; undefined: this machine. */
+  host?: string;
+  /** --identity FILE (ssh -i). */
+  identity?: string;
+  /** --ssh-option KEY=VALUE (ssh -o), repeatable. */
+  sshOptions?: string[];
+  /** --become sudo|doas: the SSH user is not root (non-interactive: sudo -n, doas -n). */
+  become?: 'sudo' | 'doas';
 }
 
 export interface Io {

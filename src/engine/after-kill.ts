@@ -20,6 +20,9 @@ export function planTargets(host: Host, loaded: LoadedPlan): string[] {
 }
 
 export async function sweepAfterKill(host: Host, o: { stateDir: string; targets: string[]; err: (line: string) => void }): Promise<void> {
+  // No state directory: no run was ever made here, so none was killed; and a run stopped by a blocker next must
+  // leave nothing behind (not even the directory).
+  if (!(await host.lstat(o.stateDir))) return;
   const lock = await acquireLock(host, o.stateDir, 'run (sweeping up after killed runs)', o.err);
   try {
     const runs = await listRuns(host, o.stateDir);

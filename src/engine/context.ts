@@ -23,6 +23,8 @@ export interface EngineOptions {
   signal: AbortSignal;
   /** The target; a LocalHost on `root` when absent. */
   host?: Host;
+  /** The words that reach the same target in a pasted hint (--host DEST …); none for this machine. */
+  target?: string[];
   /** Injected in tests (only with the LocalHost made here); createExecutor otherwise. */
   execFactory?: (o: ExecutorOptions) => Executor;
   /** A line for the user (preview, summary). */

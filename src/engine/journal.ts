@@ -183,7 +183,10 @@ export async function listRuns(host: Host, stateDir: string): Promise<RunSummary
     const records = await readJournal(host, path.join(dir, 'journal.jsonl')).catch(() => undefined);
     if (records) out.push(summarize(id, dir, records));
   }
-  return out;
+  // Oldest first by the journal's own start time: ids share a second-resolution stamp and end in a random part,
+  // so two runs in one second would otherwise list (and "the latest" be picked) at random.
+  const t = (r: RunSummary) => r.start?.t ?? Number.POSITIVE_INFINITY;
+  return out.sort((a, b) => t(a) - t(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** Process groups journaled by `note process` that have no later `note process-end` with the same pid. */

@@ -3,6 +3,7 @@
  * commands and files (from the same builders as the real run), and every check, really run. It writes nothing:
  * no state directory, no log, no temp file. Nothing is reported as merely "skipped".
  */
+import { unwritableDirs } from './writable.js';
 import path from 'node:path';
 import { stepModule } from '../steps/index.js';
 import { stepContext } from '../steps/context.js';
@@ -72,6 +73,11 @@ export async function preview(o: EngineOptions, base: BaseContext, opts: { quiet
     const s = await pathState(base.host, p, base.real(p));
     event('backup-path', { ...s });
     say(`   ${formatPathState(s)}`);
+  }
+  for (const u of await unwritableDirs(base.host, base.exec, paths.map((p) => base.real(p)), o.stateDir)) {
+    const reason = `${u.dir} is not writable (a read-only filesystem, or immutable): needed for ${u.for.join(', ')}`;
+    blockers.push({ step: null, kind: 'paths', reason });
+    say(`   NOT WRITABLE: ${reason}`);
   }
   say('');
   say(`2. Steps (${plan.steps.length}):`);

@@ -38,7 +38,7 @@ export async function rollback(
     try {
       await journal.write({ type: 'rollback', status, by });
     } catch (e) {
-      report.failures.push(`journal not writable (${errorText(e)}): run '${hintText(o.event, ['rollback', runId], hintWhere(o.root, o.stateDir))}' again once there is space`);
+      report.failures.push(`journal not writable (${errorText(e)}): run '${hintText(o.event, ['rollback', runId], hintWhere(o.root, o.stateDir, o.target))}' again once there is space`);
     }
   };
   await record('started');

@@ -91,7 +91,7 @@ async function defuseOldCopies(host: Host, journal: Journal): Promise<void> {
 async function refuseUnfinished(host: Host, o: EngineOptions): Promise<void> {
   for (const run of await listRuns(host, o.stateDir)) {
     if (!needsRollback(run)) continue;
-    const where = hintWhere(o.root, o.stateDir);
+    const where = hintWhere(o.root, o.stateDir, o.target);
     const cmds = [hintText(o.event, ['rollback', run.id], where), hintText(o.event, ['status'], where)] as const;
     throw new MtaError('refused', msg.unfinishedRun(run.id, run.end?.status ?? 'no end recorded', ...cmds));
   }
@@ -236,7 +236,7 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
   }
   await log.close().catch(() => {});
   const details = [...rb.lines.map((l) => `  ${l}`), ...rb.failures.map((f) => `  NOT UNDONE: ${f}`)];
-  if (rb.failures.length) throw new MtaError('rollback-incomplete', msg.rollbackIncomplete(hintText(o.event, ['rollback', paths.runId], hintWhere(o.root, o.stateDir))), details);
+  if (rb.failures.length) throw new MtaError('rollback-incomplete', msg.rollbackIncomplete(hintText(o.event, ['rollback', paths.runId], hintWhere(o.root, o.stateDir, o.target))), details);
   const undoneText = rb.undone || rb.lines.length ? msg.rolledBack(rb.undone, rb.restored) : msg.nothingChanged;
   if (interrupted) throw new MtaError('interrupted', `${msg.interrupted}; ${undoneText}`, details);
   throw new MtaError('failed', `${failed[0]!.title} failed; ${undoneText}`, details);
@@ -246,7 +246,7 @@ function printSummary(o: EngineOptions, r: RunOutcome, totalMs: number): void {
   o.out('');
   o.out(`Done: run ${r.runId}, backup ${r.backupId}, in ${formatDuration(totalMs)}.`);
   for (const [name, m] of Object.entries(r.metrics)) o.out(`  ${name.replace(/_/g, ' ')}: ${formatMetric(m.value, m.unit)}`);
-  o.out(`Undo with: ${hintText(o.event, ['rollback', r.runId ?? ''], hintWhere(o.root, o.stateDir))}`);
+  o.out(`Undo with: ${hintText(o.event, ['rollback', r.runId ?? ''], hintWhere(o.root, o.stateDir, o.target))}`);
 }
 
 function formatMetric(v: number, unit: string): string {

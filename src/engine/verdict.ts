@@ -18,8 +18,8 @@ import { failedRequired, type CheckOutcome } from './checks.js';
 import { planFacts, type EngineOptions } from './context.js';
 
 export interface Blocker {
-  /** Index of the step in the plan. */
-  step: number;
+  /** Index of the step in the plan; null for what no step owns (kind 'paths': a directory the run must write). */
+  step: number | null;
   kind: string;
   /** What is wrong, with its path, e.g. "tarball /usr/ports/distfiles/x.tar.gz: missing". */
   reason: string;
@@ -44,13 +44,15 @@ export function countLines(lines: string[]): { commands: number; replaces: numbe
   };
 }
 
+const blockerWhere = (b: Blocker): string => (b.step === null ? b.kind : `step ${b.step + 1} (${b.kind})`);
+
 export function recapLines(r: Recap): string[] {
   const out = [
     `Recap: back up ${plural(r.backupPaths, 'path')}, replace ${plural(r.replaceFiles, 'file')}, run ${plural(r.commands, 'command')}; ${r.checksPassing} of ${plural(r.checks, 'check')} passing now`,
   ];
   if (!r.blockers.length) return [...out, 'Blockers: none'];
   out.push(`BLOCKED: ${plural(r.blockers.length, 'blocker')}; the run would stop before changing anything:`);
-  for (const b of r.blockers) out.push(`  step ${b.step + 1} (${b.kind}): ${b.reason}`);
+  for (const b of r.blockers) out.push(`  ${blockerWhere(b)}: ${b.reason}`);
   return out;
 }
 
@@ -83,7 +85,7 @@ export function judge(o: EngineOptions, pv: { checks: CheckOutcome[]; recap: Rec
   }
   if (r.blockers.length) {
     if (o.dryRun) o.out(`\n${msg.dryRunDone}`);
-    throw new MtaError('blocked', msg.blocked(r.blockers.length, o.dryRun), r.blockers.map((b) => `step ${b.step + 1} (${b.kind}): ${b.reason}`));
+    throw new MtaError('blocked', msg.blocked(r.blockers.length, o.dryRun), r.blockers.map((b) => `${blockerWhere(b)}: ${b.reason}`));
   }
   return false;
 }

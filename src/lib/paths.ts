@@ -18,8 +18,13 @@ export function resolveStateDir(root: string, stateDir?: string): string {
   return underRoot(root, defaultStateDir());
 }
 
-/** The options a pasted command needs to reach the same state: --root when one is in force, --state-dir when not the default. */
-export function hintWhere(root: string, stateDir: string): { root?: string; stateDir?: string } {
+/**
+ * The options a pasted command needs to reach the same state: the target's words (--host…) when remote, --root
+ * when one is in force, --state-dir when it is not this machine's default (a remote FreeBSD host's default,
+ * /var/db/…, is then named: harmless, and right when pasted).
+ */
+export function hintWhere(root: string, stateDir: string, target?: string[]): { target?: string[]; root?: string; stateDir?: string } {
   const r = root && root !== '/' ? root : undefined;
-  return { root: r, stateDir: path.resolve(stateDir) === resolveStateDir(r ?? '/') ? undefined : stateDir };
+  const same = target?.length ? path.posix.normalize(stateDir) === underRoot(r ?? '/', defaultStateDir()) : path.resolve(stateDir) === resolveStateDir(r ?? '/');
+  return { ...(target?.length ? { target } : {}), root: r, stateDir: same ? undefined : stateDir };
 }

@@ -44,26 +44,62 @@ export function pathProblem(p: string): string | undefined {
   return undefined;
 }
 
+/** The acceptance rules of both paths below: one filter that counts, collects problems and drops special bits. */
+function entryRules(lim: Required<UntarLimits>) {
+  const st = { problems: [] as string[], entries: 0, bytes: 0, top: new Set<string>(), special: [] as string[] };
+  const filter = (p: string, e: ReadEntry | import('node:fs').Stats): boolean => {
+    const entry = e as ReadEntry;
+    const bad = pathProblem(p) ?? (entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'Directory' ? undefined : `${entry.type} refused: ${p}${entry.linkpath ? ` -> ${entry.linkpath}` : ''}`);
+    st.entries += 1;
+    st.bytes += entry.size ?? 0;
+    if (!bad && st.entries > lim.maxEntries) st.problems.push(`more than ${lim.maxEntries} entries`);
+    if (!bad && st.bytes > lim.maxBytes) st.problems.push(`more than ${lim.maxBytes} bytes unpacked (at ${p})`);
+    if (bad) st.problems.push(bad);
+    if (st.problems.length) return false; // skip everything after the first problem; the staging dir is discarded
+    const first = p.replace(/^(\.\/)+/, '').split('/')[0];
+    if (first) st.top.add(first);
+    if (typeof entry.mode === 'number' && entry.mode & 0o7000) st.special.push(p);
+    if (typeof entry.mode === 'number') entry.mode &= 0o777; // no setuid/setgid/sticky from a download
+    return true;
+  };
+  return { st, filter };
+}
+
+/**
+ * Check a tarball that another machine will unpack (a remote host's own tar): the same rules as extractUntrusted,
+ * applied to the stream of its bytes (whose sha256 was already checked where they lie). That host's tar cannot be
+ * told to drop setuid bits portably, so an entry with them is refused here instead (a source tarball has none).
+ */
+export async function checkUntrusted(name: string, bytes: NodeJS.ReadableStream, limits: UntarLimits = {}): Promise<UntarResult> {
+  const lim = { ...UNTAR_DEFAULTS, ...limits };
+  const { st, filter } = entryRules(lim);
+  const tar = await import('tar');
+  const fail = (why: string) => new UntarError(`refusing ${name}: ${why}`, [...st.problems, ...(st.problems.includes(why) ? [] : [why])]);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const parser = tar.t({ strict: true, maxDecompressionRatio: lim.maxDecompressionRatio, onReadEntry: (e: ReadEntry) => { filter(e.path, e); e.resume(); } } as never) as unknown as NodeJS.WritableStream;
+      parser.on('error', reject);
+      parser.on('end', resolve);
+      parser.on('close', resolve);
+      bytes.on('error', reject);
+      bytes.pipe(parser);
+    });
+  } catch (e) {
+    throw fail(e instanceof Error ? e.message : String(e));
+  }
+  if (st.problems.length) throw fail(st.problems[0]!);
+  if (st.special.length) throw fail(`setuid, setgid or sticky bits on ${st.special.slice(0, 3).join(', ')}`);
+  if (!st.entries) throw fail('no entries (not a tar archive?)');
+  return { entries: st.entries, bytes: st.bytes, top: [...st.top].sort() };
+}
+
 /** Extract `tarball` into `dest`, which must not exist yet. Nothing is left behind on failure. */
 export async function extractUntrusted(tarball: string, dest: string, limits: UntarLimits = {}): Promise<UntarResult> {
   const lim = { ...UNTAR_DEFAULTS, ...limits };
   if (await stat(dest).then(() => true, () => false)) throw new UntarError(`${dest} already exists`, []);
   const staging = await mkdtemp(path.join(path.dirname(dest), `.${path.basename(dest)}.staging-`));
-  const problems: string[] = [];
-  let entries = 0;
-  let bytes = 0;
-  const filter = (p: string, e: ReadEntry | import('node:fs').Stats): boolean => {
-    const entry = e as ReadEntry;
-    const bad = pathProblem(p) ?? (entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'Directory' ? undefined : `${entry.type} refused: ${p}${entry.linkpath ? ` -> ${entry.linkpath}` : ''}`);
-    entries += 1;
-    bytes += entry.size ?? 0;
-    if (!bad && entries > lim.maxEntries) problems.push(`more than ${lim.maxEntries} entries`);
-    if (!bad && bytes > lim.maxBytes) problems.push(`more than ${lim.maxBytes} bytes unpacked (at ${p})`);
-    if (bad) problems.push(bad);
-    if (problems.length) return false; // skip everything after the first problem; the staging dir is discarded
-    if (typeof entry.mode === 'number') entry.mode &= 0o777; // no setuid/setgid/sticky from a download
-    return true;
-  };
+  const { st, filter } = entryRules(lim);
+  const problems = st.problems;
   try {
     // Loaded here, not at start-up: validate, verify and dry runs never unpack and should not pay ~50 ms for tar.
     const tar = await import('tar');
@@ -83,5 +119,5 @@ export async function extractUntrusted(tarball: string, dest: string, limits: Un
     const msg = e instanceof Error ? e.message : String(e);
     throw new UntarError(`refusing ${path.basename(tarball)}: ${msg}`, [...problems, msg]);
   }
-  return { entries, bytes, top: (await readdir(dest)).sort() };
+  return { entries: st.entries, bytes: st.bytes, top: (await readdir(dest)).sort() };
 }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { ExecRequest } from '../lib/exec.js';
 import { MtaError } from '../lib/errors.js';
-import { extractUntrusted, UNTAR_DEFAULTS, UntarError } from '../lib/untar.js';
+import { checkUntrusted, extractUntrusted, UNTAR_DEFAULTS, UntarError, type UntarResult } from '../lib/untar.js';
 import { absPath } from '../lib/zod-helpers.js';
 import { defineStep } from './context.js';
 import type { BaseContext, JournalAction, StepContext, StepModule } from './types.js';
@@ -92,6 +92,31 @@ async function checkSignature(step: SourceStep, l: ReturnType<typeof layout>, ct
   throw new MtaError('refused', `bad or unverifiable PGP signature on ${l.tarball}: ${why}`, r.output.trim().split('\n').slice(-5));
 }
 
+/** The host's own tar unpacks (a remote host has no Node): owners not restored (-o), gzip (-z). */
+function hostTarRequest(tarball: string, into: string): ExecRequest {
+  return { argv: ['tar', '-xzof', tarball, '-C', into], mutates: true, timeoutMs: 600_000 };
+}
+
+/**
+ * A remote host: its bytes are streamed here and checked with the same rules as a local unpack (checkUntrusted),
+ * then its own tar unpacks them into a staging directory renamed into place; the sha256 is checked again after,
+ * so the archive that was unpacked is the one that was checked.
+ */
+async function unpackOnHost(step: SourceStep, l: ReturnType<typeof layout>, ctx: StepContext): Promise<UntarResult> {
+  const res = await checkUntrusted(path.basename(l.tarball), ctx.host.readStream(l.tarball), { maxBytes: step.max_bytes });
+  const staging = await ctx.host.mkdtemp(path.join(l.base, '.tree.staging-'));
+  try {
+    const r = await ctx.exec.run({ ...hostTarRequest(l.tarball, staging), onLine: (x) => ctx.report(x) });
+    if (!r.ok) throw new MtaError('failed', `${ctx.host.label}: tar could not unpack ${l.tarball}: ${r.message}`, r.output.trim().split('\n').slice(-5));
+    await checkSha(ctx, l.tarball, step.sha256);
+    await ctx.host.rename(staging, l.tree);
+  } catch (e) {
+    await ctx.host.rm(staging, { recursive: true, force: true }).catch(() => {});
+    throw e;
+  }
+  return res;
+}
+
 export const sourceStep: StepModule<SourceStep> = defineStep({
   workDirOnly: true,
   type: 'source',
@@ -128,6 +153,7 @@ export const sourceStep: StepModule<SourceStep> = defineStep({
           ),
         );
     }
+    if (ctx.host.remote) out.push(`would check the archive's entries here, then unpack it on ${ctx.host.label} with: ${ctx.exec.format(hostTarRequest(l.tarball, `${l.base}/.tree.staging-XXXXXX`))}`);
     out.push(`would unpack into ${l.tree} (regular files and dirs only, no absolute or '..' paths, ≤ ${step.max_bytes ?? UNTAR_DEFAULTS.maxBytes} bytes, gzip ratio ≤ ${UNTAR_DEFAULTS.maxDecompressionRatio})`);
     return out;
   },
@@ -144,7 +170,7 @@ export const sourceStep: StepModule<SourceStep> = defineStep({
     if (step.signature) ctx.report(`signature good (key ${await checkSignature(step, l, ctx)})`);
     let top: string[];
     try {
-      ({ top } = await extractUntrusted(l.tarball, l.tree, { maxBytes: step.max_bytes }));
+      ({ top } = ctx.host.remote ? await unpackOnHost(step, l, ctx) : await extractUntrusted(l.tarball, l.tree, { maxBytes: step.max_bytes }));
     } catch (e) {
       if (e instanceof UntarError) throw new MtaError('refused', e.message, e.problems.slice(0, 10));
       throw e;

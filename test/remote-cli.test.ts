@@ -1,0 +1,105 @@
+/**
+ * The command line over SSH (--host), against a real sshd whose target root exists only inside its own mount
+ * namespace: what the commands read and write is reached over SSH or not at all. One connection per invocation;
+ * an unknown host key is refused; commands that work from this machine refuse --host; hints carry --host.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { cli } from './helpers/cli.js';
+import { sshdSkipReason, startSshd, type TestSshd } from './helpers/sshd.js';
+
+const skip = sshdSkipReason();
+
+function target(d: TestSshd): string[] {
+  return ['--host', d.dest, '--identity', d.identity, ...d.sshOptions.flatMap((o) => ['--ssh-option', o])];
+}
+
+async function planOn(d: TestSshd): Promise<string> {
+  const root = path.join(d.backingDir, 'root');
+  await fs.mkdir(path.join(root, 'etc/mail'), { recursive: true });
+  await fs.writeFile(path.join(root, 'etc/mail/sendmail.cf'), 'O only on the host\n');
+  const plan = path.join(d.backingDir, '..', `plan-${path.basename(d.backingDir)}.yaml`);
+  await fs.writeFile(
+    plan,
+    [
+      'name: remote-cli', 'mta: sendmail', 'version: 8.17.1.9', 'binaries: []', 'configs: [/etc/mail/sendmail.cf]', 'steps: []',
+      'checks:', '  - type: file', '    path: /etc/mail/sendmail.cf', `    sha256: ${createHash('sha256').update('O only on the host\n').digest('hex')}`,
+      '  - type: command', '    name: on the host', "    argv: [sh, -c, 'test -f ${root}/etc/mail/sendmail.cf']", '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  return plan;
+}
+
+test('--host: status, verify and a dry run act on the host over one SSH connection each', { skip }, async (t) => {
+  const d = await startSshd();
+  t.after(() => d.stop());
+  const plan = await planOn(d);
+  const where = [...target(d), '--root', `${d.targetRoot}/root`, '--state-dir', `${d.targetRoot}/state`];
+  // The controller cannot see the target root: only SSH reaches it.
+  await assert.rejects(fs.stat(d.targetRoot));
+
+  let before = d.acceptedConnections();
+  const st = await cli(['status', ...where]);
+  assert.equal(st.code, 0, st.stderr);
+  assert.match(st.stdout, new RegExp(`State directory: ${d.targetRoot}/state on root@127\\.0\\.0\\.1:${d.port}`));
+  assert.match(st.stdout, /Lock: free/);
+  assert.equal(d.acceptedConnections() - before, 1, 'status: one SSH connection');
+
+  before = d.acceptedConnections();
+  const v = await cli(['verify', plan, ...where]);
+  assert.equal(v.code, 0, v.stdout + v.stderr);
+  assert.match(v.stdout, /2 checks/);
+  assert.equal(d.acceptedConnections() - before, 1, 'verify: one SSH connection');
+
+  // The same check fails when the file on the host changes: the verdict is the host's.
+  await fs.writeFile(path.join(d.backingDir, 'root/etc/mail/sendmail.cf'), 'O something else\n');
+  const bad = await cli(['verify', plan, ...where]);
+  assert.equal(bad.code, 1, bad.stdout);
+
+  const dry = await cli(['run', plan, '--dry-run', ...where]);
+  assert.ok(dry.code === 0, dry.stdout + dry.stderr);
+  assert.match(dry.stdout, /\/etc\/mail\/sendmail\.cf/);
+  assert.match(dry.stdout, /nothing was changed/i);
+  // A dry run writes nothing, on the host either.
+  await assert.rejects(fs.stat(path.join(d.backingDir, 'state')));
+});
+
+test('--host: the default state directory is the host OS default under --root', { skip }, async (t) => {
+  const d = await startSshd();
+  t.after(() => d.stop());
+  const st = await cli(['status', ...target(d), '--root', `${d.targetRoot}/root`]);
+  assert.equal(st.code, 0, st.stderr);
+  assert.match(st.stdout, new RegExp(`State directory: ${d.targetRoot}/root/var/lib/mta-upgrade on `));
+});
+
+test('--host: an unknown host key is refused, nothing is accepted silently', { skip }, async (t) => {
+  const d = await startSshd();
+  t.after(() => d.stop());
+  const empty = path.join(d.backingDir, '..', `empty-known-hosts-${d.port}`);
+  await fs.writeFile(empty, '');
+  const opts = d.sshOptions.map((o) => (o.startsWith('UserKnownHostsFile=') ? `UserKnownHostsFile=${empty}` : o));
+  const r = await cli(['status', '--host', d.dest, '--identity', d.identity, ...opts.flatMap((o) => ['--ssh-option', o]), '--root', `${d.targetRoot}/root`]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /host key/i);
+  assert.equal(await fs.readFile(empty, 'utf8'), '', 'the key was not added to known_hosts');
+});
+
+test('--host is refused by commands that work from this machine, and its options need it', async () => {
+  for (const args of [['probe', '127.0.0.1:25', '--host', 'mx1'], ['tls-report', '/dev/null', '--host', 'mx1'], ['validate', 'x.yaml', '--host', 'mx1']]) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, /--host is for run, verify, backup, backups, rollback, status/);
+  }
+  const r = await cli(['status', '--identity', '/nonexistent']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /go with --host/);
+  const rel = await cli(['status', '--host', 'mx1.example.org', '--root', 'relative/dir']);
+  assert.equal(rel.code, 2);
+  assert.match(rel.stderr, /must be absolute/);
+  const badDest = await cli(['status', '--host', '-oProxyCommand=x']);
+  assert.equal(badDest.code, 2);
+});
