@@ -42,6 +42,7 @@ export const msg = {
   hostTookOver: (run: string) =>
     `the host's dead-man timer took over run ${run} (this controller was silent longer than --confirm-timeout): the host is reverting the run itself with revert.sh; see 'mta-upgrade status' and the run's revert.log`,
   revertedByHost: (run: string, by: string) => `run ${run} was already reverted on the host by ${by}; nothing to do (acknowledged)`,
+  revertDied: (run: string, pid: number) => `revert.sh (pid ${pid}) began reverting run ${run} and is gone (killed, or the host rebooted): this rollback finishes the job`,
   hostReverting: (run: string) => `the host is reverting run ${run} itself right now (revert.sh); wait for it, then check with 'mta-upgrade status'`,
   planUnreadable: (file: string, why: string) => `cannot read plan ${file}: ${why}`,
   planInvalid: (file: string, n: number) => `${file}: ${plural(n, 'problem')}; nothing was run or written`,

@@ -3,9 +3,6 @@
  * (test/helpers/sshd.ts), driven by `mta-upgrade fleet` through `--host`. mx2 (a secondary) fails a required check:
  * mx3 is upgraded, mx2 fails and rolls back, the play stops, the primary mx1 is byte-identical. Then a second
  * rollout after fixing mx2 upgrades mx2 and mx1, and a third reports every host unchanged.
- *
- * TODO(lead): remove the `skip` once `--host/--identity/--ssh-option` are wired onto run/verify/rollback/status and
- * test/helpers/sshd.ts is merged; the module already passes them (test/ansible-module.test.ts checks the argv).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,18 +14,7 @@ import { cliProcess } from './helpers/cli.js';
 import { snapshotTree } from './helpers/tree.js';
 import { ansibleSkipReason, makeMailRoot, writeUpgradePlan } from './helpers/ansible.js';
 
-// Not a static import: the helper arrives with the remote-hosts branch; this file must compile without it.
-const SSHD_HELPER = './helpers/sshd.js';
-
-interface Sshd {
-  port: number;
-  user: string;
-  identity: string;
-  sshOptions: string[];
-  targetRoot: string;
-  backingDir: string;
-  stop(): Promise<void>;
-}
+import { sshdSkipReason, startSshd, type TestSshd as Sshd } from './helpers/sshd.js';
 
 const HOSTS = [
   { name: 'mx1.example.test', preference: 10 },
@@ -36,10 +22,9 @@ const HOSTS = [
   { name: 'mx3.example.test', preference: 30 },
 ];
 
-test('three hosts over SSH: secondaries first, stop at the failing one, the primary untouched; then idempotent', { skip: 'needs --host (lead wires it)' }, async (t) => {
+test('three hosts over SSH: secondaries first, stop at the failing one, the primary untouched; then idempotent', { timeout: 20 * 60_000 }, async (t) => {
   const skip = await ansibleSkipReason();
   if (skip) return t.skip(skip);
-  const { startSshd, sshdSkipReason } = (await import(SSHD_HELPER)) as { startSshd: () => Promise<Sshd>; sshdSkipReason: () => string | undefined };
   const why = sshdSkipReason();
   if (why) return t.skip(why);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'ans-rollout-'));

@@ -92,6 +92,31 @@ test('revert.sh refuses a tampered archive before it changes anything', async (t
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('a revert.sh killed part-way does not block the rollback for ever: rollback finishes the job', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-revert-killed-'));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  const s = await setup(path.join(dir, 'run'));
+  const before = await state(s.root);
+  const { script } = await crashAndScript(s, 'after:9');
+  // A tar that stalls: revert.sh is caught between its "started" record and the restore.
+  const bin = path.join(dir, 'bin');
+  await fs.mkdir(bin);
+  await fs.writeFile(path.join(bin, 'tar'), `#!/bin/sh\nsleep 30\nexec ${(await execa('sh', ['-c', 'command -v tar'])).stdout} "$@"\n`, { mode: 0o755 });
+  const child = execa('dash', [script, 'test'], { reject: false, detached: true, env: { PATH: `${bin}:${process.env['PATH']}` } });
+  const [run] = await listRuns(H, s.stateDir);
+  for (let i = 0; i < 100 && (await listRuns(H, s.stateDir))[0]!.rollback?.status !== 'started'; i++) await sleep(50);
+  const started = (await listRuns(H, s.stateDir))[0]!.rollback!;
+  assert.equal(started.status, 'started');
+  assert.equal(typeof started.pid, 'number', 'revert.sh journals its pid');
+  process.kill(-child.pid!, 'SIGKILL');
+  await child;
+  const rb = await cliProcess(['rollback', run!.id, '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+  assert.equal(rb.code, 0, rb.stdout + rb.stderr);
+  assert.match(rb.stderr, new RegExp(`revert\\.sh \\(pid ${started.pid}\\) began reverting run ${run!.id} and is gone`));
+  assert.deepEqual(await state(s.root), before, 'the root is back as before the run');
+  assert.equal(needsRollback((await listRuns(H, s.stateDir))[0]!), false);
+});
 const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);

@@ -40,7 +40,13 @@ export async function rollbackCommand(runId: string | undefined, opts: { dryRun?
     io.out(msg.revertedByHost(run.id, run.rollback!.by));
     return;
   }
-  if (run.rollback?.status === 'started' && run.rollback.by.startsWith('revert.sh')) throw new MtaError('refused', msg.hostReverting(run.id));
+  if (run.rollback?.status === 'started' && run.rollback.by.startsWith('revert.sh')) {
+    // A live revert.sh is left to finish; one that was killed part-way (no such process now) is taken over: the
+    // undo is idempotent, and what it did is journaled.
+    const pid = run.rollback.pid;
+    if (pid === undefined || (await host.processRef(pid))) throw new MtaError('refused', msg.hostReverting(run.id));
+    io.err(msg.revertDied(run.id, pid));
+  }
   const pending = pendingIntents(run);
   if (run.rollback?.status === 'complete' && !pending.length) {
     io.out(msg.alreadyRolledBack(run.id));

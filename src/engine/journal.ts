@@ -27,7 +27,7 @@ export type JournalRecord =
   | { seq: number; t: number; type: 'undone'; of: number; state: string }
   | { seq: number; t: number; type: 'undo-failed'; of: number; error: string }
   | { seq: number; t: number; type: 'end'; status: RunStatus; message?: string }
-  | { seq: number; t: number; type: 'rollback'; status: 'started' | 'complete' | 'incomplete'; by: string };
+  | { seq: number; t: number; type: 'rollback'; status: 'started' | 'complete' | 'incomplete'; by: string; /** revert.sh's pid (started). */ pid?: number };
 
 type NewRecord = JournalRecord extends infer R ? (R extends JournalRecord ? Omit<R, 'seq' | 't'> : never) : never;
 

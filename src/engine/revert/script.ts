@@ -117,7 +117,8 @@ export function revertScript(i: RevertInput): string {
     'BY=${1:-by hand}',
     'FAILED=0',
     SH_LIB,
-    'record "\\"type\\":\\"rollback\\",\\"status\\":\\"started\\",\\"by\\":\\"$(jstr "revert.sh $BY")\\""',
+    // Its pid: a revert.sh killed part-way must not leave the run "being reverted" forever (rollback checks it).
+    'record "\\"type\\":\\"rollback\\",\\"status\\":\\"started\\",\\"by\\":\\"$(jstr "revert.sh $BY")\\",\\"pid\\":$$"',
     // Read from the journal when the script runs: a command started after the script was written is stopped too.
     `sed -n 's/.*"event":"process","data":{"pid":\\([0-9]*\\),"pgid":\\([0-9]*\\),"startTime":"\\([^"]*\\)".*/\\1 \\2 \\3/p' "$J" |`,
     '  while read -r pid pgid start; do stop_group "$pid" "$pgid" "$start"; done',
