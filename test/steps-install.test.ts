@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cp, mkdir, readFile, rm, writeFile, readdir } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile, readdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installSchema, installStep, stageInstall, type InstallStep } from '../src/steps/install.js';
@@ -152,6 +153,27 @@ if (process.env.MTA_TEST_CHILD) {
     const again = await t.undoAll([installStep]);
     assert.ok(again.includes('already restored /usr/sbin/sendmail'), again.join('\n'));
     assert.deepEqual(await snapshot(t.root), before);
+    await t.cleanup();
+  });
+
+  test('undo never writes through a parent that became a symlink after the swap: refused, named, nothing written outside', async () => {
+    const t = await fixture();
+    await installStep.apply(STEP(), t.ctx);
+    // A later step replaces usr/sbin by a link to a directory outside the root.
+    const outside = await mkdtemp(path.join(os.tmpdir(), 'mta-outside-'));
+    const sbin = t.ctx.real('/usr/sbin');
+    await rename(sbin, `${sbin}.moved`);
+    await symlink(outside, sbin);
+    const lines = await t.undoAll([installStep]).catch((e: Error & { details?: string[] }) => [`THROWN ${e.message} ${(e.details ?? []).join(' ')}`]);
+    const text = lines.join('\n');
+    assert.match(text, /\/usr\/sbin\/\w+: .*usr\/sbin is a symlink, not a directory: refusing to write/);
+    assert.deepEqual(await readdir(outside), [], 'nothing was written through the link');
+    // The directory put back, the rollback goes through.
+    await rm(sbin);
+    await rename(`${sbin}.moved`, sbin);
+    const again = (await t.undoAll([installStep])).join('\n');
+    assert.match(again, /restored \/usr\/sbin\/sendmail from/);
+    await rm(outside, { recursive: true, force: true });
     await t.cleanup();
   });
 

@@ -29,6 +29,25 @@ export interface SwapRecord {
   existed: boolean;
   oldSha256?: string;
   oldLink?: string;
+  /**
+   * No symlink (or non-directory) among the target's parents when the swap was planned. Then none may appear before
+   * the swap or its undo writes there: a step that turned a parent into a link would have the write land outside
+   * (issue 19 point 4). Parents that were links already (a merged /usr) are the system's own and are followed.
+   */
+  parentsPlain?: boolean;
+}
+
+/** Sets `parentsPlain` on each record (before it is journaled: the undo reads it from the journal). */
+export async function noteParents(host: Host, records: SwapRecord[]): Promise<void> {
+  for (const r of records) r.parentsPlain = await host.safeParent(r.target).then(() => true, () => false);
+}
+
+/** Refuses, naming the link, when a parent that was a plain directory is not one any more. */
+async function parentsStillPlain(host: Host, r: SwapRecord, kind: 'failed' | 'rollback-incomplete'): Promise<void> {
+  if (!r.parentsPlain) return;
+  await host.safeParent(r.target).catch((e: Error) => {
+    throw new MtaError(kind, `${r.planPath}: ${e.message}`, ['it was a plain directory when the run began: put the directory back, then run the rollback again', 'nothing was written through it']);
+  });
 }
 
 /** Test hook used engine-wide: die hard at a named journal point to prove undo recovers. */
@@ -91,6 +110,7 @@ export async function prepareSwap(host: Host, r: SwapRecord): Promise<void> {
   const dir = path.dirname(r.target);
   const parent = await host.lstat(dir);
   if (parent?.type !== 'dir') throw new MtaError('failed', `${path.dirname(r.planPath)} is not a directory; refusing to install ${r.planPath}`);
+  await parentsStillPlain(host, r, 'failed');
   const cur = await host.lstat(r.target);
   if (cur?.type === 'dir') throw new MtaError('refused', `${r.planPath} is a directory on the live system; refusing to replace it with a ${r.type}`);
   await writeTemp(host, r);
@@ -119,6 +139,7 @@ async function matches(host: Host, p: string, type: string, sha?: string, lnk?: 
 /** Undo one swap from its record, at whatever point it stopped. Idempotent. Returns the path's state now. */
 export async function swapBack(host: Host, r: SwapRecord): Promise<string> {
   const dir = path.dirname(r.target);
+  await parentsStillPlain(host, r, 'rollback-incomplete');
   await host.rm(r.tmp, { force: true });
   const oldName = `${r.planPath}.mta-old.${r.old.split('.mta-old.').pop()}`;
   if (r.existed) {

@@ -10,7 +10,7 @@ import type { ExecRequest } from '../lib/exec.js';
 import { MtaError } from '../lib/errors.js';
 import { checkOwners } from '../lib/owners.js';
 import { diffStage, formatDiff, formatEntry, statEntry, walkStage, type DiffEntry, type ManifestEntry } from '../lib/stage-manifest.js';
-import { commitSwap, crashPoint, makeDir, prepareSwap, removeDir, swapBack, undoSwapAction, swapRecord, type DirRecord, type SwapRecord } from '../lib/swap.js';
+import { commitSwap, crashPoint, makeDir, prepareSwap, removeDir, swapBack, undoSwapAction, swapRecord, type DirRecord, type SwapRecord, noteParents } from '../lib/swap.js';
 import { absPath, duration, durationMs } from '../lib/zod-helpers.js';
 import { defineStep } from './context.js';
 import type { StepContext, StepModule } from './types.js';
@@ -172,6 +172,7 @@ async function apply(step: InstallStep, ctx: StepContext): Promise<void> {
   // Preflight before any mutation: directories in the way, and the records the swap will journal.
   const dirs = await missingDirs(ctx, stage, files, diff, targetDirs(step, ctx));
   const records: SwapRecord[] = files.map((d) => swapRecord(d.path, ctx.real(d.path), ctx.runId, d.stage as ManifestEntry & { type: 'file' | 'symlink' }, path.join(stage, d.path), d.live));
+  await noteParents(ctx.host, records);
   // The missing-directory trap: `install -c prog /usr/lib` without the dir in the stage wrote a file named lib.
   for (const d of files) if (d.live?.type === 'dir') throw new MtaError('refused', `${d.path} is a directory live but a ${d.stage!.type} in the stage; refusing to replace it (add it to the install step's dirs)`);
   const intent = (action: string, data: object) => ctx.intent(action, data as Record<string, unknown>);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { MtaError } from '../lib/errors.js';
 import { statEntry } from '../lib/stage-manifest.js';
-import { crashPoint, makeDir, removeDir, swapBack, undoSwapAction, swapIn, swapRecord, type DirRecord, type SwapRecord } from '../lib/swap.js';
+import { crashPoint, makeDir, removeDir, swapBack, undoSwapAction, swapIn, swapRecord, type DirRecord, type SwapRecord, noteParents } from '../lib/swap.js';
 import { absPath } from '../lib/zod-helpers.js';
 import { defineStep } from './context.js';
 import type { StepContext, StepModule } from './types.js';
@@ -104,6 +104,7 @@ async function apply(step: MailerConfStep, ctx: StepContext): Promise<void> {
     const live = p.st ? await statEntry(ctx.host, p.real, file) : undefined;
     const entry = { path: file, type: 'file' as const, size: p.after.length, mode: live?.mode ?? 0o644, uid: live?.uid ?? 0, gid: live?.gid ?? 0, sha256: await ctx.host.sha256(src) };
     const rec = swapRecord(file, p.real, ctx.runId, entry, src, live);
+    await noteParents(ctx.host, [rec]);
     const seq = await ctx.intent('replace-file', rec as unknown as Record<string, unknown>);
     crashPoint(`mailer-conf:intent:${i + 1}`);
     await swapIn(ctx.host, rec);
