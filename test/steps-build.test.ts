@@ -2,6 +2,7 @@
  * Steps `configure` and `build` on the real upstream sendmail, 8.17.1.9 on Debian 12 (tarball from scripts/fetch-source.sh;
  * skipped only when it cannot be obtained), plus configure's dry run and undo on a small tree.
  */
+import { missingPrerequisites } from '../demo/host-setup.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -63,6 +64,9 @@ async function compiledWith(binary: string): Promise<string[]> {
   return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
 }
 
+/** A build needs cc, make, m4 and the headers: without them the test says so instead of failing (or passing). */
+const BUILD_TOOLS_MISSING = await missingPrerequisites().then((m) => (m.length ? `needs ${m.join(', ')}` : undefined));
+
 async function unpack(t: TestStepContext, tarball: string): Promise<string> {
   await sourceStep.apply(sourceSchema.parse({ type: 'source', tarball, sha256: (await sendmailSource())!.sha256 }), t.ctx);
   return t.ctx.handover.sourceDir as string;
@@ -71,6 +75,7 @@ async function unpack(t: TestStepContext, tarball: string): Promise<string> {
 test('source → configure → build of upstream sendmail (the release Debian serves) on Debian: ipv6 tls sasl2 milter, NEWDB via multiarch', async (tc) => {
   const tarball = await sendmailTarball();
   if (!tarball) return tc.skip(`upstream tarball unavailable: ${await sendmailTarballSkipReason()}`);
+  if (BUILD_TOOLS_MISSING) return tc.skip(BUILD_TOOLS_MISSING);
   tc.diagnostic(`sendmail ${(await sendmailSource())!.version} (${tarball})`);
   const t = await makeStepContext({ root: '/' });
   const dir = await unpack(t, tarball);
@@ -115,6 +120,7 @@ test('source → configure → build of upstream sendmail (the release Debian se
 test('known pitfall kept encoded: -DNETINET6 for sendmail alone fails to link (undefined sm_inet6_ntop)', async (tc) => {
   const tarball = await sendmailTarball();
   if (!tarball) return tc.skip(`upstream tarball unavailable: ${await sendmailTarballSkipReason()}`);
+  if (BUILD_TOOLS_MISSING) return tc.skip(BUILD_TOOLS_MISSING);
   const t = await makeStepContext({ root: '/' });
   await unpack(t, tarball);
   const features = { os: 'linux', ipv6: false, m4: ["APPENDDEF(`conf_sendmail_ENVDEF', `-DNETINET6')"] };

@@ -11,6 +11,7 @@
  * Test hook: MTA_UPGRADE_CRASH_AT=after:N (or before:N) makes the process SIGKILL itself right after (before)
  * journal record N is written, so tests can stop a run at every journal point.
  */
+import { crashPoint } from '../lib/crash-point.js';
 import path from 'node:path';
 import { systemClock, type Clock } from '../lib/clock.js';
 import type { Host } from '../host/types.js';
@@ -84,9 +85,9 @@ export class Journal implements JournalWriter {
     const p = this.tail.then(async () => {
       if (full.type === 'intent' && this.beforeIntent) await this.beforeIntent([...this.records, full]);
       this.records.push(full);
-      crashHook('before', seq);
+      crashPoint(`before:${seq}`);
       await this.host.appendDurable(this.file, line);
-      crashHook('after', seq);
+      crashPoint(`after:${seq}`);
       return seq;
     });
     this.tail = p.catch(() => {});
@@ -120,9 +121,6 @@ export class Journal implements JournalWriter {
   }
 }
 
-function crashHook(when: 'before' | 'after', seq: number): void {
-  if (process.env['MTA_UPGRADE_CRASH_AT'] === `${when}:${seq}`) process.kill(process.pid, 'SIGKILL');
-}
 
 /** Read a journal; a torn last line (the crash hit mid-write) is ignored: its mutation never started. */
 export async function readJournal(host: Host, file: string): Promise<JournalRecord[]> {

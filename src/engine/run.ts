@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { timeId } from '../lib/clock.js';
-import { crashPoint } from '../lib/swap.js';
+import { crashPoint } from '../lib/crash-point.js';
 import { TOOL_VERSION } from '../lib/version.js';
 import { MtaError, errorText, isMtaError } from '../lib/errors.js';
 import { hintText, msg } from '../messages.js';

@@ -50,11 +50,6 @@ async function parentsStillPlain(host: Host, r: SwapRecord, kind: 'failed' | 'ro
   });
 }
 
-/** Test hook used engine-wide: die hard at a named journal point to prove undo recovers. */
-export function crashPoint(label: string): void {
-  if (process.env.MTA_UPGRADE_CRASH_AT === label) process.kill(process.pid, 'SIGKILL');
-}
-
 
 export function swapRecord(planPath: string, target: string, runId: string, src: ManifestEntry & { type: 'file' | 'symlink' }, sourceReal: string, live?: ManifestEntry): SwapRecord {
   const dir = path.dirname(target);

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { logEnds } from '../lib/log-read.js';
 import { readPidFile } from '../lib/pid.js';
 import { MtaError } from '../lib/errors.js';
-import { crashPoint } from '../lib/swap.js';
+import { crashPoint } from '../lib/crash-point.js';
 import { absPath, argv, duration, durationMs, port } from '../lib/zod-helpers.js';
 import { defineStep } from './context.js';
 import type { BaseContext, StepContext, StepModule, UndoContext } from './types.js';
