@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { cli } from './helpers/cli.js';
 import { sshdSkipReason, startSshd, type TestSshd } from './helpers/sshd.js';
+import { setup, state } from './helpers/sample-run.js';
 
 const skip = sshdSkipReason();
 
@@ -102,4 +103,37 @@ test('--host is refused by commands that work from this machine, and its options
   assert.match(rel.stderr, /must be absolute/);
   const badDest = await cli(['status', '--host', '-oProxyCommand=x']);
   assert.equal(badDest.code, 2);
+});
+
+test('--host: a run backs up, changes and verifies on the host; a failing check rolls it back byte-identical; rollback --host after a good run', { skip, timeout: 10 * 60_000 }, async (t) => {
+  const d = await startSshd();
+  t.after(() => d.stop());
+  const s = await setup(d.backingDir);
+  const where = [...target(d), '--root', `${d.targetRoot}/root`, '--state-dir', `${d.targetRoot}/state`];
+  const before = await state(s.root);
+
+  // A required check that cannot pass: the run rolls itself back; its hints carry --host (run when pasted).
+  const failing = path.join(path.dirname(s.plan), 'failing.yaml');
+  await fs.writeFile(failing, (await fs.readFile(s.plan, 'utf8')) + '  - type: file\n    path: /etc/mail/never-there\n', { mode: 0o600 });
+  const bad = await cli(['run', failing, ...where, '--yes', '--confirm-timeout', '0']);
+  assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+  assert.deepEqual(await state(s.root), before, 'rolled back byte-identical on the host');
+  const st = await cli(['status', ...where]);
+  assert.match(st.stdout, /rolled back/);
+
+  // A good run, then rollback over SSH from a fresh invocation.
+  const ok = await cli(['run', s.plan, ...where, '--yes']);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.notDeepEqual(await state(s.root), before);
+  assert.match(ok.stdout, new RegExp(`Undo with: mta-upgrade rollback \\S+ --host ${d.dest.replace(/[.]/g, '\\.')} --identity`));
+  // Everything of the run is on the host: journal, backup (0600 in a 0700 store), revert.sh.
+  const store = path.join(d.backingDir, 'state/backups');
+  assert.equal((await fs.stat(store)).mode & 0o777, 0o700);
+  for (const f of (await fs.readdir(store)).filter((n) => n.endsWith('.tar.gz'))) assert.equal((await fs.stat(path.join(store, f))).mode & 0o777, 0o600);
+  const rb = await cli(['rollback', ...where, '--yes']);
+  assert.equal(rb.code, 0, rb.stdout + rb.stderr);
+  assert.deepEqual(await state(s.root), before, 'rollback --host: byte-identical');
+  const list = await cli(['backups', 'list', ...where]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.equal(list.stdout.trim().split('\n').length, 3, list.stdout); // header + the two runs' backups
 });
