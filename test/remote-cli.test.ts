@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { execa } from 'execa';
 import { cli } from './helpers/cli.js';
 import { sshdSkipReason, startSshd, type TestSshd } from './helpers/sshd.js';
 import { setup, state } from './helpers/sample-run.js';
@@ -136,4 +137,47 @@ test('--host: a run backs up, changes and verifies on the host; a failing check 
   const list = await cli(['backups', 'list', ...where]);
   assert.equal(list.code, 0, list.stderr);
   assert.equal(list.stdout.trim().split('\n').length, 3, list.stdout); // header + the two runs' backups
+});
+
+test('--host: the source step checks the archive here and unpacks it with the host tar; a link in the archive is refused', { skip, timeout: 5 * 60_000 }, async (t) => {
+  const d = await startSshd();
+  t.after(() => d.stop());
+  const root = path.join(d.backingDir, 'root');
+  const src = path.join(d.backingDir, 'src');
+  await fs.mkdir(path.join(src, 'pkg-1.0/sub'), { recursive: true });
+  await fs.mkdir(path.join(root, 'distfiles'), { recursive: true });
+  await fs.mkdir(path.join(root, 'etc/mail'), { recursive: true });
+  await fs.writeFile(path.join(root, 'etc/mail/sendmail.cf'), 'O old\n');
+  await fs.writeFile(path.join(src, 'pkg-1.0/sub/Build'), '#!/bin/sh\necho built\n', { mode: 0o755 });
+  await execa('tar', ['-czf', path.join(root, 'distfiles/pkg.tar.gz'), '-C', src, 'pkg-1.0']);
+  await fs.symlink('/etc/passwd', path.join(src, 'pkg-1.0/evil'));
+  await execa('tar', ['-czf', path.join(root, 'distfiles/evil.tar.gz'), '-C', src, 'pkg-1.0']);
+  const sha = async (f: string) => createHash('sha256').update(await fs.readFile(path.join(root, 'distfiles', f))).digest('hex');
+  const plan = async (f: string) => {
+    const file = path.join(d.backingDir, '..', `src-${f}-${d.port}.yaml`);
+    await fs.writeFile(file, [
+      'name: remote-source', 'mta: sendmail', 'version: 8.17.1.9', 'configs: [/etc/mail/sendmail.cf]', 'steps:',
+      `  - type: source`, `    tarball: /distfiles/${f}`, `    sha256: ${await sha(f)}`,
+      '  - type: command', '    name: touch the config', "    argv: ['echo changed >> ${root}/etc/mail/sendmail.cf']", '    shell: true', '',
+    ].join('\n'), { mode: 0o600 });
+    return file;
+  };
+  const where = [...target(d), '--root', `${d.targetRoot}/root`, '--state-dir', `${d.targetRoot}/state`];
+  const dry = await cli(['run', await plan('pkg.tar.gz'), ...where, '--dry-run']);
+  assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+  assert.match(dry.stdout, /sha256 matches the plan/);
+  assert.match(dry.stdout, /unpack it on root@127\.0\.0\.1:\d+ with: tar -xzof /);
+
+  const ok = await cli(['run', await plan('pkg.tar.gz'), ...where, '--yes', '--confirm-timeout', '0']);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  const work = path.join(d.backingDir, 'state/work');
+  const [runId] = await fs.readdir(work);
+  assert.equal(await fs.readFile(path.join(work, runId!, 'source/tree/pkg-1.0/sub/Build'), 'utf8'), '#!/bin/sh\necho built\n', 'unpacked on the host');
+  assert.equal(((await fs.stat(path.join(work, runId!, 'source/tree/pkg-1.0/sub/Build'))).mode & 0o777), 0o755);
+
+  const cfg = await fs.readFile(path.join(root, 'etc/mail/sendmail.cf'), 'utf8');
+  const evil = await cli(['run', await plan('evil.tar.gz'), ...where, '--yes', '--confirm-timeout', '0']);
+  assert.equal(evil.code, 1, evil.stdout + evil.stderr);
+  assert.match(evil.stdout + evil.stderr, /SymbolicLink refused: pkg-1\.0\/evil -> \/etc\/passwd/);
+  assert.equal(await fs.readFile(path.join(root, 'etc/mail/sendmail.cf'), 'utf8'), cfg, 'nothing changed on the host');
 });
