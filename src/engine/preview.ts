@@ -68,7 +68,7 @@ export async function preview(o: EngineOptions, base: BaseContext, opts: { quiet
   say(`State directory: ${o.stateDir}`);
   say('');
   const paths = [...plan.binaries, ...plan.configs];
-  say(`1. Back up ${paths.length} paths into one archive:`);
+  say(`1. Back up ${plural(paths.length, 'path')} into one archive:`);
   for (const p of paths) {
     const s = await pathState(base.host, p, base.real(p));
     event('backup-path', { ...s });

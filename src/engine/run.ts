@@ -165,7 +165,7 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
       const bad = preChecks.filter((c) => c.result.status !== 'pass').length;
       return bad ? `${bad} of ${preChecks.length} not passing yet (recorded)` : `${preChecks.length} passing`;
     }),
-    task(`Back up ${plan.binaries.length + plan.configs.length} paths`, async () => {
+    task(`Back up ${plural(plan.binaries.length + plan.configs.length, 'path')}`, async () => {
       const b = await createBackup({
         host,
         storeDir: path.join(o.stateDir, 'backups'),
