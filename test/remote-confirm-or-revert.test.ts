@@ -85,3 +85,22 @@ test('the SSH connection cut during a long step: the host reverts by itself', { 
   assert.notEqual(r.exitCode, 0, 'the controller saw its connection go');
   await afterRevert(t, d, before, 'connection cut during a long step', took);
 });
+
+test('the SSH connection cut after the changes, while the checks run: the host reverts by itself', { skip }, async (t) => {
+  const d = await startSshd();
+  t.after(() => d.stop());
+  const s = await setup(d.backingDir);
+  const text = await fs.readFile(s.plan, 'utf8');
+  // A check that takes long: every change is made (the service would have been restarted), nothing confirmed yet.
+  await fs.writeFile(s.plan, text + "  - type: command\n    name: A slow check after the restart\n    argv: [sleep, '61']\n");
+  const before = await state(s.root);
+  const run = execa(process.execPath, [path.resolve('dist/src/cli.js'), 'run', s.plan, ...remoteArgs(d), '--yes', '--confirm-timeout', '5s'], { reject: false, stdin: 'ignore', env: { NO_COLOR: '1' } });
+  const runDir = await runDirOf(d);
+  for (let i = 0; i < 1200 && (await execa('pgrep', ['-f', '^sleep 61$'], { reject: false })).exitCode !== 0; i++) await sleep(100);
+  assert.notDeepEqual(await state(s.root), before, 'the changes were made before the checks');
+  await execa('pkill', ['-f', `ControlMaster=yes.*${d.port}`], { reject: false });
+  const took = await waitReverted(runDir, 120_000);
+  const r = await run;
+  assert.notEqual(r.exitCode, 0, 'the controller saw its connection go');
+  await afterRevert(t, d, before, 'connection cut while the checks ran', took);
+});
