@@ -66,6 +66,8 @@ test('--host: status, verify and a dry run act on the host over one SSH connecti
   assert.ok(dry.code === 0, dry.stdout + dry.stderr);
   assert.match(dry.stdout, /\/etc\/mail\/sendmail\.cf/);
   assert.match(dry.stdout, /nothing was changed/i);
+  // The dry run names the host and what it probed there (never guessed from the controller).
+  assert.match(dry.stdout, /^Host: root@127\.0\.0\.1:\d+ — linux \(\S+\), gnu userland: stat -c, sha256sum, /m);
   // A dry run writes nothing, on the host either.
   await assert.rejects(fs.stat(path.join(d.backingDir, 'state')));
 });
@@ -174,6 +176,20 @@ test('--host: the source step checks the archive here and unpacks it with the ho
   const [runId] = await fs.readdir(work);
   assert.equal(await fs.readFile(path.join(work, runId!, 'source/tree/pkg-1.0/sub/Build'), 'utf8'), '#!/bin/sh\necho built\n', 'unpacked on the host');
   assert.equal(((await fs.stat(path.join(work, runId!, 'source/tree/pkg-1.0/sub/Build'))).mode & 0o777), 0o755);
+
+  // A tarball only on this controller: uploaded into the run's work area on the host, checked there.
+  const ctlTar = path.join(d.backingDir, '..', `controller-${d.port}.tar.gz`);
+  await fs.copyFile(path.join(root, 'distfiles/pkg.tar.gz'), ctlTar);
+  const ctlPlan = (await fs.readFile(await plan('pkg.tar.gz'), 'utf8')).replace('/distfiles/pkg.tar.gz', ctlTar);
+  const ctlFile = path.join(d.backingDir, '..', `ctl-${d.port}.yaml`);
+  await fs.writeFile(ctlFile, ctlPlan, { mode: 0o600 });
+  const ctlDry = await cli(['run', ctlFile, ...where, '--dry-run']);
+  assert.equal(ctlDry.code, 0, ctlDry.stdout + ctlDry.stderr);
+  assert.match(ctlDry.stdout, /on this controller \(not on root@127\.0\.0\.1:\d+\): sha256 matches the plan; would upload it to /);
+  const ctlRun = await cli(['run', ctlFile, ...where, '--yes', '--confirm-timeout', '0']);
+  assert.equal(ctlRun.code, 0, ctlRun.stdout + ctlRun.stderr);
+  const newest = (await fs.readdir(work)).sort().at(-1)!;
+  assert.equal(await fs.readFile(path.join(work, newest, 'source/tree/pkg-1.0/sub/Build'), 'utf8'), '#!/bin/sh\necho built\n', 'uploaded and unpacked on the host');
 
   const cfg = await fs.readFile(path.join(root, 'etc/mail/sendmail.cf'), 'utf8');
   const evil = await cli(['run', await plan('evil.tar.gz'), ...where, '--yes', '--confirm-timeout', '0']);

@@ -9,7 +9,7 @@ import { stepModule } from '../steps/index.js';
 import { stepContext } from '../steps/context.js';
 import { formatBytes, plural } from '../lib/format.js';
 import type { RunContext } from '../steps/types.js';
-import type { Host } from '../host/types.js';
+import type { Host, HostFacts } from '../host/types.js';
 import { runChecks, formatChecks, type CheckOutcome } from './checks.js';
 import { checkContext, dryRunJournal, planFacts, redactorFor, type EngineOptions } from './context.js';
 import type { BaseContext } from '../steps/types.js';
@@ -66,6 +66,7 @@ export async function preview(o: EngineOptions, base: BaseContext, opts: { quiet
   let replaces = 0;
   say(`Plan ${plan.name}: ${plan.mta} → ${plan.version}${o.root ? `, under root ${o.root}` : ''}`);
   say(`State directory: ${o.stateDir}`);
+  if (base.host.remote) say(`Host: ${base.host.label} — ${factsLine(await base.host.facts())}`);
   say('');
   const paths = [...plan.binaries, ...plan.configs];
   say(`1. Back up ${plural(paths.length, 'path')} into one archive:`);
@@ -109,6 +110,12 @@ export async function preview(o: EngineOptions, base: BaseContext, opts: { quiet
   for (const l of formatChecks(outcomes)) say(l);
   const recap: Recap = { backupPaths: paths.length, replaceFiles: replaces, commands, checksPassing: outcomes.filter((c) => c.result.status === 'pass').length, checks: outcomes.length, blockers };
   return { checks: outcomes, recap };
+}
+
+/** What the preview says of a remote host: its OS and the tools it will be driven with (probed, not guessed). */
+export function factsLine(f: HostFacts): string {
+  const tools = [`stat ${f.stat === 'gnu' ? '-c' : '-f'}`, f.sha256, f.fsync === 'fsync' ? 'fsync(1)' : 'sync FILE', f.lock === 'mkdir' ? 'mkdir lock' : f.lock, f.tar === 'gnu' ? 'GNU tar' : 'bsdtar', f.proc ? '/proc' : f.procstat ? 'procstat' : 'no /proc'];
+  return `${f.os} (${f.hostname}), ${f.userland} userland: ${tools.join(', ')}`;
 }
 
 export function flatten(o: CheckOutcome): Record<string, unknown> {

@@ -11,6 +11,9 @@
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { sha256File } from '../lib/sha256.js';
 import { z } from 'zod';
 import type { ExecRequest } from '../lib/exec.js';
 import { MtaError } from '../lib/errors.js';
@@ -42,7 +45,10 @@ const isUrl = (l: string) => /^https?:\/\//.test(l);
 function layout(step: SourceStep, ctx: BaseContext) {
   const base = path.join(ctx.workDir, 'source');
   const local = (l: string, sub: string) => (isUrl(l) ? path.join(base, sub, path.basename(new URL(l).pathname) || 'download') : ctx.real(l));
-  return { base, tree: path.join(base, 'tree'), tarball: local(step.tarball, 'download'), signature: step.signature && local(step.signature, 'download') };
+  return {
+    base, tree: path.join(base, 'tree'), tarball: local(step.tarball, 'download'), signature: step.signature && local(step.signature, 'download'),
+    upload: path.join(base, 'upload', path.basename(step.tarball)),
+  };
 }
 
 /** The one gpgv command, for describe and apply alike. No homedir is read: only the plan's keyring is trusted. */
@@ -51,6 +57,29 @@ export function gpgvRequest(keyring: string, signature: string, tarball: string)
 }
 
 const exists = async (ctx: BaseContext, p: string) => (await ctx.host.lstat(p)) !== undefined;
+
+/**
+ * With --host, a tarball the host does not have may be on this controller, at the path the plan names (not under
+ * --root: that is the host's). It is then uploaded into the step's work area on the host and checked there.
+ */
+async function onController(step: SourceStep, hostPath: string, ctx: BaseContext): Promise<string | undefined> {
+  if (!ctx.host.remote || isUrl(step.tarball) || (await exists(ctx, hostPath))) return undefined;
+  return (await stat(step.tarball).catch(() => undefined))?.isFile() ? step.tarball : undefined;
+}
+
+/** The controller's file streamed to the host (durable: temp, fsync, rename), its sha256 checked after on the host. */
+async function upload(from: string, to: string, ctx: StepContext): Promise<void> {
+  ctx.report(`uploading ${from} to ${ctx.host.label}:${to}`);
+  await ctx.host.mkdir(path.dirname(to), { recursive: true, mode: 0o700 });
+  const out = ctx.host.writeStream(to, 0o600);
+  try {
+    await pipeline(createReadStream(from), out.stream);
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+}
 
 /** Streamed to disk with a size cap: a hostile server must not fill the disk or the memory before the sha check. */
 async function download(url: string, to: string, ctx: StepContext, maxBytes = MAX_DOWNLOAD): Promise<void> {
@@ -127,8 +156,14 @@ export const sourceStep: StepModule<SourceStep> = defineStep({
   async describe(step, ctx) {
     const l = layout(step, ctx);
     const out: string[] = [];
+    const ctl = await onController(step, l.tarball, ctx);
     if (isUrl(step.tarball)) out.push(`would fetch ${step.tarball} to ${l.tarball}, then require sha256 ${step.sha256}`);
-    else if (!(await exists(ctx, l.tarball))) {
+    else if (ctl) {
+      const got = await sha256File(ctl);
+      const ok = got === step.sha256.toLowerCase();
+      out.push(`tarball ${ctl} on this controller (not on ${ctx.host.label}): sha256 ${ok ? 'matches the plan' : `${got} DOES NOT MATCH the plan's ${step.sha256}`}; would upload it to ${l.upload} and check its sha256 there`);
+      if (!ok) ctx.blocker?.(`tarball ${ctl}: sha256 ${got}, the plan says ${step.sha256}`);
+    } else if (!(await exists(ctx, l.tarball))) {
       out.push(`tarball ${l.tarball}: MISSING (apply would fail)`);
       ctx.blocker?.(`tarball ${l.tarball}: missing`);
     } else {
@@ -163,6 +198,11 @@ export const sourceStep: StepModule<SourceStep> = defineStep({
     const seq = await ctx.intent('unpack', { dir: l.base });
     await ctx.host.mkdir(l.base, { recursive: true, mode: 0o755 });
     if (isUrl(step.tarball)) await download(step.tarball, l.tarball, ctx);
+    const ctl = await onController(step, l.tarball, ctx);
+    if (ctl) {
+      await upload(ctl, l.upload, ctx);
+      l.tarball = l.upload;
+    }
     if (step.signature && isUrl(step.signature)) await download(step.signature, l.signature!, ctx);
     if (!(await exists(ctx, l.tarball))) throw new MtaError('not-found', `source tarball not found: ${l.tarball}`);
     await checkSha(ctx, l.tarball, step.sha256);
