@@ -82,17 +82,22 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .option('-n, --dry-run', 'show what would be done, run the read-only checks, change nothing')
     .option('-y, --yes', 'do not ask before changing the system')
     .option('--confirm-timeout <duration>', 'the host reverts the run by itself (revert.sh) when this controller is silent this long; 0 = off', '120s')
+    .option('--copy-backups-to <dir>', "also keep a verified copy of the run's backup in DIR on this machine (with --host: the controller), before the first change")
     .option('--force', "run even when the plan's version check finds its version installed and every required check passes")
     .addHelpText('after', '\nExit codes: 0 done (or nothing to do), 1 failed and rolled back, 5 blocked: the preview found a blocker (listed in its recap), nothing was changed.')
-    .action(async (plan: string, opts: { dryRun?: boolean; yes?: boolean; confirmTimeout: string; force?: boolean }) => {
+    .action(async (plan: string, opts: { dryRun?: boolean; yes?: boolean; confirmTimeout: string; force?: boolean; copyBackupsTo?: string }) => {
       const g = globals('run');
       const { runCommand } = await import('./commands/run.js');
-      await runCommand(plan, { dryRun: !!opts.dryRun, confirmTimeout: opts.confirmTimeout, force: !!opts.force }, { ...g, yes: g.yes || !!opts.yes }, io);
+      await runCommand(plan, { dryRun: !!opts.dryRun, confirmTimeout: opts.confirmTimeout, force: !!opts.force, copyBackupsTo: opts.copyBackupsTo }, { ...g, yes: g.yes || !!opts.yes }, io);
     });
   program.command('validate <plan>').description('check a plan: every problem at once, with file:line:col').action(lazy(1, async () => (await import('./commands/validate.js')).validateCommand));
   program.command('schema').description('print the JSON Schema (draft-07) of plans, for editors').action(lazy(0, async () => (await import('./commands/schema.js')).schemaCommand));
   program.command('verify <plan>').description('run all checks of a plan against the live system (read-only)').action(lazy(1, async () => (await import('./commands/verify.js')).verifyCommand));
-  program.command('backup <plan>').description("archive the plan's binaries and configs now (verified, 0600)").action(lazy(1, async () => (await import('./commands/backup.js')).backupCommand));
+  program
+    .command('backup <plan>')
+    .description("archive the plan's binaries and configs now (verified, 0600)")
+    .option('--copy-backups-to <dir>', 'also keep a verified copy in DIR on this machine (with --host: the controller)')
+    .action(lazy(2, async () => (await import('./commands/backup.js')).backupCommand));
   program
     .command('rollback [run-id]')
     .description('undo a run (default: the latest), even after a crash; twice is a no-op')

@@ -125,8 +125,15 @@ test('--host: a run backs up, changes and verifies on the host; a failing check 
   assert.match(st.stdout, /rolled back/);
 
   // A good run, then rollback over SSH from a fresh invocation.
-  const ok = await cli(['run', s.plan, ...where, '--yes']);
+  const copies = path.join(d.backingDir, '..', `copies-${d.port}`);
+  const ok = await cli(['run', s.plan, ...where, '--yes', '--copy-backups-to', copies]);
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  // --copy-backups-to: the same bytes as the host's store, 0600 in a 0700 directory on the controller.
+  assert.equal((await fs.stat(copies)).mode & 0o777, 0o700);
+  const [copy] = (await fs.readdir(copies)).filter((n) => n.endsWith('.tar.gz'));
+  assert.ok(copy, 'a copy on the controller');
+  assert.equal((await fs.stat(path.join(copies, copy!))).mode & 0o777, 0o600);
+  assert.deepEqual(await fs.readFile(path.join(copies, copy!)), await fs.readFile(path.join(d.backingDir, 'state/backups', copy!)));
   assert.notDeepEqual(await state(s.root), before);
   assert.match(ok.stdout, new RegExp(`Undo with: mta-upgrade rollback \\S+ --host ${d.dest.replace(/[.]/g, '\\.')} --identity`));
   // Everything of the run is on the host: journal, backup (0600 in a 0700 store), revert.sh.

@@ -41,6 +41,8 @@ export interface EngineOptions {
    * timer); 0 turns the timer off (revert.sh is still kept). Default 120.
    */
   confirmTimeoutS?: number;
+  /** --copy-backups-to: a verified copy of the run's backup on the controller, before the first change. */
+  copyBackupsTo?: string;
   /** Run even when there is nothing to do (the plan's version installed, required checks passing). */
   force?: boolean;
 }

@@ -3,6 +3,7 @@
  * a required check fails or the admin presses Ctrl-C after the first change, everything applied is undone
  * (src/engine/rollback.ts), the checks run again, and the error says what changed, what was undone and what to do.
  */
+import { copyBackupToController } from './backup-copy.js';
 import os from 'node:os';
 import path from 'node:path';
 import { timeId } from '../lib/clock.js';
@@ -179,6 +180,11 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
       const rec = await readBackup(path.join(o.stateDir, 'backups'), b.id);
       runGuard.setBackup({ file: b.file, sha256: b.sha256, manifest: rec.manifest });
       outcome.backupId = b.id;
+      if (o.copyBackupsTo) {
+        const copy = await copyBackupToController(host, path.join(o.stateDir, 'backups'), b, o.copyBackupsTo);
+        await journal.write({ type: 'note', event: 'backup-copy', data: { file: copy } });
+        return `backup ${b.id}, copy ${copy}`;
+      }
       return `backup ${b.id}`;
     }),
     ...plan.steps.map((step, i) =>
