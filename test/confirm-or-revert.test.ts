@@ -4,6 +4,7 @@
  * further command; the journal says the host did it; `status` fails until it is acknowledged; `rollback` is then a
  * no-op success. A confirmed run's timer is gone and never reverts it.
  */
+import { alive, sleep } from './helpers/proc.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -16,15 +17,6 @@ import { LocalHost } from '../src/host/local.js';
 import { TIMER_FILES } from '../src/engine/revert/deadman.js';
 
 const H = new LocalHost({ root: '/', dryRun: false });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const args = (s: { plan: string; root: string; stateDir: string }, ...more: string[]) => ['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes', ...more];
 
 test('kill -9 after the changes: the host reverts by itself; status fails until acknowledged; rollback is a no-op', async (t) => {

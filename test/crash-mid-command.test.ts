@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { CLI, REPO, cliProcess } from './helpers/cli.js';
-import { makeSampleTree, snapshotTree } from './helpers/tree.js';
+import { setup as sampleSetup, state } from './helpers/sample-run.js';
 
 const skip = process.platform !== 'linux' && 'reads /proc to see the process group';
 
@@ -26,26 +26,7 @@ const STEPS = `
     shell: true
 `;
 
-async function state(root: string) {
-  const snap = await snapshotTree(root);
-  for (const rel of ['.', 'usr', 'usr/local', 'usr/local/lib', 'usr/local/sbin', 'usr/sbin', 'etc']) {
-    const e = snap.get(rel);
-    if (e) snap.set(rel, { ...e, mtimeMs: 0 });
-  }
-  return snap;
-}
-
-async function setup(base: string) {
-  const root = path.join(base, 'root');
-  const stateDir = path.join(base, 'state');
-  await fs.mkdir(path.join(root, 'usr/local/lib'), { recursive: true });
-  const tree = await makeSampleTree(root);
-  const plan = path.join(base, 'plan.yaml');
-  const bins = tree.paths.filter((p) => !p.endsWith('/'));
-  const cfgs = tree.paths.filter((p) => p.endsWith('/'));
-  await fs.writeFile(plan, `name: late\nmta: sendmail\nversion: 8.17.1.9\nbinaries: [${bins.join(', ')}]\nconfigs: [${cfgs.join(', ')}]\nsteps:${STEPS}`);
-  return { root, stateDir, plan };
-}
+const setup = (base: string) => sampleSetup(base, { steps: STEPS, name: 'late' });
 
 /** Some process of the group is running (a zombie is not: the killed group's parent is gone, and init may reap late). */
 async function groupAlive(pgid: number): Promise<boolean> {

@@ -10,67 +10,19 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cliProcess } from './helpers/cli.js';
-import { makeSampleTree, snapshotTree } from './helpers/tree.js';
+import { setup as sampleSetup, state } from './helpers/sample-run.js';
 
-const STEPS = `
-  - type: command
-    name: Rewrite the config
-    argv: ['printf "O Changed=yes\\n" >> \${root}/etc/mail/sendmail.cf']
-    shell: true
-  - type: command
-    name: Replace the setuid binary
-    argv: ['printf new > \${root}/usr/local/sbin/sendmail.tmp && chmod 2555 \${root}/usr/local/sbin/sendmail.tmp && mv \${root}/usr/local/sbin/sendmail.tmp \${root}/usr/local/sbin/sendmail']
-    shell: true
-  - type: command
-    name: Create the absent library
-    argv: ['echo lib > \${root}/usr/local/lib/libmilter-new.so']
-    shell: true
-  - type: command
-    name: Re-point the symlink and drop the secret
-    argv: ['ln -sfn /nowhere \${root}/usr/sbin/sendmail && rm -f \${root}/etc/mail/certs/key.pem && rm -rf \${root}/etc/mail/deep']
-    shell: true
-  - type: command
-    name: Marker with its own undo
-    argv: [touch, '\${root}/marker']
-    undo: [rm, -f, '\${root}/marker']
-`;
-
-/**
- * The root as a rollback must bring it back: everything, except the mtimes of directories that are not backed up
- * themselves but hold a backed-up path (creating or replacing a file there touches them).
- */
-async function state(root: string) {
-  const snap = await snapshotTree(root);
-  for (const rel of ['.', 'usr', 'usr/local', 'usr/local/lib', 'usr/local/sbin', 'usr/sbin']) {
-    const e = snap.get(rel);
-    if (e) snap.set(rel, { ...e, mtimeMs: 0 });
-  }
-  return snap;
-}
-
-async function setup(base: string, paths: string[]) {
-  const root = path.join(base, 'root');
-  const state = path.join(base, 'state');
-  await fs.mkdir(root, { recursive: true });
-  await makeSampleTree(root);
-  await fs.mkdir(path.join(root, 'usr/local/lib'), { recursive: true });
-  const plan = path.join(base, 'plan.yaml');
-  const bins = paths.filter((p) => !p.endsWith('/'));
-  const cfgs = paths.filter((p) => p.endsWith('/'));
-  await fs.writeFile(
-    plan,
-    `name: crash\nmta: sendmail\nversion: 8.17.1.9\nbinaries: [${bins.join(', ')}]\nconfigs: [${cfgs.join(', ')}]\nsteps:${STEPS}checks:\n  - type: file\n    path: /etc/mail/sendmail.cf\n`,
-  );
-  return { root, state, plan };
-}
+const setup = async (base: string) => {
+  const s = await sampleSetup(base, { name: 'crash' });
+  return { ...s, state: s.stateDir };
+};
 
 test('SIGKILL at every journal point, then rollback: the root is byte-identical', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-crash-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
-  const paths = ['/usr/local/sbin/sendmail', '/usr/sbin/sendmail', '/etc/mail/', '/usr/local/lib/libmilter-new.so'];
 
   // A clean run tells how many journal records a run writes.
-  const probe = await setup(path.join(dir, 'count'), paths);
+  const probe = await setup(path.join(dir, 'count'));
   const ok = await cliProcess(['run', probe.plan, '--root', probe.root, '--state-dir', probe.state, '--yes']);
   assert.equal(ok.code, 0, ok.stderr);
   const runs = await fs.readdir(path.join(probe.state, 'runs'));
@@ -82,7 +34,7 @@ test('SIGKILL at every journal point, then rollback: the root is byte-identical'
   for (const point of points) {
     await t.test(point, async () => {
       if (process.env['CRASH_ONLY'] && process.env['CRASH_ONLY'] !== point) return;
-      const s = await setup(path.join(dir, point.replace(':', '-')), paths);
+      const s = await setup(path.join(dir, point.replace(':', '-')));
       const before = await state(s.root);
       const crashed = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--yes'], { env: { MTA_UPGRADE_CRASH_AT: point } });
       assert.equal(crashed.signal, 'SIGKILL', `the run was killed at ${point}: ${crashed.stderr}`);

@@ -4,6 +4,7 @@
  * journal then says it was reverted, so `rollback` has nothing left to do. A tampered archive is refused before
  * anything changes.
  */
+import { alive, sleep } from './helpers/proc.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -91,7 +92,6 @@ test('revert.sh refuses a tampered archive before it changes anything', async (t
   assert.equal(needsRollback(after!), true);
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('a revert.sh killed part-way does not block the rollback for ever: rollback finishes the job', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-revert-killed-'));
@@ -117,14 +117,6 @@ test('a revert.sh killed part-way does not block the rollback for ever: rollback
   assert.deepEqual(await state(s.root), before, 'the root is back as before the run');
   assert.equal(needsRollback((await listRuns(H, s.stateDir))[0]!), false);
 });
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 async function startTimer(runDir: string, runId: string, timeoutS: number): Promise<number> {
   await fs.writeFile(path.join(runDir, TIMER_FILES.script), deadmanScript(runDir, runId, timeoutS), { mode: 0o700 });

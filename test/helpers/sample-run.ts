@@ -40,7 +40,8 @@ export async function state(root: string) {
   return snap;
 }
 
-export async function setup(base: string) {
+/** A sandbox: the sample tree under `<base>/root`, `<base>/state`, and a plan of `steps` (default STEPS) over it. */
+export async function setup(base: string, o: { steps?: string; name?: string } = {}) {
   const root = path.join(base, 'root');
   const stateDir = path.join(base, 'state');
   await fs.mkdir(path.join(root, 'usr/local/lib'), { recursive: true });
@@ -48,7 +49,7 @@ export async function setup(base: string) {
   const plan = path.join(base, 'plan.yaml');
   const bins = tree.paths.filter((p) => !p.endsWith('/'));
   const cfgs = tree.paths.filter((p) => p.endsWith('/'));
-  await fs.writeFile(plan, `name: revert\nmta: sendmail\nversion: 8.17.1.9\nbinaries: [${bins.join(', ')}]\nconfigs: [${cfgs.join(', ')}]\nsteps:${STEPS}checks:\n  - type: file\n    path: /etc/mail/sendmail.cf\n`);
+  await fs.writeFile(plan, `name: ${o.name ?? 'revert'}\nmta: sendmail\nversion: 8.17.1.9\nbinaries: [${bins.join(', ')}]\nconfigs: [${cfgs.join(', ')}]\nsteps:${o.steps ?? STEPS}checks:\n  - type: file\n    path: /etc/mail/sendmail.cf\n`);
   return { root, stateDir, plan };
 }
 
