@@ -13,6 +13,7 @@ import { listRuns } from '../engine/journal.js';
 import { hostOf, stateDirOf } from './common.js';
 import { listBackups, pinBackup, planPrune, pruneBackups, readBackup, verifyBackup, infoOf, type BackupInfo } from '../engine/backups.js';
 import type { GlobalOptions, Io } from './types.js';
+import type { Host } from '../host/types.js';
 
 export function storeDirOf(g: GlobalOptions): string {
   return path.join(resolveStateDir(g.root ?? '/', g.stateDir), 'backups');
@@ -29,7 +30,7 @@ function table(rows: string[][]): string[] {
 
 export async function backupsListCommand(g: GlobalOptions, io: Io): Promise<void> {
   const store = storeDirOf(g);
-  const all = await listBackups(store);
+  const all = await listBackups(await hostOf(g), store);
   for (const b of all) io.event('backup', { ...b });
   if (all.length === 0) return io.out(`no backups in ${store}`);
   for (const line of table([['ID', 'TIME', 'PLAN', 'SIZE', 'FILES', 'VERIFIED', 'PINNED'], ...all.map(row)])) io.out(line);
@@ -37,7 +38,7 @@ export async function backupsListCommand(g: GlobalOptions, io: Io): Promise<void
 
 export async function backupsShowCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
   const store = storeDirOf(g);
-  const r = await readBackup(store, id);
+  const r = await readBackup(await hostOf(g), store, id);
   const b = infoOf(store, r);
   const m = r.manifest;
   io.event('backup', { ...b, host: m.host, toolVersion: m.toolVersion, runId: m.runId, paths: m.paths, skipped: m.skipped, checks: m.checks });
@@ -63,14 +64,14 @@ export async function backupsShowCommand(id: string, g: GlobalOptions, io: Io): 
 }
 
 export async function backupsVerifyCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
-  const res = await verifyBackup(storeDirOf(g), id);
+  const res = await verifyBackup(await hostOf(g), storeDirOf(g), id);
   io.event('verify', { id, ok: res.ok, checked: res.checked, problems: res.problems });
   if (!res.ok) throw new MtaError('failed', `backup ${id} is damaged: ${plural(res.problems.length, 'problem')}`, res.problems);
   io.out(`backup ${id}: ok, ${plural(res.checked, 'entry', 'entries')} checked (sha256, mode, owner, mtime, link targets)`);
 }
 
 export async function backupsPinCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
-  const b = await pinBackup(storeDirOf(g), id, true);
+  const b = await pinBackup(await hostOf(g), storeDirOf(g), id, true);
   io.event('pinned', { id: b.id });
   io.out(`backup ${b.id} pinned: prune will never delete it`);
 }
@@ -85,17 +86,17 @@ export async function backupsPruneCommand(opts: { keep?: number }, g: GlobalOpti
     const runDirs = (await listRuns(host, stateDirOf(g))).map((r) => r.dir);
     const swept = await removeLeftoverFiles(host, { storeDir: store, runDirs });
     if (swept.length) io.out(msg.removedLeftovers(swept));
-    await prune(store, opts, g, io);
+    await prune(host, store, opts, g, io);
   } finally {
     await lock.release();
   }
 }
 
-async function prune(store: string, opts: { keep?: number }, g: GlobalOptions, io: Io): Promise<void> {
-  const planned = await planPrune(store, opts.keep);
+async function prune(host: Host, store: string, opts: { keep?: number }, g: GlobalOptions, io: Io): Promise<void> {
+  const planned = await planPrune(host, store, opts.keep);
   const keep = planned.keep;
   // A backup that a rollback may still need is never pruned: the one of any run not rolled back yet.
-  const needed = new Set((await listRuns(await hostOf(g), stateDirOf(g))).filter((r) => r.backupId && r.rollback?.status !== 'complete').map((r) => r.backupId!));
+  const needed = new Set((await listRuns(host, stateDirOf(g))).filter((r) => r.backupId && r.rollback?.status !== 'complete').map((r) => r.backupId!));
   const remove = planned.remove.filter((b) => !needed.has(b.id));
   if (remove.length === 0) {
     io.event('prune', { keep, deleted: [] });
@@ -107,7 +108,7 @@ async function prune(store: string, opts: { keep?: number }, g: GlobalOptions, i
     if (!(io.canConfirm ?? io.isTTY)) throw new MtaError('refused', `prune would delete ${plural(remove.length, 'backup')}: pass --yes to confirm without a terminal`);
     if (!(await io.confirm(`delete ${plural(remove.length, 'backup')}?`))) throw new MtaError('refused', 'prune cancelled: nothing deleted');
   }
-  const deleted = await pruneBackups(store, { keep, only: remove.map((b) => b.id) });
+  const deleted = await pruneBackups(host, store, { keep, only: remove.map((b) => b.id) });
   io.event('prune', { keep, deleted: deleted.map((b) => b.id) });
   io.out(`deleted ${plural(deleted.length, 'backup')}`);
 }

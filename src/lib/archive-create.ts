@@ -1,18 +1,24 @@
 /**
- * Creating an archive: walk the backed-up paths (lstat: links stay links), hash every file, then write the
- * manifest first and the members after it through the parallel gzip writer. Files are read twice (hash, then
- * pack) because the manifest must come first; a file that changes in between is caught by the read-back check.
+ * Creating an archive of files on the target, through the Host: walk the backed-up paths (lstat: links stay
+ * links), hash every file on the host (sha256Many: one round trip over SSH), then write the manifest first and the
+ * members after it through the parallel gzip writer into a file on the CONTROLLER. Files are read twice (hash,
+ * then pack) because the manifest must come first; a file that changes in between is caught by the read-back check.
+ *
+ * Contents come one file at a time (readFile for small files: one round trip on the persistent shell; readStream
+ * for big ones: a channel of raw bytes), not from `host.tarOut` re-packed: our own reads give exactly `size` bytes
+ * per manifest entry whatever the host's tar dialect (GNU/bsdtar, hard links as data-less Link members, sparse
+ * maps, pax variants), so the archive and the changing-file check are the same for LocalHost and SshHost.
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import { createHash } from 'node:crypto';
 import { setImmediate as tick } from 'node:timers/promises';
 import { ParallelGzipWriter, BLOCK_SIZE } from './archive-gzip.js';
 import { encodeHead, pad512 } from './archive-tar.js';
 import { MANIFEST_NAME, TAR_TYPE, memberName, type ManifestEntry, type PathRecord } from './archive.js';
+import type { Host, HostPath } from '../host/types.js';
+import { isUtf8Name, joinPath, showPath } from '../host/path.js';
 
 export interface WalkedEntry extends ManifestEntry {
-  real: string;
+  real: HostPath;
 }
 
 export interface Walked {
@@ -21,57 +27,49 @@ export interface Walked {
   skipped: string[];
 }
 
+/** Below this a file's content is fetched in one request; above, streamed (bounded memory). */
+const SMALL = 1 << 20;
+
 /** lstat every plan path and everything under the directories, parents before children, names sorted. */
-export function walk(paths: string[], real: (p: string) => string): Walked {
+export async function walk(host: Host, paths: string[], real: (p: string) => string): Promise<Walked> {
   const out: Walked = { records: [], entries: [], skipped: [] };
-  const visit = (name: string, file: string): void => {
-    const st = fs.lstatSync(file);
-    const base = { name, real: file, size: 0, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
-    if (st.isFile()) out.entries.push({ ...base, type: 'file', size: st.size });
-    else if (st.isSymbolicLink()) out.entries.push({ ...base, type: 'symlink', link: fs.readlinkSync(file) });
-    else if (st.isDirectory()) {
+  const visit = async (name: string, file: HostPath, st: NonNullable<Awaited<ReturnType<Host['lstat']>>>): Promise<void> => {
+    const base = { name, real: file, size: 0, mode: st.mode, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
+    if (st.type === 'file') out.entries.push({ ...base, type: 'file', size: st.size });
+    else if (st.type === 'symlink') {
+      const link = st.link ?? (await host.readlink(file));
+      // The manifest and tar headers hold names as text: bytes that are not UTF-8 would not come back the same.
+      if (!isUtf8Name(link)) throw new Error(`${showPath(file)}: link target is not UTF-8 (${showPath(link)}): this version cannot back it up exactly`);
+      out.entries.push({ ...base, type: 'symlink', link: link.toString('utf8') });
+    } else if (st.type === 'dir') {
       out.entries.push({ ...base, type: 'dir' });
-      for (const child of fs.readdirSync(file).sort()) visit(`${name}/${child}`, path.join(file, child));
+      const names = (await host.readdir(file)).map((b) => {
+        if (!isUtf8Name(b)) throw new Error(`${showPath(joinPath(file, b))}: name is not UTF-8: this version cannot back it up exactly`);
+        return b.toString('utf8');
+      });
+      for (const child of names.sort()) {
+        const p = joinPath(file, child);
+        const cst = await host.lstat(p);
+        if (cst) await visit(`${name}/${child}`, p, cst); // gone since readdir: not there to back up
+      }
     } else out.skipped.push('/' + name);
   };
   for (const p of paths) {
     const name = memberName(p);
     // Without the trailing slash: lstat('/x/link/') would follow the link.
     const file = real(p).replace(/\/+$/, '') || '/';
-    let exists = true;
-    try {
-      fs.lstatSync(file);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
-      exists = false;
-    }
-    out.records.push({ path: p, name, state: exists ? 'present' : 'absent' });
-    if (exists) visit(name, file);
+    const st = await host.lstat(file);
+    out.records.push({ path: p, name, state: st ? 'present' : 'absent' });
+    if (st) await visit(name, file, st);
   }
   return out;
 }
 
-/** sha256 of every file entry, in place. Synchronous reads: faster than the pool for thousands of small files. */
-export async function hashEntries(entries: WalkedEntry[]): Promise<void> {
-  const buf = Buffer.allocUnsafe(BLOCK_SIZE);
-  let sinceYield = 0;
-  for (const e of entries) {
-    if (e.type !== 'file') continue;
-    const h = createHash('sha256');
-    const fd = fs.openSync(e.real, 'r');
-    try {
-      for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
-    } finally {
-      fs.closeSync(fd);
-    }
-    e.sha256 = h.digest('hex');
-    sinceYield += e.size;
-    if (sinceYield > 64 << 20) {
-      sinceYield = 0;
-      await tick(); // let a progress renderer breathe
-    }
-  }
+/** sha256 of every file entry, in place: the host hashes (one request for all of them on SSH). */
+export async function hashEntries(host: Host, entries: WalkedEntry[]): Promise<void> {
+  const files = entries.filter((e) => e.type === 'file');
+  const digests = await host.sha256Many(files.map((e) => e.real));
+  files.forEach((e, i) => (e.sha256 = digests[i]));
 }
 
 /** Fills fixed-size blocks and hands full ones to the compressor. */
@@ -89,17 +87,6 @@ class Blocks {
     }
   }
 
-  /** Read `size` bytes of an open file straight into the blocks. */
-  async putFile(fd: number, size: number, name: string): Promise<void> {
-    for (let left = size; left > 0; ) {
-      const n = fs.readSync(fd, this.buf, this.used, Math.min(left, BLOCK_SIZE - this.used), null);
-      if (n === 0) throw new Error(`${name}: file shrank while being backed up`);
-      this.used += n;
-      left -= n;
-      if (this.used === BLOCK_SIZE) await this.flush();
-    }
-  }
-
   async flush(): Promise<void> {
     if (this.used === 0) return;
     await this.gz.push(this.used === BLOCK_SIZE ? this.buf : this.buf.subarray(0, this.used));
@@ -108,10 +95,30 @@ class Blocks {
   }
 }
 
+/**
+ * Exactly `e.size` bytes of the file: fewer is "shrank" (retried by createBackup); more (a log appended to) is cut
+ * at the size the manifest records, and the read-back check compares the hash.
+ */
+async function putFile(host: Host, blocks: Blocks, e: WalkedEntry): Promise<void> {
+  if (e.size <= SMALL) {
+    const data = await host.readFile(e.real, { maxBytes: e.size });
+    if (data.length < e.size) throw new Error(`${e.name}: file shrank while being backed up`);
+    return blocks.put(data);
+  }
+  let left = e.size;
+  for await (const chunk of host.readStream(e.real) as AsyncIterable<Buffer>) {
+    if (left === 0) continue; // drain: the channel ends by itself
+    const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
+    left -= part.length;
+    await blocks.put(part);
+  }
+  if (left > 0) throw new Error(`${e.name}: file shrank while being backed up`);
+}
+
 const zeros = Buffer.alloc(1024);
 
-/** Write the archive to `file` (created 0600, must not exist), fsynced. Returns its size and sha256. */
-export async function writeArchive(file: string, manifest: Buffer, entries: WalkedEntry[]): Promise<{ size: number; sha256: string }> {
+/** Write the archive to `file` on the controller (created 0600, must not exist), fsynced. Returns its size and sha256. */
+export async function writeArchive(host: Host, file: string, manifest: Buffer, entries: WalkedEntry[]): Promise<{ size: number; sha256: string }> {
   const fd = fs.openSync(file, 'wx', 0o600);
   try {
     fs.fchmodSync(fd, 0o600); // exact, whatever the umask
@@ -121,17 +128,17 @@ export async function writeArchive(file: string, manifest: Buffer, entries: Walk
     await blocks.put(encodeHead({ path: MANIFEST_NAME, type: 'File', size: manifest.length, mode: 0o600, uid: 0, gid: 0, mtime }));
     await blocks.put(manifest);
     await blocks.put(zeros.subarray(0, pad512(manifest.length)));
+    let sinceYield = 0;
     for (const e of entries) {
       const head = { path: e.type === 'dir' ? e.name + '/' : e.name, type: TAR_TYPE[e.type], size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, mtime: new Date(Math.round(e.mtimeMs)), linkpath: e.link };
       await blocks.put(encodeHead(head));
       if (e.type !== 'file' || e.size === 0) continue;
-      const src = fs.openSync(e.real, 'r');
-      try {
-        await blocks.putFile(src, e.size, e.name);
-      } finally {
-        fs.closeSync(src);
-      }
+      await putFile(host, blocks, e);
       await blocks.put(zeros.subarray(0, pad512(e.size)));
+      if ((sinceYield += e.size) > 64 << 20) {
+        sinceYield = 0;
+        await tick(); // let a progress renderer breathe
+      }
     }
     await blocks.put(zeros);
     await blocks.flush();
