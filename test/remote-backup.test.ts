@@ -95,6 +95,9 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     fs.symlinkSync('/elsewhere', f('etc/mail/link.cf'));
     fs.writeFileSync(f('etc/mail/sub/new.db'), 'left by the upgrade');
     fs.chmodSync(f('etc/mail/sub'), 0o755);
+    // The directory replaced by a link to an identical copy: its files must come back in a real directory.
+    fs.renameSync(f('etc/mail/sub'), f('etc/mail/sub.real'));
+    fs.symlinkSync('sub.real', f('etc/mail/sub'));
     fs.rmSync(f('usr/sbin/sendmail'));
     fs.writeFileSync(f('usr/sbin/sendmail'), 'new binary', { mode: 0o755 });
     fs.writeFileSync(f('usr/lib/added-by-upgrade.so'), 'x');

@@ -9,12 +9,12 @@ import { timeId, type Clock } from '../lib/clock.js';
 import { MtaError, errorText, isMtaError } from '../lib/errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FORMAT, Manifest, memberName } from '../lib/archive.js';
-import { hashEntries, walk, writeArchive } from '../lib/archive-create.js';
+import { hashEntries, walk, writeArchive } from './backup-create.js';
 import { ArchiveRefused, readArchive } from '../lib/archive-read.js';
 import { stageArchive, type Staged } from '../lib/archive-stage.js';
 import { applyStaged, syncTouched } from '../lib/archive-apply.js';
-import { stageArchiveOnHost } from '../lib/archive-host-stage.js';
-import { applyStagedOnHost, syncTouchedOnHost } from '../lib/archive-host-apply.js';
+import { stageArchiveOnHost } from './restore-host-stage.js';
+import { applyStagedOnHost, syncTouchedOnHost } from './restore-host-apply.js';
 import { controllerTemp, uploadFile, withLocalArchive } from './backup-transfer.js';
 import type { Host } from '../host/types.js';
 import { formatBytes, plural } from '../lib/format.js';
@@ -262,7 +262,7 @@ export interface RestoreBackupOptions {
  * with the system unchanged. Running it again is a no-op success.
  *
  * A LocalHost stages and applies with node:fs (archive-stage/apply: O_NOFOLLOW fds, sparse files come back
- * sparse); any other host through its Host operations (archive-host-stage/apply), with the same rules.
+ * sparse); any other host through its Host operations (restore-host-stage/apply), with the same rules.
  */
 export async function restoreBackup(opts: RestoreBackupOptions): Promise<{ lines: string[]; changed: number }> {
   const { host, storeDir, id } = opts;

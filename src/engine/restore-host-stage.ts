@@ -1,5 +1,5 @@
 /**
- * Restore on a remote host, part 1 (the Host twin of archive-stage.ts): read and verify the archive (a controller
+ * Restore on a remote host, part 1 (the Host twin of lib/archive-stage.ts): read and verify the archive (a controller
  * copy) while extracting it, through Host operations, into staging directories on the TARGET: one per backed-up
  * path, on the same filesystem as its target (judged by lstat's `dev`) so part 2 can put things in place by rename.
  * Nothing outside the staging directories is written; the first problem aborts and the caller removes the staging.
@@ -11,11 +11,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { readArchive } from './archive-read.js';
-import type { EntrySink } from './archive-tar.js';
-import type { Manifest, ManifestEntry, PathRecord } from './archive.js';
-import type { Staged } from './archive-stage.js';
-import type { Host } from '../host/types.js';
+import { readArchive } from '../lib/archive-read.js';
+import type { EntrySink } from '../lib/archive-tar.js';
+import type { Manifest, ManifestEntry, PathRecord } from '../lib/archive.js';
+import type { Staged } from '../lib/archive-stage.js';
+import type { Host, HostStat } from '../host/types.js';
 
 export interface HostStageOptions {
   host: Host;
@@ -48,6 +48,45 @@ async function makeStaging(host: Host, target: string, base: string): Promise<st
   return host.mkdtemp(path.posix.join(sameFs ? base : near.dir, sameFs ? 'restore-' : '.mta-upgrade-restore-'));
 }
 
+/**
+ * Entries (files and links) whose live path already holds exactly what the backup holds: owner, mode, mtime and
+ * content (all live candidates hashed in one request) or link target. A rollback usually finds most of /etc/mail
+ * untouched; those are neither staged nor moved.
+ */
+async function identicalLive(host: Host, m: Manifest, real: (p: string) => string): Promise<NonNullable<Staged['unstaged']>> {
+  const tops = new Map(m.paths.map((p) => [p.name, p]));
+  const liveOf = (name: string): string => {
+    for (let n = name; n !== '.'; n = path.posix.dirname(n)) {
+      const t = tops.get(n);
+      if (t) return (real(t.path).replace(/\/+$/, '') || '/') + name.slice(n.length);
+    }
+    throw new Error(`${name}: no backed-up path holds it`);
+  };
+  const out: NonNullable<Staged['unstaged']> = new Map();
+  const files: [ManifestEntry, string, HostStat][] = [];
+  // Only below directories that are real directories on the target: a directory replaced by a link (or a file) is
+  // moved in whole from staging, so everything in it must be staged.
+  const liveDirs = new Set<string>();
+  for (const e of m.entries) {
+    const parent = path.posix.dirname(e.name);
+    if (!tops.has(e.name) && !liveDirs.has(parent)) continue;
+    const live = liveOf(e.name);
+    const st = await host.lstat(live);
+    if (e.type === 'dir') {
+      if (st?.type === 'dir') liveDirs.add(e.name);
+      continue;
+    }
+    if (!st || st.uid !== e.uid || st.gid !== e.gid || st.type !== e.type) continue;
+    if (e.type === 'symlink') {
+      if (st.link?.equals(Buffer.from(e.link!)) && Math.round(st.mtimeMs) === Math.round(e.mtimeMs)) out.set(e.name, st);
+    } else if (st.mode === e.mode && st.size === e.size && Math.round(st.mtimeMs) === Math.round(e.mtimeMs)) files.push([e, live, st]);
+  }
+  // A file that vanished since its lstat fails the whole request: then nothing is taken as identical.
+  const digests = await host.sha256Many(files.map(([, live]) => live)).catch(() => [] as string[]);
+  files.forEach(([e, , st], i) => digests[i] === e.sha256 && out.set(e.name, st));
+  return out;
+}
+
 export async function stageArchiveOnHost(opts: HostStageOptions, created: string[]): Promise<Staged> {
   const { host } = opts;
   const tops = new Map<string, PathRecord>();
@@ -55,6 +94,7 @@ export async function stageArchiveOnHost(opts: HostStageOptions, created: string
   const dirs: [string, ManifestEntry][] = [];
   let manifest: Manifest | undefined;
   let spools = 0;
+  let unstaged: NonNullable<Staged['unstaged']> = new Map();
 
   const topOf = (name: string): PathRecord => {
     for (let n = name; ; n = path.posix.dirname(n)) {
@@ -70,6 +110,7 @@ export async function stageArchiveOnHost(opts: HostStageOptions, created: string
   const meta = (e: ManifestEntry) => ({ mode: e.mode, uid: e.uid, gid: e.gid, mtimeMs: e.mtimeMs });
 
   const onEntry = async (e: ManifestEntry): Promise<EntrySink | undefined> => {
+    if (unstaged.has(e.name)) return undefined; // identical live: verified by the reader all the same
     const to = stagedPath(e.name);
     if (e.type === 'dir') {
       await host.mkdir(to, { mode: 0o700 }); // final mode after its contents: a 0555 dir must still take files
@@ -119,6 +160,7 @@ export async function stageArchiveOnHost(opts: HostStageOptions, created: string
     onManifest: async (m, sha) => {
       opts.onManifest?.(m, sha);
       manifest = m;
+      unstaged = await identicalLive(host, m, opts.real);
       for (const p of m.paths) {
         tops.set(p.name, p);
         if (p.state !== 'present') continue;
@@ -134,5 +176,5 @@ export async function stageArchiveOnHost(opts: HostStageOptions, created: string
     await host.chmod(to, e.mode);
     await host.lutimes(to, e.mtimeMs, e.mtimeMs);
   }
-  return { manifest: manifest!, staging, stagedPath, topOf };
+  return { manifest: manifest!, staging, stagedPath, topOf, unstaged };
 }

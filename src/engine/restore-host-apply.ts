@@ -1,14 +1,14 @@
 /**
- * Restore on a remote host, part 2 (the Host twin of archive-apply.ts, same rules): per path, rename from staging
+ * Restore on a remote host, part 2 (the Host twin of lib/archive-apply.ts, same rules): per path, rename from staging
  * (atomic), remove an absent-at-backup path, leave an identical one alone (a second rollback is a no-op), and under
  * a backed-up directory remove what the backup does not hold. Every live path is written only after
  * host.safeParent said no component above it is a symlink; the caller fsyncs the touched directories.
  */
 import path from 'node:path';
-import { tempNameFor } from './fsync.js';
-import type { ManifestEntry } from './archive.js';
-import type { Staged } from './archive-stage.js';
-import type { ApplyResult } from './archive-apply.js';
+import { tempNameFor } from '../lib/fsync.js';
+import type { ManifestEntry } from '../lib/archive.js';
+import type { Staged } from '../lib/archive-stage.js';
+import type { ApplyResult } from '../lib/archive-apply.js';
 import type { Host, HostPath, HostStat } from '../host/types.js';
 import { joinPath, showPath } from '../host/path.js';
 
@@ -73,6 +73,13 @@ export async function applyStagedOnHost(host: Host, staged: Staged, real: (p: st
   const place = async (e: ManifestEntry, live: string): Promise<void> => {
     const st = await host.lstat(live);
     if (e.type === 'dir' && st?.type === 'dir') return merge(e, live, st);
+    const was = staged.unstaged?.get(e.name);
+    if (was) {
+      // Found identical (hashed) before staging and not staged: it must not have changed since.
+      const still = st && (['ino', 'dev', 'size', 'mtimeMs', 'mode', 'uid', 'gid'] as const).every((k) => st[k] === was[k]);
+      if (still || (st && (await sameAs(host, live, st, e)))) return;
+      throw new Error(`/${e.name} changed on the target while the backup was being staged`);
+    }
     if (st && (await sameAs(host, live, st, e))) return;
     // A directory cannot be renamed over a file nor a file over a directory: remove what is in the way.
     if (st && (st.type === 'dir' || e.type === 'dir')) await host.rm(live, { recursive: true, force: true });
