@@ -111,3 +111,16 @@ test('a backed-up directory that is gone entirely comes back whole', async (t) =
   await restoreBackup({ host: H, storeDir, id: b.id, real });
   assert.deepEqual(await snapshotTree(real('/etc/mail')), before);
 });
+
+test('a file stamped in the last half millisecond of a second backs up at once (the read-back rounds as the writer does)', async (t) => {
+  const { storeDir, real } = sandbox(t);
+  fs.mkdirSync(real('/etc/mail'), { recursive: true });
+  fs.writeFileSync(real('/etc/mail/late.db'), 'x');
+  fs.utimesSync(real('/etc/mail/late.db'), 1733209999.9997, 1733209999.9997);
+  const ms = fs.statSync(real('/etc/mail/late.db')).mtimeMs;
+  assert.ok(ms % 1000 > 999.5, `mtime ${ms} is in the last half millisecond of its second`);
+  const lines: string[] = [];
+  const b = await createBackup({ host: H, storeDir, paths: ['/etc/mail/'], real, meta, clock: systemClock, onProgress: (l) => lines.push(l) });
+  assert.ok(!lines.some((l) => /trying again/.test(l)), lines.join('\n'));
+  assert.equal((await verifyBackup(H, storeDir, b.id)).ok, true);
+});
