@@ -12,6 +12,8 @@ import { SshHost } from '../src/host/ssh/index.js';
 import { createBackup, listBackups, pruneBackups, restoreBackup, verifyBackup } from '../src/engine/backups.js';
 import { systemClock } from '../src/lib/clock.js';
 import { MtaError } from '../src/lib/errors.js';
+import { walk } from '../src/engine/backup-create.js';
+import { prefetchSmall } from '../src/engine/backup-prefetch.js';
 import { sshdSkipReason, startSshd } from './helpers/sshd.js';
 
 const skip = sshdSkipReason();
@@ -140,6 +142,28 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     const v = await verifyBackup(host, storeDir, second.id);
     assert.equal(v.ok, false);
     assert.match(v.problems.join('\n'), /sha256 mismatch|corrupt/);
+  });
+
+  test(`remote backup (${userland}): small files come in one tar stream, matched exactly; a hard link is left to readFile`, async (t) => {
+    const host = await open();
+    t.after(() => host.close());
+    const dir = path.join(live, 'etc/prefetch');
+    fs.mkdirSync(dir, { recursive: true });
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    for (let i = 0; i < 30; i++) fs.writeFileSync(path.join(dir, `f${i}${'x'.repeat(i * 4)}.cf`), Buffer.from(`content ${i} \x00\xff`.repeat(i + 1), 'latin1'));
+    fs.linkSync(path.join(dir, 'f1xxxx.cf'), path.join(dir, 'hard.cf')); // tar sends the second name as a Link
+    const walked = await walk(host, ['/etc/prefetch/'], (p) => host.real(p));
+    const files = walked.entries.filter((e) => e.type === 'file');
+    const got = await prefetchSmall(host, walked.entries);
+    for (const e of files) {
+      const b = got.get(e);
+      if (e.name.endsWith('hard.cf') || e.name.endsWith('f1xxxx.cf')) continue; // whichever tar sent second is a Link
+      assert.ok(b, `${e.name} prefetched`);
+      assert.deepEqual(b, fs.readFileSync(path.join(live, e.name)), e.name);
+    }
+    const linkPair = files.filter((e) => /hard\.cf$|f1xxxx\.cf$/.test(e.name)).map((e) => got.has(e));
+    assert.deepEqual(linkPair.sort(), [false, true], 'of two hard links, the one sent as a Link member is left out');
+    assert.ok(files.some((e) => e.name.length > 100), 'a name longer than ustar holds is in the set');
   });
 
   test(`remote backup (${userland}): a name that is not UTF-8 is refused, nothing left in the store`, async (t) => {

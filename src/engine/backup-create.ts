@@ -5,9 +5,9 @@
  * then pack) because the manifest must come first; a file that changes in between is caught by the read-back check.
  *
  * Contents come one file at a time (readFile for small files: one round trip on the persistent shell; readStream
- * for big ones: a channel of raw bytes), not from `host.tarOut` re-packed: our own reads give exactly `size` bytes
- * per manifest entry whatever the host's tar dialect (GNU/bsdtar, hard links as data-less Link members, sparse
- * maps, pax variants), so the archive and the changing-file check are the same for LocalHost and SshHost.
+ * for big ones: a channel of raw bytes), exactly `size` bytes per manifest entry whatever the host's tar dialect.
+ * On a remote host the small files are first fetched together through `host.tarOut` (backup-prefetch.ts: one
+ * stream instead of a round trip each); a member that does not match its entry exactly falls back to readFile.
  */
 import fs from 'node:fs';
 import { setImmediate as tick } from 'node:timers/promises';
@@ -16,6 +16,7 @@ import { encodeHead, pad512 } from '../lib/archive-tar.js';
 import { MANIFEST_NAME, TAR_TYPE, memberName, type ManifestEntry, type PathRecord } from '../lib/archive.js';
 import type { Host, HostPath } from '../host/types.js';
 import { isUtf8Name, joinPath, showPath } from '../host/path.js';
+import { PREFETCH_MAX_FILE, prefetchSmall } from './backup-prefetch.js';
 
 export interface WalkedEntry extends ManifestEntry {
   real: HostPath;
@@ -27,8 +28,8 @@ export interface Walked {
   skipped: string[];
 }
 
-/** Below this a file's content is fetched in one request; above, streamed (bounded memory). */
-const SMALL = 1 << 20;
+/** Below this a file's content is fetched in one request (or prefetched); above, streamed (bounded memory). */
+const SMALL = PREFETCH_MAX_FILE;
 
 /** lstat every plan path and everything under the directories, parents before children, names sorted. */
 export async function walk(host: Host, paths: string[], real: (p: string) => string): Promise<Walked> {
@@ -99,9 +100,9 @@ class Blocks {
  * Exactly `e.size` bytes of the file: fewer is "shrank" (retried by createBackup); more (a log appended to) is cut
  * at the size the manifest records, and the read-back check compares the hash.
  */
-async function putFile(host: Host, blocks: Blocks, e: WalkedEntry): Promise<void> {
+async function putFile(host: Host, blocks: Blocks, e: WalkedEntry, fetched?: Buffer): Promise<void> {
   if (e.size <= SMALL) {
-    const data = await host.readFile(e.real, { maxBytes: e.size });
+    const data = fetched ?? (await host.readFile(e.real, { maxBytes: e.size }));
     if (data.length < e.size) throw new Error(`${e.name}: file shrank while being backed up`);
     return blocks.put(data);
   }
@@ -129,11 +130,13 @@ export async function writeArchive(host: Host, file: string, manifest: Buffer, e
     await blocks.put(manifest);
     await blocks.put(zeros.subarray(0, pad512(manifest.length)));
     let sinceYield = 0;
+    const fetched = host.remote ? await prefetchSmall(host, entries) : new Map<WalkedEntry, Buffer>();
     for (const e of entries) {
       const head = { path: e.type === 'dir' ? e.name + '/' : e.name, type: TAR_TYPE[e.type], size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, mtime: new Date(Math.round(e.mtimeMs)), linkpath: e.link };
       await blocks.put(encodeHead(head));
       if (e.type !== 'file' || e.size === 0) continue;
-      await putFile(host, blocks, e);
+      await putFile(host, blocks, e, fetched.get(e));
+      fetched.delete(e);
       await blocks.put(zeros.subarray(0, pad512(e.size)));
       if ((sinceYield += e.size) > 64 << 20) {
         sinceYield = 0;
