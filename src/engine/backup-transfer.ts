@@ -2,7 +2,7 @@
  * Moving archives between the controller and the target. An archive is built and verified on the controller (the
  * gzip workers and the checks run where the CPU is ours) in a private temp directory (0700, file 0600: it holds
  * private keys), then uploaded to the store on the target; verify and restore fetch it back the same way. With a
- * LocalHost the store is on this machine already and is read in place.
+ * LocalHost the store is on this machine already: archives are written and read in place.
  */
 import fs from 'node:fs';
 import os from 'node:os';

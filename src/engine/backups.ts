@@ -111,9 +111,10 @@ async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> 
   const id = timeId(clock);
   const file = archivePath(storeDir, id);
   const tmp = path.posix.join(storeDir, `.${id}.tar.gz.partial`);
-  // Built and read back on the controller (private temp dir), then uploaded: see backup-transfer.ts.
-  const local = controllerTemp('backup');
-  const localFile = path.join(local.dir, `${id}.tar.gz`);
+  // Built and read back on the controller (private temp dir), then uploaded: see backup-transfer.ts. A LocalHost's
+  // store is on this machine: the archive is written there directly (no copy, nothing of size in $TMPDIR).
+  const local = host.remote ? controllerTemp('backup') : undefined;
+  const localFile = local ? path.join(local.dir, `${id}.tar.gz`) : tmp;
   try {
     say('collecting files');
     const walked = await walk(host, topPaths(opts.paths), opts.real);
@@ -132,7 +133,7 @@ async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> 
     const check = await readArchive(localFile);
     if (check.problems.length) throw new MtaError('failed', `backup failed: the archive does not read back as written`, check.problems);
     if (host.remote) say(`copying the archive to ${host.label}`);
-    await uploadFile(host, localFile, tmp, written.sha256);
+    if (local) await uploadFile(host, localFile, tmp, written.sha256);
     await host.rename(tmp, file);
     await host.fsync(storeDir);
     const record: StoreRecord = {
@@ -148,7 +149,7 @@ async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> 
     const problems = e instanceof ArchiveRefused ? e.problems : [];
     throw new MtaError('failed', `backup failed: ${errorText(e)}`, [...problems, `store: ${storeDir}${host.remote ? ` on ${host.label}` : ''}`, 'nothing was changed'], { cause: e });
   } finally {
-    local.done();
+    local?.done();
   }
 }
 
