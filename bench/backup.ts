@@ -12,6 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { createBackup } from '../src/engine/backups.js';
 import { systemClock } from '../src/lib/clock.js';
 import { median } from './_lib.js';
+import { LocalHost } from '../src/host/local.js';
+const H = new LocalHost({ root: '/', dryRun: false });
 
 const WORDS = 'mail queue relay host domain smtp starttls cipher sendmail milter access virtusertable alias define feature mailer local procmail daemon options'.split(' ');
 
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
       gnu.push(timed(() => run(['tar', 'czf', out, '-C', path.join(dir, 'sys'), 'etc/mail'])));
       fs.rmSync(out);
       const storeDir = path.join(dir, `store${i}`);
-      ours.push(await timedAsync(() => createBackup({ storeDir, paths: ['/etc/mail/'], real, meta: { plan: 'bench', planHash: '-', toolVersion: '0' }, clock: systemClock })));
+      ours.push(await timedAsync(() => createBackup({ host: H, storeDir, paths: ['/etc/mail/'], real, meta: { plan: 'bench', planHash: '-', toolVersion: '0' }, clock: systemClock })));
       fs.rmSync(storeDir, { recursive: true });
     }
     console.log(`tree: ${mb} MiB, ${files} files; cpus: ${os.availableParallelism()}; runs: ${runs}`);

@@ -15,6 +15,8 @@ import { createBackup, restoreBackup } from '../src/engine/backups.js';
 import { systemClock } from '../src/lib/clock.js';
 import { generateTree, run, timed, timedAsync } from './backup.js';
 import { median } from './_lib.js';
+import { LocalHost } from '../src/host/local.js';
+const H = new LocalHost({ root: '/', dryRun: false });
 
 const mb = Number(process.env.BENCH_TREE_MB ?? 300);
 const runs = Number(process.env.BENCH_RUNS ?? 1);
@@ -24,7 +26,7 @@ try {
   const files = generateTree(sys, mb);
   const real = (p: string): string => path.join(sys, p);
   const storeDir = path.join(dir, 'store');
-  const b = await createBackup({ storeDir, paths: ['/etc/mail/'], real, meta: { plan: 'bench', planHash: '-', toolVersion: '0' }, clock: systemClock });
+  const b = await createBackup({ host: H, storeDir, paths: ['/etc/mail/'], real, meta: { plan: 'bench', planHash: '-', toolVersion: '0' }, clock: systemClock });
   const gnuArchive = path.join(dir, 'gnu.tar.gz');
   run(['tar', 'czf', gnuArchive, '-C', sys, 'etc/mail']);
   const gnu: number[] = [];
@@ -47,7 +49,7 @@ try {
     }
     aside(real('/etc/mail'));
     run(['sync']);
-    ours.push(await timedAsync(() => restoreBackup({ storeDir, id: b.id, real })));
+    ours.push(await timedAsync(() => restoreBackup({ host: H, storeDir, id: b.id, real })));
   }
   console.log(`tree: ${mb} MiB, ${files} files; cpus: ${os.availableParallelism()}; runs: ${runs}`);
   console.log(`gnu tar xzf: ${median(gnu).toFixed(2)} s (with sync: ${median(gnuSync).toFixed(2)} s); restoreBackup (verify + stage + fsync + rename): ${median(ours).toFixed(2)} s`);

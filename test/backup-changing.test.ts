@@ -12,6 +12,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { BACKUP_ATTEMPTS, createBackup, verifyBackup } from '../src/engine/backups.js';
 import { systemClock } from '../src/lib/clock.js';
+import { LocalHost } from '../src/host/local.js';
+const H = new LocalHost({ root: '/', dryRun: false });
 
 const meta = { plan: 'busy', planHash: 'h', toolVersion: '0.1.0' };
 
@@ -40,9 +42,9 @@ test('a file that changes for a moment is retried and the backup succeeds, sayin
   const c = await writer(real('/etc/mail/access.db'), 700);
   t.after(() => void c.kill('SIGKILL'));
   const lines: string[] = [];
-  const b = await createBackup({ storeDir, paths: ['/etc/mail/'], real, meta, clock: systemClock, onProgress: (l) => lines.push(l) });
+  const b = await createBackup({ host: H, storeDir, paths: ['/etc/mail/'], real, meta, clock: systemClock, onProgress: (l) => lines.push(l) });
   assert.match(lines.join('\n'), /\/etc\/mail\/access\.db changed while being backed up; trying again \(2 of \d\)/);
-  assert.equal((await verifyBackup(storeDir, b.id)).ok, true);
+  assert.equal((await verifyBackup(H, storeDir, b.id)).ok, true);
   const stray = fs.readdirSync(storeDir).filter((n) => n.startsWith('.'));
   assert.deepEqual(stray, [], 'no partial archive left');
 });
@@ -55,7 +57,7 @@ test(`a file that never settles is refused after ${BACKUP_ATTEMPTS} attempts, na
   const mapped = (p: string) => (p === '/etc/mail/uptime' ? '/proc/uptime' : real(p));
   const lines: string[] = [];
   const t0 = Date.now();
-  await assert.rejects(createBackup({ storeDir, paths: ['/etc/mail/sendmail.cf', '/etc/mail/uptime'], real: mapped, meta, clock: systemClock, onProgress: (l) => lines.push(l) }), (e: Error) => {
+  await assert.rejects(createBackup({ host: H, storeDir, paths: ['/etc/mail/sendmail.cf', '/etc/mail/uptime'], real: mapped, meta, clock: systemClock, onProgress: (l) => lines.push(l) }), (e: Error) => {
     assert.match(e.message, new RegExp(`/etc/mail/uptime kept changing while being backed up \\(${BACKUP_ATTEMPTS} attempts\\)`));
     assert.ok(!e.message.includes('sendmail.cf'));
     return true;

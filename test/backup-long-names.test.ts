@@ -12,6 +12,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createBackup, restoreBackup, verifyBackup } from '../src/engine/backups.js';
 import { systemClock } from '../src/lib/clock.js';
 import { snapshotTree } from './helpers/tree.js';
+import { LocalHost } from '../src/host/local.js';
+const H = new LocalHost({ root: '/', dryRun: false });
 
 const meta = { plan: 'long', planHash: 'abc', toolVersion: '0.1.0' };
 const has = (tool: string) => spawnSync(tool, ['--version']).status === 0;
@@ -54,12 +56,12 @@ test('long names: 99–255-byte file names, five 100-byte directories and a long
   const { root, storeDir, real } = sandbox(t);
   const tree = makeLongTree(root);
   const before = await snapshotTree(real('/etc/mail'));
-  const b = await createBackup({ storeDir, paths: tree.paths, real, meta, clock: systemClock });
+  const b = await createBackup({ host: H, storeDir, paths: tree.paths, real, meta, clock: systemClock });
   assert.equal(b.verified.ok, true);
-  assert.equal((await verifyBackup(storeDir, b.id)).ok, true);
+  assert.equal((await verifyBackup(H, storeDir, b.id)).ok, true);
   fs.rmSync(real('/etc/mail'), { recursive: true });
   fs.mkdirSync(real('/etc/mail'));
-  await restoreBackup({ storeDir, id: b.id, real });
+  await restoreBackup({ host: H, storeDir, id: b.id, real });
   assert.deepEqual(await snapshotTree(real('/etc/mail')), before);
 });
 
@@ -68,7 +70,7 @@ for (const tool of ['tar', 'bsdtar']) {
     if (!has(tool)) return t.skip(`${tool} not installed`);
     const { root, storeDir, real } = sandbox(t);
     const tree = makeLongTree(root);
-    const b = await createBackup({ storeDir, paths: tree.paths, real, meta, clock: systemClock });
+    const b = await createBackup({ host: H, storeDir, paths: tree.paths, real, meta, clock: systemClock });
     const listed = execFileSync(tool, ['-tzf', b.file], { encoding: 'utf8' }).split('\n');
     for (const n of tree.names) assert.ok(listed.includes(n), `${tool} lists ${n}`);
     const out = path.join(root, 'by-hand');

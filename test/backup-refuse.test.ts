@@ -13,6 +13,8 @@ import { MtaError } from '../src/lib/errors.js';
 import { encodeHead, pad512, type TarHead } from '../src/lib/archive-tar.js';
 import { FORMAT, MANIFEST_NAME, type ManifestEntry } from '../src/lib/archive.js';
 import { makeSampleTree, snapshotTree } from './helpers/tree.js';
+import { LocalHost } from '../src/host/local.js';
+const H = new LocalHost({ root: '/', dryRun: false });
 
 const meta = { plan: 'p', planHash: 'h', toolVersion: '0.1.0' };
 
@@ -22,7 +24,7 @@ async function setup(t: { after: (fn: () => void) => void }) {
   const storeDir = path.join(root, 'state/backups');
   const real = (p: string): string => path.join(root, 'sys', p);
   const sample = await makeSampleTree(path.join(root, 'sys'));
-  const b = await createBackup({ storeDir, paths: sample.paths, real, meta, clock: systemClock });
+  const b = await createBackup({ host: H, storeDir, paths: sample.paths, real, meta, clock: systemClock });
   fs.writeFileSync(real('/etc/mail/sendmail.cf'), 'upgraded'); // so a restore would have something to change
   const before = await snapshotTree(path.join(root, 'sys'));
   const unchanged = async () => assert.deepEqual(await snapshotTree(path.join(root, 'sys')), before, 'the system was changed');
@@ -45,24 +47,24 @@ test('bit flip in the archive: refused before any change, naming the problem', a
   const buf = fs.readFileSync(b.file);
   buf[Math.floor(buf.length / 2)] ^= 0x10;
   fs.writeFileSync(b.file, buf);
-  await refused(restoreBackup({ storeDir, id: b.id, real }), /corrupt|sha256 mismatch|invalid|unreadable/);
+  await refused(restoreBackup({ host: H, storeDir, id: b.id, real }), /corrupt|sha256 mismatch|invalid|unreadable/);
   await unchanged();
-  const v = await verifyBackup(storeDir, b.id);
+  const v = await verifyBackup(H, storeDir, b.id);
   assert.equal(v.ok, false);
 });
 
 test('truncated archive: refused before any change', async (t) => {
   const { storeDir, real, b, unchanged } = await setup(t);
   fs.truncateSync(b.file, Math.floor(fs.statSync(b.file).size * 0.7));
-  await refused(restoreBackup({ storeDir, id: b.id, real }), /truncated/);
+  await refused(restoreBackup({ host: H, storeDir, id: b.id, real }), /truncated/);
   await unchanged();
 });
 
 test("an archive whose manifest is not the store record's is refused", async (t) => {
   const { storeDir, real, b, unchanged } = await setup(t);
-  const other = await createBackup({ storeDir, paths: ['/etc/mail/'], real, meta, clock: { now: () => Date.now() + 5000, mono: () => 0 } });
+  const other = await createBackup({ host: H, storeDir, paths: ['/etc/mail/'], real, meta, clock: { now: () => Date.now() + 5000, mono: () => 0 } });
   fs.copyFileSync(other.file, b.file);
-  await refused(restoreBackup({ storeDir, id: b.id, real }), /does not match the store record/);
+  await refused(restoreBackup({ host: H, storeDir, id: b.id, real }), /does not match the store record/);
   await unchanged();
 });
 
@@ -75,14 +77,14 @@ test('a content change under an intact manifest: verify names the entry and the 
   fs.appendFileSync(path.join(x, 'etc/mail/sendmail.mc'), 'dnl tampered\n');
   const order = execFileSync('tar', ['tzf', b.file], { encoding: 'utf8' }).trim().split('\n');
   execFileSync('tar', ['czf', b.file, '-C', x, '--no-recursion', '--numeric-owner', ...order]);
-  const v = await verifyBackup(storeDir, b.id);
+  const v = await verifyBackup(H, storeDir, b.id);
   assert.equal(v.ok, false);
   assert.ok(v.problems.some((p) => p.startsWith('etc/mail/sendmail.mc: does not match the manifest: size')), v.problems.join('\n'));
   const out: string[] = [];
   const io = { out: (l: string) => out.push(l), err: () => {}, event: () => {}, json: false, isTTY: false, confirm: async () => false, stdout: process.stdout, stderr: process.stderr };
   const g = { stateDir: path.join(root, 'state'), yes: false, json: false, verbose: false, color: false };
   await assert.rejects(backupsVerifyCommand(b.id, g, io), (e: unknown) => e instanceof MtaError && e.kind === 'failed' && e.details.some((d) => d.includes('etc/mail/sendmail.mc')));
-  assert.equal((await readBackup(storeDir, b.id)).verified.ok, false);
+  assert.equal((await readBackup(H, storeDir, b.id)).verified.ok, false);
 });
 
 /** A hand-made hostile backup with a consistent manifest and store record: only the structural checks stand. */
@@ -127,7 +129,7 @@ for (const [what, entries, extra, pattern] of hostile) {
     const { root, storeDir, real, unchanged } = await setup(t);
     const id = '20260101T000000Z-evil';
     forge(storeDir, id, entries, extra);
-    await refused(restoreBackup({ storeDir, id, real }), pattern);
+    await refused(restoreBackup({ host: H, storeDir, id, real }), pattern);
     await unchanged();
     for (const p of ['/tmp/evil', '/tmp/evil-abs', path.join(root, 'tmp/evil'), path.join(root, 'sys/tmp/evil')]) assert.ok(!fs.existsSync(p), `${p} written`);
     assert.deepEqual(fs.readdirSync(storeDir).filter((n) => n.startsWith('.')), []);

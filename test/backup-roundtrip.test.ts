@@ -8,6 +8,8 @@ import * as tar from 'tar';
 import { createBackup, restoreBackup, verifyBackup } from '../src/engine/backups.js';
 import { systemClock } from '../src/lib/clock.js';
 import { makeSampleTree, snapshotTree } from './helpers/tree.js';
+import { LocalHost } from '../src/host/local.js';
+const H = new LocalHost({ root: '/', dryRun: false });
 
 const meta = { plan: 'sendmail-8.18', planHash: 'abc123', toolVersion: '0.1.0', checks: { version: '8.17.2' } };
 
@@ -31,7 +33,7 @@ test('round trip: setuid, 0600 secret, absolute symlink, tree, absent path come 
   const { root, storeDir, real } = sandbox(t);
   const sample = await makeSampleTree(root);
   const before = await live(root);
-  const b = await createBackup({ storeDir, paths: sample.paths, real, meta, clock: systemClock });
+  const b = await createBackup({ host: H, storeDir, paths: sample.paths, real, meta, clock: systemClock });
   assert.equal(fs.statSync(storeDir).mode & 0o777, 0o700);
   assert.equal(fs.statSync(b.file).mode & 0o777, 0o600);
   assert.equal(fs.statSync(path.join(storeDir, `${b.id}.json`)).mode & 0o777, 0o600);
@@ -52,7 +54,7 @@ test('round trip: setuid, 0600 secret, absolute symlink, tree, absent path come 
 
   const old = process.umask(0o077); // restore must not depend on the umask
   try {
-    const r = await restoreBackup({ storeDir, id: b.id, real });
+    const r = await restoreBackup({ host: H, storeDir, id: b.id, real });
     assert.ok(r.changed > 0);
     assert.ok(r.lines.includes(`removed ${sample.absent} (absent at backup time)`), r.lines.join('\n'));
   } finally {
@@ -61,7 +63,7 @@ test('round trip: setuid, 0600 secret, absolute symlink, tree, absent path come 
   const after = await live(root);
   assert.deepEqual(after, before);
 
-  const again = await restoreBackup({ storeDir, id: b.id, real });
+  const again = await restoreBackup({ host: H, storeDir, id: b.id, real });
   assert.equal(again.changed, 0);
   assert.ok(again.lines.every((l) => l.startsWith('unchanged')), again.lines.join('\n'));
   assert.ok(!fs.existsSync(path.join(storeDir, '.staging')), 'staging removed');
@@ -70,7 +72,7 @@ test('round trip: setuid, 0600 secret, absolute symlink, tree, absent path come 
 test('archives are plain gzip tar: GNU tar lists and extracts them; node-tar reads them with the ratio limit lifted', async (t) => {
   const { root, storeDir, real } = sandbox(t);
   const sample = await makeSampleTree(root);
-  const b = await createBackup({ storeDir, paths: sample.paths, real, meta, clock: systemClock });
+  const b = await createBackup({ host: H, storeDir, paths: sample.paths, real, meta, clock: systemClock });
   const names = execFileSync('tar', ['tzf', b.file], { encoding: 'utf8' }).trim().split('\n');
   assert.equal(names[0], '.mta-upgrade/manifest.json');
   assert.ok(names.includes('etc/mail/certs/key.pem'));
@@ -91,21 +93,34 @@ test('a large file of zeros (compression ratio > 1000) backs up and restores', a
   const { root, storeDir, real } = sandbox(t);
   fs.mkdirSync(real('/etc/mail'), { recursive: true });
   fs.writeFileSync(real('/etc/mail/zeros.db'), Buffer.alloc(48 << 20));
-  const b = await createBackup({ storeDir, paths: ['/etc/mail/'], real, meta, clock: systemClock });
+  const b = await createBackup({ host: H, storeDir, paths: ['/etc/mail/'], real, meta, clock: systemClock });
   assert.ok(b.bytes / b.size > 500, `ratio ${b.bytes / b.size}`); // node-tar's extractor would stop near 1000
   fs.writeFileSync(real('/etc/mail/zeros.db'), 'changed');
-  const r = await restoreBackup({ storeDir, id: b.id, real });
+  const r = await restoreBackup({ host: H, storeDir, id: b.id, real });
   assert.equal(r.changed, 1);
   assert.equal(fs.statSync(real('/etc/mail/zeros.db')).size, 48 << 20);
-  assert.equal((await verifyBackup(storeDir, b.id)).ok, true);
+  assert.equal((await verifyBackup(H, storeDir, b.id)).ok, true);
 });
 
 test('a backed-up directory that is gone entirely comes back whole', async (t) => {
   const { root, storeDir, real } = sandbox(t);
   const sample = await makeSampleTree(root);
   const before = await snapshotTree(real('/etc/mail'));
-  const b = await createBackup({ storeDir, paths: sample.paths, real, meta, clock: systemClock });
+  const b = await createBackup({ host: H, storeDir, paths: sample.paths, real, meta, clock: systemClock });
   fs.rmSync(real('/etc'), { recursive: true });
-  await restoreBackup({ storeDir, id: b.id, real });
+  await restoreBackup({ host: H, storeDir, id: b.id, real });
   assert.deepEqual(await snapshotTree(real('/etc/mail')), before);
+});
+
+test('a file stamped in the last half millisecond of a second backs up at once (the read-back rounds as the writer does)', async (t) => {
+  const { storeDir, real } = sandbox(t);
+  fs.mkdirSync(real('/etc/mail'), { recursive: true });
+  fs.writeFileSync(real('/etc/mail/late.db'), 'x');
+  fs.utimesSync(real('/etc/mail/late.db'), 1733209999.9997, 1733209999.9997);
+  const ms = fs.statSync(real('/etc/mail/late.db')).mtimeMs;
+  assert.ok(ms % 1000 > 999.5, `mtime ${ms} is in the last half millisecond of its second`);
+  const lines: string[] = [];
+  const b = await createBackup({ host: H, storeDir, paths: ['/etc/mail/'], real, meta, clock: systemClock, onProgress: (l) => lines.push(l) });
+  assert.ok(!lines.some((l) => /trying again/.test(l)), lines.join('\n'));
+  assert.equal((await verifyBackup(H, storeDir, b.id)).ok, true);
 });

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { createBackup, restoreBackup } from '../src/engine/backups.js';
 import { systemClock } from '../src/lib/clock.js';
+import { LocalHost } from '../src/host/local.js';
+const H = new LocalHost({ root: '/', dryRun: false });
 
 const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 
@@ -28,9 +30,9 @@ test('sparse files (data at both ends, a hole at the end, an odd size) are resto
   }
   const before = new Map(shapes.map(([n]) => [n, sha(real(`/etc/mail/${n}`))]));
   const storeDir = real('/state/backups');
-  const b = await createBackup({ storeDir, paths: ['/etc/mail/'], real, meta: { plan: 's', planHash: 'h', toolVersion: '0' }, clock: systemClock });
+  const b = await createBackup({ host: H, storeDir, paths: ['/etc/mail/'], real, meta: { plan: 's', planHash: 'h', toolVersion: '0' }, clock: systemClock });
   for (const [n] of shapes) fs.writeFileSync(real(`/etc/mail/${n}`), 'changed');
-  await restoreBackup({ storeDir, id: b.id, real });
+  await restoreBackup({ host: H, storeDir, id: b.id, real });
   for (const [n, size] of shapes) {
     const st = fs.statSync(real(`/etc/mail/${n}`));
     assert.equal(st.size, size, n);

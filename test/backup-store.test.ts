@@ -10,6 +10,8 @@ import { backupsListCommand, backupsPinCommand, backupsPruneCommand, backupsShow
 import { MtaError } from '../src/lib/errors.js';
 import type { GlobalOptions, Io } from '../src/commands/types.js';
 import { makeSampleTree, snapshotTree } from './helpers/tree.js';
+import { LocalHost } from '../src/host/local.js';
+const H = new LocalHost({ root: '/', dryRun: false });
 
 const meta = { plan: 'sendmail-8.18', planHash: 'h1', toolVersion: '0.1.0', keep: 3 };
 
@@ -33,7 +35,7 @@ test('disk full during backup: aborts with a clear message, leaves no partial fi
   const sample = await makeSampleTree(path.join(root, 'sys'));
   fs.writeFileSync(real('/etc/mail/big.db'), randomBytes(4 << 20)); // incompressible, 4x the space
   const before = await snapshotTree(path.join(root, 'sys'));
-  await assert.rejects(createBackup({ storeDir, paths: sample.paths, real, meta, clock: { now: () => Date.now(), mono: () => 0 } }), (e: unknown) => {
+  await assert.rejects(createBackup({ host: H, storeDir, paths: sample.paths, real, meta, clock: { now: () => Date.now(), mono: () => 0 } }), (e: unknown) => {
     assert.ok(e instanceof MtaError);
     assert.equal(e.kind, 'failed');
     assert.match(e.message, /^backup failed: .*ENOSPC|no space left/);
@@ -64,7 +66,7 @@ test('backups list, show, verify, pin and prune (keep, pinned, latest; confirmat
   const ids: string[] = [];
   for (let i = 0; i < 6; i++) {
     now += 60_000;
-    ids.push((await createBackup({ storeDir, paths: sample.paths, real, meta, clock: { now: () => now, mono: () => 0 } })).id);
+    ids.push((await createBackup({ host: H, storeDir, paths: sample.paths, real, meta, clock: { now: () => now, mono: () => 0 } })).id);
   }
   let io = fakeIo(false);
   await backupsListCommand(g, io);
@@ -86,7 +88,7 @@ test('backups list, show, verify, pin and prune (keep, pinned, latest; confirmat
   await backupsPinCommand(ids[0]!, g, fakeIo(false));
   // No TTY, no --yes: refused, nothing deleted.
   await assert.rejects(backupsPruneCommand({}, g, fakeIo(false)), (e: unknown) => e instanceof MtaError && e.kind === 'refused');
-  assert.equal((await listBackups(storeDir)).length, 6);
+  assert.equal((await listBackups(H, storeDir)).length, 6);
   // TTY, answer no.
   io = fakeIo(true, false);
   await assert.rejects(backupsPruneCommand({}, g, io), (e: unknown) => e instanceof MtaError && e.kind === 'refused');
@@ -95,10 +97,10 @@ test('backups list, show, verify, pin and prune (keep, pinned, latest; confirmat
   io = fakeIo(true, true);
   await backupsPruneCommand({}, g, io);
   assert.ok(io.lines.some((l) => l.includes(ids[1]!)), 'listed before deleting');
-  assert.deepEqual((await listBackups(storeDir)).map((b) => b.id), [ids[0], ids[3], ids[4], ids[5]]);
+  assert.deepEqual((await listBackups(H, storeDir)).map((b) => b.id), [ids[0], ids[3], ids[4], ids[5]]);
   // --yes with keep 1: the latest and the pinned stay.
   await backupsPruneCommand({ keep: 1 }, { ...g, yes: true }, fakeIo(false));
-  const left = await listBackups(storeDir);
+  const left = await listBackups(H, storeDir);
   assert.deepEqual(left.map((b) => b.id), [ids[0], ids[5]]);
   assert.equal(left[0]!.pinned, true);
   assert.ok(!fs.existsSync(path.join(storeDir, `${ids[3]}.tar.gz`)));

@@ -28,7 +28,7 @@ async function crashAndScript(s: Awaited<ReturnType<typeof setup>>, point: strin
   assert.equal(crashed.signal, 'SIGKILL', `killed at ${point}: ${crashed.stderr}`);
   const [run] = await listRuns(H, s.stateDir);
   assert.ok(run?.backupId, `the run at ${point} has its backup`);
-  const rec = await readBackup(path.join(s.stateDir, 'backups'), run.backupId);
+  const rec = await readBackup(H, path.join(s.stateDir, 'backups'), run.backupId);
   const file = path.join(s.stateDir, 'backups', rec.archive.file);
   const text = revertScript({
     runId: run.id, runDir: run.dir, toolVersion: 'test', real: (p) => underRoot(s.root, p),

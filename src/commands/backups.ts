@@ -5,7 +5,6 @@
 import path from 'node:path';
 import { MtaError } from '../lib/errors.js';
 import { msg } from '../messages.js';
-import type { Host } from '../host/index.js';
 import { acquireLock } from '../engine/lock.js';
 import { removeLeftoverFiles } from '../engine/leftover-files.js';
 import { formatBytes, plural } from '../lib/format.js';
@@ -13,6 +12,7 @@ import { listRuns } from '../engine/journal.js';
 import { hostOf, stateDirOf } from './common.js';
 import { listBackups, pinBackup, planPrune, pruneBackups, readBackup, verifyBackup, infoOf, type BackupInfo } from '../engine/backups.js';
 import type { GlobalOptions, Io } from './types.js';
+import type { Host } from '../host/types.js';
 
 /** The backup store on the target: `<state>/backups`. */
 export async function storeDirOf(g: GlobalOptions, host?: Host): Promise<string> {
@@ -29,16 +29,18 @@ function table(rows: string[][]): string[] {
 }
 
 export async function backupsListCommand(g: GlobalOptions, io: Io): Promise<void> {
-  const store = await storeDirOf(g);
-  const all = await listBackups(store);
+  const host = await hostOf(g);
+  const store = await storeDirOf(g, host);
+  const all = await listBackups(host, store);
   for (const b of all) io.event('backup', { ...b });
   if (all.length === 0) return io.out(`no backups in ${store}`);
   for (const line of table([['ID', 'TIME', 'PLAN', 'SIZE', 'FILES', 'VERIFIED', 'PINNED'], ...all.map(row)])) io.out(line);
 }
 
 export async function backupsShowCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
-  const store = await storeDirOf(g);
-  const r = await readBackup(store, id);
+  const host = await hostOf(g);
+  const store = await storeDirOf(g, host);
+  const r = await readBackup(host, store, id);
   const b = infoOf(store, r);
   const m = r.manifest;
   io.event('backup', { ...b, host: m.host, toolVersion: m.toolVersion, runId: m.runId, paths: m.paths, skipped: m.skipped, checks: m.checks });
@@ -64,14 +66,14 @@ export async function backupsShowCommand(id: string, g: GlobalOptions, io: Io): 
 }
 
 export async function backupsVerifyCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
-  const res = await verifyBackup(await storeDirOf(g), id);
+  const res = await verifyBackup(await hostOf(g), await storeDirOf(g), id);
   io.event('verify', { id, ok: res.ok, checked: res.checked, problems: res.problems });
   if (!res.ok) throw new MtaError('failed', `backup ${id} is damaged: ${plural(res.problems.length, 'problem')}`, res.problems);
   io.out(`backup ${id}: ok, ${plural(res.checked, 'entry', 'entries')} checked (sha256, mode, owner, mtime, link targets)`);
 }
 
 export async function backupsPinCommand(id: string, g: GlobalOptions, io: Io): Promise<void> {
-  const b = await pinBackup(await storeDirOf(g), id, true);
+  const b = await pinBackup(await hostOf(g), await storeDirOf(g), id, true);
   io.event('pinned', { id: b.id });
   io.out(`backup ${b.id} pinned: prune will never delete it`);
 }
@@ -87,17 +89,16 @@ export async function backupsPruneCommand(opts: { keep?: number }, g: GlobalOpti
     const runDirs = (await listRuns(host, stateDir)).map((r) => r.dir);
     const swept = await removeLeftoverFiles(host, { storeDir: store, runDirs });
     if (swept.length) io.out(msg.removedLeftovers(swept));
-    await prune(store, opts, g, io);
+    await prune(host, store, opts, g, io);
   } finally {
     await lock.release();
   }
 }
 
-async function prune(store: string, opts: { keep?: number }, g: GlobalOptions, io: Io): Promise<void> {
-  const planned = await planPrune(store, opts.keep);
+async function prune(host: Host, store: string, opts: { keep?: number }, g: GlobalOptions, io: Io): Promise<void> {
+  const planned = await planPrune(host, store, opts.keep);
   const keep = planned.keep;
   // A backup that a rollback may still need is never pruned: the one of any run not rolled back yet.
-  const host = await hostOf(g);
   const needed = new Set((await listRuns(host, await stateDirOf(g, host))).filter((r) => r.backupId && r.rollback?.status !== 'complete').map((r) => r.backupId!));
   const remove = planned.remove.filter((b) => !needed.has(b.id));
   if (remove.length === 0) {
@@ -110,7 +111,7 @@ async function prune(store: string, opts: { keep?: number }, g: GlobalOptions, i
     if (!(io.canConfirm ?? io.isTTY)) throw new MtaError('refused', `prune would delete ${plural(remove.length, 'backup')}: pass --yes to confirm without a terminal`);
     if (!(await io.confirm(`delete ${plural(remove.length, 'backup')}?`))) throw new MtaError('refused', 'prune cancelled: nothing deleted');
   }
-  const deleted = await pruneBackups(store, { keep, only: remove.map((b) => b.id) });
+  const deleted = await pruneBackups(host, store, { keep, only: remove.map((b) => b.id) });
   io.event('prune', { keep, deleted: deleted.map((b) => b.id) });
   io.out(`deleted ${plural(deleted.length, 'backup')}`);
 }

@@ -13,6 +13,7 @@ import { refuseIfLocked } from '../engine/lock.js';
 import { rollbackCommandRun } from '../engine/rollback-run.js';
 import { pendingIntents, rollbackOutline } from '../engine/rollback.js';
 import { readBackup } from '../engine/backups.js';
+import type { Host } from '../host/types.js';
 import { confirmation, engineOptions, hostOf, interruptSignal, stateDirOf, whereOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
@@ -57,7 +58,7 @@ export async function rollbackCommand(runId: string | undefined, opts: { dryRun?
   for (const name of run.start?.secretOverrides ?? []) if (!g.vars?.[name]) io.err(msg.secretOverrideMissing(name));
   const loaded = await loadPlan(path.join(run.dir, 'plan.yaml'), { root, strictModes: false, overrides: { ...(run.start?.vars ?? {}), ...(g.vars ?? {}) } });
   const outline = rollbackOutline(run);
-  const restore = outline.restoresBackup ? await backupPaths(stateDir, run.backupId!) : [];
+  const restore = outline.restoresBackup ? await backupPaths(host, stateDir, run.backupId!) : [];
   io.out(`${opts.dryRun ? 'Would roll back' : 'Rolling back'} run ${run.id} (${run.start?.plan ?? '?'}): ${plural(pending.length, 'change')} to undo${outline.restoresBackup ? `, then restore backup ${run.backupId}` : ''}.`);
   for (const u of outline.undo) io.out(`  undo ${u}`);
   if (outline.restoresBackup) io.out(`The backup puts back ${plural(restore.length, 'path')}:`);
@@ -86,9 +87,9 @@ export async function rollbackCommand(runId: string | undefined, opts: { dryRun?
 }
 
 /** The paths a backup puts back, as the plan names them ("absent" ones are removed again). */
-async function backupPaths(stateDir: string, id: string): Promise<string[]> {
+async function backupPaths(host: Host, stateDir: string, id: string): Promise<string[]> {
   try {
-    return (await readBackup(path.join(stateDir, 'backups'), id)).manifest.paths.map((p) => (p.state === 'absent' ? `${p.path}  (absent before the run: removed)` : p.path));
+    return (await readBackup(host, path.posix.join(stateDir, 'backups'), id)).manifest.paths.map((p) => (p.state === 'absent' ? `${p.path}  (absent before the run: removed)` : p.path));
   } catch {
     return [`(backup ${id}: record not readable)`];
   }

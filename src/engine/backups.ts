@@ -4,28 +4,19 @@
  * the .json record is a copy of that manifest plus store facts (archive sha256, last verification, pin) so that
  * `backups list` never has to inflate anything.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { timeId, type Clock } from '../lib/clock.js';
 import { MtaError, errorText, isMtaError } from '../lib/errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fsyncDir, writeFileAtomic } from '../lib/fsync.js';
 import { FORMAT, Manifest, memberName } from '../lib/archive.js';
-import { hashEntries, walk, writeArchive } from '../lib/archive-create.js';
+import { hashEntries, walk, writeArchive } from './backup-create.js';
 import { ArchiveRefused, readArchive } from '../lib/archive-read.js';
-import { stageArchive } from '../lib/archive-stage.js';
+import { stageArchive, type Staged } from '../lib/archive-stage.js';
 import { applyStaged, syncTouched } from '../lib/archive-apply.js';
+import { stageArchiveOnHost } from './restore-host-stage.js';
+import { applyStagedOnHost, syncTouchedOnHost } from './restore-host-apply.js';
+import { controllerTemp, uploadFile, withLocalArchive } from './backup-transfer.js';
 import type { Host } from '../host/types.js';
-
-/**
- * The archive modules (lib/archive-*) still read and write with node:fs: they run where the target's files are,
- * i.e. with a local host only. A remote host is refused here, before anything is read (the remote backup is made
- * on the host with its own tar: Host.tarOut / sha256Many).
- */
-function localOnly(host: Host | undefined, what: string): void {
-  if (host?.remote) throw new MtaError('failed', `${what} on a remote host (${host.label}) is not supported by this version yet`, ['nothing was changed']);
-}
 import { formatBytes, plural } from '../lib/format.js';
 
 export const DEFAULT_KEEP = 5;
@@ -57,8 +48,8 @@ export interface BackupInfo {
 }
 
 export interface CreateBackupOptions {
-  /** The target; backups of a remote host are refused for now (see localOnly). */
-  host?: Host;
+  /** The target: the backed-up paths AND the store are on it (LocalHost or SshHost). */
+  host: Host;
   storeDir: string;
   paths: string[];
   real: (p: string) => string;
@@ -68,8 +59,10 @@ export interface CreateBackupOptions {
 }
 
 const ID = /^[0-9A-Za-z][0-9A-Za-z._-]*$/;
-export const archivePath = (storeDir: string, id: string): string => path.join(storeDir, `${id}.tar.gz`);
-const recordPath = (storeDir: string, id: string): string => path.join(storeDir, `${id}.json`);
+// Store paths are paths on the target: POSIX whatever the controller is.
+export const archivePath = (storeDir: string, id: string): string => path.posix.join(storeDir, `${id}.tar.gz`);
+const recordPath = (storeDir: string, id: string): string => path.posix.join(storeDir, `${id}.json`);
+const writeRecord = (host: Host, storeDir: string, r: StoreRecord): Promise<void> => host.writeFileAtomic(recordPath(storeDir, r.id), JSON.stringify(r), { mode: 0o600 });
 
 export function infoOf(storeDir: string, r: StoreRecord): BackupInfo {
   const m = r.manifest;
@@ -111,55 +104,64 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupInf
 }
 
 async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> {
-  const { storeDir, clock, meta } = opts;
+  const { host, storeDir, clock, meta } = opts;
   const say = opts.onProgress ?? (() => {});
-  localOnly(opts.host, 'a backup');
-  fs.mkdirSync(storeDir, { recursive: true, mode: 0o700 });
-  fs.chmodSync(storeDir, 0o700); // also tightens a store created by hand
+  await host.mkdir(storeDir, { recursive: true, mode: 0o700 });
+  await host.chmod(storeDir, 0o700); // also tightens a store created by hand
   const id = timeId(clock);
   const file = archivePath(storeDir, id);
-  const tmp = path.join(storeDir, `.${id}.tar.gz.partial`);
+  const tmp = path.posix.join(storeDir, `.${id}.tar.gz.partial`);
+  // Built and read back on the controller (private temp dir), then uploaded: see backup-transfer.ts. A LocalHost's
+  // store is on this machine: the archive is written there directly (no copy, nothing of size in $TMPDIR).
+  const local = host.remote ? controllerTemp('backup') : undefined;
+  const localFile = local ? path.join(local.dir, `${id}.tar.gz`) : tmp;
   try {
     say('collecting files');
-    const walked = walk(topPaths(opts.paths), opts.real);
-    await hashEntries(walked.entries);
+    const walked = await walk(host, topPaths(opts.paths), opts.real);
+    await hashEntries(host, walked.entries);
     const files = walked.entries.filter((e) => e.type === 'file');
     const manifest: Manifest = {
-      format: FORMAT, id, createdAt: new Date(clock.now()).toISOString(), host: os.hostname(), toolVersion: meta.toolVersion,
+      format: FORMAT, id, createdAt: new Date(clock.now()).toISOString(), host: (await host.facts()).hostname, toolVersion: meta.toolVersion,
       plan: { name: meta.plan, hash: meta.planHash }, runId: meta.runId, checks: meta.checks, keep: meta.keep,
       paths: walked.records, skipped: walked.skipped,
       entries: walked.entries.map(({ real: _real, ...e }) => e),
       totals: { entries: walked.entries.length, files: files.length, bytes: files.reduce((s, e) => s + e.size, 0) },
     };
     say(`archiving ${plural(manifest.totals.files, 'file')} (${formatBytes(manifest.totals.bytes)})`);
-    const written = await writeArchive(tmp, Buffer.from(JSON.stringify(manifest)), walked.entries);
-    fs.renameSync(tmp, file);
-    await fsyncDir(storeDir);
+    const written = await writeArchive(host, localFile, Buffer.from(JSON.stringify(manifest)), walked.entries);
     say('verifying the archive');
-    const check = await readArchive(file);
+    const check = await readArchive(localFile);
     if (check.problems.length) throw new MtaError('failed', `backup failed: the archive does not read back as written`, check.problems);
+    if (host.remote) say(`copying the archive to ${host.label}`);
+    if (local) await uploadFile(host, localFile, tmp, written.sha256);
+    await host.rename(tmp, file);
+    await host.fsync(storeDir);
     const record: StoreRecord = {
-      id, archive: { file: path.basename(file), ...written }, manifestSha256: check.manifestSha256!,
+      id, archive: { file: path.posix.basename(file), ...written }, manifestSha256: check.manifestSha256!,
       verified: { at: new Date(clock.now()).toISOString(), ok: true }, pinned: false, manifest: check.manifest!,
     };
-    await writeFileAtomic(recordPath(storeDir, id), JSON.stringify(record), 0o600);
+    await writeRecord(host, storeDir, record);
     for (const s of walked.skipped) say(`not archived (socket, fifo or device): ${s}`);
     return infoOf(storeDir, record);
   } catch (e) {
-    for (const f of [tmp, file, recordPath(storeDir, id)]) fs.rmSync(f, { force: true });
+    for (const f of [tmp, file, recordPath(storeDir, id)]) await host.rm(f, { force: true }).catch(() => {});
     if (e instanceof MtaError) throw e;
     const problems = e instanceof ArchiveRefused ? e.problems : [];
-    throw new MtaError('failed', `backup failed: ${errorText(e)}`, [...problems, `store: ${storeDir}`, 'nothing was changed'], { cause: e });
+    throw new MtaError('failed', `backup failed: ${errorText(e)}`, [...problems, `store: ${storeDir}${host.remote ? ` on ${host.label}` : ''}`, 'nothing was changed'], { cause: e });
+  } finally {
+    local?.done();
   }
 }
 
-export async function readBackup(storeDir: string, id: string): Promise<StoreRecord> {
+export async function readBackup(host: Host, storeDir: string, id: string): Promise<StoreRecord> {
   if (!ID.test(id)) throw new MtaError('not-found', `no backup ${JSON.stringify(id)} in ${storeDir}`);
   let text: string;
   try {
-    text = fs.readFileSync(recordPath(storeDir, id), 'utf8');
-  } catch {
-    throw new MtaError('not-found', `no backup ${id} in ${storeDir}`, ['list them with: mta-upgrade backups list']);
+    text = (await host.readFile(recordPath(storeDir, id))).toString('utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' || code === 'ENOTDIR' ? [] : [errorText(e)];
+    throw new MtaError('not-found', `no backup ${id} in ${storeDir}${host.remote ? ` on ${host.label}` : ''}`, [...why, 'list them with: mta-upgrade backups list']);
   }
   // The record may be anything (torn, edited, not ours): every field used below is checked, so a bad one is a
   // refusal naming the file, never a TypeError.
@@ -176,10 +178,10 @@ export async function readBackup(storeDir: string, id: string): Promise<StoreRec
 }
 
 /** Oldest first. Records that do not parse are skipped (reported by verify, not by list). */
-export async function listBackups(storeDir: string): Promise<BackupInfo[]> {
+export async function listBackups(host: Host, storeDir: string): Promise<BackupInfo[]> {
   let names: string[];
   try {
-    names = fs.readdirSync(storeDir);
+    names = (await host.readdir(storeDir)).map((b) => b.toString('utf8'));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
@@ -188,7 +190,7 @@ export async function listBackups(storeDir: string): Promise<BackupInfo[]> {
   for (const n of names.sort()) {
     if (!n.endsWith('.json') || n.startsWith('.')) continue;
     try {
-      out.push(infoOf(storeDir, await readBackup(storeDir, n.slice(0, -5))));
+      out.push(infoOf(storeDir, await readBackup(host, storeDir, n.slice(0, -5))));
     } catch {
       /* not ours or half-written: ignore */
     }
@@ -196,50 +198,58 @@ export async function listBackups(storeDir: string): Promise<BackupInfo[]> {
   return out;
 }
 
-export async function verifyBackup(storeDir: string, id: string, clock?: Clock): Promise<{ ok: boolean; problems: string[]; checked: number; info: BackupInfo }> {
-  const r = await readBackup(storeDir, id);
+export async function verifyBackup(host: Host, storeDir: string, id: string, clock?: Clock): Promise<{ ok: boolean; problems: string[]; checked: number; info: BackupInfo }> {
+  const r = await readBackup(host, storeDir, id);
   let res: { problems: string[]; checked: number; manifestSha256?: string };
   try {
-    res = await readArchive(archivePath(storeDir, id));
+    res = await withLocalArchive(host, archivePath(storeDir, id), async (local, sha) => {
+      const got = await readArchive(local);
+      if (sha !== undefined && sha !== r.archive.sha256) got.problems.unshift(archiveShaProblem(id, sha, r));
+      return got;
+    });
   } catch (e) {
     res = { problems: e instanceof ArchiveRefused ? e.problems : [errorText(e)], checked: 0 };
   }
   if (res.manifestSha256 && res.manifestSha256 !== r.manifestSha256) res.problems.unshift('the manifest in the archive differs from the store record');
   const ok = res.problems.length === 0;
   r.verified = { at: new Date(clock?.now() ?? Date.now()).toISOString(), ok, ...(ok ? {} : { problems: res.problems }) };
-  await writeFileAtomic(recordPath(storeDir, id), JSON.stringify(r), 0o600);
+  await writeRecord(host, storeDir, r);
   return { ok, problems: res.problems, checked: res.checked, info: infoOf(storeDir, r) };
 }
 
-export async function pinBackup(storeDir: string, id: string, pinned = true): Promise<BackupInfo> {
-  const r = await readBackup(storeDir, id);
+const archiveShaProblem = (id: string, sha: string, r: StoreRecord): string =>
+  `${id}.tar.gz: sha256 mismatch with the store record (archive ${sha.slice(0, 12)}…, record ${r.archive.sha256.slice(0, 12)}…): corrupt or changed since it was made`;
+
+export async function pinBackup(host: Host, storeDir: string, id: string, pinned = true): Promise<BackupInfo> {
+  const r = await readBackup(host, storeDir, id);
   r.pinned = pinned;
-  await writeFileAtomic(recordPath(storeDir, id), JSON.stringify(r), 0o600);
+  await writeRecord(host, storeDir, r);
   return infoOf(storeDir, r);
 }
 
 /** What prune would delete: all but the newest `keep`, never a pinned one, never the latest. */
-export async function planPrune(storeDir: string, keep?: number): Promise<{ keep: number; remove: BackupInfo[] }> {
-  const all = await listBackups(storeDir);
+export async function planPrune(host: Host, storeDir: string, keep?: number): Promise<{ keep: number; remove: BackupInfo[] }> {
+  const all = await listBackups(host, storeDir);
   const k = Math.max(1, keep ?? all.at(-1)?.keep ?? DEFAULT_KEEP);
   return { keep: k, remove: all.slice(0, Math.max(0, all.length - k)).filter((b) => !b.pinned) };
 }
 
 /** `only`: delete no more than these ids (what the user confirmed), even if the store changed since. */
-export async function pruneBackups(storeDir: string, opts: { keep?: number; only?: string[] } = {}): Promise<BackupInfo[]> {
-  const { remove: planned } = await planPrune(storeDir, opts.keep);
+export async function pruneBackups(host: Host, storeDir: string, opts: { keep?: number; only?: string[] } = {}): Promise<BackupInfo[]> {
+  const { remove: planned } = await planPrune(host, storeDir, opts.keep);
   const remove = opts.only ? planned.filter((b) => opts.only!.includes(b.id)) : planned;
   for (const b of remove) {
     // Record first: a crash between the two leaves an archive nobody lists, never a listed backup without archive.
-    fs.rmSync(recordPath(storeDir, b.id), { force: true });
-    fs.rmSync(archivePath(storeDir, b.id), { force: true });
+    await host.rm(recordPath(storeDir, b.id), { force: true });
+    await host.rm(archivePath(storeDir, b.id), { force: true });
   }
-  if (remove.length) await fsyncDir(storeDir);
+  if (remove.length) await host.fsync(storeDir);
   return remove;
 }
 
 export interface RestoreBackupOptions {
-  host?: Host;
+  /** The target: the store and the restored paths are on it. */
+  host: Host;
   storeDir: string;
   id: string;
   real: (p: string) => string;
@@ -247,54 +257,64 @@ export interface RestoreBackupOptions {
 }
 
 /**
- * Put every backed-up path back as it was. The archive is read, checked against the store record and staged
- * (in the store when it shares the target's filesystem) before the first live path is touched; any problem
- * refuses the restore with the system unchanged. Running it again is a no-op success.
+ * Put every backed-up path back as it was. The archive is read (fetched to the controller from a remote host and
+ * checked against the record's sha256), checked against the store record and staged on the target (in the store
+ * when it shares the target's filesystem) before the first live path is touched; any problem refuses the restore
+ * with the system unchanged. Running it again is a no-op success.
+ *
+ * A LocalHost stages and applies with node:fs (archive-stage/apply: O_NOFOLLOW fds, sparse files come back
+ * sparse); any other host through its Host operations (restore-host-stage/apply), with the same rules.
  */
 export async function restoreBackup(opts: RestoreBackupOptions): Promise<{ lines: string[]; changed: number }> {
-  const { storeDir, id } = opts;
+  const { host, storeDir, id } = opts;
   const say = opts.onProgress ?? (() => {});
-  localOnly(opts.host, 'restoring a backup');
-  const r = await readBackup(storeDir, id);
+  const r = await readBackup(host, storeDir, id);
+  const file = archivePath(storeDir, id);
+  const stageBase = path.posix.join(storeDir, '.staging');
   const created: string[] = [];
+  const spool = host.remote ? controllerTemp('restore') : undefined;
   try {
-    say(`verifying and staging backup ${id}`);
-    let staged;
-    try {
-      staged = await stageArchive(
-        {
-          file: archivePath(storeDir, id),
-          real: opts.real,
-          stageBase: path.join(storeDir, '.staging'),
-          onManifest: (m, sha) => {
-            if (m.id !== id || sha !== r.manifestSha256) throw new ArchiveRefused([`the manifest in ${id}.tar.gz does not match the store record ${id}.json`]);
-          },
-        },
-        created,
-      );
-    } catch (e) {
-      const problems = e instanceof ArchiveRefused ? e.problems : [errorText(e)];
-      throw new MtaError('failed', `restore of backup ${id} refused: ${problems[0]}`, [...problems.slice(1), 'nothing was changed'], { cause: e });
-    }
-    const done: string[] = [];
-    try {
-      const res = applyStaged(staged, opts.real, (line) => {
+    if (host.remote) say(`fetching backup ${id} from ${host.label}`);
+    return await withLocalArchive(host, file, async (local, sha) => {
+      say(`verifying and staging backup ${id}`);
+      let staged: Staged;
+      try {
+        if (sha !== undefined && sha !== r.archive.sha256) throw new ArchiveRefused([archiveShaProblem(id, sha, r)]);
+        // Refused before anything is written: a backed-up path whose parent became a symlink (issue 19 point 4).
+        for (const p of r.manifest.paths) await host.safeParent(opts.real(p.path).replace(/\/+$/, '') || '/');
+        const onManifest = (m: Manifest, msha: string) => {
+          if (m.id !== id || msha !== r.manifestSha256) throw new ArchiveRefused([`the manifest in ${id}.tar.gz does not match the store record ${id}.json`]);
+        };
+        staged = spool
+          ? await stageArchiveOnHost({ host, file: local, real: opts.real, stageBase, spoolDir: spool.dir, onManifest }, created)
+          : await stageArchive({ file: local, real: opts.real, stageBase, onManifest }, created);
+      } catch (e) {
+        const problems = e instanceof ArchiveRefused ? e.problems : [errorText(e)];
+        throw new MtaError('failed', `restore of backup ${id} refused: ${problems[0]}`, [...problems.slice(1), 'nothing was changed'], { cause: e });
+      }
+      const done: string[] = [];
+      const log = (line: string) => {
         done.push(line);
         say(line);
-      });
-      await syncTouched(res.touched);
-      return { lines: res.lines, changed: res.changed };
-    } catch (e) {
-      throw new MtaError('rollback-incomplete', `restore of backup ${id} stopped part-way: ${errorText(e)}`, [
-        ...done, 'restoring is idempotent: fix the cause and run it again', `by hand: docs/restore-by-hand.md, archive ${archivePath(storeDir, id)}`,
-      ], { cause: e });
-    }
+      };
+      try {
+        if (spool) {
+          const res = await applyStagedOnHost(host, staged, opts.real, log);
+          await syncTouchedOnHost(host, res.touched);
+          return { lines: res.lines, changed: res.changed };
+        }
+        const res = applyStaged(staged, opts.real, log);
+        await syncTouched(res.touched);
+        return { lines: res.lines, changed: res.changed };
+      } catch (e) {
+        throw new MtaError('rollback-incomplete', `restore of backup ${id} stopped part-way: ${errorText(e)}`, [
+          ...done, 'restoring is idempotent: fix the cause and run it again', `by hand: docs/restore-by-hand.md, archive ${file}${host.remote ? ` on ${host.label}` : ''}`,
+        ], { cause: e });
+      }
+    });
   } finally {
-    for (const d of created) fs.rmSync(d, { recursive: true, force: true });
-    try {
-      fs.rmdirSync(path.join(storeDir, '.staging'));
-    } catch {
-      /* absent, or another restore is using it */
-    }
+    for (const d of created) await host.rm(d, { recursive: true, force: true }).catch(() => {});
+    await host.rmdir(stageBase).catch(() => {}); // absent, or another restore is using it
+    spool?.done();
   }
 }

@@ -3,6 +3,7 @@
  * `backups prune` under the lock, through the Host:
  *   <store>/.staging/restore-*            a restore's verified staging (it may hold a setuid copy of sendmail)
  *   <store>/.<id>.tar.gz.partial, <id>.json.partial   an archive or record being written
+ *   <store>/.mta.XXXXXXXX, <store>/.<name>.mta-<hex>   the Host's own temps of an upload or a record write (SSH, local)
  *   <run dir>/revert-stage.<pid>          revert.sh's extracted backup
  *   beside a backed-up path:
  *     .mta-revert.<pid>.<name>, .mta-reverted.<pid>.<name>   revert.sh's copy and the content it moved aside
@@ -26,7 +27,7 @@ export interface LeftoverPlaces {
 }
 
 const STORE_STAGING = /^restore-/;
-const STORE_PARTIAL = /^(?:\..+\.tar\.gz|.+\.json)\.partial$/;
+const STORE_PARTIAL = /^(?:\..+\.tar\.gz|.+\.json)\.partial$|^\.mta\.[A-Za-z0-9]{8}$|^\..+\.(?:tar\.gz|json)(?:\.partial)?\.mta-[0-9a-f]{8}$/;
 const REVERT_STAGE = /^revert-stage\.(\d+)$/;
 const REVERT_SIBLING = /^\.mta-revert(?:ed)?\.(\d+)\./;
 const RESTORE_TEMP = /^\..+\.mta-restore-[0-9a-f]+$/;

@@ -177,7 +177,7 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
         onProgress: (l: string) => report(l),
       });
       await journal.write({ type: 'note', event: 'backup', data: { id: b.id, sha256: b.sha256 } });
-      const rec = await readBackup(path.join(o.stateDir, 'backups'), b.id);
+      const rec = await readBackup(host, path.join(o.stateDir, 'backups'), b.id);
       runGuard.setBackup({ file: b.file, sha256: b.sha256, manifest: rec.manifest });
       outcome.backupId = b.id;
       if (o.copyBackupsTo) {

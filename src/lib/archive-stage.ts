@@ -25,6 +25,11 @@ export interface Staged {
   /** Entry name → staged path. */
   stagedPath(name: string): string;
   topOf(name: string): PathRecord;
+  /**
+   * Files and links found identical on the target before staging, so not staged (remote restores: each staged
+   * file costs round trips); with the live stat they had, which must still hold when they are placed.
+   */
+  unstaged?: Map<string, { ino: number; dev: number; size: number; mtimeMs: number; mode: number; uid: number; gid: number }>;
 }
 
 export interface StageOptions {

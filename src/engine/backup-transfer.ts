@@ -1,0 +1,56 @@
+/**
+ * Moving archives between the controller and the target. An archive is built and verified on the controller (the
+ * gzip workers and the checks run where the CPU is ours) in a private temp directory (0700, file 0600: it holds
+ * private keys), then uploaded to the store on the target; verify and restore fetch it back the same way. With a
+ * LocalHost the store is on this machine already: archives are written and read in place.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import type { Host } from '../host/types.js';
+
+/** A fresh 0700 directory on the controller; `done` removes it and everything in it. */
+export function controllerTemp(tag: string): { dir: string; done(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mta-${tag}-`));
+  fs.chmodSync(dir, 0o700);
+  return { dir, done: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Upload `local` to `remoteTmp` (0600) and confirm the host reads back the same sha256 before anyone renames it
+ * into place: a short write or a full disk on the target is caught here, not at restore time.
+ */
+export async function uploadFile(host: Host, local: string, remoteTmp: string, sha256: string): Promise<void> {
+  const ws = host.writeStream(remoteTmp, 0o600);
+  try {
+    await pipeline(fs.createReadStream(local), ws.stream);
+    await ws.commit();
+  } catch (e) {
+    await ws.abort().catch(() => {});
+    throw e;
+  }
+  await host.chmod(remoteTmp, 0o600); // exact, whatever the host's umask did to the temp
+  const got = await host.sha256(remoteTmp);
+  if (got !== sha256) throw new Error(`the archive uploaded to ${host.label} reads back with sha256 ${got.slice(0, 12)}…, not ${sha256.slice(0, 12)}… (disk full?)`);
+}
+
+/**
+ * Run `fn` with a controller path holding the archive `file` of the host: the file itself with a LocalHost, a
+ * fetched copy (0600 in a 0700 temp dir, removed afterwards) otherwise. `sha256` is the fetched bytes' digest.
+ */
+export async function withLocalArchive<T>(host: Host, file: string, fn: (local: string, sha256?: string) => Promise<T>): Promise<T> {
+  if (!host.remote) return fn(file);
+  const tmp = controllerTemp('fetch');
+  try {
+    const local = path.join(tmp.dir, path.basename(file));
+    const h = createHash('sha256');
+    const tap = new Transform({ transform: (c: Buffer, _e, cb) => (h.update(c), cb(null, c)) });
+    await pipeline(host.readStream(file), tap, fs.createWriteStream(local, { flags: 'wx', mode: 0o600 }));
+    return await fn(local, h.digest('hex'));
+  } finally {
+    tmp.done();
+  }
+}
