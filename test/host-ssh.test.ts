@@ -69,6 +69,12 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
       await host.writeFileAtomic(`${d}/a`, Buffer.from([0, 1, 0xff, 0x0a, 0x27, 0x25, 0x5c]), { mode: 0o4755 });
       assert.deepEqual([...(await host.readFile(`${d}/a`))], [0, 1, 0xff, 0x0a, 0x27, 0x25, 0x5c]);
       assert.equal((await host.lstat(`${d}/a`))?.mode, 0o4755);
+      // Data that starts with '-' (a PEM key): printf must not read it as an option; so must every later chunk.
+      const pem = `-----BEGIN PRIVATE KEY-----\n${'-'.repeat(5000)}\n-----END PRIVATE KEY-----\n`;
+      await host.writeFileAtomic(`${d}/key.pem`, pem, { mode: 0o600 });
+      assert.equal((await host.readFile(`${d}/key.pem`)).toString(), pem);
+      await host.writeFileExclusive(`${d}/dash`, '-n', 0o600);
+      assert.equal((await host.readFile(`${d}/dash`)).toString(), '-n');
       const big = Buffer.alloc(300_000, 0xff);
       await host.writeFileAtomic(`${d}/big`, big, { mode: 0o4750, uid: 25, gid: 25, mtimeMs: Date.UTC(2021, 0, 1) });
       const bst = await host.lstat(`${d}/big`);

@@ -4,7 +4,7 @@
  * rollback is a no-op success. The plan used is the copy kept in the run directory.
  */
 import path from 'node:path';
-import { loadPlan } from '../plan/load.js';
+import { parsePlan } from '../plan/load.js';
 import { MtaError } from '../lib/errors.js';
 import { plural } from '../lib/format.js';
 import { hintText, msg } from '../messages.js';
@@ -56,7 +56,12 @@ export async function rollbackCommand(runId: string | undefined, opts: { dryRun?
   const root = run.start?.root ?? '';
   // Secret --var values are not journaled: given again here (--var), or the plan's own value is used.
   for (const name of run.start?.secretOverrides ?? []) if (!g.vars?.[name]) io.err(msg.secretOverrideMissing(name));
-  const loaded = await loadPlan(path.join(run.dir, 'plan.yaml'), { root, strictModes: false, overrides: { ...(run.start?.vars ?? {}), ...(g.vars ?? {}) } });
+  // The run's own copy of its plan, in its run directory on the target (read through the host, like the journal).
+  const planCopy = path.join(run.dir, 'plan.yaml');
+  const text = await host.readFile(planCopy).catch((e: NodeJS.ErrnoException) => {
+    throw new MtaError('not-found', msg.planUnreadable(planCopy, e.code === 'ENOENT' ? 'no such file' : e.message));
+  });
+  const loaded = parsePlan(text.toString('utf8'), planCopy, { root, strictModes: false, overrides: { ...(run.start?.vars ?? {}), ...(g.vars ?? {}) } });
   const outline = rollbackOutline(run);
   const restore = outline.restoresBackup ? await backupPaths(host, stateDir, run.backupId!) : [];
   io.out(`${opts.dryRun ? 'Would roll back' : 'Rolling back'} run ${run.id} (${run.start?.plan ?? '?'}): ${plural(pending.length, 'change')} to undo${outline.restoresBackup ? `, then restore backup ${run.backupId}` : ''}.`);
