@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { MtaError } from '../lib/errors.js';
-import { featuresSchema, siteConfigM4, type Features, type SiteFacts } from '../lib/site-config.js';
+import { siteConfigM4, type Features, type SiteFacts } from '../lib/site-config.js';
 import { absPath } from '../lib/zod-helpers.js';
 import { defineStep } from './context.js';
 import type { BaseContext, JournalAction, StepContext, StepModule } from './types.js';
@@ -20,11 +20,14 @@ export const configureSchema = z
   .object({
     type: z.literal('configure'),
     dir: absPath.optional().describe("Source tree; default: the one the `source` step unpacked."),
-    features: featuresSchema,
+    // Whose features these are depends on the plan's mta:, which a step cannot see: the plan checks them
+    // (src/plan/features.ts) and the JSON Schema does so per MTA (src/plan/features-json.ts).
+    features: z.looseObject({}).describe("What to compile in: sendmail's site.config.m4 knobs or postfix's make makefiles options (by the plan's mta:)."),
   })
   .strict();
 
-export type ConfigureStep = z.infer<typeof configureSchema>;
+/** In a sendmail plan (the only kind this step runs yet), features passed sendmail's schema at load time. */
+export type ConfigureStep = Omit<z.infer<typeof configureSchema>, 'features'> & { features: Features };
 
 export const SITE_CONFIG = 'devtools/Site/site.config.m4';
 
