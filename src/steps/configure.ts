@@ -7,6 +7,8 @@
  *   siteConfig       real path of the written site.config.m4 (build passes it with -f)
  *   configureMilter  features.milter (build builds libmilter when true)
  * Journal: 'write-file' with the previous content (or null); undo puts it back or removes the new file.
+ *
+ * In a plan whose MTA has an adapter (postfix), the adapter says what to write and run (src/steps/configure-adapter.ts).
  */
 import path from 'node:path';
 import { z } from 'zod';
@@ -14,6 +16,8 @@ import { MtaError } from '../lib/errors.js';
 import { siteConfigM4, type Features, type SiteFacts } from '../lib/site-config.js';
 import { absPath } from '../lib/zod-helpers.js';
 import { defineStep } from './context.js';
+import { applyWithAdapter, describeWithAdapter } from './configure-adapter.js';
+import { adapterFor } from './mta.js';
 import type { BaseContext, JournalAction, StepContext, StepModule } from './types.js';
 
 export const configureSchema = z
@@ -26,7 +30,7 @@ export const configureSchema = z
   })
   .strict();
 
-/** In a sendmail plan (the only kind this step runs yet), features passed sendmail's schema at load time. */
+/** In a sendmail plan, features passed sendmail's schema at load time (other MTAs: their adapter's). */
 export type ConfigureStep = Omit<z.infer<typeof configureSchema>, 'features'> & { features: Features };
 
 export const SITE_CONFIG = 'devtools/Site/site.config.m4';
@@ -86,9 +90,11 @@ export const configureStep: StepModule<ConfigureStep> = defineStep({
   type: 'configure',
   schema: configureSchema as unknown as z.ZodType<ConfigureStep>,
   mutates: true,
-  title: () => 'Write devtools/Site/site.config.m4',
+  title: (_step, plan) => (plan && adapterFor(plan) ? `Configure ${plan.mta} (the make files from features)` : 'Write devtools/Site/site.config.m4'),
 
   async describe(step, ctx) {
+    const adapter = adapterFor(ctx.plan);
+    if (adapter) return describeWithAdapter(adapter, step.features, ctx, treeOf(step, ctx));
     const text = siteConfigM4(step.features, await siteFacts(step.features, ctx));
     const dir = treeOf(step, ctx);
     const target = dir && path.join(dir, SITE_CONFIG);
@@ -101,6 +107,8 @@ export const configureStep: StepModule<ConfigureStep> = defineStep({
 
   async apply(step, ctx) {
     const dir = treeOf(step, ctx);
+    const adapter = adapterFor(ctx.plan);
+    if (adapter) return applyWithAdapter(adapter, step.features, ctx, dir);
     if (!dir) throw new MtaError('plan-invalid', 'configure: no source tree (put a `source` step before it, or give `dir:`)');
     const text = siteConfigM4(step.features, await siteFacts(step.features, ctx));
     const target = path.join(dir, SITE_CONFIG);
