@@ -1,9 +1,10 @@
 /**
  * The configure, build and install steps in a postfix plan run the postfix adapter's commands, not sendmail's
  * Build: in the dry-run preview of the shipped plan, and for real on a small stand-in source tree whose Makefile
- * records what it was asked (make makefiles, make, make non-interactive-package install_root=…). The live part of
- * a postfix install (swap, then postfix set-permissions) is not supported yet: refused as a blocker, nothing live
- * changes.
+ * records what it was asked (make makefiles, make, make non-interactive-package install_root=…) and installs
+ * stand-in `postfix` and `postconf` programs: after the swap, `postfix set-permissions upgrade-configuration` and
+ * `postfix check` run against the live root with main.cf journaled, and rollback puts everything back. Under
+ * --root, a configuration naming paths outside the root is refused before those commands run.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +20,7 @@ import { makeStepContext } from './helpers/step-context.js';
 
 const PLAN = path.join(REPO, 'plans/postfix-3.7-linux.yaml');
 
-test('dry run of the postfix plan: make makefiles, make and the staged make install; the swap is refused as a blocker', async (t) => {
+test('dry run of the postfix plan: make makefiles, make, the staged make install and the post-install commands', async (t) => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'mta-pf-dry-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const r = await cli(['run', PLAN, '--dry-run', '--root', root]);
@@ -29,36 +30,55 @@ test('dry run of the postfix plan: make makefiles, make and the staged make inst
   assert.match(out, /2\) Configure postfix .*\[configure\]\n\s+source tree not unpacked yet \(dry run\)\n\s+would run: \(cd '<source\.dir>' && make makefiles 'CCARGS=-DUSE_TLS -DUSE_SASL_AUTH -DUSE_CYRUS_SASL -I\/usr\/include\/sasl -DHAS_LMDB -DHAS_PCRE=2' 'AUXLIBS=-lssl -lcrypto -lsasl2' AUXLIBS_LMDB=-llmdb AUXLIBS_PCRE=-lpcre2-8\)/);
   assert.match(out, /3\) Build postfix \(make\) +\[build\]\n\s+would run: \(cd '<source\.dir>' && make\)/);
   assert.match(out, /run: \(cd '<source tree from the source step>' && make non-interactive-package 'install_root=[^']*\/stage' command_directory=\/usr\/sbin config_directory=\/etc\/postfix .*setgid_group=postdrop\)/);
-  assert.match(out, /step 4 \(install\): postfix install: not supported by this version yet \(after the swap it needs postfix set-permissions upgrade-configuration, then postfix check/);
+  const r0 = root.replace(/[.]/g, '\\.');
+  assert.match(out, new RegExp(`then run: \\(cd / && ${r0}/usr/sbin/postfix -c ${r0}/etc/postfix set-permissions upgrade-configuration mail_owner=postfix setgid_group=postdrop\\)\n\\s+then run: \\(cd / && ${r0}/usr/sbin/postfix -c ${r0}/etc/postfix check\\)`));
+  assert.match(out, /under --root: the directories the live configuration names must lie inside/);
+  // Blocked only by what this sandbox lacks (the tarball, the accounts), not by the MTA.
+  assert.match(out, /BLOCKED: 2 blockers/);
+  assert.ok(!/not supported/.test(out), out);
 });
 
-/** A stand-in postfix tree: each target records its make variables, the package install writes a few files. */
+/** A stand-in postfix tree: each target records its make variables; the package install writes stand-in programs. */
 async function fakeTree(dir: string) {
   await mkdir(dir, { recursive: true });
   const rule = (name: string, ...cmds: string[]) => `${name}:\n${cmds.map((c) => `\t${c}\n`).join('')}`;
+  // postconf -c DIR -h …: prints DIR/paths (the test's stand-in for main.cf's directories). postfix -c DIR …: logs
+  // its arguments; set-permissions appends to main.cf as upgrade-configuration does.
+  await writeFile(path.join(dir, 'postconf.in'), '#!/bin/sh\ncat "$2/paths"\n');
+  await writeFile(path.join(dir, 'postfix.in'), '#!/bin/sh\nd="$2"; shift 2\necho "$*" >> "$d/calls.log"\n[ "$1" = set-permissions ] && echo "# upgraded" >> "$d/main.cf"\nexit 0\n');
+  const S = '$(install_root)$(command_directory)';
+  const C = '$(install_root)$(config_directory)';
   await writeFile(path.join(dir, 'Makefile'), [
     rule('all', 'echo built >> made.log'),
     rule('makefiles', 'echo "makefiles CCARGS=$(CCARGS) AUXLIBS=$(AUXLIBS) AUXLIBS_LMDB=$(AUXLIBS_LMDB)" >> made.log'),
     rule('non-interactive-package',
-      'mkdir -p $(install_root)$(command_directory) $(install_root)$(config_directory)',
-      'echo "#!/bin/sh" > $(install_root)$(command_directory)/postconf',
-      'echo "new main.cf" > $(install_root)$(config_directory)/main.cf',
+      `mkdir -p ${S} ${C}`,
+      `cp postconf.in ${S}/postconf && cp postfix.in ${S}/postfix && chmod 755 ${S}/postconf ${S}/postfix`,
+      `echo "new main.cf" > ${C}/main.cf && echo "new master.cf" > ${C}/master.cf`,
       'echo "package $(install_root) $(EXTRA)" >> made.log'),
   ].join('\n'));
 }
 
-test('configure, build and staging run the adapter commands in the tree; main.cf stays live; the swap is refused', async (t) => {
+async function postfixRoot(pathsInside: boolean) {
   const features = { os: 'linux', tls: true, lmdb: true };
-  const tc = await makeStepContext({ plan: { mta: 'postfix', version: '3.7.11', features, binaries: ['/usr/sbin/postconf'], configs: ['/etc/postfix/'] } });
-  t.after(() => tc.cleanup());
+  const tc = await makeStepContext({ plan: { mta: 'postfix', version: '3.7.11', features, binaries: ['/usr/sbin/postconf', '/usr/sbin/postfix'], configs: ['/etc/postfix/'] } });
   const src = path.join(tc.stateDir, 'work', 'tree');
   await fakeTree(src);
   tc.ctx.handover.sourceDir = src;
   for (const d of ['etc', 'etc/postfix', 'usr/sbin']) await mkdir(path.join(tc.root, d), { recursive: true });
   await writeFile(path.join(tc.root, 'etc/postfix/main.cf'), 'the admin\'s main.cf\n');
+  const dirs = ['/usr/sbin', '/usr/libexec/postfix', '/var/spool/postfix'];
+  await writeFile(path.join(tc.root, 'etc/postfix/paths'), dirs.map((d) => (pathsInside ? path.join(tc.root, d) : d)).join('\n') + '\nno\n');
   await writeFile(path.join(tc.root, 'etc/passwd'), 'postfix:x:999:999::/var/spool/postfix:/usr/sbin/nologin\n');
   await writeFile(path.join(tc.root, 'etc/group'), 'postfix:x:999:\npostdrop:x:994:\n');
+  return { tc, src, features };
+}
 
+const live = (tc: { root: string }, p: string) => readFile(path.join(tc.root, p), 'utf8');
+
+test('configure, build, staged install, swap and post-install run the adapter commands; rollback puts it all back', async (t) => {
+  const { tc, src, features } = await postfixRoot(true);
+  t.after(() => tc.cleanup());
   assert.equal(configureStep.title(configureSchema.parse({ type: 'configure', features }), tc.ctx.plan), 'Configure postfix (the make files from features)');
   await configureStep.apply(configureSchema.parse({ type: 'configure', features }), tc.ctx);
   await buildStep.apply(buildSchema.parse({ type: 'build' }), tc.ctx);
@@ -69,18 +89,36 @@ test('configure, build and staging run the adapter commands in the tree; main.cf
     'built',
     `package ${stage} x`,
   ]);
-  assert.ok(!(await readFile(path.join(src, 'made.log'), 'utf8')).includes('Build'));
 
-  // The preview: postconf swapped in, the admin's main.cf kept (the adapter's only-if-missing), the refusal.
+  // The preview: the programs and master.cf (absent live) swapped in, the admin's main.cf kept (only if missing).
   const lines = await installStep.describe(step, tc.ctx);
-  assert.ok(lines.some((l) => /^swap .*\/usr\/sbin\/postconf/.test(l)), lines.join('\n'));
+  for (const p of ['/usr/sbin/postconf', '/usr/sbin/postfix', '/etc/postfix/master.cf']) assert.ok(lines.some((l) => l.startsWith('swap ') && l.includes(p)), `${p}\n${lines.join('\n')}`);
   assert.ok(lines.some((l) => /^keep .*\/etc\/postfix\/main\.cf/.test(l)), lines.join('\n'));
-  assert.match(lines[0]!, /^REFUSED: postfix install: not supported by this version yet/);
   assert.match(lines.find((l) => l.startsWith('owners:'))!, /^owners: ok: user postfix: uid 999/);
 
-  await assert.rejects(installStep.apply(step, tc.ctx), (e) => isMtaError(e) && e.kind === 'refused' && /nothing was installed/.test(e.message));
-  assert.equal(await readFile(path.join(tc.root, 'etc/postfix/main.cf'), 'utf8'), 'the admin\'s main.cf\n');
-  await assert.rejects(readFile(path.join(tc.root, 'usr/sbin/postconf')), { code: 'ENOENT' });
+  await installStep.apply(step, tc.ctx);
+  assert.equal(await live(tc, 'etc/postfix/calls.log'), 'set-permissions upgrade-configuration mail_owner=postfix setgid_group=postdrop\ncheck\n');
+  assert.equal(await live(tc, 'etc/postfix/main.cf'), 'the admin\'s main.cf\n# upgraded\n');
+  assert.equal(await live(tc, 'etc/postfix/master.cf'), 'new master.cf\n');
+  const edits = (await tc.readJournal()).filter((r) => r.t === 'intent' && r.action === 'post-install-edit');
+  assert.deepEqual(edits.map((r) => (r as unknown as { data: { path: string } }).data.path), ['etc/postfix/main.cf', 'etc/postfix/master.cf'].map((p) => path.join(tc.root, p)));
+
+  await tc.undoAll([installStep]);
+  assert.equal(await live(tc, 'etc/postfix/main.cf'), 'the admin\'s main.cf\n');
+  for (const p of ['usr/sbin/postfix', 'usr/sbin/postconf', 'etc/postfix/master.cf']) await assert.rejects(live(tc, p), { code: 'ENOENT' }, p);
+});
+
+test('under --root, a configuration naming host paths is refused before the post-install commands run', async (t) => {
+  const { tc } = await postfixRoot(false);
+  t.after(() => tc.cleanup());
+  await configureStep.apply(configureSchema.parse({ type: 'configure', features: { os: 'linux' } }), tc.ctx);
+  await buildStep.apply(buildSchema.parse({ type: 'build' }), tc.ctx);
+  const step = installSchema.parse({ type: 'install' });
+  await assert.rejects(installStep.apply(step, tc.ctx), (e) => isMtaError(e) && e.kind === 'refused' && /outside it: \/usr\/sbin \/usr\/libexec\/postfix \/var\/spool\/postfix;/.test(e.message));
+  await assert.rejects(live(tc, 'etc/postfix/calls.log'), { code: 'ENOENT' });
+  await tc.undoAll([installStep]);
+  await assert.rejects(live(tc, 'usr/sbin/postfix'), { code: 'ENOENT' });
+  assert.equal(await live(tc, 'etc/postfix/main.cf'), 'the admin\'s main.cf\n');
 });
 
 test('a postfix plan refuses sendmail-only build options', async (t) => {

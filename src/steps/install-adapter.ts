@@ -3,15 +3,17 @@
  * install_root=<stage> …`, which chowns nothing), the files put in place only when absent live (the admin's main.cf
  * and master.cf), and the accounts that own the installed files. The stage → manifest → swap around them is shared.
  *
- * After the swap postfix needs `postfix set-permissions upgrade-configuration` (the package install sets no
- * owners, so postdrop and postqueue lack their setgid group until then). This version does not run it yet, and
- * under --root it must first prove that main.cf's directories lie inside the root (they are host paths otherwise):
- * so the swap of such an MTA is refused, at preview time as a blocker. Staging alone (stageInstall) is allowed.
+ * After the swap, on the live system, the adapter's post-install commands (postfix: `postfix set-permissions
+ * upgrade-configuration`, which gives postdrop and postqueue their setgid group and adds new services and
+ * parameters to main.cf and master.cf, then `postfix check`). The files they edit are journaled first (content)
+ * and put back on rollback. Under --root, the paths the live configuration names must lie inside the root: a
+ * sandbox's main.cf with the host's /usr/sbin would make set-permissions chmod the host's files.
  */
-import path from 'node:path';
 import type { ExecRequest } from '../lib/exec.js';
+import { MtaError } from '../lib/errors.js';
+import type { Host } from '../host/types.js';
 import type { MtaAdapter } from '../mta/types.js';
-import { adapterFeatures, commandRequest } from './mta.js';
+import { adapterFeatures, commandRequest, mtaFacts } from './mta.js';
 import type { StepContext } from './types.js';
 
 export function adapterStageCommands(adapter: MtaAdapter, ctx: StepContext, opts: { src: string; stage: string; makeArgs: string[]; timeoutMs: number }): ExecRequest[] {
@@ -35,11 +37,51 @@ export function adapterOwners(adapter: MtaAdapter, ctx: StepContext): { user?: s
   return { user: user?.name, group: groups.find((g) => g !== user?.group) ?? groups[0] };
 }
 
-/** Why the live part of the install (swap, post-install) is refused for this adapter; undefined: supported. */
-export function adapterInstallRefusal(adapter: MtaAdapter, ctx: StepContext): string | undefined {
-  const post = adapter.postInstall(adapterFeatures(adapter, ctx.plan.features), { os: 'linux', real: (p) => ctx.real(p) });
-  if (post.commands.length === 0) return undefined;
-  // `postfix -c <dir> set-permissions upgrade-configuration name=value…` → "postfix set-permissions upgrade-configuration".
-  const named = post.commands.map((c) => [path.basename(c.argv[0]!), ...c.argv.slice(3).filter((a) => !a.includes('='))].join(' '));
-  return `${adapter.name} install: not supported by this version yet (after the swap it needs ${named.join(', then ')}, which this version does not run)`;
+/** What the preview says about the post-install part. */
+export async function describePostInstall(adapter: MtaAdapter, ctx: StepContext): Promise<string[]> {
+  const f = adapterFeatures(adapter, ctx.plan.features);
+  const post = adapter.postInstall(f, await mtaFacts(ctx, ctx.plan.features));
+  const out = post.commands.map((c) => `then run: ${ctx.exec.format(commandRequest(c, '/', { timeoutMs: POST_TIMEOUT_MS }))}`);
+  if (post.edits.length) out.push(`(${post.edits.join(' ')} copied into the journal first: rollback puts them back)`);
+  if (ctx.root !== '/' && adapter.postInstallPaths) out.push(`under --root: the directories the live configuration names must lie inside ${ctx.root}, checked before these run`);
+  return out;
+}
+
+const POST_TIMEOUT_MS = 10 * 60_000;
+
+/** Refuses unless every path the live configuration names lies inside --root (nothing to check without one). */
+async function checkInsideRoot(adapter: MtaAdapter, f: unknown, ctx: StepContext): Promise<void> {
+  if (ctx.root === '/' || !adapter.postInstallPaths) return;
+  const { probe, parse } = adapter.postInstallPaths(f, await mtaFacts(ctx, ctx.plan.features));
+  const r = await ctx.exec.run({ ...commandRequest(probe, '/', { timeoutMs: 60_000 }), mutates: false });
+  if (!r.ok) throw new MtaError('failed', `${adapter.name} post-install: cannot read the live configuration's paths (${r.message})`, r.output.trim().split('\n').slice(-5));
+  const outside = parse(r.stdout).filter((p) => p !== ctx.root && !p.startsWith(ctx.root.replace(/\/+$/, '') + '/'));
+  if (outside.length) throw new MtaError('refused', `${adapter.name} post-install: under --root ${ctx.root} the live configuration names paths outside it: ${outside.join(' ')}; its commands would change the host's files`);
+}
+
+/** After the swap: journal the files the adapter's commands edit, then run them against the live system. */
+export async function applyPostInstall(adapter: MtaAdapter, ctx: StepContext): Promise<void> {
+  const f = adapterFeatures(adapter, ctx.plan.features);
+  const post = adapter.postInstall(f, await mtaFacts(ctx, ctx.plan.features));
+  await checkInsideRoot(adapter, f, ctx);
+  const seqs: number[] = [];
+  for (const planPath of post.edits) {
+    const target = ctx.real(planPath);
+    const previous = await ctx.host.readFile(target).then(String, () => null);
+    seqs.push(await ctx.intent('post-install-edit', { path: target, previous }));
+  }
+  for (const c of post.commands) await ctx.runOrThrow({ ...commandRequest(c, '/', { timeoutMs: POST_TIMEOUT_MS }), onLine: (l) => ctx.report(l) }, `${adapter.name} post-install failed`, 20);
+  for (const seq of seqs) await ctx.journal.done(seq);
+}
+
+/** Undo of 'post-install-edit': the file's content before the commands ran (absent: removed). Idempotent. */
+export async function undoPostInstallEdit(host: Host, data: { path: string; previous: string | null }): Promise<string> {
+  const now = await host.readFile(data.path).then(String, () => null);
+  if (now === data.previous) return `${data.path}: already as before the post-install`;
+  if (data.previous === null) {
+    await host.rm(data.path, { force: true });
+    return `${data.path}: removed (absent before the post-install)`;
+  }
+  await host.writeFileAtomic(data.path, data.previous, { mode: 0o644 });
+  return `${data.path}: content from before the post-install restored`;
 }

@@ -15,7 +15,7 @@ import { diffStage, formatDiff, formatEntry, statEntry, walkStage, type DiffEntr
 import { commitSwap, crashPoint, makeDir, prepareSwap, removeDir, swapBack, undoSwapAction, swapRecord, type DirRecord, type SwapRecord } from '../lib/swap.js';
 import { absPath, duration, durationMs } from '../lib/zod-helpers.js';
 import { defineStep } from './context.js';
-import { adapterInstallRefusal, adapterOnlyIfMissing, adapterOwners, adapterStageCommands } from './install-adapter.js';
+import { adapterOnlyIfMissing, adapterOwners, adapterStageCommands, applyPostInstall, describePostInstall, undoPostInstallEdit } from './install-adapter.js';
 import { adapterFor } from './mta.js';
 import type { StepContext, StepModule } from './types.js';
 
@@ -141,11 +141,11 @@ async function describe(step: InstallStep, ctx: StepContext): Promise<string[]> 
   const own = await owners(step, ctx);
   const lines = [`owners: ${own.ok ? 'ok' : 'MISSING, install would stop here'}: ${own.lines.join('; ')}`, `stage: ${stage}`];
   if (!own.ok) ctx.blocker?.(own.lines.filter((l) => l.includes('MISSING')).join('; '));
-  const refusal = installRefusal(ctx);
-  if (refusal) (lines.unshift(`REFUSED: ${refusal}`), ctx.blocker?.(refusal));
   lines.push(`pre-create in the stage: ${targetDirs(step, ctx).join(' ')}`);
   for (const req of stagingCommands(step, ctx, src, stage, milter)) lines.push(`run: ${ctx.exec.format(req)}`);
   lines.push(`then: manifest of the stage, staged checks${ctx.runStagedChecks ? '' : ' (none defined)'}, swap (libraries first), old files kept as <file>.mta-old.${ctx.runId}`);
+  const adapter = adapterFor(ctx.plan);
+  if (adapter) lines.push(...(await describePostInstall(adapter, ctx)));
   const listed = [...ctx.plan.binaries, ...ctx.plan.configs];
   if ((await ctx.host.readdir(stage).catch(() => [])).length === 0) {
     for (const p of ctx.plan.binaries) lines.push(`${p}: old ${formatEntry(await statEntry(ctx.host, ctx.real(p), p))} → new: from the stage`);
@@ -174,15 +174,7 @@ export async function stageInstall(step: InstallStep, ctx: StepContext): Promise
   return stage;
 }
 
-/** The live part of an adapter's install that this version cannot do yet (src/steps/install-adapter.ts). */
-function installRefusal(ctx: StepContext): string | undefined {
-  const adapter = adapterFor(ctx.plan);
-  return adapter && adapterInstallRefusal(adapter, ctx);
-}
-
 async function apply(step: InstallStep, ctx: StepContext): Promise<void> {
-  const refusal = installRefusal(ctx);
-  if (refusal) throw new MtaError('refused', `${refusal}; nothing was installed`);
   const stage = await stageInstall(step, ctx);
   const entries = await walkStage(ctx.host, stage);
   const listed = [...ctx.plan.binaries, ...ctx.plan.configs];
@@ -229,6 +221,8 @@ async function apply(step: InstallStep, ctx: StepContext): Promise<void> {
   ctx.metric('swap_window', windowMs, 'ms');
   ctx.handover.installSwapped = records.map((r) => r.planPath);
   ctx.report(`swapped ${records.length} files in ${windowMs.toFixed(2)} ms`);
+  const adapter = adapterFor(ctx.plan);
+  if (adapter) await applyPostInstall(adapter, ctx);
 }
 
 export const installStep: StepModule<InstallStep> = defineStep({
@@ -238,5 +232,6 @@ export const installStep: StepModule<InstallStep> = defineStep({
   mutates: true,
   describe,
   apply,
-  undo: (action, ctx) => undoSwapAction(ctx.host, 'install', action),
+  undo: (action, ctx) =>
+    action.action === 'post-install-edit' ? undoPostInstallEdit(ctx.host, action.data as { path: string; previous: string | null }) : undoSwapAction(ctx.host, 'install', action),
 });
