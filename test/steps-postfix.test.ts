@@ -17,6 +17,8 @@ import { buildSchema, buildStep } from '../src/steps/build.js';
 import { installSchema, installStep, stageInstall } from '../src/steps/install.js';
 import { isMtaError } from '../src/lib/errors.js';
 import { makeStepContext } from './helpers/step-context.js';
+import { revertScript } from '../src/engine/revert/script.js';
+import { spawnSync } from 'node:child_process';
 
 const PLAN = path.join(REPO, 'plans/postfix-3.7-linux.yaml');
 
@@ -128,4 +130,22 @@ test('a postfix plan refuses sendmail-only build options', async (t) => {
   const lines = await buildStep.describe(buildSchema.parse({ type: 'build', milter: true }), { ...tc.ctx, blocker: (b) => blockers.push(b) });
   assert.ok(lines.includes("REFUSED: milter: is sendmail's (Build); a postfix plan builds with make"), lines.join('\n'));
   assert.deepEqual(blockers.filter((b) => b.includes('milter')), ["build: milter: is sendmail's, not postfix's"]);
+});
+
+test('revert.sh puts back the files a post-install edited (content with quotes and $, or absent before)', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mta-pf-revert-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const mainCf = path.join(dir, 'main.cf');
+  const masterCf = path.join(dir, 'master.cf');
+  const previous = "myhostname = it's $myhost\n# `x` \\ \"y\"\n";
+  await writeFile(mainCf, previous + '# upgraded\n');
+  await writeFile(masterCf, 'new\n');
+  await writeFile(path.join(dir, 'journal.jsonl'), '');
+  const intent = (seq: number, p: string, prev: string | null) => ({ seq, t: 0, type: 'intent' as const, action: { step: 3, kind: 'install', action: 'post-install-edit', data: { path: p, previous: prev } } });
+  const script = revertScript({ runId: 'r1', runDir: dir, toolVersion: 'test', real: (p) => p, records: [intent(1, mainCf, previous), intent(2, masterCf, null)] });
+  await writeFile(path.join(dir, 'revert.sh'), script);
+  const r = spawnSync('sh', [path.join(dir, 'revert.sh'), 'test'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.equal(await readFile(mainCf, 'utf8'), previous);
+  await assert.rejects(readFile(masterCf), { code: 'ENOENT' });
 });
