@@ -33,10 +33,12 @@ test('dry run of the postfix plan: make makefiles, make, the staged make install
   assert.match(out, /3\) Build postfix \(make\) +\[build\]\n\s+would run: \(cd '<source\.dir>' && make\)/);
   assert.match(out, /run: \(cd '<source tree from the source step>' && make non-interactive-package 'install_root=[^']*\/stage' command_directory=\/usr\/sbin config_directory=\/etc\/postfix .*setgid_group=postdrop\)/);
   const r0 = root.replace(/[.]/g, '\\.');
-  assert.match(out, new RegExp(`then run: \\(cd / && ${r0}/usr/sbin/postfix -c ${r0}/etc/postfix set-permissions upgrade-configuration mail_owner=postfix setgid_group=postdrop\\)\n\\s+then run: \\(cd / && ${r0}/usr/sbin/postfix -c ${r0}/etc/postfix check\\)`));
+  assert.match(out, new RegExp(`after the swap, on the live system:\n\\s+run: \\(cd / && ${r0}/usr/sbin/postfix -c ${r0}/etc/postfix set-permissions upgrade-configuration mail_owner=postfix setgid_group=postdrop\\)\n\\s+run: \\(cd / && ${r0}/usr/sbin/postfix -c ${r0}/etc/postfix check\\)`));
   assert.match(out, /under --root: the directories the live configuration names must lie inside/);
   // Blocked only by what this sandbox lacks (the tarball, the accounts), not by the MTA.
   assert.match(out, /BLOCKED: 2 blockers/);
+  // make makefiles, make, the staged install, set-permissions, check, the service's stop and start.
+  assert.match(out, /Recap: back up 17 paths, replace 16 files, run 7 commands;/);
   assert.ok(!/not supported/.test(out), out);
 });
 

@@ -41,7 +41,9 @@ export function adapterOwners(adapter: MtaAdapter, ctx: StepContext): { user?: s
 export async function describePostInstall(adapter: MtaAdapter, ctx: StepContext): Promise<string[]> {
   const f = adapterFeatures(adapter, ctx.plan.features);
   const post = adapter.postInstall(f, await mtaFacts(ctx, ctx.plan.features));
-  const out = post.commands.map((c) => `then run: ${ctx.exec.format(commandRequest(c, '/', { timeoutMs: POST_TIMEOUT_MS }))}`);
+  // `run: ` lines: the preview's recap counts them as commands (src/engine/verdict.ts countLines).
+  const out = post.commands.length ? ['after the swap, on the live system:'] : [];
+  out.push(...post.commands.map((c) => `run: ${ctx.exec.format(commandRequest(c, '/', { timeoutMs: POST_TIMEOUT_MS }))}`));
   if (post.edits.length) out.push(`(${post.edits.join(' ')} copied into the journal first: rollback puts them back)`);
   if (ctx.root !== '/' && adapter.postInstallPaths) out.push(`under --root: the directories the live configuration names must lie inside ${ctx.root}, checked before these run`);
   return out;
