@@ -1,36 +1,25 @@
 /**
- * The shipped postfix plans. Until the configure step picks its `features:` schema by `mta:` (phase 2 of the MTA
- * split), the plan loader knows only sendmail's features; so: the configure step's features are checked against
- * postfix's schema (and turned into the make makefiles argv), and everything else through the real loader.
+ * The shipped postfix plans, through the real loader: the configure step's features are checked against postfix's
+ * schema (mta: postfix) and turned into the make makefiles argv.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse, parseDocument } from 'yaml';
 import { parsePlan } from '../src/plan/load.js';
-import { interpolateTree, type InterpolationProblem } from '../src/plan/interpolate.js';
-import { postfixFeaturesSchema } from '../src/mta/postfix/features.js';
+import type { PostfixFeatures } from '../src/mta/postfix/features.js';
 import { makefilesArgv } from '../src/mta/postfix/make-args.js';
 import { queueConflicts } from '../src/plan/queues.js';
 import { REPO } from './helpers/cli.js';
 
 const PLANS = ['postfix-3.7-linux.yaml', 'postfix-3.7-freebsd.yaml'].map((n) => path.join(REPO, 'plans', n));
 
-/** The plan without its configure step, and that step's features (interpolated by the loader's own rules). */
+/** The loaded plan and its configure step's features (validated by the loader as postfix features). */
 function split(file: string, overrides: Record<string, string> = {}) {
-  const text = fs.readFileSync(file, 'utf8');
-  const doc = parseDocument(text);
-  const steps = doc.get('steps') as { items: { get(k: string): unknown }[] };
-  const i = steps.items.findIndex((s) => s.get('type') === 'configure');
-  assert.ok(i >= 0, `${file}: no configure step`);
-  doc.deleteIn(['steps', i]);
-  const loaded = parsePlan(String(doc), file, { overrides });
-  const features = (parse(text) as { steps: { type: string; features: unknown }[] }).steps[i]!.features;
-  const problems: InterpolationProblem[] = [];
-  const interpolated = interpolateTree(features, loaded.vars, problems);
-  assert.deepEqual(problems, []);
-  return { loaded, features: postfixFeaturesSchema.parse(interpolated) };
+  const loaded = parsePlan(fs.readFileSync(file, 'utf8'), file, { overrides });
+  const configure = loaded.plan.steps.find((s) => s.type === 'configure');
+  assert.ok(configure, `${file}: no configure step`);
+  return { loaded, features: configure['features'] as PostfixFeatures };
 }
 
 test('both postfix plans load (mta: postfix), their features are postfix features, no queue is listed', () => {

@@ -93,7 +93,7 @@ export async function preview(o: EngineOptions, base: BaseContext, opts: { quiet
   };
   for (const [i, step] of plan.steps.entries()) {
     const mod = stepModule(step.type);
-    const title = redact(mod.title(step));
+    const title = redact(mod.title(step, ctx.plan));
     say(`   ${i + 1}) ${title}  [${step.type}]`);
     const blocker = (reason: string) => void blockers.push({ step: i, kind: step.type, reason: redact(reason) });
     const lines = (await mod.describe(step, { ...stepContext(ctx, i, step.type), blocker })).map(redact);

@@ -188,7 +188,7 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
       return `backup ${b.id}`;
     }),
     ...plan.steps.map((step, i) =>
-      task(stepModule(step.type).title(step), async () => {
+      task(stepModule(step.type).title(step, runCtx.plan), async () => {
         await stepModule(step.type).apply(step, stepContext(runCtx, i, step.type));
       }),
     ),

@@ -67,6 +67,12 @@ export interface MtaAdapter<F = unknown> {
    * machinery journals (copies) those files before the commands run and puts them back on rollback.
    */
   postInstall(f: F, facts: MtaFacts): { commands: MtaCommand[]; edits: string[] };
+  /**
+   * The directories and files the post-install commands act on, as the live configuration names them (postfix:
+   * main.cf's command_directory, queue_directory, …). Under --root every one must lie inside the root, or those
+   * commands would change the host's files. Undefined: the post-install commands take no paths from the config.
+   */
+  postInstallPaths?(f: F, facts: MtaFacts): { probe: MtaCommand; parse(output: string): string[] };
   /** Stop and start the daemon (the machinery times the downtime between them). */
   serviceStop(f: F, facts: MtaFacts): MtaCommand;
   serviceStart(f: F, facts: MtaFacts): MtaCommand;

@@ -12,6 +12,7 @@ import { PlanSchema, type Plan } from './schema.js';
 import { interpolateTree, resolveVars, closest, type PathKey } from './interpolate.js';
 import { locate, formatPath } from './locate.js';
 import { allowedKeys, discriminatorChoices } from './shape.js';
+import { featuresScope } from './features.js';
 import { queueConflicts, queueProblem } from './queues.js';
 import { msg } from '../messages.js';
 import { isSecretName } from '../lib/redact.js';
@@ -191,7 +192,9 @@ type At = (p: PathKey[], message: string, key?: string) => void;
 function describeIssue(issue: z.core.$ZodIssue, data: unknown, at: At): void {
   const p = issue.path as PathKey[];
   if (issue.code === 'unrecognized_keys') {
-    const allowed = allowedKeys(PlanSchema, p, data);
+    // Inside a configure step's features the plan's MTA decides which keys exist (src/plan/features.ts).
+    const scope = featuresScope(data, p) ?? { schema: PlanSchema, path: p, data };
+    const allowed = allowedKeys(scope.schema, scope.path, scope.data);
     for (const key of issue.keys) {
       const hint = closest(key, allowed);
       at(p, `unknown key${hint ? ` (did you mean '${hint}'?)` : allowed.length ? `; allowed: ${allowed.join(', ')}` : ''}`, key);

@@ -8,6 +8,9 @@ import { z } from 'zod';
 import { absPath } from '../lib/zod-helpers.js';
 import { stepModules } from '../steps/index.js';
 import { checkModules } from '../checks/index.js';
+import { featuresIssues } from './features.js';
+import { withFeaturesByMta } from './features-json.js';
+import { MTAS } from '../mta/features.js';
 
 const union = (mods: { schema: unknown }[]) =>
   z.discriminatedUnion('type', mods.map((m) => m.schema) as unknown as [z.ZodObject, ...z.ZodObject[]]);
@@ -25,7 +28,7 @@ export const PlanSchema = z
   .object({
     name: z.string().min(1).describe('Short name of this upgrade, shown in reports and backups.'),
     description: z.string().optional(),
-    mta: z.enum(['sendmail', 'postfix']).describe('The mail server this plan upgrades.'),
+    mta: z.enum(MTAS).describe('The mail server this plan upgrades.'),
     version: z
       .string()
       .regex(VERSION_RE, 'a version like 8.15.2 or 8.17.1.9')
@@ -45,6 +48,11 @@ export const PlanSchema = z
   .superRefine((p, ctx) => {
     for (const issue of backedUpPathProblems(p.binaries, p.configs)) ctx.addIssue({ code: 'custom', ...issue });
   })
+  // The configure step's features, by the plan's mta: (src/plan/features.ts). Runs even when other parts of the
+  // plan have problems, so that one `validate` lists them all; featuresIssues reads the data defensively.
+  .superRefine((p, ctx) => {
+    for (const issue of featuresIssues(p)) ctx.addIssue({ ...issue });
+  }, { when: () => true })
   .meta({ title: 'mta-upgrade plan', $id: 'https://mta-upgrade.invalid/mta-plan.schema.json' });
 
 /** Steps and checks are typed by their own modules; here they are known only by their `type:`. */
@@ -84,7 +92,12 @@ export function backedUpPathProblems(binaries: string[], configs: string[]): { p
 }
 
 export function jsonSchema(): unknown {
-  return allowVarRefs(z.toJSONSchema(PlanSchema, { target: 'draft-7', io: 'input' }));
+  const convert = (schema: z.ZodType) => allowVarRefs(z.toJSONSchema(schema, { target: 'draft-7', io: 'input' })) as Node;
+  // The features rules are added after allowVarRefs: their `mta` condition must match the literal value only.
+  return withFeaturesByMta(convert(PlanSchema), (schema) => {
+    const { $schema: _drop, ...rest } = convert(schema);
+    return rest;
+  });
 }
 
 type Node = Record<string, unknown>;

@@ -12,6 +12,9 @@
  *   buildObjDir  real path of obj.<os>.<rel>.<arch> (the install step runs `sh ./Build install` on top)
  *   buildMilter  libmilter was built (install it from libmilter/ too)
  * Journal: 'build' with the obj.* dirs present before; undo removes the obj.* dirs it made (only work-dir trees).
+ *
+ * In a plan whose MTA has an adapter (postfix): the adapter's build commands (`make`) in the tree
+ * (src/steps/build-adapter.ts).
  */
 import path from 'node:path';
 import { z } from 'zod';
@@ -19,6 +22,9 @@ import type { ExecRequest } from '../lib/exec.js';
 import { MtaError } from '../lib/errors.js';
 import { absPath, duration, durationMs, envMap } from '../lib/zod-helpers.js';
 import { defineStep } from './context.js';
+import { applyWithAdapter, describeWithAdapter } from './build-adapter.js';
+import { adapterFor } from './mta.js';
+import { missingTools } from './tools.js';
 import type { BaseContext, JournalAction, StepContext, StepModule } from './types.js';
 
 export const buildSchema = z
@@ -58,29 +64,24 @@ export function buildRequests(step: BuildStep, r: Resolved & { dir: string }): E
 const objDirs = async (ctx: BaseContext, dir: string) =>
   (await ctx.host.readdir(dir).catch(() => [] as Buffer[])).map(String).filter((n) => n.startsWith('obj.')).sort();
 
-/** sh ./Build runs m4, make and the C compiler: which of them the host's PATH lacks (a read-only probe). */
-async function missingTools(ctx: StepContext): Promise<string[]> {
-  const tools = ['cc', 'make', 'm4'];
-  const r = await ctx.exec.run({ argv: ['sh', '-c', 'for t in "$@"; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done', 'sh', ...tools], mutates: false, timeoutMs: 10_000 });
-  if (!r.ok) return [];
-  return r.stdout.split('\n').filter((t) => tools.includes(t));
-}
-
 export const buildStep: StepModule<BuildStep> = defineStep({
   workDirOnly: true,
   type: 'build',
   schema: buildSchema as unknown as z.ZodType<BuildStep>,
   mutates: true,
-  title: () => 'Build sendmail (sh ./Build -c)',
+  title: (_step, plan) => (plan && adapterFor(plan) ? `Build ${plan.mta} (make)` : 'Build sendmail (sh ./Build -c)'),
 
   async describe(step, ctx) {
+    const adapter = adapterFor(ctx.plan);
+    if (adapter) return describeWithAdapter(adapter, step, ctx);
     const r = resolve(step, ctx);
     const reqs = buildRequests(step, { ...r, dir: r.dir ?? '<source.dir>' });
     const out = reqs.map((q) => `would run: ${ctx.exec.format(q)}`);
     if (!r.dir) out.push('source tree not unpacked yet (dry run)');
     out.push(r.siteConfig ? `site config: ${r.siteConfig}` : 'no site config given: Build uses devtools/Site/ defaults');
     out.push('-c removes any existing obj.* dir first; output goes to the run log');
-    const missing = await missingTools(ctx);
+    // sh ./Build runs m4, make and the C compiler.
+    const missing = await missingTools(ctx, ['cc', 'make', 'm4']);
     if (missing.length) {
       out.push(`build tools MISSING on the host: ${missing.join(' ')} (Build needs them)`);
       ctx.blocker?.(`build tools missing on the host: ${missing.join(' ')}`);
@@ -89,6 +90,8 @@ export const buildStep: StepModule<BuildStep> = defineStep({
   },
 
   async apply(step, ctx) {
+    const adapter = adapterFor(ctx.plan);
+    if (adapter) return applyWithAdapter(adapter, step, ctx);
     const r = resolve(step, ctx);
     if (!r.dir) throw new MtaError('plan-invalid', 'build: no source tree (put a `source` step before it, or give `dir:`)');
     const dir = r.dir;

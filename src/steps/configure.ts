@@ -7,24 +7,31 @@
  *   siteConfig       real path of the written site.config.m4 (build passes it with -f)
  *   configureMilter  features.milter (build builds libmilter when true)
  * Journal: 'write-file' with the previous content (or null); undo puts it back or removes the new file.
+ *
+ * In a plan whose MTA has an adapter (postfix), the adapter says what to write and run (src/steps/configure-adapter.ts).
  */
 import path from 'node:path';
 import { z } from 'zod';
 import { MtaError } from '../lib/errors.js';
-import { featuresSchema, siteConfigM4, type Features, type SiteFacts } from '../lib/site-config.js';
+import { siteConfigM4, type Features, type SiteFacts } from '../lib/site-config.js';
 import { absPath } from '../lib/zod-helpers.js';
 import { defineStep } from './context.js';
+import { applyWithAdapter, describeWithAdapter } from './configure-adapter.js';
+import { adapterFor } from './mta.js';
 import type { BaseContext, JournalAction, StepContext, StepModule } from './types.js';
 
 export const configureSchema = z
   .object({
     type: z.literal('configure'),
     dir: absPath.optional().describe("Source tree; default: the one the `source` step unpacked."),
-    features: featuresSchema,
+    // Whose features these are depends on the plan's mta:, which a step cannot see: the plan checks them
+    // (src/plan/features.ts) and the JSON Schema does so per MTA (src/plan/features-json.ts).
+    features: z.looseObject({}).describe("What to compile in: sendmail's site.config.m4 knobs or postfix's make makefiles options (by the plan's mta:)."),
   })
   .strict();
 
-export type ConfigureStep = z.infer<typeof configureSchema>;
+/** In a sendmail plan, features passed sendmail's schema at load time (other MTAs: their adapter's). */
+export type ConfigureStep = Omit<z.infer<typeof configureSchema>, 'features'> & { features: Features };
 
 export const SITE_CONFIG = 'devtools/Site/site.config.m4';
 
@@ -83,9 +90,11 @@ export const configureStep: StepModule<ConfigureStep> = defineStep({
   type: 'configure',
   schema: configureSchema as unknown as z.ZodType<ConfigureStep>,
   mutates: true,
-  title: () => 'Write devtools/Site/site.config.m4',
+  title: (_step, plan) => (plan && adapterFor(plan) ? `Configure ${plan.mta} (the make files from features)` : 'Write devtools/Site/site.config.m4'),
 
   async describe(step, ctx) {
+    const adapter = adapterFor(ctx.plan);
+    if (adapter) return describeWithAdapter(adapter, step.features, ctx, treeOf(step, ctx));
     const text = siteConfigM4(step.features, await siteFacts(step.features, ctx));
     const dir = treeOf(step, ctx);
     const target = dir && path.join(dir, SITE_CONFIG);
@@ -98,6 +107,8 @@ export const configureStep: StepModule<ConfigureStep> = defineStep({
 
   async apply(step, ctx) {
     const dir = treeOf(step, ctx);
+    const adapter = adapterFor(ctx.plan);
+    if (adapter) return applyWithAdapter(adapter, step.features, ctx, dir);
     if (!dir) throw new MtaError('plan-invalid', 'configure: no source tree (put a `source` step before it, or give `dir:`)');
     const text = siteConfigM4(step.features, await siteFacts(step.features, ctx));
     const target = path.join(dir, SITE_CONFIG);

@@ -3,6 +3,8 @@
  * a manifest of the stage diffed against the live system, staged checks, then the atomic swap (src/lib/swap.ts).
  * Nothing live is touched until the stage is complete and checked. Hands over installStage (real path),
  * installManifest (ManifestEntry[]), installSwapped (plan paths put in place).
+ * In a plan whose MTA has an adapter (postfix) the staged install commands, the only-if-missing files and the
+ * default owners are the adapter's (src/steps/install-adapter.ts); the rest is the same.
  */
 import path from 'node:path';
 import { z } from 'zod';
@@ -14,6 +16,8 @@ import { commitSwap, makeDir, prepareSwap, removeDir, swapBack, undoSwapAction, 
 import { crashPoint } from '../lib/crash-point.js';
 import { absPath, duration, durationMs } from '../lib/zod-helpers.js';
 import { defineStep } from './context.js';
+import { adapterOnlyIfMissing, adapterOwners, adapterStageCommands, applyPostInstall, describePostInstall, undoPostInstallEdit } from './install-adapter.js';
+import { adapterFor } from './mta.js';
 import type { StepContext, StepModule } from './types.js';
 
 const subdir = z.string().regex(/^[\w.+-]+$/).refine((s) => s !== '..' && s !== '.', 'a subdirectory name of the source tree');
@@ -47,6 +51,19 @@ export function stageCommands(step: InstallStep, srcDir: string, stage: string, 
   return [run('install', srcDir), ...step.force_install.map((d) => run('force-install', path.join(srcDir, d))), ...(milter ? [run('install', path.join(srcDir, 'libmilter'))] : [])];
 }
 
+/** The staged install commands of the plan's MTA: sendmail's Build above, or the adapter's. */
+function stagingCommands(step: InstallStep, ctx: StepContext, src: string, stage: string, milter: boolean): ExecRequest[] {
+  const adapter = adapterFor(ctx.plan);
+  if (!adapter) return stageCommands(step, src, stage, milter);
+  return adapterStageCommands(adapter, ctx, { src, stage, makeArgs: step.make_args, timeoutMs: durationMs(step.timeout, 600_000) });
+}
+
+/** The plan's only_if_missing, plus the adapter's own (postfix: main.cf, master.cf) whatever the plan says. */
+function onlyIfMissing(step: InstallStep, ctx: StepContext): string[] {
+  const adapter = adapterFor(ctx.plan);
+  return adapter ? [...new Set([...step.only_if_missing, ...adapterOnlyIfMissing(adapter, ctx)])] : step.only_if_missing;
+}
+
 /** Parents of everything the plan names plus `dirs`: a missing one makes `install -c prog dir` write a file named dir. */
 function targetDirs(step: InstallStep, ctx: StepContext): string[] {
   // A file's parent, and a directory path (trailing /) itself: /etc/mail/ must exist in the stage for helpfile.
@@ -56,8 +73,10 @@ function targetDirs(step: InstallStep, ctx: StepContext): string[] {
 
 /** smmsp (or the plan's owners) in <root>/etc/passwd|group; also on this host when --root is a sandbox, because `install -o/-g` runs here. */
 async function owners(step: InstallStep, ctx: StepContext) {
-  const user = step.owners?.user ?? makeVar(step.make_args, 'MSPQOWN') ?? 'smmsp';
-  const group = step.owners?.group ?? makeVar(step.make_args, 'GBINGRP') ?? 'smmsp';
+  const adapter = adapterFor(ctx.plan);
+  const dflt = adapter ? adapterOwners(adapter, ctx) : { user: makeVar(step.make_args, 'MSPQOWN'), group: makeVar(step.make_args, 'GBINGRP') };
+  const user = step.owners?.user ?? dflt.user ?? 'smmsp';
+  const group = step.owners?.group ?? dflt.group ?? 'smmsp';
   const checks = [await checkOwners(ctx.host, ctx.root, user, group)];
   if (ctx.root !== '/') checks.push(await checkOwners(ctx.host, '/', user, group));
   return { ok: checks.every((c) => c.ok), lines: checks.flatMap((c) => c.lines) };
@@ -70,11 +89,11 @@ function rank(d: DiffEntry): number {
   return /\/(s?bin|libexec)\//.test(d.path) ? 2 : 1;
 }
 
-function selected(step: InstallStep, diff: DiffEntry[]): DiffEntry[] {
+function selected(step: InstallStep, diff: DiffEntry[], onlyIfMissing: string[]): DiffEntry[] {
   return diff
     .filter((d) => (d.status === 'new' || d.status === 'changed') && d.stage && d.stage.type !== 'dir')
     .filter((d) => (!step.only || covers(step.only, d.path)) && !covers(step.exclude, d.path))
-    .filter((d) => !(d.live && step.only_if_missing.includes(d.path)))
+    .filter((d) => !(d.live && onlyIfMissing.includes(d.path)))
     .sort((a, b) => rank(a) - rank(b) || a.path.localeCompare(b.path));
 }
 
@@ -110,7 +129,7 @@ async function buildStage(step: InstallStep, ctx: StepContext, stage: string): P
   const dirs = targetDirs(step, ctx);
   for (const d of dirs) await ctx.host.mkdir(path.join(stage, d), { recursive: true, mode: 0o755 });
   const milter = step.libmilter ?? ctx.handover.buildMilter === true;
-  for (const req of stageCommands(step, src, stage, milter)) await ctx.runOrThrow({ ...req, onLine: (l) => ctx.report(l) }, 'staged install failed', 15);
+  for (const req of stagingCommands(step, ctx, src, stage, milter)) await ctx.runOrThrow({ ...req, onLine: (l) => ctx.report(l) }, 'staged install failed', 15);
   for (const d of dirs) if (!(await isDir(ctx, path.join(stage, d)))) throw new MtaError('failed', `staged install turned ${d} into a file`);
   ctx.handover.installStaged = stage;
   return dirs;
@@ -124,8 +143,10 @@ async function describe(step: InstallStep, ctx: StepContext): Promise<string[]> 
   const lines = [`owners: ${own.ok ? 'ok' : 'MISSING, install would stop here'}: ${own.lines.join('; ')}`, `stage: ${stage}`];
   if (!own.ok) ctx.blocker?.(own.lines.filter((l) => l.includes('MISSING')).join('; '));
   lines.push(`pre-create in the stage: ${targetDirs(step, ctx).join(' ')}`);
-  for (const req of stageCommands(step, src, stage, milter)) lines.push(`run: ${ctx.exec.format(req)}`);
+  for (const req of stagingCommands(step, ctx, src, stage, milter)) lines.push(`run: ${ctx.exec.format(req)}`);
   lines.push(`then: manifest of the stage, staged checks${ctx.runStagedChecks ? '' : ' (none defined)'}, swap (libraries first), old files kept as <file>.mta-old.${ctx.runId}`);
+  const adapter = adapterFor(ctx.plan);
+  if (adapter) lines.push(...(await describePostInstall(adapter, ctx)));
   const listed = [...ctx.plan.binaries, ...ctx.plan.configs];
   if ((await ctx.host.readdir(stage).catch(() => [])).length === 0) {
     for (const p of ctx.plan.binaries) lines.push(`${p}: old ${formatEntry(await statEntry(ctx.host, ctx.real(p), p))} → new: from the stage`);
@@ -133,7 +154,7 @@ async function describe(step: InstallStep, ctx: StepContext): Promise<string[]> 
     return lines;
   }
   const diff = await diffStage(ctx.host, await walkStage(ctx.host, stage), ctx.real, listed);
-  const files = selected(step, diff);
+  const files = selected(step, diff, onlyIfMissing(step, ctx));
   for (const d of diff) lines.push(`${files.includes(d) ? 'swap' : 'keep'} ${formatDiff(d)}`);
   for (const d of files) if (!covers(listed, d.path)) lines.push(`warning: ${d.path} is not listed in the plan's binaries/configs: not backed up`);
   for (const d of files) if (d.live?.type === 'dir') lines.push(`REFUSED: ${d.path} is a directory live but a ${d.stage!.type} in the stage (add it to dirs)`);
@@ -162,7 +183,7 @@ async function apply(step: InstallStep, ctx: StepContext): Promise<void> {
   await ctx.journal.note('stage-manifest', { stage, entries, diff: diff.map((d) => `${d.status} ${d.path}`) });
   ctx.handover.installStage = stage;
   ctx.handover.installManifest = entries;
-  const files = selected(step, diff);
+  const files = selected(step, diff, onlyIfMissing(step, ctx));
   for (const d of files) if (!covers(listed, d.path)) ctx.report(`warning: ${d.path} is not listed in the plan's binaries/configs: not backed up`);
 
   if (ctx.runStagedChecks) {
@@ -202,6 +223,8 @@ async function apply(step: InstallStep, ctx: StepContext): Promise<void> {
   ctx.metric('swap_window', windowMs, 'ms');
   ctx.handover.installSwapped = records.map((r) => r.planPath);
   ctx.report(`swapped ${records.length} files in ${windowMs.toFixed(2)} ms`);
+  const adapter = adapterFor(ctx.plan);
+  if (adapter) await applyPostInstall(adapter, ctx);
 }
 
 export const installStep: StepModule<InstallStep> = defineStep({
@@ -211,5 +234,6 @@ export const installStep: StepModule<InstallStep> = defineStep({
   mutates: true,
   describe,
   apply,
-  undo: (action, ctx) => undoSwapAction(ctx.host, 'install', action),
+  undo: (action, ctx) =>
+    action.action === 'post-install-edit' ? undoPostInstallEdit(ctx.host, action.data as { path: string; previous: string | null }) : undoSwapAction(ctx.host, 'install', action),
 });

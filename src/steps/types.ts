@@ -130,8 +130,8 @@ export interface UndoContext extends BaseContext {
 export interface StepModule<S extends { type: string } = { type: string }> {
   type: S['type'];
   schema: z.ZodType<S>;
-  /** Title of the task for this step. */
-  title(step: S): string;
+  /** Title of the task for this step; `plan`: the plan's facts (the MTA names the build), absent for a step alone. */
+  title(step: S, plan?: Pick<PlanFacts, 'mta'>): string;
   /** Does apply change the system (false: the step is a probe and runs in dry run too)? */
   mutates: boolean;
   /** Lines saying exactly what apply would do; may run read-only probes through ctx.exec. Writes nothing. */

@@ -42,6 +42,11 @@ function undoLine(r: Intent, oldModes: Map<string, number>): string | undefined 
     return `undo_swap ${q(s('target'))} ${q(s('tmp'))} ${q(s('old'))} ${data['existed'] ? 1 : 0} ${q(s('sha256'))} ${q(mode === undefined ? '' : mode.toString(8))}`;
   }
   if (action === 'mkdir') return `rmdir ${q(s('dir'))} 2>/dev/null || :`;
+  // A config file an MTA's post-install edited (install's 'post-install-edit'): its earlier content, or absent.
+  if (action === 'post-install-edit') {
+    const p = s('path');
+    return data['previous'] === null ? `rm -f ${q(p)}` : `printf '%s' ${q(s('previous'))} > ${q(p + '.mta-revert')} && mv -f ${q(p + '.mta-revert')} ${q(p)}`;
+  }
   // A secret was redacted out of this intent (src/engine/journal.ts): its undo argv holds '***', not the secret,
   // and the script never gets the secret in clear. Only `mta-upgrade rollback` can resolve it again.
   if (kind === 'command' && Array.isArray(data['undo']) && (r.action as { redacted?: boolean }).redacted)

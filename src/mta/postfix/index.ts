@@ -16,6 +16,12 @@ export function postfixProgram(f: PostfixFeatures, facts: MtaFacts, name: string
   return stage ? path.join(stage, dir, name) : facts.real(path.posix.join(dir, name));
 }
 
+/** The install parameters whose paths `postfix set-permissions` changes (html/readme may be `no`). */
+const POST_INSTALL_PARAMS = [
+  'command_directory', 'daemon_directory', 'data_directory', 'queue_directory', 'meta_directory', 'sendmail_path',
+  'newaliases_path', 'mailq_path', 'manpage_directory', 'html_directory', 'readme_directory', 'shlib_directory',
+];
+
 const configDir = (f: PostfixFeatures, facts: MtaFacts) => facts.real(postfixPaths(f).config_directory);
 
 /** `postfix -c <config_directory> <args…>` against the live (or --root) installation. */
@@ -50,6 +56,11 @@ export const postfixAdapter: MtaAdapter<PostfixFeatures> = {
       edits: ['main.cf', 'master.cf'].map((n) => path.posix.join(p.config_directory, n)),
     };
   },
+  postInstallPaths: (f, facts) => ({
+    // set-permissions walks postfix-files, whose entries are relative to these parameters (conf/postfix-files).
+    probe: postconfCommand(f, facts, ['-h', ...POST_INSTALL_PARAMS]),
+    parse: (output) => output.split('\n').map((l) => l.trim()).filter((l) => l !== '' && l !== 'no'),
+  }),
   serviceStop: (f, facts) => postfixCommand(f, facts, 'stop'),
   serviceStart: (f, facts) => postfixCommand(f, facts, 'start'),
   versionProbe: (f, facts, stage) => postconfCommand(f, facts, ['-d', 'mail_version'], stage),
