@@ -84,6 +84,7 @@ export class Joiner {
       if (!f.relay) this.complete(f, rec.relay);
       else if (!hasAddress(f.relay) && parsePeer(f.relay).name === parsePeer(rec.relay).name) this.complete(f, rec.relay); // learn the address
       if (f.closed && hasAddress(f.relay!)) this.flush(f);
+      this.track(f, false);
       return;
     }
     let f = this.open.get(key);
@@ -93,10 +94,10 @@ export class Joiner {
       f = undefined;
     }
     f ??= this.create(key, line, position);
-    if (parsed.qid && !f.qid) {
+    const newQid = parsed.qid !== undefined && !f.qid;
+    if (newQid) {
       f.qid = parsed.qid;
-      this.byQid.set(parsed.qid, f);
-      if (this.unresolvedOpen.has(f)) this.watching = undefined;
+      this.byQid.set(parsed.qid!, f);
     }
     f.direction ??= rec.direction ?? (line.program.endsWith('smtpd') ? 'inbound' : 'outbound');
     if (rec.type === 'failure-start') {
@@ -113,6 +114,7 @@ export class Joiner {
     // Complete: closed with a relay that has its address; a name-only relay (sendmail's client side) waits for
     // the to= line of the same process, which adds the address, or is emitted as is later.
     if ((f.closed && f.relay && hasAddress(f.relay)) || !line.pid) this.flush(f);
+    this.track(f, newQid);
   }
 
   /** The line's process has a failure open: its next session ends that failure, so it must come through handle(). */
@@ -162,8 +164,6 @@ export class Joiner {
     if (line.pid) {
       this.open.set(key, f);
       this.listener?.opened(f.pid);
-      this.unresolvedOpen.add(f);
-      this.watching = undefined;
     }
     this.peerless++;
     return f;
@@ -172,11 +172,22 @@ export class Joiner {
   private complete(f: OpenFailure, relay: string): void {
     if (!f.relay) this.peerless--;
     f.relay = relay;
-    if (this.unresolvedOpen.has(f) !== unresolved(f) && this.open.get(f.key) === f) {
-      if (unresolved(f)) this.unresolvedOpen.add(f);
-      else this.unresolvedOpen.delete(f);
-      this.watching = undefined;
+  }
+
+  /**
+   * After a line: f's place among the unresolved (what watchList names) follows its state. Done once per line, not
+   * per change, as the reader asks for the list only between lines: an inbound failure, opened and given its relay
+   * by one line, never enters it.
+   */
+  private track(f: OpenFailure, newQid: boolean): void {
+    const want = !f.emitted && unresolved(f); // not emitted: still open (one without a pid is emitted at once)
+    if (want === this.unresolvedOpen.has(f)) {
+      if (want && newQid) this.watching = undefined;
+      return;
     }
+    if (want) this.unresolvedOpen.add(f);
+    else this.unresolvedOpen.delete(f);
+    this.watching = undefined;
   }
 
   private flush(f: OpenFailure): void {
