@@ -224,9 +224,56 @@ function watched(s: usize, e: usize): bool {
 }
 
 /**
+ * The processes with a failure open (joiner.ts): while one waits for its relay, a new session of any of them ends
+ * its failure, so that session must go through JavaScript, not the table. Hundreds are open at once on a log full
+ * of scanners, too many for the watch list; they are counted here by pid modulo 2^16 instead (a counting filter:
+ * a pid sharing a slot with an open one only sends a line to JavaScript, which checks the exact host and pid).
+ * JavaScript keeps the counts in step with the joiner (openPid); a pid that is not a plain number counts as `odd`,
+ * and while one is open every TLS line goes to JavaScript.
+ */
+const PID_SLOTS = 65536;
+const pidCounts = heap.alloc(4 * PID_SLOTS);
+memory.fill(pidCounts, 0, 4 * PID_SLOTS);
+let openPids = 0;
+let oddPids = 0;
+
+/** One more (delta 1) or one fewer (-1) failure open for `pid` (-1: a pid that is not a plain number). */
+export function openPid(pid: i32, delta: i32): void {
+  openPids += delta;
+  if (pid < 0) {
+    oddPids += delta;
+    return;
+  }
+  const at = pidCounts + 4 * <usize>(pid & (PID_SLOTS - 1));
+  store<i32>(at, load<i32>(at) + delta);
+}
+
+/**
+ * The line [s, e) may be from a process with a failure open. The pid is what syslog.ts's splitTag takes: the
+ * digits in "[…]" just before the line's first ": " (a classic or ISO line has none earlier). Anything else that
+ * could hold a pid (RFC 5424, odd brackets) answers yes; a line without "]: " has no pid, and no failure open.
+ */
+function mayBeOpen(s: usize, e: usize): bool {
+  if (openPids == 0) return false;
+  if (oddPids > 0 || load<u8>(s) == 60) return true;
+  let c = s;
+  while (c + 1 < e && load<u16>(c) != 0x203a) c++;
+  if (c + 1 >= e || c == s || load<u8>(c - 1) != 93) return false;
+  const close = c - 1;
+  let j = close;
+  while (j > s && close - j < 10 && <u32>(load<u8>(j - 1) - 48) <= 9) j--;
+  const n = close - j;
+  if (n == 0 || n > 9 || j == s || load<u8>(j - 1) != 91) return true;
+  let pid: i32 = 0;
+  for (let i = j; i < close; i++) pid = pid * 10 + <i32>load<u8>(i) - 48;
+  return load<i32>(pidCounts + 4 * <usize>(pid & (PID_SLOTS - 1))) > 0;
+}
+
+/**
  * Line by line over [p, to) while a failure waits: returns the start of the first line JavaScript must read (one
- * holding a watched string, or a TLS line other than a plain success line), DONE, or FULL. Success lines are
- * counted and the rest skipped: a line without a watched string is not from a waiting process (scan.ts).
+ * holding a watched string, a TLS line other than a plain success line, or a TLS line of a process with a failure
+ * open), DONE, or FULL. Success lines are counted and the rest skipped: a line without a watched string is not
+ * from a waiting process (scan.ts).
  */
 export function scanWatching(p: usize, to: usize): i32 {
   while (p < to) {
@@ -234,6 +281,7 @@ export function scanWatching(p: usize, to: usize): i32 {
     if (watched(p, e)) return <i32>p;
     const k = keyword(p, e);
     if (k != NONE) {
+      if (mayBeOpen(p, e)) return <i32>p;
       const end = tryAdd(p, <usize>k, e);
       if (end == FULL) return FULL;
       if (end < 0) return <i32>p;

@@ -14,7 +14,8 @@
  *   established|reused …") counted in a table keyed by the message's bytes, with first and last time. It stops at
  *   the first TLS line it does not take and returns its start: JavaScript parses that one (scan.ts) and calls again.
  * - `scanWatching`: while a failure waits for its relay, the same, and also the lines holding a waiting process's
- *   id or queue id (the watch list) go to JavaScript.
+ *   id or queue id (the watch list) go to JavaScript, and the TLS lines of processes with a failure open (`openPid`
+ *   keeps their count by pid).
  * - the table: xxHash32, open addressing, equal hashes compared byte for byte, entries in first-seen order; a
  *   record is [len i32, count f64, first f64, last f64, bytes], the layout of message-table.ts's TableData.
  *
@@ -24,7 +25,7 @@
  */
 
 export { hash, merge, resetTable, setArenaLimit, tableSize, arenaPtr, arenaUsed, orderPtr } from './table';
-export { keyword, lastHit, newline, scan, scanWatching, setSince, setWatch, take, takeLines, watchBuffer } from './lines';
+export { keyword, lastHit, newline, openPid, scan, scanWatching, setSince, setWatch, take, takeLines, watchBuffer } from './lines';
 
 export function alloc(n: usize): usize {
   return heap.alloc(n);

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PeerStats } from '../src/lib/tlslog/aggregate.js';
+import { FastTally } from '../src/lib/tlslog/fast-tally.js';
 import { buildReport } from '../src/lib/tlslog/report.js';
 import { plainScan } from '../src/lib/tlslog/plain-scan.js';
 import { generateMaillog } from './helpers/maillog.js';
@@ -43,4 +44,52 @@ test('failure-dense log: the fast path and the plain reader report the same peer
     assert.equal(fast.peers.length, plain.peers.length);
     assert.deepEqual(fast.peers.map(comparable), plain.peers.map(comparable));
   }
+});
+
+/**
+ * The module sends JavaScript only the lines a waiting failure needs: those naming a failure still without its
+ * peer (the watch list) and the TLS lines of processes with a failure open, which it knows by pid modulo 2^16
+ * (fast-tally.ts openPid). That filter must lose nothing: the report equals, byte for byte, the one JavaScript
+ * gives when it reads every line while a failure waits (the fallback when the watch list does not fit, forced
+ * here). The log is made hard for the filter: few pids, reused while their failures are open, pids that share a
+ * slot modulo 2^16 with another live process, pids that are not plain numbers, and the same pids on a second host.
+ */
+test('failure-dense log: the module filter gives the report of reading every line, byte for byte', async () => {
+  const file = path.join(tmp, 'maillog-pids');
+  generateMaillog(file, 4, 50);
+  let collided = 0;
+  let odd = 0;
+  const lines = fs
+    .readFileSync(file, 'latin1')
+    .split('\n')
+    .map((line) =>
+      line.replace(/^(.{15}) mx1 ([^[ ]+)\[(\d+)\]: /, (_m, stamp: string, prog: string, p: string) => {
+        // 300 pids, reused while their failures are still open (a new session then ends the failure); odd ones
+        // take the slot of the even one below (another live process), every 13th is not a number.
+        const pid = 1000 + (Number(p) % 300);
+        let tag = `${prog}[${pid}]`;
+        if (pid % 13 === 0) (tag = `${prog}[p${pid}]`), odd++;
+        else if (pid % 2 === 1) (tag = `${prog}[${pid - 1 + 65536}]`), collided++;
+        // Every 5th conversation logs from a second host: the same pids, other processes.
+        return `${stamp} ${Number(p) % 5 === 0 ? 'mx2' : 'mx1'} ${tag}: `;
+      }),
+    );
+  fs.writeFileSync(file, lines.join('\n'), 'latin1');
+  assert.ok(collided > 1000 && odd > 100, `${collided} lines with a colliding pid, ${odd} with an odd one`);
+
+  const json = (r: Awaited<ReturnType<typeof buildReport>>) => JSON.stringify({ ...r, sources: undefined });
+  const filtered = await buildReport([file], { year: 2024, parallel: { workers: 1 } });
+  const watch = FastTally.prototype.watch;
+  FastTally.prototype.watch = () => false; // as if the watch list never fit: every line to JavaScript while a failure waits
+  let everyLine: Awaited<ReturnType<typeof buildReport>>;
+  try {
+    everyLine = await buildReport([file], { year: 2024, parallel: { workers: 1 } });
+  } finally {
+    FastTally.prototype.watch = watch;
+  }
+  assert.ok(filtered.summary.failures > 1000 && filtered.peers.length > 1000, `${filtered.summary.failures} failures, ${filtered.peers.length} peers`);
+  assert.equal(json(filtered), json(everyLine));
+
+  const plain = await plainScan(fs.createReadStream(file), { year: 2024, reference: fs.statSync(file).mtimeMs });
+  assert.deepEqual(filtered.peers.map(comparable), plain.peers.map(comparable));
 });

@@ -51,6 +51,7 @@ interface Exports {
   take(start: number, hit: number, to: number): number;
   watchBuffer(): number;
   setWatch(n: number): void;
+  openPid(pid: number, delta: number): void;
   lastHit(): number;
 }
 
@@ -61,7 +62,7 @@ interface Exports {
  */
 export const EXPORT_ARITY: { [K in keyof Exports]: Parameters<Exports[K]>['length'] } = {
   alloc: 1, free: 1, setSince: 1, setArenaLimit: 1, takeLines: 0, resetTable: 0, tableSize: 0, arenaPtr: 0, arenaUsed: 0, orderPtr: 0, hash: 2, merge: 4,
-  newline: 2, keyword: 2, scan: 2, scanWatching: 2, take: 3, watchBuffer: 0, setWatch: 1, lastHit: 0,
+  newline: 2, keyword: 2, scan: 2, scanWatching: 2, take: 3, watchBuffer: 0, setWatch: 1, openPid: 2, lastHit: 0,
 };
 
 let compiled: WebAssembly.Module | undefined;
@@ -180,6 +181,15 @@ export class FastTally {
     }
     this.w.setWatch(ids.length);
     return true;
+  }
+
+  /**
+   * A failure of process `pid` opened (delta 1) or ended (-1) in the joiner: scanWatching sends that process's TLS
+   * lines to JavaScript while it is open, since its next session ends the failure (joiner.ts). Counted in the
+   * module by number; a pid that is not a plain number (at most 9 digits) sends every TLS line while open.
+   */
+  openPid(pid: string, delta: 1 | -1): void {
+    this.w.openPid(/^[0-9]{1,9}$/.test(pid) ? Number(pid) : -1, delta);
   }
 
   /** The keyword of the line the last scan() returned. */

@@ -32,14 +32,27 @@ interface OpenFailure {
 }
 
 const hasAddress = (relay: string) => relay.includes('[');
+/** Still to learn its peer from a later line: no relay yet, or a name without its address. */
+const unresolved = (f: OpenFailure) => !f.relay || !hasAddress(f.relay);
+
+/** Told when a process's failure opens and ends (the fast reader keeps the set in its module: fast-tally.ts openPid). */
+export interface OpenListener {
+  opened(pid: string): void;
+  closed(pid: string): void;
+}
 
 export class Joiner {
   private readonly open = new Map<string, OpenFailure>();
   private readonly byQid = new Map<string, OpenFailure>();
+  /** The open failures still to learn their peer (unresolved), in opening order: what watchList() names. */
+  private readonly unresolvedOpen = new Set<OpenFailure>();
   private peerless = 0;
   private watching: string[] | undefined;
 
-  constructor(private readonly emit: (event: TlsEvent) => void) {}
+  constructor(
+    private readonly emit: (event: TlsEvent) => void,
+    private readonly listener?: OpenListener,
+  ) {}
 
   /**
    * True while a failure waits for its relay: the reader must then show us every line that may concern it (see
@@ -69,8 +82,9 @@ export class Joiner {
       const f = this.open.get(key) ?? (parsed.qid ? this.byQid.get(parsed.qid) : undefined);
       if (!f) return;
       if (!f.relay) this.complete(f, rec.relay);
-      else if (!hasAddress(f.relay) && parsePeer(f.relay).name === parsePeer(rec.relay).name) f.relay = rec.relay; // learn the address
+      else if (!hasAddress(f.relay) && parsePeer(f.relay).name === parsePeer(rec.relay).name) this.complete(f, rec.relay); // learn the address
       if (f.closed && hasAddress(f.relay!)) this.flush(f);
+      this.track(f, false);
       return;
     }
     let f = this.open.get(key);
@@ -80,10 +94,10 @@ export class Joiner {
       f = undefined;
     }
     f ??= this.create(key, line, position);
-    if (parsed.qid && !f.qid) {
+    const newQid = parsed.qid !== undefined && !f.qid;
+    if (newQid) {
       f.qid = parsed.qid;
-      this.byQid.set(parsed.qid, f);
-      this.watching = undefined;
+      this.byQid.set(parsed.qid!, f);
     }
     f.direction ??= rec.direction ?? (line.program.endsWith('smtpd') ? 'inbound' : 'outbound');
     if (rec.type === 'failure-start') {
@@ -100,6 +114,7 @@ export class Joiner {
     // Complete: closed with a relay that has its address; a name-only relay (sendmail's client side) waits for
     // the to= line of the same process, which adds the address, or is emitted as is later.
     if ((f.closed && f.relay && hasAddress(f.relay)) || !line.pid) this.flush(f);
+    this.track(f, newQid);
   }
 
   /** The line's process has a failure open: its next session ends that failure, so it must come through handle(). */
@@ -108,15 +123,19 @@ export class Joiner {
   }
 
   /**
-   * What a line without a TLS keyword must hold to concern an open failure: its process id or its queue id
-   * (handle() looks such lines up by host + pid and by queue id; any other one only moves the clock on, and the
-   * next line handled does that as well).
+   * What a line without a TLS keyword must hold to concern an open failure: the process id or queue id of a failure
+   * still to learn its peer (unresolved). Such a line can only be a relay hint (every other record has a keyword),
+   * and handle() does nothing with a hint for a failure whose relay has its address; it looks hints up by host +
+   * pid and by queue id. Any other line only moves the clock on, which the next line handled does as well. The
+   * sessions that end a failure are the reader's other rule (isOpen, OpenListener).
    */
   watchList(): readonly string[] {
     if (!this.watching) {
       const ids = new Set<string>();
-      for (const f of this.open.values()) ids.add(f.pid);
-      for (const q of this.byQid.keys()) ids.add(q);
+      for (const f of this.unresolvedOpen) {
+        ids.add(f.pid);
+        if (f.qid) ids.add(f.qid);
+      }
       this.watching = [...ids];
     }
     return this.watching; // the same array until it changes: the reader uploads it only then
@@ -142,8 +161,10 @@ export class Joiner {
 
   private create(key: string, line: SyslogLine, position: number): OpenFailure {
     const f: OpenFailure = { key, pid: line.pid, position, time: line.time, started: false, closed: false, emitted: false };
-    if (line.pid) this.open.set(key, f);
-    this.watching = undefined;
+    if (line.pid) {
+      this.open.set(key, f);
+      this.listener?.opened(f.pid);
+    }
     this.peerless++;
     return f;
   }
@@ -153,12 +174,31 @@ export class Joiner {
     f.relay = relay;
   }
 
+  /**
+   * After a line: f's place among the unresolved (what watchList names) follows its state. Done once per line, not
+   * per change, as the reader asks for the list only between lines: an inbound failure, opened and given its relay
+   * by one line, never enters it.
+   */
+  private track(f: OpenFailure, newQid: boolean): void {
+    const want = !f.emitted && unresolved(f); // not emitted: still open (one without a pid is emitted at once)
+    if (want === this.unresolvedOpen.has(f)) {
+      if (want && newQid) this.watching = undefined;
+      return;
+    }
+    if (want) this.unresolvedOpen.add(f);
+    else this.unresolvedOpen.delete(f);
+    this.watching = undefined;
+  }
+
   private flush(f: OpenFailure): void {
     if (f.emitted) return;
     f.emitted = true;
-    if (this.open.get(f.key) === f) this.open.delete(f.key);
+    if (this.open.get(f.key) === f) {
+      this.open.delete(f.key);
+      this.listener?.closed(f.pid);
+    }
     if (f.qid && this.byQid.get(f.qid) === f) this.byQid.delete(f.qid);
-    this.watching = undefined;
+    if (this.unresolvedOpen.delete(f)) this.watching = undefined;
     if (!f.relay) this.peerless--;
     const reason = f.sslReason ?? f.startReason ?? f.rejectText ?? 'handshake failed';
     this.emit({ kind: 'failure', time: f.time, direction: f.direction ?? 'outbound', peer: parsePeer(f.relay ?? ''), reason });

@@ -46,9 +46,10 @@ export class SourceScan {
     public emit: (e: TlsEvent) => void,
   ) {
     this.years = new ClassicYear(opts.year, reference);
-    this.joiner = new Joiner((e) => this.emit(e));
     this.tally = new FastTally(this.years, opts.since);
     const tally = this.tally;
+    // The module keeps count of the processes with a failure open, so it can tell which sessions to send us.
+    this.joiner = new Joiner((e) => this.emit(e), { opened: (pid) => tally.openPid(pid, 1), closed: (pid) => tally.openPid(pid, -1) });
     const joiner = this.joiner;
     const slowPath = (text: string, hasKeyword: boolean, position: number, sl = parseSyslog(text, this.years)) => {
       if (!sl) {
@@ -65,8 +66,9 @@ export class SourceScan {
     this.handler = {
       tally,
       // While a failure waits for its relay, the lines that name a waiting process or queue id (watchList) come
-      // here too; of them, success lines still go to the tally unless their own process has a failure open (a
-      // session ends it). The module applies the same rule, with the watch list as a superset of such processes.
+      // here too, and the TLS lines of processes with a failure open; of them, success lines still go to the tally
+      // unless their own process has a failure open (a session ends it). The module applies the same rule, with
+      // its count of open pids (OpenListener) as a superset of such processes.
       get wantsEveryLine() {
         return joiner.wantsEveryLine;
       },
