@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -88,6 +88,8 @@ test('untar refuses links, escaping paths, devices, bombs and oversize; nothing 
   const cases: Array<[string, Buffer, RegExp, object?]> = [
     ['symlink', tgz(entry('x/'), entry('x/etc', '', { type: '2', link: '/etc' })), /SymbolicLink refused: x\/etc -> \/etc/],
     ['relative symlink out', tgz(entry('x/up', '', { type: '2', link: '../..' })), /SymbolicLink refused/],
+    ['symlink through a link', tgz(entry('x/a/'), entry('x/a/l', '', { type: '2', link: '../b/../..' })), /SymbolicLink refused: x\/a\/l -> \.\.\/b\/\.\.\/\.\./],
+    ['symlink one level too high', tgz(entry('x/a/'), entry('x/a/l', '', { type: '2', link: '../../..' })), /SymbolicLink refused/],
     ['hardlink', tgz(entry('x/a', 'a'), entry('x/b', '', { type: '1', link: 'x/a' })), /Link refused: x\/b/],
     ['dotdot', tgz(entry('x/../../evil', 'boom')), /path with '\.\.': x\/\.\.\/\.\.\/evil/],
     ['absolute', tgz(entry('/tmp/evil-abs', 'boom')), /absolute path: \/tmp\/evil-abs/],
@@ -103,6 +105,17 @@ test('untar refuses links, escaping paths, devices, bombs and oversize; nothing 
   }
   assert.deepEqual((await readdir(d)).filter((n) => n.startsWith('.') || n.startsWith('out-')), [], 'no staging dirs left');
   await assert.rejects(stat('/tmp/evil-abs'));
+  await rm(d, { recursive: true });
+});
+
+test('untar keeps relative symlinks that stay inside the tree (upstream postfix ships them)', async () => {
+  const d = await tmp();
+  const data = tgz(entry('p/'), entry('p/.indent.pro', '-kr\n'), entry('p/src/'), entry('p/src/global/'), entry('p/src/global/.indent.pro', '', { type: '2', link: '../../.indent.pro' }), entry('p/src/here', '', { type: '2', link: 'global/.indent.pro' }));
+  const { file } = await writeTarball(d, 'links.tar.gz', data);
+  const dest = path.join(d, 'out');
+  await extractUntrusted(file, dest);
+  assert.equal(await readlink(path.join(dest, 'p/src/global/.indent.pro')), '../../.indent.pro');
+  assert.equal(await readFile(path.join(dest, 'p/src/here'), 'utf8'), '-kr\n', 'a chain of inside links resolves inside');
   await rm(d, { recursive: true });
 });
 

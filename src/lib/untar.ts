@@ -1,8 +1,8 @@
 /**
  * Safe extraction of an untrusted (downloaded) source tarball with node-tar, per node-tar 7's documented extract behaviour (README, "Warnings"):
  * node-tar's `strict` still leaves the entries before a bad one on disk, so we extract into a fresh staging dir
- * next to the destination and rename it into place only when every entry was acceptable. Refused: links of any
- * kind (a source tarball needs none, and a link is how an archive reaches outside its tree), devices/FIFOs,
+ * next to the destination and rename it into place only when every entry was acceptable. Refused: hard links, and
+ * symlinks that could lead outside the tree (see linkProblem; a link is how an archive reaches outside its tree), devices/FIFOs,
  * absolute or `..` paths, more than `maxBytes`/`maxEntries`, and gzip bombs (finite maxDecompressionRatio).
  * setuid/setgid/sticky bits are dropped and owners are not restored (we run as root; the archive's uids mean nothing).
  */
@@ -44,12 +44,32 @@ export function pathProblem(p: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A symlink is accepted only when it stays inside the tree whatever lies on its way: a relative target made of
+ * leading `../` (no more than the link's own depth: the directories it climbs are real ones the archive created,
+ * node-tar never writes through a link) followed by plain names (no `..` after a name: `L/../x` through a link L
+ * would climb from wherever L points). Every link obeys this, so a chain of them stays inside too. Upstream postfix
+ * ships such links (`src/global/.indent.pro -> ../../.indent.pro`); absolute or escaping ones are refused.
+ */
+export function linkProblem(p: string, target: string): string | undefined {
+  const bad = `SymbolicLink refused: ${p} -> ${target}`;
+  if (!target || target.startsWith('/') || target.includes('\0')) return bad;
+  const parts = target.split('/').filter((x) => x !== '' && x !== '.');
+  const ups = parts.findIndex((x) => x !== '..');
+  const climb = ups < 0 ? parts.length : ups;
+  if (parts.slice(climb).includes('..')) return bad;
+  // The link's own directory is this many levels below the extraction directory; climbing more leaves it.
+  const dirDepth = p.split('/').filter((x) => x !== '' && x !== '.').length - 1;
+  return climb > dirDepth ? bad : undefined;
+}
+
 /** The acceptance rules of both paths below: one filter that counts, collects problems and drops special bits. */
 function entryRules(lim: Required<UntarLimits>) {
   const st = { problems: [] as string[], entries: 0, bytes: 0, top: new Set<string>(), special: [] as string[] };
   const filter = (p: string, e: ReadEntry | import('node:fs').Stats): boolean => {
     const entry = e as ReadEntry;
-    const bad = pathProblem(p) ?? (entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'Directory' ? undefined : `${entry.type} refused: ${p}${entry.linkpath ? ` -> ${entry.linkpath}` : ''}`);
+    const kind = entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'Directory' ? undefined : entry.type;
+    const bad = pathProblem(p) ?? (kind === undefined ? undefined : kind === 'SymbolicLink' ? linkProblem(p, entry.linkpath ?? '') : `${kind} refused: ${p}${entry.linkpath ? ` -> ${entry.linkpath}` : ''}`);
     st.entries += 1;
     st.bytes += entry.size ?? 0;
     if (!bad && st.entries > lim.maxEntries) st.problems.push(`more than ${lim.maxEntries} entries`);
