@@ -68,6 +68,20 @@ test("an archive whose manifest is not the store record's is refused", async (t)
   await unchanged();
 });
 
+test("point 5: a rollback restores only the run's own archive, and only paths its plan backs up", async (t) => {
+  const { storeDir, real, b, unchanged } = await setup(t);
+  const sample = ['/usr/local/sbin/sendmail', '/usr/sbin/sendmail', '/etc/mail/', '/usr/local/lib/libmilter-new.so'];
+  // Record and archive consistent with each other, but not what the run journaled (rewritten together).
+  await refused(restoreBackup({ host: H, storeDir, id: b.id, real, expect: { sha256: 'f'.repeat(64) } }), /is not the archive this run made: its journal says sha256 ffffffffffff/);
+  await unchanged();
+  // A manifest naming a path the run's plan does not cover.
+  await refused(restoreBackup({ host: H, storeDir, id: b.id, real, expect: { paths: sample.filter((p) => p !== '/usr/sbin/sendmail') } }), /names \/usr\/sbin\/sendmail, which the run's plan does not back up/);
+  await unchanged();
+  // The run's own archive and plan: restored (a trailing slash or // in the plan is the same path).
+  const ok = await restoreBackup({ host: H, storeDir, id: b.id, real, expect: { sha256: b.sha256, paths: [...sample.slice(0, 2), '/etc//mail', sample[3]!] } });
+  assert.ok(ok.changed > 0);
+});
+
 test('a content change under an intact manifest: verify names the entry and the command fails with exit kind failed', async (t) => {
   const { root, storeDir, b } = await setup(t);
   // Re-pack by hand with GNU tar after editing one file: plain single-member gzip, same manifest.

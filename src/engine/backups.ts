@@ -254,6 +254,28 @@ export interface RestoreBackupOptions {
   id: string;
   real: (p: string) => string;
   onProgress?: (line: string) => void;
+  /**
+   * What the run itself knows, from its own journal (issue 19 point 5): the sha256 of the archive it made, and the
+   * paths its plan backs up. A store record and manifest rewritten together cannot pass these: an archive that is
+   * not the run's, or a manifest naming a path outside the plan, is refused before anything is written.
+   */
+  expect?: { sha256?: string; paths?: string[] };
+}
+
+const samePath = (p: string) => path.posix.normalize(p).replace(/\/+$/, '');
+
+/** Problems of a store record against what the run journaled; empty when it is the run's own archive. */
+async function notTheRunsArchive(host: Host, file: string, r: StoreRecord, expect: RestoreBackupOptions['expect'], sha?: string): Promise<string[]> {
+  const out: string[] = [];
+  if (expect?.sha256) {
+    const actual = sha ?? (await host.sha256(file));
+    if (actual !== expect.sha256 || r.archive.sha256 !== expect.sha256) out.push(`${r.id}.tar.gz is not the archive this run made: its journal says sha256 ${expect.sha256.slice(0, 12)}…, the archive is ${actual.slice(0, 12)}… (record ${r.archive.sha256.slice(0, 12)}…)`);
+  }
+  if (expect?.paths) {
+    const plan = new Set(expect.paths.map(samePath));
+    for (const p of r.manifest.paths) if (!plan.has(samePath(p.path))) out.push(`the manifest of ${r.id} names ${p.path}, which the run's plan does not back up`);
+  }
+  return out;
 }
 
 /**
@@ -280,6 +302,8 @@ export async function restoreBackup(opts: RestoreBackupOptions): Promise<{ lines
       let staged: Staged;
       try {
         if (sha !== undefined && sha !== r.archive.sha256) throw new ArchiveRefused([archiveShaProblem(id, sha, r)]);
+        const foreign = await notTheRunsArchive(host, file, r, opts.expect, sha);
+        if (foreign.length) throw new ArchiveRefused(foreign);
         // Refused before anything is written: a backed-up path whose parent became a symlink (issue 19 point 4).
         for (const p of r.manifest.paths) await host.safeParent(opts.real(p.path).replace(/\/+$/, '') || '/');
         const onManifest = (m: Manifest, msha: string) => {

@@ -146,6 +146,8 @@ export interface RunSummary {
   /** The last rollback record, if any rollback was attempted. */
   rollback?: Extract<JournalRecord, { type: 'rollback' }>;
   backupId?: string;
+  /** The archive's sha256 as the run journaled it when it made the backup. */
+  backupSha256?: string;
   intents: number;
   undone: number;
   records: JournalRecord[];
@@ -159,7 +161,10 @@ export function summarize(id: string, dir: string, records: JournalRecord[]): Ru
     else if (r.type === 'rollback') s.rollback = r;
     else if (r.type === 'intent') s.intents++;
     else if (r.type === 'undone') s.undone++;
-    else if (r.type === 'note' && r.event === 'backup') s.backupId = String(r.data['id']);
+    else if (r.type === 'note' && r.event === 'backup') {
+      s.backupId = String(r.data['id']);
+      if (typeof r.data['sha256'] === 'string') s.backupSha256 = r.data['sha256'];
+    }
   }
   return s;
 }

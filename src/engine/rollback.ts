@@ -95,7 +95,10 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: st
       title: `Restore backup ${id}`,
       run: async (line) => {
         try {
-          const r = await restoreBackup({ host: ctx.host, storeDir: path.join(ctx.stateDir, 'backups'), id, real: ctx.real, onProgress: line });
+          const r = await restoreBackup({
+            host: ctx.host, storeDir: path.join(ctx.stateDir, 'backups'), id, real: ctx.real, onProgress: line,
+            expect: { sha256: s.backupSha256, paths: [...ctx.plan.binaries, ...ctx.plan.configs] },
+          });
           report.lines.push(...r.lines);
           report.restored += r.changed;
           return `${r.changed} path${r.changed === 1 ? '' : 's'} put back`;
