@@ -82,6 +82,17 @@ test("point 5: a rollback restores only the run's own archive, and only paths it
   assert.ok(ok.changed > 0);
 });
 
+test('point 9: a FIFO in place of the archive is refused at once, never waited on', { timeout: 30_000 }, async (t) => {
+  const { storeDir, real, b, unchanged } = await setup(t);
+  fs.rmSync(b.file);
+  execFileSync('mkfifo', [b.file]);
+  await refused(restoreBackup({ host: H, storeDir, id: b.id, real }), /is a fifo, not a regular file/);
+  const v = await verifyBackup(H, storeDir, b.id);
+  assert.equal(v.ok, false);
+  assert.match(v.problems.join('\n'), /is a fifo, not a regular file/);
+  await unchanged();
+});
+
 test('a content change under an intact manifest: verify names the entry and the command fails with exit kind failed', async (t) => {
   const { root, storeDir, b } = await setup(t);
   // Re-pack by hand with GNU tar after editing one file: plain single-member gzip, same manifest.

@@ -42,6 +42,9 @@ export async function uploadFile(host: Host, local: string, remoteTmp: string, s
  * fetched copy (0600 in a 0700 temp dir, removed afterwards) otherwise. `sha256` is the fetched bytes' digest.
  */
 export async function withLocalArchive<T>(host: Host, file: string, fn: (local: string, sha256?: string) => Promise<T>): Promise<T> {
+  // A FIFO (or a device) put where the archive should be would block its reader for ever (issue 19 point 9).
+  const st = await host.lstat(file);
+  if (st && st.type !== 'file') throw new Error(`${file} is a ${st.type}, not a regular file: refusing to read it as an archive`);
   if (!host.remote) return fn(file);
   const tmp = controllerTemp('fetch');
   try {
