@@ -336,6 +336,10 @@ export async function restoreBackup(opts: RestoreBackupOptions): Promise<{ lines
         ], { cause: e });
       }
     });
+  } catch (e) {
+    if (e instanceof MtaError) throw e;
+    // Reading the archive failed before the first live path (a fetch that broke, not a regular file).
+    throw new MtaError('failed', `restore of backup ${id} refused: ${errorText(e)}`, ['nothing was changed'], { cause: e });
   } finally {
     for (const d of created) await host.rm(d, { recursive: true, force: true }).catch(() => {});
     await host.rmdir(stageBase).catch(() => {}); // absent, or another restore is using it
