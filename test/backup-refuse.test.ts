@@ -10,8 +10,8 @@ import { createBackup, restoreBackup, verifyBackup, readBackup } from '../src/en
 import { backupsVerifyCommand } from '../src/commands/backups.js';
 import { systemClock } from '../src/lib/clock.js';
 import { MtaError } from '../src/lib/errors.js';
-import { encodeHead, pad512, type TarHead } from '../src/lib/archive-tar.js';
-import { FORMAT, MANIFEST_NAME, type ManifestEntry } from '../src/lib/archive.js';
+import { encodeHead, pad512, type TarHead } from '../src/lib/archive/tar.js';
+import { FORMAT, MANIFEST_NAME, type ManifestEntry } from '../src/lib/archive/format.js';
 import { makeSampleTree, snapshotTree } from './helpers/tree.js';
 import { LocalHost } from '../src/host/local.js';
 const H = new LocalHost({ root: '/', dryRun: false });

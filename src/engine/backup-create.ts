@@ -11,9 +11,9 @@
  */
 import fs from 'node:fs';
 import { setImmediate as tick } from 'node:timers/promises';
-import { ParallelGzipWriter, BLOCK_SIZE } from '../lib/archive-gzip.js';
-import { encodeHead, pad512 } from '../lib/archive-tar.js';
-import { MANIFEST_NAME, TAR_TYPE, memberName, type ManifestEntry, type PathRecord } from '../lib/archive.js';
+import { ParallelGzipWriter, BLOCK_SIZE } from '../lib/archive/gzip.js';
+import { encodeHead, pad512 } from '../lib/archive/tar.js';
+import { MANIFEST_NAME, TAR_TYPE, memberName, type ManifestEntry, type PathRecord } from '../lib/archive/format.js';
 import type { Host, HostPath } from '../host/types.js';
 import { isUtf8Name, joinPath, showPath } from '../host/path.js';
 import { PREFETCH_MAX_FILE, prefetchSmall } from './backup-prefetch.js';

@@ -8,7 +8,7 @@
  * caller reads that file with readFile. Whatever is taken is still hashed by the read-back check against the
  * manifest's sha256 (computed by the host's sha256 beforehand).
  */
-import { TarReader } from '../lib/archive-tar.js';
+import { TarReader } from '../lib/archive/tar.js';
 import type { Host } from '../host/types.js';
 import type { WalkedEntry } from './backup-create.js';
 

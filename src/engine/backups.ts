@@ -8,11 +8,11 @@ import path from 'node:path';
 import { timeId, type Clock } from '../lib/clock.js';
 import { MtaError, errorText, isMtaError } from '../lib/errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FORMAT, Manifest, memberName } from '../lib/archive.js';
+import { FORMAT, Manifest, memberName } from '../lib/archive/format.js';
 import { hashEntries, walk, writeArchive } from './backup-create.js';
-import { ArchiveRefused, readArchive } from '../lib/archive-read.js';
-import { stageArchive, type Staged } from '../lib/archive-stage.js';
-import { applyStaged, syncTouched } from '../lib/archive-apply.js';
+import { ArchiveRefused, readArchive } from '../lib/archive/read.js';
+import { stageArchive, type Staged } from '../lib/archive/stage.js';
+import { applyStaged, syncTouched } from '../lib/archive/apply.js';
 import { stageArchiveOnHost } from './restore-host-stage.js';
 import { applyStagedOnHost, syncTouchedOnHost } from './restore-host-apply.js';
 import { controllerTemp, uploadFile, withLocalArchive } from './backup-transfer.js';
@@ -284,7 +284,7 @@ async function notTheRunsArchive(host: Host, file: string, r: StoreRecord, expec
  * when it shares the target's filesystem) before the first live path is touched; any problem refuses the restore
  * with the system unchanged. Running it again is a no-op success.
  *
- * A LocalHost stages and applies with node:fs (archive-stage/apply: O_NOFOLLOW fds, sparse files come back
+ * A LocalHost stages and applies with node:fs (lib/archive/stage, apply: O_NOFOLLOW fds, sparse files come back
  * sparse); any other host through its Host operations (restore-host-stage/apply), with the same rules.
  */
 export async function restoreBackup(opts: RestoreBackupOptions): Promise<{ lines: string[]; changed: number }> {

@@ -1,14 +1,14 @@
 /**
- * Restore on a remote host, part 2 (the Host twin of lib/archive-apply.ts, same rules): per path, rename from staging
+ * Restore on a remote host, part 2 (the Host twin of lib/archive/apply.ts, same rules): per path, rename from staging
  * (atomic), remove an absent-at-backup path, leave an identical one alone (a second rollback is a no-op), and under
  * a backed-up directory remove what the backup does not hold. Every live path is written only after
  * host.safeParent said no component above it is a symlink; the caller fsyncs the touched directories.
  */
 import path from 'node:path';
 import { tempNameFor } from '../lib/fsync.js';
-import type { ManifestEntry } from '../lib/archive.js';
-import type { Staged } from '../lib/archive-stage.js';
-import type { ApplyResult } from '../lib/archive-apply.js';
+import type { ManifestEntry } from '../lib/archive/format.js';
+import type { Staged } from '../lib/archive/stage.js';
+import type { ApplyResult } from '../lib/archive/apply.js';
 import type { Host, HostPath, HostStat } from '../host/types.js';
 import { joinPath, showPath } from '../host/path.js';
 

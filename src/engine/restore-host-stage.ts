@@ -1,5 +1,5 @@
 /**
- * Restore on a remote host, part 1 (the Host twin of lib/archive-stage.ts): read and verify the archive (a controller
+ * Restore on a remote host, part 1 (the Host twin of lib/archive/stage.ts): read and verify the archive (a controller
  * copy) while extracting it, through Host operations, into staging directories on the TARGET: one per backed-up
  * path, on the same filesystem as its target (judged by lstat's `dev`) so part 2 can put things in place by rename.
  * Nothing outside the staging directories is written; the first problem aborts and the caller removes the staging.
@@ -11,10 +11,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { readArchive } from '../lib/archive-read.js';
-import type { EntrySink } from '../lib/archive-tar.js';
-import type { Manifest, ManifestEntry, PathRecord } from '../lib/archive.js';
-import type { Staged } from '../lib/archive-stage.js';
+import { readArchive } from '../lib/archive/read.js';
+import type { EntrySink } from '../lib/archive/tar.js';
+import type { Manifest, ManifestEntry, PathRecord } from '../lib/archive/format.js';
+import type { Staged } from '../lib/archive/stage.js';
 import type { Host, HostStat } from '../host/types.js';
 
 export interface HostStageOptions {

@@ -9,8 +9,8 @@
  * journaled changes newest first; put every backed-up path back (one rename per path); restart the service on the
  * old binaries. Its progress goes into the run's journal as `rollback` records, so `status` and `rollback` see it.
  */
-import type { Manifest } from '../../lib/archive.js';
-import { memberName } from '../../lib/archive.js';
+import type { Manifest } from '../../lib/archive/format.js';
+import { memberName } from '../../lib/archive/format.js';
 import { shellQuote } from '../../lib/exec.js';
 import type { JournalRecord } from '../journal.js';
 import { SH_LIB } from './sh-lib.js';

@@ -10,9 +10,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { readArchive } from './archive-read.js';
-import type { EntrySink } from './archive-tar.js';
-import type { Manifest, ManifestEntry, PathRecord } from './archive.js';
+import { readArchive } from './read.js';
+import type { EntrySink } from './tar.js';
+import type { Manifest, ManifestEntry, PathRecord } from './format.js';
 
 const fsyncP = promisify(fs.fsync);
 const closeP = promisify(fs.close);

@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { readGzip } from './archive-gzip.js';
-import { TarReader, type EntrySink, type TarHead } from './archive-tar.js';
-import { MANIFEST_NAME, MAX_MANIFEST_BYTES, Manifest, TAR_TYPE, manifestProblems, unsafeName, type ManifestEntry } from './archive.js';
+import { readGzip } from './gzip.js';
+import { TarReader, type EntrySink, type TarHead } from './tar.js';
+import { MANIFEST_NAME, MAX_MANIFEST_BYTES, Manifest, TAR_TYPE, manifestProblems, unsafeName, type ManifestEntry } from './format.js';
 
 export class ArchiveRefused extends Error {
   constructor(readonly problems: string[]) {

@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { fsyncDir, tempNameFor } from './fsync.js';
-import type { ManifestEntry } from './archive.js';
-import type { Staged } from './archive-stage.js';
+import { fsyncDir, tempNameFor } from '../fsync.js';
+import type { ManifestEntry } from './format.js';
+import type { Staged } from './stage.js';
 
 export interface ApplyResult {
   lines: string[];
