@@ -1,7 +1,8 @@
 /**
- * User-facing text of the plan loader, the engine and the commands, in one place so wording stays consistent
- * and every failure says what changed, what was undone and what the admin must do. A leaf module: imports only
- * the unit formatters.
+ * User-facing text that several places share (the plan loader, the engine, the commands), so wording stays
+ * consistent and every failure says what changed, what was undone and what the admin must do; and every command
+ * printed for the admin to type (hint). A one-off message stays beside the code that raises it. A leaf module:
+ * imports only the unit formatters.
  */
 import { plural } from './lib/format.js';
 
