@@ -92,7 +92,8 @@ test('the SSH connection cut after the changes, while the checks run: the host r
   const s = await setup(d.backingDir);
   const text = await fs.readFile(s.plan, 'utf8');
   // A check that takes long: every change is made (the service would have been restarted), nothing confirmed yet.
-  await fs.writeFile(s.plan, text + "  - type: command\n    name: A slow check after the restart\n    argv: [sleep, '61']\n");
+  // Slow only once the last step's marker exists: the preview and the checks before the upgrade stay quick.
+  await fs.writeFile(s.plan, text + "  - type: command\n    name: A slow check after the restart\n    argv: [sh, -c, 'if [ -e ${root}/marker ]; then sleep 61; fi']\n");
   const before = await state(s.root);
   const run = execa(process.execPath, [path.resolve('dist/src/cli.js'), 'run', s.plan, ...remoteArgs(d), '--yes', '--confirm-timeout', '5s'], { reject: false, stdin: 'ignore', env: { NO_COLOR: '1' } });
   const runDir = await runDirOf(d);
