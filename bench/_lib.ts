@@ -8,10 +8,17 @@ import { fileURLToPath } from 'node:url';
 export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bundle/cli.js');
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-export function run(argv: string[], opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; ms: number; out: string }> {
+export function run(
+  argv: string[],
+  opts: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; ms: number; out: string }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env ?? process.env });
+    const c = spawn(argv[0]!, argv.slice(1), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+    });
     let out = '';
     c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (out += d));
@@ -29,6 +36,9 @@ export async function findOrInstall(paths: string[], pkg: string): Promise<strin
   if (found()) return found()!;
   if (process.getuid?.() !== 0) return { reason: `${pkg} missing and not root to apt-get install it` };
   await run(['apt-get', 'update', '-qq'], { timeoutMs: 300_000 });
-  const inst = await run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', pkg], { timeoutMs: 600_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const inst = await run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', pkg], {
+    timeoutMs: 600_000,
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
   return found() ?? { reason: `apt-get install ${pkg} failed (exit ${inst.code})` };
 }

@@ -15,7 +15,10 @@ import { median } from './_lib.js';
 import { LocalHost } from '../src/host/local.js';
 const H = new LocalHost({ root: '/', dryRun: false });
 
-const WORDS = 'mail queue relay host domain smtp starttls cipher sendmail milter access virtusertable alias define feature mailer local procmail daemon options'.split(' ');
+const WORDS =
+  'mail queue relay host domain smtp starttls cipher sendmail milter access virtusertable alias define feature mailer local procmail daemon options'.split(
+    ' ',
+  );
 
 /** Compressible text about 2.5:1, like configs and logs; cheap to make (a pseudo-random walk over a vocabulary). */
 function text(bytes: number, seed: number): Buffer {
@@ -23,7 +26,9 @@ function text(bytes: number, seed: number): Buffer {
   let x = seed | 1;
   let off = 0;
   while (off < bytes) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     const w = WORDS[(x >>> 0) % WORDS.length]! + ((x >>> 8) % 7 === 0 ? `${(x >>> 0) % 100000}\n` : ' ');
     off += out.write(w, off);
   }
@@ -39,7 +44,9 @@ export function generateTree(dir: string, totalMb: number): number {
     const size = Math.min(left, 4096 + ((n * 7919) % 120) * 1024);
     const sub = path.join(base, `d${String(n % 97).padStart(3, '0')}`);
     if (n < 97) fs.mkdirSync(sub, { recursive: true });
-    fs.writeFileSync(path.join(sub, `f${n}`), n % 2 ? randomBytes(size) : text(size, n + 1), { mode: n % 5 ? 0o644 : 0o600 });
+    fs.writeFileSync(path.join(sub, `f${n}`), n % 2 ? randomBytes(size) : text(size, n + 1), {
+      mode: n % 5 ? 0o644 : 0o600,
+    });
     left -= size;
     n++;
   }
@@ -76,11 +83,24 @@ async function main(): Promise<void> {
       gnu.push(timed(() => run(['tar', 'czf', out, '-C', path.join(dir, 'sys'), 'etc/mail'])));
       fs.rmSync(out);
       const storeDir = path.join(dir, `store${i}`);
-      ours.push(await timedAsync(() => createBackup({ host: H, storeDir, paths: ['/etc/mail/'], real, meta: { plan: 'bench', planHash: '-', toolVersion: '0' }, clock: systemClock })));
+      ours.push(
+        await timedAsync(() =>
+          createBackup({
+            host: H,
+            storeDir,
+            paths: ['/etc/mail/'],
+            real,
+            meta: { plan: 'bench', planHash: '-', toolVersion: '0' },
+            clock: systemClock,
+          }),
+        ),
+      );
       fs.rmSync(storeDir, { recursive: true });
     }
     console.log(`tree: ${mb} MiB, ${files} files; cpus: ${os.availableParallelism()}; runs: ${runs}`);
-    console.log(`gnu tar czf: ${median(gnu).toFixed(2)} s; createBackup (archive + fsync + full read-back verify): ${median(ours).toFixed(2)} s`);
+    console.log(
+      `gnu tar czf: ${median(gnu).toFixed(2)} s; createBackup (archive + fsync + full read-back verify): ${median(ours).toFixed(2)} s`,
+    );
     console.log(`backup-vs-gnu-tar: ${(median(ours) / median(gnu)).toFixed(2)}`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -21,7 +21,9 @@ for (let i = 0; i < 5; i++) {
   if (r.code !== 0) throw new Error(`our dry run failed:\n${r.out}`);
   ours.push(r.ms);
   if (typeof ansible === 'string') {
-    const a = await run([ansible, '--check', '-i', 'localhost,', '-e', `root=${root}`, playbook], { env: { ...process.env, ANSIBLE_LOCALHOST_WARNING: 'false', ANSIBLE_NOCOLOR: '1' } });
+    const a = await run([ansible, '--check', '-i', 'localhost,', '-e', `root=${root}`, playbook], {
+      env: { ...process.env, ANSIBLE_LOCALHOST_WARNING: 'false', ANSIBLE_NOCOLOR: '1' },
+    });
     if (a.code !== 0 && !/ok=/.test(a.out)) throw new Error(`ansible --check failed:\n${a.out}`);
     theirs.push(a.ms);
   }

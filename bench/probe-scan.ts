@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import { SERVERS, makeCert, startSmtpServer } from '../test/helpers/tls-servers.js';
 import { CLI, findOrInstall, median, run } from './_lib.js';
 
-const findTestssl = () => findOrInstall(['/usr/bin/testssl', '/usr/bin/testssl.sh', '/usr/local/bin/testssl.sh'], 'testssl.sh');
+const findTestssl = () =>
+  findOrInstall(['/usr/bin/testssl', '/usr/bin/testssl.sh', '/usr/local/bin/testssl.sh'], 'testssl.sh');
 
 async function main(): Promise<void> {
   const cert = makeCert('mx.test.invalid', 365);
@@ -19,7 +20,8 @@ async function main(): Promise<void> {
     const times: number[] = [];
     for (let i = 0; i < 7; i++) {
       const r = await run(ours);
-      if (r.code !== 0 || !/TLSv1\.3\s+accepted/.test(r.out)) throw new Error(`probe --scan failed (exit ${r.code}):\n${r.out}`);
+      if (r.code !== 0 || !/TLSv1\.3\s+accepted/.test(r.out))
+        throw new Error(`probe --scan failed (exit ${r.code}):\n${r.out}`);
       times.push(r.ms);
     }
     const ourMs = median(times);
@@ -33,7 +35,9 @@ async function main(): Promise<void> {
       if (!/TLS 1\.2/.test(a.out)) {
         // It ran but did not test the server (no openssl it can use, a missing helper): no figure, and why.
         const last = a.out.trim().split('\n').slice(-1)[0] ?? '';
-        console.log(`probe-scan-vs-testssl: unavailable (testssl.sh exit ${a.code}, no protocol list: ${last.slice(0, 160)})`);
+        console.log(
+          `probe-scan-vs-testssl: unavailable (testssl.sh exit ${a.code}, no protocol list: ${last.slice(0, 160)})`,
+        );
       } else {
         const theirMs = Math.min(a.ms, b.ms); // their best case against our median
         console.log(`probe-scan-vs-testssl: ${(theirMs / ourMs).toFixed(1)}`);

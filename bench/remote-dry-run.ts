@@ -15,16 +15,34 @@ if (skip) console.log(`remote-dry-run: skipped (${skip})`);
 else {
   const sshd = await startSshd();
   try {
-    await fs.cp(path.join(REPO, 'test/fixtures/freebsd-root'), path.join(sshd.backingDir, 'root'), { recursive: true, verbatimSymlinks: true });
+    await fs.cp(path.join(REPO, 'test/fixtures/freebsd-root'), path.join(sshd.backingDir, 'root'), {
+      recursive: true,
+      verbatimSymlinks: true,
+    });
     const root = `${sshd.targetRoot}/root`;
     const plan = path.join(REPO, 'plans/sendmail-8.15.yaml');
-    const target = ['--host', sshd.dest, '--identity', sshd.identity, ...sshd.sshOptions.flatMap((o) => ['--ssh-option', o])];
+    const target = [
+      '--host',
+      sshd.dest,
+      '--identity',
+      sshd.identity,
+      ...sshd.sshOptions.flatMap((o) => ['--ssh-option', o]),
+    ];
     const dir = await fs.mkdtemp(path.join(path.dirname(sshd.backingDir), 'bench-'));
     const playbook = path.join(dir, 'remote.yml');
-    await fs.writeFile(playbook, (await fs.readFile(path.join(REPO, 'bench/dry-run-playbook.yml'), 'utf8')).replace(/- hosts: localhost\n\s+connection: local\n/, '- hosts: all\n'));
+    await fs.writeFile(
+      playbook,
+      (await fs.readFile(path.join(REPO, 'bench/dry-run-playbook.yml'), 'utf8')).replace(
+        /- hosts: localhost\n\s+connection: local\n/,
+        '- hosts: all\n',
+      ),
+    );
     const inventory = path.join(dir, 'inventory.ini');
     const sshArgs = sshd.sshOptions.map((o) => `-o ${o}`).join(' ');
-    await fs.writeFile(inventory, `mx ansible_host=127.0.0.1 ansible_port=${sshd.port} ansible_user=root ansible_ssh_private_key_file=${sshd.identity} ansible_ssh_common_args='${sshArgs}'\n`);
+    await fs.writeFile(
+      inventory,
+      `mx ansible_host=127.0.0.1 ansible_port=${sshd.port} ansible_user=root ansible_ssh_private_key_file=${sshd.identity} ansible_ssh_common_args='${sshArgs}'\n`,
+    );
     const ansible = await findOrInstall(['/usr/bin/ansible-playbook'], 'ansible-core');
     const ours: number[] = [];
     const theirs: number[] = [];
@@ -36,7 +54,9 @@ else {
       connections = sshd.acceptedConnections() - before;
       ours.push(r.ms);
       if (typeof ansible === 'string') {
-        const a = await run([ansible, '--check', '-i', inventory, '-e', `root=${root}`, playbook], { env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_HOST_KEY_CHECKING: 'true' } });
+        const a = await run([ansible, '--check', '-i', inventory, '-e', `root=${root}`, playbook], {
+          env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_HOST_KEY_CHECKING: 'true' },
+        });
         if (a.code !== 0 && !/ok=/.test(a.out)) throw new Error(`ansible --check over SSH failed:\n${a.out}`);
         theirs.push(a.ms);
       }

@@ -26,7 +26,14 @@ try {
   const files = generateTree(sys, mb);
   const real = (p: string): string => path.join(sys, p);
   const storeDir = path.join(dir, 'store');
-  const b = await createBackup({ host: H, storeDir, paths: ['/etc/mail/'], real, meta: { plan: 'bench', planHash: '-', toolVersion: '0' }, clock: systemClock });
+  const b = await createBackup({
+    host: H,
+    storeDir,
+    paths: ['/etc/mail/'],
+    real,
+    meta: { plan: 'bench', planHash: '-', toolVersion: '0' },
+    clock: systemClock,
+  });
   const gnuArchive = path.join(dir, 'gnu.tar.gz');
   run(['tar', 'czf', gnuArchive, '-C', sys, 'etc/mail']);
   const gnu: number[] = [];
@@ -52,7 +59,9 @@ try {
     ours.push(await timedAsync(() => restoreBackup({ host: H, storeDir, id: b.id, real })));
   }
   console.log(`tree: ${mb} MiB, ${files} files; cpus: ${os.availableParallelism()}; runs: ${runs}`);
-  console.log(`gnu tar xzf: ${median(gnu).toFixed(2)} s (with sync: ${median(gnuSync).toFixed(2)} s); restoreBackup (verify + stage + fsync + rename): ${median(ours).toFixed(2)} s`);
+  console.log(
+    `gnu tar xzf: ${median(gnu).toFixed(2)} s (with sync: ${median(gnuSync).toFixed(2)} s); restoreBackup (verify + stage + fsync + rename): ${median(ours).toFixed(2)} s`,
+  );
   console.log(`restore-vs-gnu-tar+sync: ${(median(ours) / median(gnuSync)).toFixed(2)}`);
   console.log(`restore-vs-gnu-tar: ${(median(ours) / median(gnu)).toFixed(2)}`);
 } finally {

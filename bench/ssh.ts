@@ -42,7 +42,9 @@ if (skip) {
     const chan: number[] = [];
     for (let i = 0; i < 20; i++) {
       const t0 = performance.now();
-      await new Promise((r) => spawn('ssh', [...conn.args(['-o', 'ControlMaster=no']), 'true'], { stdio: 'ignore' }).once('exit', r));
+      await new Promise((r) =>
+        spawn('ssh', [...conn.args(['-o', 'ControlMaster=no']), 'true'], { stdio: 'ignore' }).once('exit', r),
+      );
       chan.push(performance.now() - t0);
     }
     await shell.close();
@@ -51,7 +53,8 @@ if (skip) {
     const before = sshd.acceptedConnections();
     const host = await SshHost.open(o);
     const t0 = performance.now();
-    for (let i = 0; i < 100; i++) await host.appendDurable(`${sshd.targetRoot}/journal.jsonl`, `{"seq":${i},"action":"bench"}\n`);
+    for (let i = 0; i < 100; i++)
+      await host.appendDurable(`${sshd.targetRoot}/journal.jsonl`, `{"seq":${i},"action":"bench"}\n`);
     const append = performance.now() - t0;
     await host.close();
     await new Promise((r) => setTimeout(r, 300));

@@ -21,14 +21,26 @@ function seconds(fn: () => void): number {
   return (performance.now() - t) / 1000;
 }
 
-
 /** Child mode: run the report and print its figures as JSON. */
 async function child(file: string): Promise<void> {
   const { buildReport } = await import('../src/lib/tlslog/report.js');
   let threads = 1; // the default: half the CPUs (parallel.ts); a split that fell back was read by one
-  const r = await buildReport([file], { year: 2024, parallel: { onSplit: (s) => (threads = s.fallback ? 1 : s.chunks) } });
+  const r = await buildReport([file], {
+    year: 2024,
+    parallel: { onSplit: (s) => (threads = s.fallback ? 1 : s.chunks) },
+  });
   const maxRssMb = process.resourceUsage().maxRSS / 1024; // maxRSS is in KiB
-  process.stdout.write(JSON.stringify({ bytes: r.bytes, peers: r.peers.length, sessions: r.summary.sessions, failures: r.summary.failures, unrecognised: r.unrecognised, maxRssMb, threads }));
+  process.stdout.write(
+    JSON.stringify({
+      bytes: r.bytes,
+      peers: r.peers.length,
+      sessions: r.summary.sessions,
+      failures: r.summary.failures,
+      unrecognised: r.unrecognised,
+      maxRssMb,
+      threads,
+    }),
+  );
 }
 
 interface Figures {
@@ -44,7 +56,12 @@ interface Figures {
 const print = (name: string, value: string | number) => process.stdout.write(`${name}: ${value}\n`);
 
 /** grep and the report back to back, `rounds` times; prints the figures under `prefix`. */
-function measure(prefix: string, file: string, rounds: number, gen: { seconds: number; starttls?: number; failedStarttls?: number }): void {
+function measure(
+  prefix: string,
+  file: string,
+  rounds: number,
+  gen: { seconds: number; starttls?: number; failedStarttls?: number },
+): void {
   const self = fileURLToPath(import.meta.url);
   execFileSync('grep', ['-c', 'STARTTLS', file]); // warm the page cache for both
   const grepTimes: number[] = [];
@@ -52,11 +69,16 @@ function measure(prefix: string, file: string, rounds: number, gen: { seconds: n
   let figures: Figures | undefined;
   let maxRss = 0;
   for (let i = 0; i < rounds; i++) {
-    grepTimes.push(seconds(() => spawnSync('grep', ['-c', 'STARTTLS', file], { stdio: ['ignore', 'pipe', 'inherit'] })));
+    grepTimes.push(
+      seconds(() => spawnSync('grep', ['-c', 'STARTTLS', file], { stdio: ['ignore', 'pipe', 'inherit'] })),
+    );
     let out = '';
     ourTimes.push(
       seconds(() => {
-        const r = spawnSync(process.execPath, [self, '--child', file], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+        const r = spawnSync(process.execPath, [self, '--child', file], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          maxBuffer: 1 << 20,
+        });
         out = r.stdout.toString();
       }),
     );
@@ -74,7 +96,8 @@ function measure(prefix: string, file: string, rounds: number, gen: { seconds: n
   print(`${prefix}-peers`, figures!.peers);
   print(`${prefix}-sessions`, figures!.sessions);
   print(`${prefix}-failures`, figures!.failures);
-  if (gen.failedStarttls) print(`${prefix}-starttls-lines-failed-percent`, ((100 * gen.failedStarttls!) / gen.starttls!).toFixed(1));
+  if (gen.failedStarttls)
+    print(`${prefix}-starttls-lines-failed-percent`, ((100 * gen.failedStarttls!) / gen.starttls!).toFixed(1));
   print(`${prefix}-generate-seconds`, gen.seconds.toFixed(2));
   print(`${prefix}-grep-c-starttls-seconds`, grep.toFixed(3));
   print(`${prefix}-seconds`, ours.toFixed(3));

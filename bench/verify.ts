@@ -12,27 +12,52 @@ import path from 'node:path';
 import { buildOld, createSandbox, freePort, multiarch, startDaemon, stopDaemon } from '../demo/sandbox.js';
 import { CLI, REPO, median, run } from './_lib.js';
 
-const tarball = fs.readdirSync(path.join(REPO, '.cache/sendmail'), { withFileTypes: true }).find((e) => e.name.endsWith('.orig.tar.gz'));
+const tarball = fs
+  .readdirSync(path.join(REPO, '.cache/sendmail'), { withFileTypes: true })
+  .find((e) => e.name.endsWith('.orig.tar.gz'));
 if (!tarball || process.getuid?.() !== 0) {
-  console.log(`verify-ms: unavailable (${!tarball ? 'no sendmail tarball: run sh scripts/fetch-source.sh sendmail' : 'needs root'})`);
+  console.log(
+    `verify-ms: unavailable (${!tarball ? 'no sendmail tarball: run sh scripts/fetch-source.sh sendmail' : 'needs root'})`,
+  );
   process.exit(0);
 }
 const old = await buildOld({ tarball: path.join(REPO, '.cache/sendmail', tarball.name) });
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mta-bench-verify-'));
 const port = await freePort();
-const sandbox = await createSandbox({ root: path.join(root, 'sandbox'), port, old, tarball: path.join(REPO, '.cache/sendmail', tarball.name) });
+const sandbox = await createSandbox({
+  root: path.join(root, 'sandbox'),
+  port,
+  old,
+  tarball: path.join(REPO, '.cache/sendmail', tarball.name),
+});
 const pid = await startDaemon(sandbox);
 try {
   // The release this Debian serves (sendmail_<version>.orig.tar.gz), not the plan's pinned default.
   const version = tarball.name.replace(/^sendmail_(.*)\.orig\.tar\.gz$/, '$1');
-  const args = [process.execPath, CLI, 'verify', path.join(REPO, 'plans/sendmail-8.17-linux.yaml'), '--root', sandbox.root, '--var', `smtp_port=${port}`, '--var', `multiarch=${await multiarch()}`, '--var', `sendmail_version=${version}`];
+  const args = [
+    process.execPath,
+    CLI,
+    'verify',
+    path.join(REPO, 'plans/sendmail-8.17-linux.yaml'),
+    '--root',
+    sandbox.root,
+    '--var',
+    `smtp_port=${port}`,
+    '--var',
+    `multiarch=${await multiarch()}`,
+    '--var',
+    `sendmail_version=${version}`,
+  ];
   const times: number[] = [];
   const bare: number[] = []; // the machine's speed in this run: the target is for a quiet one
   for (let i = 0; i < 5; i++) {
     bare.push((await run([process.execPath, '-e', ''])).ms);
     times.push((await run(args)).ms); // the old sendmail fails some checks: exit 1 is expected
   }
-  const naive = await run(['sh', '-c', `exec "$0" -d0.1 -bt </dev/null`, path.join(sandbox.root, 'usr/sbin/sendmail')], { timeoutMs: 120_000 });
+  const naive = await run(
+    ['sh', '-c', `exec "$0" -d0.1 -bt </dev/null`, path.join(sandbox.root, 'usr/sbin/sendmail')],
+    { timeoutMs: 120_000 },
+  );
   console.log(`verify-ms: ${median(times).toFixed(0)}`);
   console.log(`verify-node-ms: ${median(bare).toFixed(0)}`);
   console.log(`verify-vs-node: ${(median(times) / median(bare)).toFixed(2)}`);

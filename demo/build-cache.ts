@@ -25,7 +25,12 @@ export async function cachedBuild(dir: string, make: (tmp: string) => Promise<vo
 }
 
 /** Unpack a release tarball into `into` and return its top directory (`<prefix>…`, e.g. sendmail-8.17.1.9). */
-export async function unpackRelease(tarball: string, into: string, prefix: string, log?: (l: string) => void): Promise<string> {
+export async function unpackRelease(
+  tarball: string,
+  into: string,
+  prefix: string,
+  log?: (l: string) => void,
+): Promise<string> {
   await fs.mkdir(into, { recursive: true });
   await must(['tar', 'xzf', tarball, '-C', into], { log });
   const top = (await fs.readdir(into)).find((n) => n.startsWith(prefix));

@@ -9,9 +9,18 @@ import { must, run, writeFile } from './run-process.js';
 
 /** root, bin and smmsp with THIS host's ids: the install step checks owners in <root>/etc/passwd|group. */
 async function accounts(root: string): Promise<void> {
-  const ent = async (db: string, name: string, fallback: string) => (await run(['getent', db, name])).stdout.trim() || fallback;
-  const users = [await ent('passwd', 'root', 'root:x:0:0:root:/root:/bin/sh'), await ent('passwd', 'bin', 'bin:x:2:2:bin:/bin:/usr/sbin/nologin'), await ent('passwd', 'smmsp', '')];
-  const groups = [await ent('group', 'root', 'root:x:0:'), await ent('group', 'bin', 'bin:x:2:'), await ent('group', 'smmsp', '')];
+  const ent = async (db: string, name: string, fallback: string) =>
+    (await run(['getent', db, name])).stdout.trim() || fallback;
+  const users = [
+    await ent('passwd', 'root', 'root:x:0:0:root:/root:/bin/sh'),
+    await ent('passwd', 'bin', 'bin:x:2:2:bin:/bin:/usr/sbin/nologin'),
+    await ent('passwd', 'smmsp', ''),
+  ];
+  const groups = [
+    await ent('group', 'root', 'root:x:0:'),
+    await ent('group', 'bin', 'bin:x:2:'),
+    await ent('group', 'smmsp', ''),
+  ];
   await writeFile(path.join(root, 'etc/passwd'), users.filter(Boolean).join('\n') + '\n', 0o644);
   await writeFile(path.join(root, 'etc/group'), groups.filter(Boolean).join('\n') + '\n', 0o644);
 }
@@ -45,7 +54,13 @@ export function sandboxPaths(root: string, port = 0): Sandbox {
  * the plan wants it, sendmail.cf from the source's cf/ with m4, a self-signed certificate, aliases.db, queues and
  * the init script. The daemon is not started.
  */
-export async function createSandbox(o: { root: string; port: number; old: OldBuild; tarball: string; log?: (l: string) => void }): Promise<Sandbox> {
+export async function createSandbox(o: {
+  root: string;
+  port: number;
+  old: OldBuild;
+  tarball: string;
+  log?: (l: string) => void;
+}): Promise<Sandbox> {
   const s = sandboxPaths(path.resolve(o.root), o.port);
   const root = s.root;
   const log = o.log;
@@ -54,21 +69,63 @@ export async function createSandbox(o: { root: string; port: number; old: OldBui
   await fs.chmod(root, 0o755);
   await must(['cp', '-a', `${o.old.tree}/.`, `${root}/`], { log });
   await accounts(root);
-  for (const [d, mode] of [['var/spool/mqueue', 0o700], ['run/sendmail/mta', 0o755], ['var/log', 0o755], ['etc/init.d', 0o755], ['etc/mail/certs', 0o700], ['usr/local/src', 0o755]] as const) {
+  for (const [d, mode] of [
+    ['var/spool/mqueue', 0o700],
+    ['run/sendmail/mta', 0o755],
+    ['var/log', 0o755],
+    ['etc/init.d', 0o755],
+    ['etc/mail/certs', 0o700],
+    ['usr/local/src', 0o755],
+  ] as const) {
     await fs.mkdir(path.join(root, d), { recursive: true, mode });
     await fs.chmod(path.join(root, d), mode);
   }
   await fs.copyFile(o.tarball, path.join(root, PLAN_TARBALL(o.tarball)));
   // Certificate: self-signed for localhost / 127.0.0.1; the key must not be group/world readable ("unsafe").
   const certs = path.join(root, 'etc/mail/certs');
-  await must(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '365', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', path.join(certs, 'key.pem'), '-out', path.join(certs, 'cert.pem')], { log });
+  await must(
+    [
+      'openssl',
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '365',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      path.join(certs, 'key.pem'),
+      '-out',
+      path.join(certs, 'cert.pem'),
+    ],
+    { log },
+  );
   await fs.chmod(path.join(certs, 'key.pem'), 0o600);
   await writeFile(path.join(root, 'etc/mail/aliases'), 'postmaster: root\nMAILER-DAEMON: postmaster\n', 0o644);
   await writeFile(path.join(root, 'etc/mail/sendmail.mc'), sandboxMc(root, o.port), 0o644);
-  const cf = await must(['m4', path.join(o.old.src, 'cf/m4/cf.m4'), path.join(root, 'etc/mail/sendmail.mc')], { cwd: path.join(o.old.src, 'cf/cf') });
+  const cf = await must(['m4', path.join(o.old.src, 'cf/m4/cf.m4'), path.join(root, 'etc/mail/sendmail.mc')], {
+    cwd: path.join(o.old.src, 'cf/cf'),
+  });
   await writeFile(s.cf, cf.stdout, 0o644);
   await writeFile(s.init, initScript(root), 0o755);
   // aliases.db with the old sendmail itself (in the UTS namespace: no host name stall).
-  await must(['unshare', '-u', 'sh', '-c', 'hostname "$0" && exec "$1" -C "$2" -bi', SANDBOX_HOSTNAME, path.join(root, 'usr/sbin/sendmail'), s.cf], { log, timeoutMs: 60_000 });
+  await must(
+    [
+      'unshare',
+      '-u',
+      'sh',
+      '-c',
+      'hostname "$0" && exec "$1" -C "$2" -bi',
+      SANDBOX_HOSTNAME,
+      path.join(root, 'usr/sbin/sendmail'),
+      s.cf,
+    ],
+    { log, timeoutMs: 60_000 },
+  );
   return s;
 }

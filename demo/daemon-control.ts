@@ -31,12 +31,21 @@ export async function startDaemon(s: Sandbox, log?: (l: string) => void): Promis
 }
 
 /** Stop the daemon by the pid in its pid file; then make sure each pid in `also` is gone too (SIGTERM, SIGKILL). */
-export async function stopDaemon(s: Sandbox, also: Iterable<number> = [], log?: (l: string) => void): Promise<number[]> {
+export async function stopDaemon(
+  s: Sandbox,
+  also: Iterable<number> = [],
+  log?: (l: string) => void,
+): Promise<number[]> {
   return stopWithInit(s.init, await daemonPid(s), also, log);
 }
 
 /** `<init> stop` (when the script exists), then each pid in `also` still alive. Returns `pid` (if any) and those. */
-export async function stopWithInit(init: string, pid: number | undefined, also: Iterable<number>, log?: (l: string) => void): Promise<number[]> {
+export async function stopWithInit(
+  init: string,
+  pid: number | undefined,
+  also: Iterable<number>,
+  log?: (l: string) => void,
+): Promise<number[]> {
   if (existsSync(init)) await run([init, 'stop'], { timeoutMs: 60_000 }).then((r) => log?.(r.stdout + r.stderr));
   return [...(pid ? [pid] : []), ...(await stopPids(also))];
 }

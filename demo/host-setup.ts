@@ -20,7 +20,10 @@ export async function freePort(): Promise<number> {
 
 /** The Debian multiarch triplet (x86_64-linux-gnu), as the configure step probes it. */
 export async function multiarch(): Promise<string> {
-  for (const argv of [['dpkg-architecture', '-qDEB_HOST_MULTIARCH'], ['gcc', '-print-multiarch']]) {
+  for (const argv of [
+    ['dpkg-architecture', '-qDEB_HOST_MULTIARCH'],
+    ['gcc', '-print-multiarch'],
+  ]) {
     const r = await run(argv, { timeoutMs: 10_000 });
     const t = r.stdout.trim();
     if (r.code === 0 && /^[a-z0-9_]+(-[a-z0-9_]+)+$/.test(t)) return t;
@@ -32,11 +35,13 @@ export async function multiarch(): Promise<string> {
 export async function missingPrerequisites(): Promise<string[]> {
   const missing: string[] = [];
   if (process.platform !== 'linux') missing.push('Linux (the sandbox uses unshare -u and /proc)');
-  if (process.getuid?.() !== 0) missing.push('root (sh ./Build install chowns to smmsp; unshare -u needs CAP_SYS_ADMIN)');
+  if (process.getuid?.() !== 0)
+    missing.push('root (sh ./Build install chowns to smmsp; unshare -u needs CAP_SYS_ADMIN)');
   for (const cmd of ['gcc', 'make', 'm4', 'openssl', 'unshare', 'hostname', 'tar', 'ldd']) {
     if ((await run(['sh', '-c', `command -v ${cmd}`])).code !== 0) missing.push(`command ${cmd}`);
   }
-  for (const h of ['/usr/include/openssl/ssl.h', '/usr/include/db.h', '/usr/include/sasl/sasl.h']) if (!existsSync(h)) missing.push(`header ${h}`);
+  for (const h of ['/usr/include/openssl/ssl.h', '/usr/include/db.h', '/usr/include/sasl/sasl.h'])
+    if (!existsSync(h)) missing.push(`header ${h}`);
   return missing;
 }
 
@@ -52,7 +57,20 @@ export async function ensureSmmsp(): Promise<string | undefined> {
     done.push('group smmsp');
   }
   if ((await run(['getent', 'passwd', 'smmsp'])).code !== 0) {
-    await must(['useradd', '--system', '-g', 'smmsp', '-d', '/var/lib/sendmail', '-M', '-s', '/usr/sbin/nologin', '-c', 'Sendmail Message Submission Program', 'smmsp']);
+    await must([
+      'useradd',
+      '--system',
+      '-g',
+      'smmsp',
+      '-d',
+      '/var/lib/sendmail',
+      '-M',
+      '-s',
+      '/usr/sbin/nologin',
+      '-c',
+      'Sendmail Message Submission Program',
+      'smmsp',
+    ]);
     done.push('user smmsp');
   }
   return done.length ? `created ${done.join(' and ')} on this host (as the Debian package does)` : undefined;

@@ -6,10 +6,17 @@ import { CLI, REPO } from './repo-plan.js';
 import type { RunResult } from './run-process.js';
 
 /** The mta-upgrade CLI as a real process; stdout/stderr captured and, when `echo` is given, streamed line by line. */
-export function mta(args: string[], o: { echo?: (line: string) => void; timeoutMs?: number } = {}): Promise<RunResult & { pid?: number }> {
+export function mta(
+  args: string[],
+  o: { echo?: (line: string) => void; timeoutMs?: number } = {},
+): Promise<RunResult & { pid?: number }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: REPO,
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     const lines = (text: string, carry: { s: string }) => {
@@ -32,7 +39,10 @@ export function mta(args: string[], o: { echo?: (line: string) => void; timeoutM
 }
 
 /** Metrics of a run from its journal (notes with event 'metric'), and the rollback's duration when it has one. */
-export async function runFacts(stateDir: string, runId?: string): Promise<{ runId: string; metrics: Record<string, number>; rollbackMs?: number; status?: string }> {
+export async function runFacts(
+  stateDir: string,
+  runId?: string,
+): Promise<{ runId: string; metrics: Record<string, number>; rollbackMs?: number; status?: string }> {
   const runs = (await fs.readdir(path.join(stateDir, 'runs')).catch(() => [] as string[])).sort();
   const id = runId ?? runs[runs.length - 1];
   if (!id) throw new Error(`no runs in ${stateDir}`);
@@ -43,7 +53,13 @@ export async function runFacts(stateDir: string, runId?: string): Promise<{ runI
   let status: string | undefined;
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
-    const r = JSON.parse(line) as { type: string; t: number; event?: string; data?: { name?: string; value?: number }; status?: string };
+    const r = JSON.parse(line) as {
+      type: string;
+      t: number;
+      event?: string;
+      data?: { name?: string; value?: number };
+      status?: string;
+    };
     if (r.type === 'note' && r.event === 'metric' && r.data?.name) metrics[r.data.name] = r.data.value!;
     if (r.type === 'rollback' && r.status === 'started') rbStart = r.t;
     if (r.type === 'rollback' && r.status !== 'started' && rbStart !== undefined) rollbackMs = r.t - rbStart;

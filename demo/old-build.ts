@@ -36,7 +36,12 @@ export interface OldBuild {
  * Build the old sendmail once and keep the installed tree in .cache/sandbox-old/<key>, keyed by the tarball's
  * sha256, the site config and the machine: later sandboxes copy it (a second, not a build).
  */
-export async function buildOld(o: { tarball: string; cacheDir?: string; log?: (l: string) => void; progress?: (l: string) => void }): Promise<OldBuild> {
+export async function buildOld(o: {
+  tarball: string;
+  cacheDir?: string;
+  log?: (l: string) => void;
+  progress?: (l: string) => void;
+}): Promise<OldBuild> {
   const t0 = performance.now();
   const sha = await sha256File(o.tarball);
   const triplet = await multiarch();
@@ -46,7 +51,13 @@ export async function buildOld(o: { tarball: string; cacheDir?: string; log?: (l
   const dir = path.join(o.cacheDir ?? path.join(CACHE, 'sandbox-old'), key);
   const result = async (cached: boolean): Promise<OldBuild> => {
     const top = (await fs.readdir(path.join(dir, 'src'))).find((n) => n.startsWith('sendmail-'));
-    return { tree: path.join(dir, 'dest'), src: path.join(dir, 'src', top ?? ''), cached, ms: performance.now() - t0, dir };
+    return {
+      tree: path.join(dir, 'dest'),
+      src: path.join(dir, 'src', top ?? ''),
+      cached,
+      ms: performance.now() - t0,
+      dir,
+    };
   };
   const cached = await cachedBuild(dir, async (tmp) => {
     const log = o.log;
@@ -58,12 +69,15 @@ export async function buildOld(o: { tarball: string; cacheDir?: string; log?: (l
     await must(['sh', './Build', '-f', siteFile], { cwd: src, log, timeoutMs: 30 * 60_000 });
     const dest = path.join(tmp, 'dest');
     // Upstream's install makes none of the target dirs (a missing one turns into a file named like it).
-    for (const d of ['usr/sbin', 'usr/bin', 'etc/mail']) await fs.mkdir(path.join(dest, d), { recursive: true, mode: 0o755 });
+    for (const d of ['usr/sbin', 'usr/bin', 'etc/mail'])
+      await fs.mkdir(path.join(dest, d), { recursive: true, mode: 0o755 });
     o.progress?.('sh ./Build install, force-install in mail.local and rmail');
     await must(['sh', './Build', 'install', `DESTDIR=${dest}`], { cwd: src, log });
-    for (const sub of ['mail.local', 'rmail']) await must(['sh', './Build', 'force-install', `DESTDIR=${dest}`], { cwd: path.join(src, sub), log });
+    for (const sub of ['mail.local', 'rmail'])
+      await must(['sh', './Build', 'force-install', `DESTDIR=${dest}`], { cwd: path.join(src, sub), log });
     // The objects are not needed again (the upgrade builds its own tree through the plan): keep the cache small.
-    for (const n of await fs.readdir(src)) if (n.startsWith('obj.')) await fs.rm(path.join(src, n), { recursive: true, force: true });
+    for (const n of await fs.readdir(src))
+      if (n.startsWith('obj.')) await fs.rm(path.join(src, n), { recursive: true, force: true });
     await fs.writeFile(path.join(tmp, 'site.config.m4.used'), site);
   });
   return result(cached);

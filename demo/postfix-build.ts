@@ -20,7 +20,13 @@ import { must } from './run-process.js';
  */
 const COMMON = { os: 'linux', eai: false, nis: false } as const;
 export const POSTFIX_OLD: PostfixFeatures = postfixFeaturesSchema.parse({ ...COMMON, pcre: false });
-export const POSTFIX_NEW: PostfixFeatures = postfixFeaturesSchema.parse({ ...COMMON, tls: true, sasl: true, lmdb: true, pcre: true });
+export const POSTFIX_NEW: PostfixFeatures = postfixFeaturesSchema.parse({
+  ...COMMON,
+  tls: true,
+  sasl: true,
+  lmdb: true,
+  pcre: true,
+});
 
 export interface PostfixBuild {
   /** The installed tree (install_root): usr/sbin, usr/libexec/postfix, etc/postfix, var/spool/postfix, man pages. */
@@ -33,14 +39,28 @@ export interface PostfixBuild {
   argv: string[];
 }
 
-export async function buildPostfix(o: { tarball: string; features: PostfixFeatures; cacheDir?: string; log?: (l: string) => void; progress?: (l: string) => void }): Promise<PostfixBuild> {
+export async function buildPostfix(o: {
+  tarball: string;
+  features: PostfixFeatures;
+  cacheDir?: string;
+  log?: (l: string) => void;
+  progress?: (l: string) => void;
+}): Promise<PostfixBuild> {
   const t0 = performance.now();
   const sha = await sha256File(o.tarball);
   const argv = makefilesArgv(o.features);
-  const key = createHash('sha256').update(`v1\n${sha}\n${JSON.stringify(argv)}\n${process.arch}`).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(`v1\n${sha}\n${JSON.stringify(argv)}\n${process.arch}`)
+    .digest('hex')
+    .slice(0, 16);
   const dir = path.join(o.cacheDir ?? path.join(CACHE, 'postfix-build'), key);
   const result = async (cached: boolean): Promise<PostfixBuild> => ({
-    tree: path.join(dir, 'tree'), version: (await fs.readFile(path.join(dir, 'version'), 'utf8')).trim(), cached, ms: performance.now() - t0, dir, argv,
+    tree: path.join(dir, 'tree'),
+    version: (await fs.readFile(path.join(dir, 'version'), 'utf8')).trim(),
+    cached,
+    ms: performance.now() - t0,
+    dir,
+    argv,
   });
   const cached = await cachedBuild(dir, async (tmp) => {
     const log = o.log;

@@ -47,7 +47,19 @@ export async function ensurePostfixAccounts(): Promise<string | undefined> {
   for (const a of postfixAdapter.accounts(POSTFIX_OLD)) {
     if ((await run(['getent', a.kind === 'user' ? 'passwd' : 'group', a.name])).code === 0) continue;
     if (a.kind === 'group') await must(['groupadd', '--system', a.name]);
-    else await must(['useradd', '--system', '-g', a.group ?? a.name, '-d', a.home ?? '/nonexistent', '-M', '-s', a.shell ?? '/usr/sbin/nologin', a.name]);
+    else
+      await must([
+        'useradd',
+        '--system',
+        '-g',
+        a.group ?? a.name,
+        '-d',
+        a.home ?? '/nonexistent',
+        '-M',
+        '-s',
+        a.shell ?? '/usr/sbin/nologin',
+        a.name,
+      ]);
     done.push(`${a.kind} ${a.name}`);
   }
   return done.length ? `created ${done.join(', ')} on this host (as Debian's postfix package does)` : undefined;
@@ -57,15 +69,27 @@ export async function ensurePostfixAccounts(): Promise<string | undefined> {
 export function sandboxMainCf(root: string, relayPort: number): string[] {
   const at = (p: string) => path.join(root, p);
   return [
-    `command_directory=${at('usr/sbin')}`, `daemon_directory=${at('usr/libexec/postfix')}`, `meta_directory=${at('etc/postfix')}`,
-    `queue_directory=${at('var/spool/postfix')}`, `data_directory=${at('var/lib/postfix')}`,
-    `sendmail_path=${at('usr/sbin/sendmail')}`, `newaliases_path=${at('usr/bin/newaliases')}`, `mailq_path=${at('usr/bin/mailq')}`,
+    `command_directory=${at('usr/sbin')}`,
+    `daemon_directory=${at('usr/libexec/postfix')}`,
+    `meta_directory=${at('etc/postfix')}`,
+    `queue_directory=${at('var/spool/postfix')}`,
+    `data_directory=${at('var/lib/postfix')}`,
+    `sendmail_path=${at('usr/sbin/sendmail')}`,
+    `newaliases_path=${at('usr/bin/newaliases')}`,
+    `mailq_path=${at('usr/bin/mailq')}`,
     `manpage_directory=${at('usr/local/man')}`,
-    `myhostname=${SANDBOX_HOSTNAME}`, 'inet_interfaces=127.0.0.1', 'inet_protocols=ipv4', 'mynetworks=127.0.0.0/8',
+    `myhostname=${SANDBOX_HOSTNAME}`,
+    'inet_interfaces=127.0.0.1',
+    'inet_protocols=ipv4',
+    'mynetworks=127.0.0.0/8',
     // Nothing is local: every recipient is relayed to a port where nobody listens, so mail is deferred and stays.
-    'mydestination=', `relayhost=[127.0.0.1]:${relayPort}`, 'alias_maps=', 'alias_database=',
+    'mydestination=',
+    `relayhost=[127.0.0.1]:${relayPort}`,
+    'alias_maps=',
+    'alias_database=',
     // 3.4+: the postlog service writes here instead of syslog; the file must lie under a listed prefix.
-    `maillog_file=${at('var/log/postfix.log')}`, `maillog_file_prefixes=${at('var/log')}`,
+    `maillog_file=${at('var/log/postfix.log')}`,
+    `maillog_file_prefixes=${at('var/log')}`,
     'compatibility_level=3.6',
   ];
 }
@@ -92,8 +116,18 @@ esac
 /** The host's passwd/group lines for root and the postfix accounts: the install step checks owners under --root. */
 async function accounts(root: string): Promise<void> {
   const ent = async (db: string, name: string) => (await run(['getent', db, name])).stdout.trim();
-  await writeFile(path.join(root, 'etc/passwd'), [await ent('passwd', 'root'), await ent('passwd', 'postfix')].filter(Boolean).join('\n') + '\n', 0o644);
-  await writeFile(path.join(root, 'etc/group'), [await ent('group', 'root'), await ent('group', 'postfix'), await ent('group', 'postdrop')].filter(Boolean).join('\n') + '\n', 0o644);
+  await writeFile(
+    path.join(root, 'etc/passwd'),
+    [await ent('passwd', 'root'), await ent('passwd', 'postfix')].filter(Boolean).join('\n') + '\n',
+    0o644,
+  );
+  await writeFile(
+    path.join(root, 'etc/group'),
+    [await ent('group', 'root'), await ent('group', 'postfix'), await ent('group', 'postdrop')]
+      .filter(Boolean)
+      .join('\n') + '\n',
+    0o644,
+  );
 }
 
 /**
@@ -104,19 +138,29 @@ async function accounts(root: string): Promise<void> {
 async function searchableByAll(dir: string): Promise<void> {
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
     const st = await fs.stat(d).catch(() => undefined);
-    if (st && (st.mode & 0o001) === 0) throw new Error(`${d} is mode ${(st.mode & 0o777).toString(8)}: postfix's daemons (user postfix) cannot reach a sandbox below it (chmod o+x)`);
+    if (st && (st.mode & 0o001) === 0)
+      throw new Error(
+        `${d} is mode ${(st.mode & 0o777).toString(8)}: postfix's daemons (user postfix) cannot reach a sandbox below it (chmod o+x)`,
+      );
     if (d === path.dirname(d)) return;
   }
 }
 
 /** A fresh sandbox at `root` (absent or empty) from an installed tree; the daemon is not started. */
-export async function createPostfixSandbox(o: { root: string; port: number; relayPort: number; build: PostfixBuild; log?: (l: string) => void }): Promise<PostfixSandbox> {
+export async function createPostfixSandbox(o: {
+  root: string;
+  port: number;
+  relayPort: number;
+  build: PostfixBuild;
+  log?: (l: string) => void;
+}): Promise<PostfixSandbox> {
   const s = postfixSandboxPaths(path.resolve(o.root), o.port);
   if (existsSync(s.root) && (await fs.readdir(s.root)).length) throw new Error(`sandbox ${s.root} is not empty`);
   await searchableByAll(path.dirname(s.root));
   await fs.mkdir(s.root, { recursive: true, mode: 0o755 });
   await must(['cp', '-a', `${o.build.tree}/.`, `${s.root}/`], { log: o.log });
-  for (const d of ['var/log', 'var/lib/postfix', 'etc/init.d']) await fs.mkdir(path.join(s.root, d), { recursive: true, mode: 0o755 });
+  for (const d of ['var/log', 'var/lib/postfix', 'etc/init.d'])
+    await fs.mkdir(path.join(s.root, d), { recursive: true, mode: 0o755 });
   await accounts(s.root);
   const postconf = [s.bin('postconf'), '-c', s.conf];
   await must([...postconf, '-e', ...sandboxMainCf(s.root, o.relayPort)], { log: o.log });
@@ -140,7 +184,10 @@ export async function startPostfix(s: PostfixSandbox, log?: (l: string) => void)
   // postfix start reports its failures to maillog_file, not to its stderr: show the log's tail with the error.
   const r = await run([s.init, 'start'], { timeoutMs: 60_000 });
   log?.(r.stdout + r.stderr);
-  if (r.code !== 0) throw new Error(`${s.init} start: exit ${r.code}\n${(await fs.readFile(s.log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n')}`);
+  if (r.code !== 0)
+    throw new Error(
+      `${s.init} start: exit ${r.code}\n${(await fs.readFile(s.log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n')}`,
+    );
   for (let i = 0; i < 200; i++) {
     const pid = await masterPid(s);
     if (pid) return pid;
@@ -150,13 +197,17 @@ export async function startPostfix(s: PostfixSandbox, log?: (l: string) => void)
 }
 
 /** `postfix stop` through the init script, then each remembered pid still alive (SIGTERM, then SIGKILL). */
-export async function stopPostfix(s: PostfixSandbox, also: Iterable<number> = [], log?: (l: string) => void): Promise<number[]> {
+export async function stopPostfix(
+  s: PostfixSandbox,
+  also: Iterable<number> = [],
+  log?: (l: string) => void,
+): Promise<number[]> {
   return stopWithInit(s.init, await masterPid(s), also, log);
 }
 
 /** The first maillog_file line matching `re`, waiting for it up to `timeoutMs` (postlogd writes asynchronously). */
 export async function waitForLog(s: PostfixSandbox, re: RegExp, timeoutMs = 10_000): Promise<string | undefined> {
-  for (const end = performance.now() + timeoutMs; ; ) {
+  for (const end = performance.now() + timeoutMs; ;) {
     const hit = (await fs.readFile(s.log, 'utf8').catch(() => '')).split('\n').find((l) => re.test(l));
     if (hit || performance.now() > end) return hit;
     await new Promise((r) => setTimeout(r, 50));

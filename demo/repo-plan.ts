@@ -20,11 +20,22 @@ export function planVar(name: string): string {
  * Where the plan wants this tarball (mapped under --root): the plan's directory, the fetched file's name
  * (sendmail_<version>.orig.tar.gz, which is what `tarball` becomes with --var sendmail_version=<version>).
  */
-export const PLAN_TARBALL = (tarball: string) => path.posix.join(path.posix.dirname(planVar('tarball')), path.basename(tarball));
+export const PLAN_TARBALL = (tarball: string) =>
+  path.posix.join(path.posix.dirname(planVar('tarball')), path.basename(tarball));
 /** The pinned default sha256 (Debian 12's release); runs pass the fetched one with --var. */
 export const PLAN_SHA256 = () => planVar('tarball_sha256');
 export const PIDFILE = () => planVar('pidfile');
 /** The files whose sha256 proves "old binaries back". */
-export const BINARIES = ['/usr/sbin/sendmail', '/usr/sbin/editmap', '/usr/sbin/makemap', '/usr/sbin/praliases', '/usr/sbin/mailstats', '/usr/sbin/smrsh', '/usr/sbin/mail.local', '/usr/bin/vacation', '/usr/bin/rmail'];
+export const BINARIES = [
+  '/usr/sbin/sendmail',
+  '/usr/sbin/editmap',
+  '/usr/sbin/makemap',
+  '/usr/sbin/praliases',
+  '/usr/sbin/mailstats',
+  '/usr/sbin/smrsh',
+  '/usr/sbin/mail.local',
+  '/usr/bin/vacation',
+  '/usr/bin/rmail',
+];
 /** A dotted name for the UTS namespace: sendmail stalls ~60 s on an unqualified host name. */
 export const SANDBOX_HOSTNAME = 'sandbox.localdomain';

@@ -9,8 +9,30 @@ import { createWriteStream, existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
-  CACHE, PLAN, PLAN_SHA256, REPO, binarySums, buildOld, compiledWith, createSandbox, daemonPid, ensureSmmsp, fetchSource, fmtMs, freePort,
-  lddSsl, missingPrerequisites, mta, multiarch, opensslTls12, runFacts, sandboxPaths, sendmailTlsLog, sha256File, startDaemon, stopDaemon,
+  CACHE,
+  PLAN,
+  PLAN_SHA256,
+  REPO,
+  binarySums,
+  buildOld,
+  compiledWith,
+  createSandbox,
+  daemonPid,
+  ensureSmmsp,
+  fetchSource,
+  fmtMs,
+  freePort,
+  lddSsl,
+  missingPrerequisites,
+  mta,
+  multiarch,
+  opensslTls12,
+  runFacts,
+  sandboxPaths,
+  sendmailTlsLog,
+  sha256File,
+  startDaemon,
+  stopDaemon,
   type Sandbox,
 } from './sandbox.js';
 
@@ -37,7 +59,9 @@ const stage = (title: string) => {
 /** The CLI's output, trimmed for the screen (each build line stays in the log and the run log). */
 function shown(line: string): boolean {
   if (!line.startsWith('›')) return true;
-  return /swapped|sendmail (stopped|started)|up again|sha256 ok|unpacked into|restart:|^› +(ok|FAIL|WARN) |→|warning/.test(line);
+  return /swapped|sendmail (stopped|started)|up again|sha256 ok|unpacked into|restart:|^› +(ok|FAIL|WARN) |→|warning/.test(
+    line,
+  );
 }
 
 async function cli(args: string[]): Promise<Awaited<ReturnType<typeof mta>>> {
@@ -48,7 +72,17 @@ async function cli(args: string[]): Promise<Awaited<ReturnType<typeof mta>>> {
 }
 
 async function probe(s: Sandbox, scan: boolean) {
-  return cli(['probe', `127.0.0.1:${s.port}`, ...(scan ? ['--scan'] : []), '--ca-file', s.cert, '--servername', 'localhost', '--timeout', '10s']);
+  return cli([
+    'probe',
+    `127.0.0.1:${s.port}`,
+    ...(scan ? ['--scan'] : []),
+    '--ca-file',
+    s.cert,
+    '--servername',
+    'localhost',
+    '--timeout',
+    '10s',
+  ]);
 }
 
 async function showBinary(s: Sandbox, label: string): Promise<void> {
@@ -74,7 +108,9 @@ async function main(): Promise<number> {
   const missing = await missingPrerequisites();
   if (missing.length) {
     say('Missing: ' + missing.join('; '));
-    say('Run as root: sh scripts/demo.sh (it installs gcc make m4 libssl-dev libdb-dev libsasl2-dev openssl util-linux).');
+    say(
+      'Run as root: sh scripts/demo.sh (it installs gcc make m4 libssl-dev libdb-dev libsasl2-dev openssl util-linux).',
+    );
     return 2;
   }
   say('root, gcc, make, m4, openssl, unshare, OpenSSL/Berkeley DB/SASL headers: present');
@@ -91,9 +127,14 @@ async function main(): Promise<number> {
   }
   const { tarball, version } = fetched.source;
   const sum = await sha256File(tarball);
-  if (sum !== fetched.source.sha256) throw new Error(`${tarball}: sha256 ${sum}, but the fetch said ${fetched.source.sha256}`);
-  say(`${rel(tarball)}: sendmail ${version} (apt-get source --download-only sendmail, cached; the release this Debian serves)`);
-  say(`sha256 ${sum} (${sum === PLAN_SHA256() ? `the default pinned in ${rel(PLAN)}` : `not the plan's pinned default: passed with --var`})`);
+  if (sum !== fetched.source.sha256)
+    throw new Error(`${tarball}: sha256 ${sum}, but the fetch said ${fetched.source.sha256}`);
+  say(
+    `${rel(tarball)}: sendmail ${version} (apt-get source --download-only sendmail, cached; the release this Debian serves)`,
+  );
+  say(
+    `sha256 ${sum} (${sum === PLAN_SHA256() ? `the default pinned in ${rel(PLAN)}` : `not the plan's pinned default: passed with --var`})`,
+  );
 
   stage('Old sendmail (no STARTTLS) in a sandbox');
   const previous = sandboxPaths(ROOT);
@@ -103,10 +144,14 @@ async function main(): Promise<number> {
     await fs.rm(ROOT, { recursive: true, force: true });
   }
   const old = await buildOld({ tarball, log, progress: (l) => say(`  ${l}`) });
-  say(`old build: ${old.cached ? `cached in ${rel(old.dir)} (${fmtMs(old.ms)})` : `built and cached in ${rel(old.dir)} (${fmtMs(old.ms)})`}`);
+  say(
+    `old build: ${old.cached ? `cached in ${rel(old.dir)} (${fmtMs(old.ms)})` : `built and cached in ${rel(old.dir)} (${fmtMs(old.ms)})`}`,
+  );
   const port = await freePort();
   const s = await createSandbox({ root: ROOT, port, old, tarball, log });
-  say(`sandbox ${rel(s.root)}: old binaries, etc/mail/sendmail.cf (m4 from the source's cf/), self-signed cert, aliases.db, queues, etc/init.d/sendmail`);
+  say(
+    `sandbox ${rel(s.root)}: old binaries, etc/mail/sendmail.cf (m4 from the source's cf/), self-signed cert, aliases.db, queues, etc/init.d/sendmail`,
+  );
   const pids = new Set<number>();
   try {
     pids.add(await startDaemon(s, log));
@@ -115,10 +160,28 @@ async function main(): Promise<number> {
     const before = await binarySums(s.root);
     say('');
     const p0 = await probe(s, true);
-    say(p0.code !== 0 ? '→ as in the original account: no TLSv1.2 (the probe fails)' : '→ UNEXPECTED: the old daemon speaks TLS');
+    say(
+      p0.code !== 0
+        ? '→ as in the original account: no TLSv1.2 (the probe fails)'
+        : '→ UNEXPECTED: the old daemon speaks TLS',
+    );
 
     stage('Upgrade: mta-upgrade run');
-    const runArgs = ['run', rel(PLAN), '--root', rel(s.root), '--yes', '--var', `smtp_port=${port}`, '--var', `multiarch=${triplet}`, '--var', `sendmail_version=${version}`, '--var', `tarball_sha256=${sum}`];
+    const runArgs = [
+      'run',
+      rel(PLAN),
+      '--root',
+      rel(s.root),
+      '--yes',
+      '--var',
+      `smtp_port=${port}`,
+      '--var',
+      `multiarch=${triplet}`,
+      '--var',
+      `sendmail_version=${version}`,
+      '--var',
+      `tarball_sha256=${sum}`,
+    ];
     const r1 = await cli(runArgs);
     for (const p of [await daemonPid(s)]) if (p) pids.add(p);
     if (r1.code !== 0) {
@@ -133,7 +196,9 @@ async function main(): Promise<number> {
     await probe(s, true);
     say(p1.code === 0 ? '→ STARTTLS handshakes TLSv1.2 or newer' : '→ UNEXPECTED: the probe failed after the upgrade');
     say('');
-    say(`$ openssl s_client -starttls smtp -connect 127.0.0.1:${port} -tls1_2 -CAfile ${rel(s.cert)} -brief   (a second client, pinned to TLSv1.2)`);
+    say(
+      `$ openssl s_client -starttls smtp -connect 127.0.0.1:${port} -tls1_2 -CAfile ${rel(s.cert)} -brief   (a second client, pinned to TLSv1.2)`,
+    );
     const o12 = await opensslTls12(s);
     for (const l of o12.lines) say(`  │ ${l}`);
     say('the daemon logged (server side: version, cipher, bits):');
@@ -146,11 +211,23 @@ async function main(): Promise<number> {
     const after = await binarySums(s.root);
     const same = Object.keys(before).filter((b) => before[b] === after[b]);
     say('');
-    say(`old binaries back: ${same.length}/${Object.keys(before).length} with the sha256 they had before the upgrade${same.length === Object.keys(before).length ? '' : ` (DIFFER: ${Object.keys(before).filter((b) => before[b] !== after[b]).join(', ')})`}`);
+    say(
+      `old binaries back: ${same.length}/${Object.keys(before).length} with the sha256 they had before the upgrade${
+        same.length === Object.keys(before).length
+          ? ''
+          : ` (DIFFER: ${Object.keys(before)
+              .filter((b) => before[b] !== after[b])
+              .join(', ')})`
+      }`,
+    );
     say(`  /usr/sbin/sendmail ${after['/usr/sbin/sendmail']} (before: ${before['/usr/sbin/sendmail']})`);
     say(`daemon: pid ${await daemonPid(s)}, the old binary again`);
     const p2 = await probe(s, true);
-    say(p2.code !== 0 ? '→ no TLSv1.2 again: the old sendmail is back' : '→ UNEXPECTED: TLS still works after the rollback');
+    say(
+      p2.code !== 0
+        ? '→ no TLSv1.2 again: the old sendmail is back'
+        : '→ UNEXPECTED: TLS still works after the rollback',
+    );
 
     stage('Upgrade again (the sandbox is left upgraded)');
     const r2 = await cli(runArgs);
@@ -167,15 +244,36 @@ async function main(): Promise<number> {
     say(`  sandbox          ${rel(s.root)}   (root of the sandbox; its etc/init.d/sendmail starts the daemon)`);
     say(`  demo log         ${rel(LOG)}`);
     say(`  run logs         ${rel(path.join(s.stateDir, 'runs'))}/<run>/run.log   (runs ${run1.runId}, ${run2.runId})`);
-    say(`  backups          ${rel(path.join(s.stateDir, 'backups'))}   (mta-upgrade backups list --root ${rel(s.root)})`);
+    say(
+      `  backups          ${rel(path.join(s.stateDir, 'backups'))}   (mta-upgrade backups list --root ${rel(s.root)})`,
+    );
     say(`  sendmail log     ${rel(s.log)}`);
     say(`  build time       ${fmtMs(run1.metrics['build'])} (first upgrade), ${fmtMs(run2.metrics['build'])} (second)`);
-    say(`  swap window      ${fmtMs(run1.metrics['swap_window'])}, ${fmtMs(run2.metrics['swap_window'])}   (first rename to last rename)`);
-    say(`  downtime window  ${fmtMs(run1.metrics['downtime'])}, ${fmtMs(run2.metrics['downtime'])}   (restart command to the first accepted connection)`);
-    say(`  rollback time    ${fmtMs(rbFacts.rollbackMs)} (undo, restore backup, restart: journal), ${fmtMs(rb.ms)} for the whole command incl. checks`);
+    say(
+      `  swap window      ${fmtMs(run1.metrics['swap_window'])}, ${fmtMs(run2.metrics['swap_window'])}   (first rename to last rename)`,
+    );
+    say(
+      `  downtime window  ${fmtMs(run1.metrics['downtime'])}, ${fmtMs(run2.metrics['downtime'])}   (restart command to the first accepted connection)`,
+    );
+    say(
+      `  rollback time    ${fmtMs(rbFacts.rollbackMs)} (undo, restore backup, restart: journal), ${fmtMs(rb.ms)} for the whole command incl. checks`,
+    );
     say(`  old build        ${old.cached ? 'cached' : fmtMs(old.ms)}; whole demo ${fmtMs(performance.now() - tStart)}`);
-    const ok = p0.code !== 0 && r1.code === 0 && p1.code === 0 && o12.ok && rb.code === 0 && same.length === Object.keys(before).length && p2.code !== 0 && r2.code === 0 && p3.code === 0;
-    say(ok ? 'Demo OK: old (no TLSv1.2) → upgraded (TLSv1.2+) → rolled back (byte-identical) → upgraded again.' : 'Demo FAILED: see above.');
+    const ok =
+      p0.code !== 0 &&
+      r1.code === 0 &&
+      p1.code === 0 &&
+      o12.ok &&
+      rb.code === 0 &&
+      same.length === Object.keys(before).length &&
+      p2.code !== 0 &&
+      r2.code === 0 &&
+      p3.code === 0;
+    say(
+      ok
+        ? 'Demo OK: old (no TLSv1.2) → upgraded (TLSv1.2+) → rolled back (byte-identical) → upgraded again.'
+        : 'Demo FAILED: see above.',
+    );
     return ok ? 0 : 1;
   } finally {
     // Whatever happened: no daemon of ours is left running.

@@ -19,7 +19,10 @@ export function greeting(port: number, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: '127.0.0.1', port });
     let buf = '';
-    const timer = setTimeout(() => (sock.destroy(), reject(new Error(`no SMTP greeting on 127.0.0.1:${port} within ${timeoutMs} ms`))), timeoutMs);
+    const timer = setTimeout(
+      () => (sock.destroy(), reject(new Error(`no SMTP greeting on 127.0.0.1:${port} within ${timeoutMs} ms`))),
+      timeoutMs,
+    );
     sock.on('data', (d) => {
       buf += String(d);
       if (buf.includes('\n')) {
@@ -34,14 +37,30 @@ export function greeting(port: number, timeoutMs = 10_000): Promise<string> {
 
 /** `sendmail -d0.1 -bt` in the UTS namespace: the version and the `Compiled with:` options. */
 export async function compiledWith(binary: string): Promise<{ version?: string; options: string[] }> {
-  const r = await run(['unshare', '-u', 'sh', '-c', 'hostname "$0" && exec "$1" -d0.1 -bt -C /dev/null </dev/null', SANDBOX_HOSTNAME, binary], { timeoutMs: 30_000 });
+  const r = await run(
+    [
+      'unshare',
+      '-u',
+      'sh',
+      '-c',
+      'hostname "$0" && exec "$1" -d0.1 -bt -C /dev/null </dev/null',
+      SANDBOX_HOSTNAME,
+      binary,
+    ],
+    { timeoutMs: 30_000 },
+  );
   const out = r.stdout + r.stderr;
   const version = /^Version (\S+)/m.exec(out)?.[1];
   const lines = out.split('\n');
   const i = lines.findIndex((l) => /^\s*Compiled with:/.test(l));
   const options: string[] = [];
   if (i >= 0) {
-    options.push(...lines[i]!.replace(/^\s*Compiled with:/, '').trim().split(/\s+/).filter(Boolean));
+    options.push(
+      ...lines[i]!.replace(/^\s*Compiled with:/, '')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+    );
     for (let j = i + 1; j < lines.length && /^\t/.test(lines[j]!); j++) options.push(...lines[j]!.trim().split(/\s+/));
   }
   return { version, options };
@@ -50,17 +69,43 @@ export async function compiledWith(binary: string): Promise<{ version?: string; 
 /** The libssl line of `ldd`, or undefined when the binary has none. */
 export async function lddSsl(binary: string): Promise<string | undefined> {
   const r = await run(['ldd', binary]);
-  return r.stdout.split('\n').map((l) => l.trim()).find((l) => /^libssl[.\-_0-9]/.test(l));
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => /^libssl[.\-_0-9]/.test(l));
 }
 /** An independent client pinned to TLSv1.2: `openssl s_client -starttls smtp -tls1_2`, verifying the sandbox cert. */
 export async function opensslTls12(s: Sandbox): Promise<{ ok: boolean; lines: string[] }> {
-  const r = await run(['openssl', 's_client', '-starttls', 'smtp', '-connect', `127.0.0.1:${s.port}`, '-tls1_2', '-servername', 'localhost', '-CAfile', s.cert, '-verify_return_error', '-brief'], { input: 'QUIT\r\n', timeoutMs: 20_000 });
-  const lines = (r.stdout + r.stderr).split('\n').filter((l) => /^(Protocol version|Ciphersuite|Peer certificate|Verification|Server Temp Key):/.test(l));
+  const r = await run(
+    [
+      'openssl',
+      's_client',
+      '-starttls',
+      'smtp',
+      '-connect',
+      `127.0.0.1:${s.port}`,
+      '-tls1_2',
+      '-servername',
+      'localhost',
+      '-CAfile',
+      s.cert,
+      '-verify_return_error',
+      '-brief',
+    ],
+    { input: 'QUIT\r\n', timeoutMs: 20_000 },
+  );
+  const lines = (r.stdout + r.stderr)
+    .split('\n')
+    .filter((l) => /^(Protocol version|Ciphersuite|Peer certificate|Verification|Server Temp Key):/.test(l));
   return { ok: r.code === 0 && lines.some((l) => l === 'Protocol version: TLSv1.2'), lines };
 }
 
 /** The daemon's own STARTTLS log lines (server side: version, cipher, bits), from the -D log file. */
 export async function sendmailTlsLog(s: Sandbox, last = 3): Promise<string[]> {
   const text = await fs.readFile(s.log, 'latin1').catch(() => '');
-  return text.split('\n').filter((l) => /STARTTLS=server, relay=/.test(l)).slice(-last).map((l) => l.replace(/^\d+\.\d+ /, ''));
+  return text
+    .split('\n')
+    .filter((l) => /STARTTLS=server, relay=/.test(l))
+    .slice(-last)
+    .map((l) => l.replace(/^\d+\.\d+ /, ''));
 }

@@ -9,7 +9,18 @@
  * This file is the index the callers import; the code lives in the modules it re-exports.
  */
 export { type FetchedSource, fetchSource } from './fetch-source.js';
-export { BINARIES, CACHE, CLI, PIDFILE, PLAN, PLAN_SHA256, PLAN_TARBALL, REPO, SANDBOX_HOSTNAME, planVar } from './repo-plan.js';
+export {
+  BINARIES,
+  CACHE,
+  CLI,
+  PIDFILE,
+  PLAN,
+  PLAN_SHA256,
+  PLAN_TARBALL,
+  REPO,
+  SANDBOX_HOSTNAME,
+  planVar,
+} from './repo-plan.js';
 export { type RunResult, run } from './run-process.js';
 export { sha256File } from '../src/lib/sha256.js';
 export { ensureSmmsp, freePort, missingPrerequisites, multiarch } from './host-setup.js';
@@ -21,6 +32,16 @@ export { binarySums, compiledWith, greeting, lddSsl, opensslTls12, sendmailTlsLo
 export { fmtMs, mta, runFacts } from './mta-cli.js';
 export { POSTFIX_NEW, POSTFIX_OLD, type PostfixBuild, buildPostfix } from './postfix-build.js';
 export {
-  type PostfixSandbox, createPostfixSandbox, ensurePostfixAccounts, masterPid, postfixInitScript, postfixSandboxPaths, postqueue, sandboxMainCf, startPostfix, stopPostfix, waitForLog,
+  type PostfixSandbox,
+  createPostfixSandbox,
+  ensurePostfixAccounts,
+  masterPid,
+  postfixInitScript,
+  postfixSandboxPaths,
+  postqueue,
+  sandboxMainCf,
+  startPostfix,
+  stopPostfix,
+  waitForLog,
 } from './postfix-sandbox.js';
 export { submitMessage } from './smtp-submit.js';

@@ -6,7 +6,14 @@ import { Deadline, SmtpReader, type Stage } from '../src/lib/smtp/reply.js';
  * EHLO, MAIL FROM, RCPT TO, DATA, QUIT; throws on any unexpected reply. Returns the 250 text after DATA (postfix:
  * "2.0.0 Ok: queued as <queue id>").
  */
-export async function submitMessage(o: { port: number; from: string; to: string; subject: string; body: string; timeoutMs?: number }): Promise<string> {
+export async function submitMessage(o: {
+  port: number;
+  from: string;
+  to: string;
+  subject: string;
+  body: string;
+  timeoutMs?: number;
+}): Promise<string> {
   const socket = net.connect({ host: '127.0.0.1', port: o.port });
   const reader = new SmtpReader(socket);
   const deadline = new Deadline(o.timeoutMs ?? 15_000);

@@ -22,7 +22,9 @@ await build({
   // fast-tally.ts looks for the module at this path relative to its own file when bundled.
   define: { MTA_BUNDLED_WASM: '"./tally.wasm"' },
   // Some dependencies are CommonJS and require() node built-ins: give every chunk a require of its own.
-  banner: { js: "import { createRequire as __mtaRequire } from 'node:module'; const require = __mtaRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __mtaRequire } from 'node:module'; const require = __mtaRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 fs.copyFileSync('dist/wasm/tally.wasm', `${out}/tally.wasm`);

@@ -34,28 +34,67 @@ const ON_A_HOST = ['run', 'verify', 'backup', 'backups', 'rollback', 'status'];
 export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Command {
   const program = new Command('mta-upgrade');
   const globals = (command: string): GlobalOptions => {
-    const o = program.opts<{ root?: string; stateDir?: string; yes?: boolean; json?: boolean; verbose?: boolean; color?: boolean; var?: Record<string, string>; host?: string; identity?: string; sshOption?: string[]; become?: 'sudo' | 'doas' }>();
-    const g: GlobalOptions = { root: o.root, stateDir: o.stateDir, yes: !!o.yes, json: !!o.json, verbose: !!o.verbose, color: o.color !== false, vars: o.var ?? {} };
-    if (o.host !== undefined) Object.assign(g, { host: o.host, identity: o.identity, sshOptions: o.sshOption ?? [], become: o.become });
-    else if (o.identity || o.sshOption?.length || o.become) throw new MtaError('usage', '--identity, --ssh-option and --become go with --host DEST');
-    if (o.host !== undefined && !ON_A_HOST.includes(command)) throw new MtaError('usage', `${command} works from this machine; --host is for ${ON_A_HOST.join(', ')}`);
+    const o = program.opts<{
+      root?: string;
+      stateDir?: string;
+      yes?: boolean;
+      json?: boolean;
+      verbose?: boolean;
+      color?: boolean;
+      var?: Record<string, string>;
+      host?: string;
+      identity?: string;
+      sshOption?: string[];
+      become?: 'sudo' | 'doas';
+    }>();
+    const g: GlobalOptions = {
+      root: o.root,
+      stateDir: o.stateDir,
+      yes: !!o.yes,
+      json: !!o.json,
+      verbose: !!o.verbose,
+      color: o.color !== false,
+      vars: o.var ?? {},
+    };
+    if (o.host !== undefined)
+      Object.assign(g, { host: o.host, identity: o.identity, sshOptions: o.sshOption ?? [], become: o.become });
+    else if (o.identity || o.sshOption?.length || o.become)
+      throw new MtaError('usage', '--identity, --ssh-option and --become go with --host DEST');
+    if (o.host !== undefined && !ON_A_HOST.includes(command))
+      throw new MtaError('usage', `${command} works from this machine; --host is for ${ON_A_HOST.join(', ')}`);
     setGlobals(g);
     return g;
   };
   program
     .description('Upgrade a mail server (sendmail) from source without losing mail, config or sleep.')
     .version(TOOL_VERSION)
-    .option('--root <dir>', 'take every absolute path of the plan, and the state directory, under DIR (sandboxes, tests)')
+    .option(
+      '--root <dir>',
+      'take every absolute path of the plan, and the state directory, under DIR (sandboxes, tests)',
+    )
     .addOption(
-      new Option('--state-dir <dir>', 'where journals, logs and backups live (default /var/lib/mta-upgrade, /var/db/mta-upgrade on FreeBSD, under --root; the environment variable overrides that default)').env(
-        'MTA_UPGRADE_STATE_DIR',
-      ),
+      new Option(
+        '--state-dir <dir>',
+        'where journals, logs and backups live (default /var/lib/mta-upgrade, /var/db/mta-upgrade on FreeBSD, under --root; the environment variable overrides that default)',
+      ).env('MTA_UPGRADE_STATE_DIR'),
     )
     .option('--var <name=value>', 'override a variable the plan declares under vars: (repeatable)', collectVar)
-    .option('--host <dest>', 'drive this mail host over SSH ([user@]host[:port] or ssh://…); it needs only /bin/sh (run, verify, backup, backups, rollback, status)')
+    .option(
+      '--host <dest>',
+      'drive this mail host over SSH ([user@]host[:port] or ssh://…); it needs only /bin/sh (run, verify, backup, backups, rollback, status)',
+    )
     .option('--identity <file>', 'with --host: the SSH private key (ssh -i)')
-    .option('--ssh-option <key=value>', 'with --host: an ssh -o option, e.g. UserKnownHostsFile=/etc/mta-upgrade/known_hosts (repeatable)', collectSshOption)
-    .addOption(new Option('--become <how>', 'with --host, when the SSH user is not root: sudo -n or doas -n (never a password prompt)').choices(['sudo', 'doas']))
+    .option(
+      '--ssh-option <key=value>',
+      'with --host: an ssh -o option, e.g. UserKnownHostsFile=/etc/mta-upgrade/known_hosts (repeatable)',
+      collectSshOption,
+    )
+    .addOption(
+      new Option(
+        '--become <how>',
+        'with --host, when the SSH user is not root: sudo -n or doas -n (never a password prompt)',
+      ).choices(['sudo', 'doas']),
+    )
     .option('-y, --yes', 'do not ask before changing the system (required without a terminal)')
     .option('--json', 'one JSON event per line on stdout, for automation')
     .option('-v, --verbose', 'show every command and its output')
@@ -81,18 +120,55 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .description('back up, build, install (staged, then swapped), verify; roll back automatically on failure')
     .option('-n, --dry-run', 'show what would be done, run the read-only checks, change nothing')
     .option('-y, --yes', 'do not ask before changing the system')
-    .option('--confirm-timeout <duration>', 'the host reverts the run by itself (revert.sh) when this controller is silent this long; 0 = off', '120s')
-    .option('--copy-backups-to <dir>', "also keep a verified copy of the run's backup in DIR on this machine (with --host: the controller), before the first change")
-    .option('--force', "run even when the plan's version check finds its version installed and every required check passes")
-    .addHelpText('after', '\nExit codes: 0 done (or nothing to do), 1 failed and rolled back, 5 blocked: the preview found a blocker (listed in its recap), nothing was changed.')
-    .action(async (plan: string, opts: { dryRun?: boolean; yes?: boolean; confirmTimeout: string; force?: boolean; copyBackupsTo?: string }) => {
-      const g = globals('run');
-      const { runCommand } = await import('./commands/run.js');
-      await runCommand(plan, { dryRun: !!opts.dryRun, confirmTimeout: opts.confirmTimeout, force: !!opts.force, copyBackupsTo: opts.copyBackupsTo }, { ...g, yes: g.yes || !!opts.yes }, io);
-    });
-  program.command('validate <plan>').description('check a plan: every problem at once, with file:line:col').action(lazy(1, async () => (await import('./commands/validate.js')).validateCommand));
-  program.command('schema').description('print the JSON Schema (draft-07) of plans, for editors').action(lazy(0, async () => (await import('./commands/schema.js')).schemaCommand));
-  program.command('verify <plan>').description('run all checks of a plan against the live system (read-only)').action(lazy(1, async () => (await import('./commands/verify.js')).verifyCommand));
+    .option(
+      '--confirm-timeout <duration>',
+      'the host reverts the run by itself (revert.sh) when this controller is silent this long; 0 = off',
+      '120s',
+    )
+    .option(
+      '--copy-backups-to <dir>',
+      "also keep a verified copy of the run's backup in DIR on this machine (with --host: the controller), before the first change",
+    )
+    .option(
+      '--force',
+      "run even when the plan's version check finds its version installed and every required check passes",
+    )
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 done (or nothing to do), 1 failed and rolled back, 5 blocked: the preview found a blocker (listed in its recap), nothing was changed.',
+    )
+    .action(
+      async (
+        plan: string,
+        opts: { dryRun?: boolean; yes?: boolean; confirmTimeout: string; force?: boolean; copyBackupsTo?: string },
+      ) => {
+        const g = globals('run');
+        const { runCommand } = await import('./commands/run.js');
+        await runCommand(
+          plan,
+          {
+            dryRun: !!opts.dryRun,
+            confirmTimeout: opts.confirmTimeout,
+            force: !!opts.force,
+            copyBackupsTo: opts.copyBackupsTo,
+          },
+          { ...g, yes: g.yes || !!opts.yes },
+          io,
+        );
+      },
+    );
+  program
+    .command('validate <plan>')
+    .description('check a plan: every problem at once, with file:line:col')
+    .action(lazy(1, async () => (await import('./commands/validate.js')).validateCommand));
+  program
+    .command('schema')
+    .description('print the JSON Schema (draft-07) of plans, for editors')
+    .action(lazy(0, async () => (await import('./commands/schema.js')).schemaCommand));
+  program
+    .command('verify <plan>')
+    .description('run all checks of a plan against the live system (read-only)')
+    .action(lazy(1, async () => (await import('./commands/verify.js')).verifyCommand));
   program
     .command('backup <plan>')
     .description("archive the plan's binaries and configs now (verified, 0600)")
@@ -101,19 +177,36 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
   program
     .command('rollback [run-id]')
     .description('undo a run (default: the latest), even after a crash; twice is a no-op')
-    .option('-n, --dry-run', 'list what would be undone and the paths the backup would put back; change nothing, take no lock')
+    .option(
+      '-n, --dry-run',
+      'list what would be undone and the paths the backup would put back; change nothing, take no lock',
+    )
     .action(lazy(2, async () => (await import('./commands/rollback.js')).rollbackCommand));
   program
     .command('status')
-    .description('the lock, the latest runs, and any unfinished run; exit 1 when a run needs a rollback or the host reverted one by itself')
+    .description(
+      'the lock, the latest runs, and any unfinished run; exit 1 when a run needs a rollback or the host reverted one by itself',
+    )
     .option('--ack <run-id>', 'acknowledge that the host reverted this run by itself (status stops failing for it)')
     .action(lazy(1, async () => (await import('./commands/status.js')).statusCommand));
 
   const backups = program.command('backups').description('list, inspect, verify, pin and prune backups');
-  backups.command('list').description('id, time, plan, size, files, verified, pinned').action(lazy(0, async () => (await import('./commands/backups.js')).backupsListCommand));
-  backups.command('show <id>').description('manifest summary of one backup').action(lazy(1, async () => (await import('./commands/backups.js')).backupsShowCommand));
-  backups.command('verify <id>').description('re-read a backup and check every sha256 (exit 1 naming each bad entry)').action(lazy(1, async () => (await import('./commands/backups.js')).backupsVerifyCommand));
-  backups.command('pin <id>').description('never prune this backup').action(lazy(1, async () => (await import('./commands/backups.js')).backupsPinCommand));
+  backups
+    .command('list')
+    .description('id, time, plan, size, files, verified, pinned')
+    .action(lazy(0, async () => (await import('./commands/backups.js')).backupsListCommand));
+  backups
+    .command('show <id>')
+    .description('manifest summary of one backup')
+    .action(lazy(1, async () => (await import('./commands/backups.js')).backupsShowCommand));
+  backups
+    .command('verify <id>')
+    .description('re-read a backup and check every sha256 (exit 1 naming each bad entry)')
+    .action(lazy(1, async () => (await import('./commands/backups.js')).backupsVerifyCommand));
+  backups
+    .command('pin <id>')
+    .description('never prune this backup')
+    .action(lazy(1, async () => (await import('./commands/backups.js')).backupsPinCommand));
   backups
     .command('prune')
     .description("delete old backups, keeping the plan's keep count (default 5), the pinned ones and the latest")
@@ -127,7 +220,10 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .option('--require-starttls', 'also check that MAIL FROM without TLS is refused')
     .option('--min-version <v>', 'lowest acceptable TLS version', 'TLSv1.2')
     .option('--servername <name>', 'SNI and certificate name (default: the host, unless it is an IP)')
-    .option('--ca-file <file>', 'the certificate must verify against this CA bundle (and match --servername), or the probe fails')
+    .option(
+      '--ca-file <file>',
+      'the certificate must verify against this CA bundle (and match --servername), or the probe fails',
+    )
     .option('--tls', 'implicit TLS (submissions, port 465, the default port then): handshake first, no STARTTLS')
     .option('--timeout <duration>', 'per connection, e.g. 5s', '10s')
     .action(lazy(2, async () => (await import('./commands/probe.js')).probeCommand));
@@ -139,7 +235,10 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .option('--min-version <v>', 'lowest acceptable TLS version', 'TLSv1.2')
     .option('--timeout <duration>', 'per connection, e.g. 5s', '10s')
     .option('--inventory', 'print an Ansible YAML inventory of the MX hosts (secondaries first) instead of probing')
-    .addHelpText('after', '\nExit codes: 0 every MX does the minimum, 1 one cannot (or no such domain), 4 DNS failure (no answer, SERVFAIL).')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 every MX does the minimum, 1 one cannot (or no such domain), 4 DNS failure (no answer, SERVFAIL).',
+    )
     .action(lazy(2, async () => (await import('./commands/mx.js')).mxCommand));
   program
     .command('tls-report <file...>')
@@ -147,7 +246,10 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     .option('--since <time>', 'only sessions from this time on (ISO date/time, or e.g. 7d, 12h)')
     .option('--year <yyyy>', 'year for classic syslog stamps (default: from the file time)', positiveInt)
     .option('--csv', 'CSV rows, one per peer and direction (the global --json gives one JSON document)')
-    .option('--fail-on <what>', 'exit 1 when a peer still uses SSLv3/TLSv1/TLSv1.1 (legacy) or a handshake failed (failures); both: legacy,failures')
+    .option(
+      '--fail-on <what>',
+      'exit 1 when a peer still uses SSLv3/TLSv1/TLSv1.1 (legacy) or a handshake failed (failures); both: legacy,failures',
+    )
     .action(async (files: string[], opts: { since?: string; year?: number; csv?: boolean; failOn?: string }) => {
       const g = globals('tls-report');
       const { tlsReportCommand } = await import('./commands/tls-report.js');
@@ -169,7 +271,10 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
 export async function manPage(): Promise<string> {
   const io = makeIo(false);
   const { renderMan } = await import('./commands/man.js');
-  return renderMan(buildProgram(io, () => {}), EXAMPLES);
+  return renderMan(
+    buildProgram(io, () => {}),
+    EXAMPLES,
+  );
 }
 
 export async function main(argv: string[], io?: Io): Promise<number> {
@@ -193,8 +298,15 @@ function failure(e: unknown, theIo: Io): number {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
     return EXIT_CODES.usage;
   }
-  const err = isMtaError(e) ? e : new MtaError('failed', `internal error: ${errorText(e)}`, e instanceof Error && e.stack ? e.stack.split('\n').slice(1, 6) : []);
-  if (theIo.json) theIo.event('error', { kind: err.kind, message: err.message, details: err.details, exit: EXIT_CODES[err.kind] });
+  const err = isMtaError(e)
+    ? e
+    : new MtaError(
+        'failed',
+        `internal error: ${errorText(e)}`,
+        e instanceof Error && e.stack ? e.stack.split('\n').slice(1, 6) : [],
+      );
+  if (theIo.json)
+    theIo.event('error', { kind: err.kind, message: err.message, details: err.details, exit: EXIT_CODES[err.kind] });
   else {
     theIo.stderr.write(`mta-upgrade: ${err.message}\n`);
     for (const d of err.details) theIo.stderr.write(`  ${d}\n`);
@@ -209,7 +321,8 @@ function collectVar(v: string, acc: Record<string, string> = {}): Record<string,
 }
 
 function collectSshOption(v: string, acc: string[] = []): string[] {
-  if (!/^[A-Za-z][A-Za-z0-9]*=[^\n]*$/.test(v)) throw new InvalidArgumentError('KEY=VALUE, as ssh -o takes it, e.g. --ssh-option ConnectTimeout=10');
+  if (!/^[A-Za-z][A-Za-z0-9]*=[^\n]*$/.test(v))
+    throw new InvalidArgumentError('KEY=VALUE, as ssh -o takes it, e.g. --ssh-option ConnectTimeout=10');
   return [...acc, v];
 }
 

@@ -34,7 +34,11 @@ export function hint(cmd: string[], where: HintWhere): { argv: string[]; text: s
 }
 
 /** hint() for a message, announced as a `hint` event at the same time (tests run every hint printed). */
-export function hintText(event: (type: string, data: Record<string, unknown>) => void, cmd: string[], where: HintWhere): string {
+export function hintText(
+  event: (type: string, data: Record<string, unknown>) => void,
+  cmd: string[],
+  where: HintWhere,
+): string {
   const h = hint(cmd, where);
   event('hint', { argv: h.argv, text: h.text });
   return h.text;
@@ -42,25 +46,33 @@ export function hintText(event: (type: string, data: Record<string, unknown>) =>
 export const msg = {
   hostTookOver: (run: string) =>
     `the host's dead-man timer took over run ${run} (this controller was silent longer than --confirm-timeout): the host is reverting the run itself with revert.sh; see 'mta-upgrade status' and the run's revert.log`,
-  revertedByHost: (run: string, by: string) => `run ${run} was already reverted on the host by ${by}; nothing to do (acknowledged)`,
-  revertDied: (run: string, pid: number) => `revert.sh (pid ${pid}) began reverting run ${run} and is gone (killed, or the host rebooted): this rollback finishes the job`,
-  hostReverting: (run: string) => `the host is reverting run ${run} itself right now (revert.sh); wait for it, then check with 'mta-upgrade status'`,
+  revertedByHost: (run: string, by: string) =>
+    `run ${run} was already reverted on the host by ${by}; nothing to do (acknowledged)`,
+  revertDied: (run: string, pid: number) =>
+    `revert.sh (pid ${pid}) began reverting run ${run} and is gone (killed, or the host rebooted): this rollback finishes the job`,
+  hostReverting: (run: string) =>
+    `the host is reverting run ${run} itself right now (revert.sh); wait for it, then check with 'mta-upgrade status'`,
   planUnreadable: (file: string, why: string) => `cannot read plan ${file}: ${why}`,
   planInvalid: (file: string, n: number) => `${file}: ${plural(n, 'problem')}; nothing was run or written`,
-  planUnsafe: (file: string) => `refusing plan ${file}: it runs commands as root, so only root may be able to change it`,
-  planWritable: (file: string, mode: string) => `${file} is writable by group or others (mode ${mode}); fix: chmod go-w ${file}`,
+  planUnsafe: (file: string) =>
+    `refusing plan ${file}: it runs commands as root, so only root may be able to change it`,
+  planWritable: (file: string, mode: string) =>
+    `${file} is writable by group or others (mode ${mode}); fix: chmod go-w ${file}`,
   planDirWritable: (dir: string, mode: string) =>
     `${dir} (a directory above the plan) is writable by group or others without the sticky bit (mode ${mode}); fix: chmod go-w ${dir}`,
-  planForeignOwner: (file: string, uid: number) => `${file} is owned by uid ${uid}, not root or you; fix: chown root ${file}`,
+  planForeignOwner: (file: string, uid: number) =>
+    `${file} is owned by uid ${uid}, not root or you; fix: chown root ${file}`,
 
-  noTtyNoYes: (what: string) => `${what} changes the system; without a terminal to confirm on, pass --yes (or use --dry-run to preview)`,
+  noTtyNoYes: (what: string) =>
+    `${what} changes the system; without a terminal to confirm on, pass --yes (or use --dry-run to preview)`,
   declined: (what: string) => `${what}: not confirmed; nothing was changed`,
   lockHeld: (pid: number, since: string, cmd: string) =>
     `another mta-upgrade (pid ${pid}, '${cmd}', since ${since}) holds the lock; wait for it or stop it`,
   staleLock: (pid: number, why: 'gone' | 'reused' | 'rebooted') =>
     `taking over a stale lock from pid ${pid} (${why === 'gone' ? 'that process is gone' : why === 'reused' ? 'that pid now belongs to another process, started after the lock was taken' : 'the lock was taken before the last boot'})`,
   unreadableLock: (file: string) => `taking over ${file}: it holds no lock record of this tool`,
-  lockNotAFile: (file: string, what: string) => `${file} is ${what}, not a lock file of this tool; nothing was changed. Remove it by hand if no mta-upgrade is running`,
+  lockNotAFile: (file: string, what: string) =>
+    `${file} is ${what}, not a lock file of this tool; nothing was changed. Remove it by hand if no mta-upgrade is running`,
   unfinishedRun: (id: string, status: string, rollbackCmd: string, statusCmd: string) =>
     `run ${id} did not finish (${status}); the system may be half-upgraded. Run '${rollbackCmd}' first (or '${statusCmd}' to see it)`,
 
@@ -70,7 +82,8 @@ export const msg = {
     `Run ${runId} left a command running (process group ${pgid}, pid ${pid}): ${cmd} — it may still change the system; '${rollback}' (or the next run) stops it first`,
   removedLeftovers: (paths: string[]) =>
     `removed ${paths.length} file${paths.length === 1 ? '' : 's'} a killed process left: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', …' : ''}`,
-  liveRunCommand: (runId: string, pgid: number, cmd: string) => `Run ${runId} is running now: process group ${pgid}: ${cmd}`,
+  liveRunCommand: (runId: string, pgid: number, cmd: string) =>
+    `Run ${runId} is running now: process group ${pgid}: ${cmd}`,
 
   secretOverrideMissing: (name: string) =>
     `warning: the run had --var ${name}=… (secret, so not journaled); the plan's own value is used unless you give it again: mta-upgrade rollback --var ${name}=…`,

@@ -36,8 +36,20 @@ test('check mode on the FreeBSD fixture: run --dry-run, changed (would upgrade),
   if (skip) return t.skip(skip);
   const root = path.join(REPO, 'test/fixtures/freebsd-root');
   const before = await snapshotTree(root);
-  const r = await runModule({ plan: path.join(REPO, 'plans/sendmail-8.15.yaml'), host: 'local', root }, { check: true });
-  assert.deepEqual(r.cmd, [...MTA_CLI, '--root', root, '--json', '--yes', 'run', '--dry-run', path.join(REPO, 'plans/sendmail-8.15.yaml')]);
+  const r = await runModule(
+    { plan: path.join(REPO, 'plans/sendmail-8.15.yaml'), host: 'local', root },
+    { check: true },
+  );
+  assert.deepEqual(r.cmd, [
+    ...MTA_CLI,
+    '--root',
+    root,
+    '--json',
+    '--yes',
+    'run',
+    '--dry-run',
+    path.join(REPO, 'plans/sendmail-8.15.yaml'),
+  ]);
   // Today's dry run exits 0 with blockers; once it exits non-zero for them the module reports a failed dry run.
   if (r.rc === 0) {
     assert.equal(r.changed, true, r.msg);
@@ -70,7 +82,11 @@ test('upgraded: changed, run id, 8.14.9 -> 8.15.2; rolled_back (check, then for 
   const would = await runModule({ state: 'rolled_back', host: 'local', root: s.root }, { check: true });
   assert.equal(would.changed, true, would.msg);
   assert.equal(would.run_id, up.run_id);
-  assert.match(await fs.readFile(path.join(s.root, 'usr/sbin/sendmail'), 'utf8'), /8\.15\.2/, 'check mode changed nothing');
+  assert.match(
+    await fs.readFile(path.join(s.root, 'usr/sbin/sendmail'), 'utf8'),
+    /8\.15\.2/,
+    'check mode changed nothing',
+  );
 
   const rb = await runModule({ state: 'rolled_back', run_id: up.run_id, host: 'local', root: s.root });
   assert.equal(rb.failed, undefined, rb.msg);
@@ -109,7 +125,9 @@ test('verified: read-only, never changed; fails while a required check fails', a
   assert.equal(bad.changed, false);
   assert.equal(bad.version_after, '8.14.9');
   assert.match(bad.msg!, /1 required check failed/);
-  await fs.writeFile(path.join(s.root, 'usr/sbin/sendmail'), (await fs.readFile(path.join(s.dir, 'sendmail-8.15.2'))), { mode: 0o755 });
+  await fs.writeFile(path.join(s.root, 'usr/sbin/sendmail'), await fs.readFile(path.join(s.dir, 'sendmail-8.15.2')), {
+    mode: 0o755,
+  });
   const good = await runModule({ plan: s.plan, state: 'verified', host: 'local', root: s.root });
   assert.equal(good.failed, undefined, good.msg);
   assert.equal(good.changed, false);
@@ -122,15 +140,44 @@ test('a remote host: the connection variables become --host, --identity, --ssh-o
   if (skip) return t.skip(skip);
   const s = await sandbox(t);
   const port = await closedPort();
-  const r = await runModule({
-    plan: s.plan, host: '127.0.0.1', port, user: 'mailadm', private_key_file: '/nonexistent/id_ed25519',
-    ssh_options: ['StrictHostKeyChecking=yes', 'ConnectTimeout=3'], become: true, become_method: 'doas',
-    state_dir: '/var/db/mta-upgrade', vars: { smtp_port: 2525, debug: true },
-  }, { check: true });
+  const r = await runModule(
+    {
+      plan: s.plan,
+      host: '127.0.0.1',
+      port,
+      user: 'mailadm',
+      private_key_file: '/nonexistent/id_ed25519',
+      ssh_options: ['StrictHostKeyChecking=yes', 'ConnectTimeout=3'],
+      become: true,
+      become_method: 'doas',
+      state_dir: '/var/db/mta-upgrade',
+      vars: { smtp_port: 2525, debug: true },
+    },
+    { check: true },
+  );
   assert.deepEqual(r.cmd, [
-    ...MTA_CLI, '--host', `mailadm@127.0.0.1:${port}`, '--identity', '/nonexistent/id_ed25519',
-    '--ssh-option', 'StrictHostKeyChecking=yes', '--ssh-option', 'ConnectTimeout=3', '--become', 'doas',
-    '--state-dir', '/var/db/mta-upgrade', '--var', 'debug=true', '--var', 'smtp_port=2525', '--json', '--yes', 'run', '--dry-run', s.plan,
+    ...MTA_CLI,
+    '--host',
+    `mailadm@127.0.0.1:${port}`,
+    '--identity',
+    '/nonexistent/id_ed25519',
+    '--ssh-option',
+    'StrictHostKeyChecking=yes',
+    '--ssh-option',
+    'ConnectTimeout=3',
+    '--become',
+    'doas',
+    '--state-dir',
+    '/var/db/mta-upgrade',
+    '--var',
+    'debug=true',
+    '--var',
+    'smtp_port=2525',
+    '--json',
+    '--yes',
+    'run',
+    '--dry-run',
+    s.plan,
   ]);
   // Nothing listens there (and before --host exists the CLI refuses the option): the task fails, saying why.
   assert.equal(r.failed, true);
@@ -145,8 +192,23 @@ test('event parsing: nothing-to-do, replaced files (the diff), staged checks ign
   const lines = [
     { type: 'run', state: 'nothing-to-do', version: '8.15.2' },
     { type: 'check', phase: 'staged', kind: 'version', data: { version: '9.9.9' } },
-    { type: 'check', phase: 'after', kind: 'smtp-tls', status: 'pass', summary: 'ok', data: { port: 25, tls: { protocol: 'TLSv1.3' } } },
-    { type: 'replaced', id: 'R1', files: [{ path: '/usr/sbin/sendmail', before: 'aa', after: 'bb' }, { path: '/etc/mail/new', before: null, after: 'cc' }, 'junk'] },
+    {
+      type: 'check',
+      phase: 'after',
+      kind: 'smtp-tls',
+      status: 'pass',
+      summary: 'ok',
+      data: { port: 25, tls: { protocol: 'TLSv1.3' } },
+    },
+    {
+      type: 'replaced',
+      id: 'R1',
+      files: [
+        { path: '/usr/sbin/sendmail', before: 'aa', after: 'bb' },
+        { path: '/etc/mail/new', before: null, after: 'cc' },
+        'junk',
+      ],
+    },
     { type: 'rollback', id: 'R1', state: 'complete' },
     [1, 2],
   ].map((e) => JSON.stringify(e));
@@ -157,9 +219,13 @@ events, other = m.parse_events(sys.stdin.read())
 s = m.summarize(events)
 print(json.dumps(dict(s=dict((k, v) for k, v in s.items() if k != 'checks'), other=other, diff=m.diff_of(s['replaced']),
   dest=[m.ssh_dest('mx.example.org'), m.ssh_dest('::1', 'root', 2222), m.ssh_dest('local', 'root', 22)])))`;
-  const r = await execa('python3', ['-c', script, path.join(REPO, 'ansible_collections/mta_upgrade/mta/plugins/module_utils/mta_upgrade.py')], {
-    input: [...lines, 'not json', ''].join('\n'),
-  });
+  const r = await execa(
+    'python3',
+    ['-c', script, path.join(REPO, 'ansible_collections/mta_upgrade/mta/plugins/module_utils/mta_upgrade.py')],
+    {
+      input: [...lines, 'not json', ''].join('\n'),
+    },
+  );
   const { s, other, diff, dest } = JSON.parse(String(r.stdout));
   assert.equal(s.nothing_to_do, true);
   assert.equal(s.version_before, '8.15.2');
@@ -167,7 +233,10 @@ print(json.dumps(dict(s=dict((k, v) for k, v in s.items() if k != 'checks'), oth
   assert.equal(s.tls.status, 'pass');
   assert.deepEqual(s.tls.tls, { protocol: 'TLSv1.3' });
   assert.equal(s.rolled_back, true);
-  assert.deepEqual(s.replaced.map((f: { path: string }) => f.path), ['/usr/sbin/sendmail', '/etc/mail/new']);
+  assert.deepEqual(
+    s.replaced.map((f: { path: string }) => f.path),
+    ['/usr/sbin/sendmail', '/etc/mail/new'],
+  );
   assert.equal(diff.before, '/usr/sbin/sendmail aa\n');
   assert.equal(diff.after, '/usr/sbin/sendmail bb\n/etc/mail/new cc\n');
   assert.deepEqual(other, ['[1,2]', 'not json']);

@@ -25,16 +25,25 @@ before(async () => {
         { preference: 20, exchange: 'mx2b.example.test' },
       ],
     },
-    a: { 'mx1.example.test': ['127.0.0.1'], 'mx2.example.test': ['127.0.0.2'], 'mx2b.example.test': ['127.0.0.3'], 'mx3.example.test': ['127.0.0.4'] },
+    a: {
+      'mx1.example.test': ['127.0.0.1'],
+      'mx2.example.test': ['127.0.0.2'],
+      'mx2b.example.test': ['127.0.0.3'],
+      'mx3.example.test': ['127.0.0.4'],
+    },
   });
   silent = await startFakeDns({}, { silent: true });
-  servfail = await startFakeDns({ mx: { 'example.test': [{ preference: 10, exchange: 'mx1.example.test' }] } }, { servfail: true });
+  servfail = await startFakeDns(
+    { mx: { 'example.test': [{ preference: 10, exchange: 'mx1.example.test' }] } },
+    { servfail: true },
+  );
 });
 after(async () => {
   for (const d of [dns, silent, servfail]) await d.close();
 });
 
-const hasAnsible = async () => (await execa('ansible-inventory', ['--version'], { reject: false }).catch(() => ({ exitCode: 127 }))).exitCode === 0;
+const hasAnsible = async () =>
+  (await execa('ansible-inventory', ['--version'], { reject: false }).catch(() => ({ exitCode: 127 }))).exitCode === 0;
 
 test('mx --inventory: one group per preference, secondaries first, mx_domain and mx_preference set', async () => {
   const r = await cli(['mx', 'example.test', '--inventory', '--dns-server', dns.address, '--port', '2525']);
@@ -60,7 +69,12 @@ test('ansible-inventory reads the inventory: host order and host variables as th
   const out = await execa('ansible-inventory', ['-i', file, '--list'], { env: { ANSIBLE_NOCOLOR: '1' } });
   const list = JSON.parse(out.stdout);
   assert.deepEqual(list.mx.children, ['mx_pref_30', 'mx_pref_20', 'mx_pref_10']);
-  assert.deepEqual(list._meta.hostvars['mx2b.example.test'], { mx_preference: 20, mx_addresses: ['127.0.0.3'], mx_domain: 'example.test', mta_upgrade_smtp_port: 25 });
+  assert.deepEqual(list._meta.hostvars['mx2b.example.test'], {
+    mx_preference: 20,
+    mx_addresses: ['127.0.0.3'],
+    mx_domain: 'example.test',
+    mta_upgrade_smtp_port: 25,
+  });
 });
 
 test('a DNS server that does not answer: said in words, exit code of its own', async () => {
@@ -79,8 +93,21 @@ test('SERVFAIL and an unreachable server are DNS failures too; NXDOMAIN is an an
   const closed = await cli(['mx', 'example.test', '--dns-server', '127.0.0.1:1', '--timeout', '2s']);
   assert.equal(closed.code, EXIT_CODES['dns-failed'], closed.stderr);
   assert.match(closed.stderr, /DNS failure/);
-  const json = await cli(['mx', 'example.test', '--dns-server', servfail.address, '--timeout', '2s', '--json', '--inventory']);
-  const ev = json.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.type === 'error');
+  const json = await cli([
+    'mx',
+    'example.test',
+    '--dns-server',
+    servfail.address,
+    '--timeout',
+    '2s',
+    '--json',
+    '--inventory',
+  ]);
+  const ev = json.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .find((e) => e.type === 'error');
   assert.equal(ev.kind, 'dns-failed');
   const nx = await cli(['mx', 'nowhere.test', '--dns-server', dns.address]);
   assert.equal(nx.code, EXIT_CODES.failed);

@@ -42,7 +42,15 @@ test('a file that changes for a moment is retried and the backup succeeds, sayin
   const c = await writer(real('/etc/mail/access.db'), 700);
   t.after(() => void c.kill('SIGKILL'));
   const lines: string[] = [];
-  const b = await createBackup({ host: H, storeDir, paths: ['/etc/mail/'], real, meta, clock: systemClock, onProgress: (l) => lines.push(l) });
+  const b = await createBackup({
+    host: H,
+    storeDir,
+    paths: ['/etc/mail/'],
+    real,
+    meta,
+    clock: systemClock,
+    onProgress: (l) => lines.push(l),
+  });
   assert.match(lines.join('\n'), /\/etc\/mail\/access\.db changed while being backed up; trying again \(2 of \d\)/);
   assert.equal((await verifyBackup(H, storeDir, b.id)).ok, true);
   const stray = fs.readdirSync(storeDir).filter((n) => n.startsWith('.'));
@@ -57,11 +65,25 @@ test(`a file that never settles is refused after ${BACKUP_ATTEMPTS} attempts, na
   const mapped = (p: string) => (p === '/etc/mail/uptime' ? '/proc/uptime' : real(p));
   const lines: string[] = [];
   const t0 = Date.now();
-  await assert.rejects(createBackup({ host: H, storeDir, paths: ['/etc/mail/sendmail.cf', '/etc/mail/uptime'], real: mapped, meta, clock: systemClock, onProgress: (l) => lines.push(l) }), (e: Error) => {
-    assert.match(e.message, new RegExp(`/etc/mail/uptime kept changing while being backed up \\(${BACKUP_ATTEMPTS} attempts\\)`));
-    assert.ok(!e.message.includes('sendmail.cf'));
-    return true;
-  });
+  await assert.rejects(
+    createBackup({
+      host: H,
+      storeDir,
+      paths: ['/etc/mail/sendmail.cf', '/etc/mail/uptime'],
+      real: mapped,
+      meta,
+      clock: systemClock,
+      onProgress: (l) => lines.push(l),
+    }),
+    (e: Error) => {
+      assert.match(
+        e.message,
+        new RegExp(`/etc/mail/uptime kept changing while being backed up \\(${BACKUP_ATTEMPTS} attempts\\)`),
+      );
+      assert.ok(!e.message.includes('sendmail.cf'));
+      return true;
+    },
+  );
   assert.equal(lines.filter((l) => /trying again/.test(l)).length, BACKUP_ATTEMPTS - 1);
   assert.ok(Date.now() - t0 >= 100 * (2 + 4 + 8), 'backs off between attempts');
   assert.deepEqual(fs.readdirSync(storeDir), []);

@@ -77,7 +77,8 @@ for (const tool of ['tar', 'bsdtar']) {
     fs.mkdirSync(out);
     execFileSync(tool, ['-xzf', b.file, '-C', out]);
     // ustar mtimes are whole seconds (a pax record is written only when a field needs one)
-    const secs = async (d: string) => new Map([...(await snapshotTree(d))].map(([k, v]) => [k, { ...v, mtimeMs: Math.floor(v.mtimeMs / 1000) }]));
+    const secs = async (d: string) =>
+      new Map([...(await snapshotTree(d))].map(([k, v]) => [k, { ...v, mtimeMs: Math.floor(v.mtimeMs / 1000) }]));
     assert.deepEqual(await secs(path.join(out, 'etc/mail')), await secs(real('/etc/mail')));
   });
 }

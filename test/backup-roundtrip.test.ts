@@ -13,7 +13,11 @@ const H = new LocalHost({ root: '/', dryRun: false });
 
 const meta = { plan: 'sendmail-8.18', planHash: 'abc123', toolVersion: '0.1.0', checks: { version: '8.17.2' } };
 
-function sandbox(t: { after: (fn: () => void) => void }): { root: string; storeDir: string; real: (p: string) => string } {
+function sandbox(t: { after: (fn: () => void) => void }): {
+  root: string;
+  storeDir: string;
+  real: (p: string) => string;
+} {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mta-backup-'));
   t.after(() => fs.rmSync(root, { recursive: true, force: true }));
   return { root, storeDir: path.join(root, 'var/lib/mta-upgrade/backups'), real: (p) => path.join(root, p) };
@@ -65,7 +69,10 @@ test('round trip: setuid, 0600 secret, absolute symlink, tree, absent path come 
 
   const again = await restoreBackup({ host: H, storeDir, id: b.id, real });
   assert.equal(again.changed, 0);
-  assert.ok(again.lines.every((l) => l.startsWith('unchanged')), again.lines.join('\n'));
+  assert.ok(
+    again.lines.every((l) => l.startsWith('unchanged')),
+    again.lines.join('\n'),
+  );
   assert.ok(!fs.existsSync(path.join(storeDir, '.staging')), 'staging removed');
 });
 
@@ -83,7 +90,10 @@ test('archives are plain gzip tar: GNU tar lists and extracts them; node-tar rea
   assert.equal(st.mode & 0o7777, 0o4755);
   assert.equal(st.gid, 25);
   assert.equal(fs.readlinkSync(path.join(out, 'usr/sbin/sendmail')), '/usr/local/sbin/sendmail');
-  assert.equal(fs.readFileSync(path.join(out, 'etc/mail/certs/key.pem'), 'utf8'), fs.readFileSync(real('/etc/mail/certs/key.pem'), 'utf8'));
+  assert.equal(
+    fs.readFileSync(path.join(out, 'etc/mail/certs/key.pem'), 'utf8'),
+    fs.readFileSync(real('/etc/mail/certs/key.pem'), 'utf8'),
+  );
   const seen: string[] = [];
   await tar.t({ file: b.file, maxDecompressionRatio: Infinity, onReadEntry: (e) => void seen.push(e.path) });
   assert.deepEqual(seen, names);
@@ -120,7 +130,15 @@ test('a file stamped in the last half millisecond of a second backs up at once (
   const ms = fs.statSync(real('/etc/mail/late.db')).mtimeMs;
   assert.ok(ms % 1000 > 999.5, `mtime ${ms} is in the last half millisecond of its second`);
   const lines: string[] = [];
-  const b = await createBackup({ host: H, storeDir, paths: ['/etc/mail/'], real, meta, clock: systemClock, onProgress: (l) => lines.push(l) });
+  const b = await createBackup({
+    host: H,
+    storeDir,
+    paths: ['/etc/mail/'],
+    real,
+    meta,
+    clock: systemClock,
+    onProgress: (l) => lines.push(l),
+  });
   assert.ok(!lines.some((l) => /trying again/.test(l)), lines.join('\n'));
   assert.equal((await verifyBackup(H, storeDir, b.id)).ok, true);
 });

@@ -18,9 +18,23 @@ test('sparse files (data at both ends, a hole at the end, an odd size) are resto
   const real = (p: string) => path.join(root, p);
   fs.mkdirSync(real('/etc/mail'), { recursive: true });
   const shapes: [string, number, [number, string][]][] = [
-    ['ends.db', 96 << 20, [[0, 'head'], [(96 << 20) - 5000, 'tail data']]],
+    [
+      'ends.db',
+      96 << 20,
+      [
+        [0, 'head'],
+        [(96 << 20) - 5000, 'tail data'],
+      ],
+    ],
     ['hole-at-end.db', 40 << 20, [[12345, 'middle']]],
-    ['odd.db', (24 << 20) + 4097, [[4095, 'xy'], [(24 << 20) + 4090, 'z']]],
+    [
+      'odd.db',
+      (24 << 20) + 4097,
+      [
+        [4095, 'xy'],
+        [(24 << 20) + 4090, 'z'],
+      ],
+    ],
   ];
   for (const [name, size, writes] of shapes) {
     const fd = fs.openSync(real(`/etc/mail/${name}`), 'w', 0o640);
@@ -30,7 +44,14 @@ test('sparse files (data at both ends, a hole at the end, an odd size) are resto
   }
   const before = new Map(shapes.map(([n]) => [n, sha(real(`/etc/mail/${n}`))]));
   const storeDir = real('/state/backups');
-  const b = await createBackup({ host: H, storeDir, paths: ['/etc/mail/'], real, meta: { plan: 's', planHash: 'h', toolVersion: '0' }, clock: systemClock });
+  const b = await createBackup({
+    host: H,
+    storeDir,
+    paths: ['/etc/mail/'],
+    real,
+    meta: { plan: 's', planHash: 'h', toolVersion: '0' },
+    clock: systemClock,
+  });
   for (const [n] of shapes) fs.writeFileSync(real(`/etc/mail/${n}`), 'changed');
   await restoreBackup({ host: H, storeDir, id: b.id, real });
   for (const [n, size] of shapes) {

@@ -16,7 +16,9 @@ const PLAN = path.join(REPO, 'plans/sendmail-8.15.yaml');
 const FIXTURE = path.join(REPO, 'test/fixtures/freebsd-root');
 
 const bundled = (args: string[]) =>
-  execa(BIN, args, { reject: false, stdin: 'ignore', env: { NO_COLOR: '1' }, cwd: REPO, timeout: 60_000 }).then((r) => ({ code: r.exitCode, out: String(r.stdout), err: String(r.stderr) }));
+  execa(BIN, args, { reject: false, stdin: 'ignore', env: { NO_COLOR: '1' }, cwd: REPO, timeout: 60_000 }).then(
+    (r) => ({ code: r.exitCode, out: String(r.stdout), err: String(r.stderr) }),
+  );
 
 test('package.json names the bundle as the bin, and it is executable', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));

@@ -13,7 +13,10 @@ import { formatBytes, formatDuration, plural } from '../src/lib/format.js';
 import { colorWanted, paintVerdicts } from '../src/lib/color.js';
 import { CLI, cli, cliProcess } from './helpers/cli.js';
 
-const hasScript = await execa('script', ['--version'], { reject: false }).then((r) => r.exitCode === 0, () => false);
+const hasScript = await execa('script', ['--version'], { reject: false }).then(
+  (r) => r.exitCode === 0,
+  () => false,
+);
 const ESC = '\u001b[';
 
 async function sandbox(t: { after(fn: () => Promise<void>): void }, check = 'path: /etc/mail/sendmail.cf') {
@@ -23,13 +26,23 @@ async function sandbox(t: { after(fn: () => Promise<void>): void }, check = 'pat
   await fs.mkdir(path.join(root, 'etc/mail'), { recursive: true });
   await fs.writeFile(path.join(root, 'etc/mail/sendmail.cf'), 'O x=1\n');
   const plan = path.join(dir, 'plan.yaml');
-  await fs.writeFile(plan, `name: output\nmta: sendmail\nversion: 8.17.1.9\nconfigs: [/etc/mail/]\nsteps:\n  - type: command\n    name: Wait a moment\n    argv: [sleep, '0.2']\nchecks:\n  - type: file\n    ${check}\n`, { mode: 0o644 });
+  await fs.writeFile(
+    plan,
+    `name: output\nmta: sendmail\nversion: 8.17.1.9\nconfigs: [/etc/mail/]\nsteps:\n  - type: command\n    name: Wait a moment\n    argv: [sleep, '0.2']\nchecks:\n  - type: file\n    ${check}\n`,
+    { mode: 0o644 },
+  );
   return { dir, root, plan, state: path.join(dir, 'state') };
 }
 
 /** The CLI on a pty (stdin, stdout and stderr a terminal unless the command line redirects them), `input` typed after a pause. */
 async function onPty(shellCmd: string, opts: { env?: Record<string, string>; input?: string } = {}) {
-  const p = execa('script', ['-qec', shellCmd, '/dev/null'], { reject: false, env: { TERM: 'xterm', ...opts.env }, extendEnv: true, timeout: 60_000, stdin: 'pipe' });
+  const p = execa('script', ['-qec', shellCmd, '/dev/null'], {
+    reject: false,
+    env: { TERM: 'xterm', ...opts.env },
+    extendEnv: true,
+    timeout: 60_000,
+    stdin: 'pipe',
+  });
   if (opts.input) setTimeout(() => p.stdin?.write(opts.input), 1500);
   const r = await p;
   return { code: r.exitCode, out: String(r.stdout) };
@@ -55,7 +68,10 @@ test('colour: verdict words only, whole words, and only on a terminal without NO
   assert.ok(painted.includes(`${ESC}32mok${ESC}39m`));
   assert.ok(painted.includes(`${ESC}31mFAIL${ESC}39m:`));
   assert.ok(painted.includes(`${ESC}33mWARN${ESC}39m`));
-  assert.ok(painted.includes('/srv/ok/x') && painted.endsWith(' okay'), 'words inside paths and longer words stay plain');
+  assert.ok(
+    painted.includes('/srv/ok/x') && painted.endsWith(' okay'),
+    'words inside paths and longer words stay plain',
+  );
   const tty = { isTTY: true } as unknown as NodeJS.WritableStream;
   const pipe = {} as NodeJS.WritableStream;
   assert.equal(colorWanted(tty, { env: {} }), true);
@@ -88,7 +104,10 @@ test('a piped run asks on the controlling terminal; with no terminal at all it r
   if (!hasScript) return t.skip('util-linux script is not installed');
   const s = await sandbox(t);
   const log = path.join(s.dir, 'log.txt');
-  const r = await onPty(`${process.execPath} ${CLI} run ${s.plan} --root ${s.root} --state-dir ${s.state} | cat > ${log}`, { input: 'y\n' });
+  const r = await onPty(
+    `${process.execPath} ${CLI} run ${s.plan} --root ${s.root} --state-dir ${s.state} | cat > ${log}`,
+    { input: 'y\n' },
+  );
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /Proceed with this upgrade\? \[y\/N\]/, 'the question is on the terminal, not in the piped log');
   const text = await fs.readFile(log, 'utf8');
@@ -97,7 +116,10 @@ test('a piped run asks on the controlling terminal; with no terminal at all it r
   assert.match(text, /Wait a moment \[\d+(\.\d)? (ms|s)\]/, 'each step has its timer');
   assert.equal((await fs.readdir(path.join(s.state, 'runs'))).length, 1);
 
-  const no = await onPty(`${process.execPath} ${CLI} run ${s.plan} --root ${s.root} --state-dir ${s.state} | cat > ${log}`, { input: 'n\n' });
+  const no = await onPty(
+    `${process.execPath} ${CLI} run ${s.plan} --root ${s.root} --state-dir ${s.state} | cat > ${log}`,
+    { input: 'n\n' },
+  );
   assert.equal(no.code, 0, 'the shell pipeline ends with cat');
   assert.match(no.out, /not confirmed; nothing was changed/, 'the refusal goes to stderr, the terminal');
   assert.equal((await fs.readdir(path.join(s.state, 'runs'))).length, 1, 'declined: no run recorded');
@@ -107,11 +129,15 @@ test('a piped run asks on the controlling terminal; with no terminal at all it r
   assert.match(none.stderr, /without a terminal to confirm on, pass --yes/);
 });
 
-test('each subcommand --help lists the global options; MTA_UPGRADE_STATE_DIR is --state-dir\'s default', async (t) => {
+test("each subcommand --help lists the global options; MTA_UPGRADE_STATE_DIR is --state-dir's default", async (t) => {
   for (const cmd of [['run'], ['status'], ['backups', 'list'], ['probe'], ['tls-report']]) {
     const r = await cli([...cmd, '--help']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /Global Options:[\s\S]*--root <dir>[\s\S]*--state-dir <dir>[\s\S]*--json[\s\S]*--no-color/, cmd.join(' '));
+    assert.match(
+      r.stdout,
+      /Global Options:[\s\S]*--root <dir>[\s\S]*--state-dir <dir>[\s\S]*--json[\s\S]*--no-color/,
+      cmd.join(' '),
+    );
   }
   const help = await cli(['--help']);
   assert.match(help.stdout, /env:\s+MTA_UPGRADE_STATE_DIR/);

@@ -17,7 +17,16 @@ import { LocalHost } from '../src/host/local.js';
 import { TIMER_FILES } from '../src/engine/revert/deadman.js';
 
 const H = new LocalHost({ root: '/', dryRun: false });
-const args = (s: { plan: string; root: string; stateDir: string }, ...more: string[]) => ['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes', ...more];
+const args = (s: { plan: string; root: string; stateDir: string }, ...more: string[]) => [
+  'run',
+  s.plan,
+  '--root',
+  s.root,
+  '--state-dir',
+  s.stateDir,
+  '--yes',
+  ...more,
+];
 
 test('kill -9 after the changes: the host reverts by itself; status fails until acknowledged; rollback is a no-op', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-cor-'));
@@ -30,7 +39,9 @@ test('kill -9 after the changes: the host reverts by itself; status fails until 
 
   const s = await setup(path.join(dir, 'run'));
   const before = await state(s.root);
-  const killed = await cliProcess(args(s, '--confirm-timeout', '3s'), { env: { MTA_UPGRADE_CRASH_AT: `after:${lastDone}` } });
+  const killed = await cliProcess(args(s, '--confirm-timeout', '3s'), {
+    env: { MTA_UPGRADE_CRASH_AT: `after:${lastDone}` },
+  });
   assert.equal(killed.signal, 'SIGKILL');
   const t0 = Date.now();
   assert.notDeepEqual(await state(s.root), before, 'the killed run had changed the root');

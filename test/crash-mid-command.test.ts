@@ -41,13 +41,20 @@ async function groupAlive(pgid: number): Promise<boolean> {
 
 /** Start a run, wait for the slow command's process note, let it run ~1 s, kill -9 the controller. */
 async function killMidCommand(s: Awaited<ReturnType<typeof setup>>): Promise<{ pgid: number; killedAt: number }> {
-  const child = execa(process.execPath, [CLI, 'run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes'], { reject: false, stdin: 'ignore', cwd: REPO, env: { NO_COLOR: '1' } });
+  const child = execa(process.execPath, [CLI, 'run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes'], {
+    reject: false,
+    stdin: 'ignore',
+    cwd: REPO,
+    env: { NO_COLOR: '1' },
+  });
   const deadline = Date.now() + 30_000;
   let pgid: number | undefined;
   while (pgid === undefined && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
     const runs = await fs.readdir(path.join(s.stateDir, 'runs')).catch(() => [] as string[]);
-    const text = runs[0] ? await fs.readFile(path.join(s.stateDir, 'runs', runs[0], 'journal.jsonl'), 'utf8').catch(() => '') : '';
+    const text = runs[0]
+      ? await fs.readFile(path.join(s.stateDir, 'runs', runs[0], 'journal.jsonl'), 'utf8').catch(() => '')
+      : '';
     for (const line of text.split('\n')) {
       if (!line.includes('"event":"process"') || !line.includes('sleep 3')) continue;
       pgid = (JSON.parse(line) as { data: { pgid: number } }).data.pgid;
@@ -62,47 +69,73 @@ async function killMidCommand(s: Awaited<ReturnType<typeof setup>>): Promise<{ p
   return { pgid, killedAt: Date.now() };
 }
 
-test('kill -9 mid-command: status names the command, rollback stops it first; byte-identical, and still 4 s later', { skip }, async (t) => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-late-'));
-  t.after(() => fs.rm(dir, { recursive: true, force: true }));
-  const s = await setup(dir);
-  const before = await state(s.root);
-  const { pgid } = await killMidCommand(s);
-  t.after(() => { try { process.kill(-pgid, 'SIGKILL'); } catch { /* gone */ } });
+test(
+  'kill -9 mid-command: status names the command, rollback stops it first; byte-identical, and still 4 s later',
+  { skip },
+  async (t) => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-late-'));
+    t.after(() => fs.rm(dir, { recursive: true, force: true }));
+    const s = await setup(dir);
+    const before = await state(s.root);
+    const { pgid } = await killMidCommand(s);
+    t.after(() => {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
 
-  const st = await cliProcess(['status', '--root', s.root, '--state-dir', s.stateDir]);
-  assert.equal(st.code, 1, st.stderr);
-  assert.match(st.stdout, new RegExp(`left a command running \\(process group ${pgid}, pid ${pgid}\\): \\S*sh -c sleep 3; echo LATE`));
-  assert.ok(await groupAlive(pgid), 'status only names it');
+    const st = await cliProcess(['status', '--root', s.root, '--state-dir', s.stateDir]);
+    assert.equal(st.code, 1, st.stderr);
+    assert.match(
+      st.stdout,
+      new RegExp(`left a command running \\(process group ${pgid}, pid ${pgid}\\): \\S*sh -c sleep 3; echo LATE`),
+    );
+    assert.ok(await groupAlive(pgid), 'status only names it');
 
-  const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.stateDir, '--yes']);
-  assert.equal(rb.code, 0, `${rb.stdout}\n${rb.stderr}`);
-  assert.match(rb.stdout, new RegExp(`stopped process group ${pgid} left running by the run`));
-  assert.equal(await groupAlive(pgid), false);
-  assert.deepEqual(await state(s.root), before, 'root right after the rollback');
-  await new Promise((r) => setTimeout(r, 4000));
-  assert.doesNotMatch(await fs.readFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'utf8'), /LATE/);
-  assert.deepEqual(await state(s.root), before, 'root 4 s after the rollback');
-  const after = await cliProcess(['status', '--root', s.root, '--state-dir', s.stateDir]);
-  assert.equal(after.code, 0, after.stdout);
-});
+    const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+    assert.equal(rb.code, 0, `${rb.stdout}\n${rb.stderr}`);
+    assert.match(rb.stdout, new RegExp(`stopped process group ${pgid} left running by the run`));
+    assert.equal(await groupAlive(pgid), false);
+    assert.deepEqual(await state(s.root), before, 'root right after the rollback');
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.doesNotMatch(await fs.readFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'utf8'), /LATE/);
+    assert.deepEqual(await state(s.root), before, 'root 4 s after the rollback');
+    const after = await cliProcess(['status', '--root', s.root, '--state-dir', s.stateDir]);
+    assert.equal(after.code, 0, after.stdout);
+  },
+);
 
-test('kill -9 mid-command: the next run stops the command before it refuses (and advises the rollback)', { skip }, async (t) => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-late-'));
-  t.after(() => fs.rm(dir, { recursive: true, force: true }));
-  const s = await setup(dir);
-  const before = await state(s.root);
-  const { pgid, killedAt } = await killMidCommand(s);
-  t.after(() => { try { process.kill(-pgid, 'SIGKILL'); } catch { /* gone */ } });
+test(
+  'kill -9 mid-command: the next run stops the command before it refuses (and advises the rollback)',
+  { skip },
+  async (t) => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-late-'));
+    t.after(() => fs.rm(dir, { recursive: true, force: true }));
+    const s = await setup(dir);
+    const before = await state(s.root);
+    const { pgid, killedAt } = await killMidCommand(s);
+    t.after(() => {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
 
-  const again = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes']);
-  assert.equal(again.code, 2, again.stderr);
-  assert.match(again.stderr, new RegExp(`run \\S+ did not finish; stopped process group ${pgid} left running by the run: \\S*sh -c sleep 3`));
-  assert.match(again.stderr, /did not finish \(no end recorded\).*mta-upgrade rollback/);
-  assert.equal(await groupAlive(pgid), false);
-  await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 4000 - Date.now())));
-  assert.doesNotMatch(await fs.readFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'utf8'), /LATE/);
-  const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.stateDir, '--yes']);
-  assert.equal(rb.code, 0, `${rb.stdout}\n${rb.stderr}`);
-  assert.deepEqual(await state(s.root), before);
-});
+    const again = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(
+      again.stderr,
+      new RegExp(`run \\S+ did not finish; stopped process group ${pgid} left running by the run: \\S*sh -c sleep 3`),
+    );
+    assert.match(again.stderr, /did not finish \(no end recorded\).*mta-upgrade rollback/);
+    assert.equal(await groupAlive(pgid), false);
+    await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 4000 - Date.now())));
+    assert.doesNotMatch(await fs.readFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'utf8'), /LATE/);
+    const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+    assert.equal(rb.code, 0, `${rb.stdout}\n${rb.stderr}`);
+    assert.deepEqual(await state(s.root), before);
+  },
+);

@@ -26,17 +26,24 @@ test('SIGKILL at every journal point, then rollback: the root is byte-identical'
   const ok = await cliProcess(['run', probe.plan, '--root', probe.root, '--state-dir', probe.state, '--yes']);
   assert.equal(ok.code, 0, ok.stderr);
   const runs = await fs.readdir(path.join(probe.state, 'runs'));
-  const records = (await fs.readFile(path.join(probe.state, 'runs', runs[0]!, 'journal.jsonl'), 'utf8')).trim().split('\n').length;
+  const records = (await fs.readFile(path.join(probe.state, 'runs', runs[0]!, 'journal.jsonl'), 'utf8'))
+    .trim()
+    .split('\n').length;
   assert.ok(records >= 10, `a run writes ${records} journal records`);
 
-  const points = [...Array.from({ length: records }, (_, i) => `after:${i + 1}`), ...Array.from({ length: records - 1 }, (_, i) => `before:${i + 2}`)];
+  const points = [
+    ...Array.from({ length: records }, (_, i) => `after:${i + 1}`),
+    ...Array.from({ length: records - 1 }, (_, i) => `before:${i + 2}`),
+  ];
   assert.ok(points.length >= 20, `${points.length} crash points`);
   for (const point of points) {
     await t.test(point, async () => {
       if (process.env['CRASH_ONLY'] && process.env['CRASH_ONLY'] !== point) return;
       const s = await setup(path.join(dir, point.replace(':', '-')));
       const before = await state(s.root);
-      const crashed = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--yes'], { env: { MTA_UPGRADE_CRASH_AT: point } });
+      const crashed = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--yes'], {
+        env: { MTA_UPGRADE_CRASH_AT: point },
+      });
       assert.equal(crashed.signal, 'SIGKILL', `the run was killed at ${point}: ${crashed.stderr}`);
       const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.state, '--yes']);
       assert.equal(rb.code, 0, `rollback after ${point}: ${rb.stdout}\n${rb.stderr}`);

@@ -14,8 +14,15 @@ import { snapshotTree } from './helpers/tree.js';
 const FIXTURE = path.join(REPO, 'test/fixtures/freebsd-root');
 const PLAN = path.join(REPO, 'plans/sendmail-8.15.yaml');
 const NINE = [
-  '/usr/local/bin/rmail', '/usr/local/bin/mailstats', '/usr/local/bin/vacation', '/usr/local/sbin/editmap', '/usr/local/sbin/makemap',
-  '/usr/local/sbin/praliases', '/usr/local/sbin/sendmail', '/usr/local/libexec/smrsh', '/usr/local/libexec/mail.local',
+  '/usr/local/bin/rmail',
+  '/usr/local/bin/mailstats',
+  '/usr/local/bin/vacation',
+  '/usr/local/sbin/editmap',
+  '/usr/local/sbin/makemap',
+  '/usr/local/sbin/praliases',
+  '/usr/local/sbin/sendmail',
+  '/usr/local/libexec/smrsh',
+  '/usr/local/libexec/mail.local',
 ];
 
 test('the shipped plan validates', async () => {
@@ -38,7 +45,8 @@ test('dry run of the shipped plan lists everything and writes nothing', async (t
     assert.equal(r.code, 5, r.stderr);
     const out = r.stdout;
     for (const b of NINE) assert.match(out, new RegExp(`^   ${b}  file, \\d+ B$`, 'm'), `backup list names ${b}`);
-    for (const c of ['/etc/mail/  directory', '/usr/local/share/sendmail/  directory', '/etc/rc.sendmail  file']) assert.ok(out.includes(c), c);
+    for (const c of ['/etc/mail/  directory', '/usr/local/share/sendmail/  directory', '/etc/rc.sendmail  file'])
+      assert.ok(out.includes(c), c);
     assert.match(out, /\/usr\/local\/etc\/mail\/mailer.conf  absent/);
     // commands with argv and cwd, from the same builders as a real run
     assert.match(out, /sh \.\/Build -c/);
@@ -50,7 +58,10 @@ test('dry run of the shipped plan lists everything and writes nothing', async (t
     assert.doesNotMatch(out, /skipped/i);
     assert.match(out, /Dry run: nothing was changed, nothing was written\./);
     assert.match(out, /^Recap: back up 13 paths, replace 9 files, run \d+ commands; 0 of 5 checks passing now$/m);
-    assert.match(out, /^BLOCKED: 1 blocker; the run would stop before changing anything:\n  step 1 \(source\): tarball .*\/usr\/ports\/distfiles\/sendmail\.8\.15\.2\.tar\.gz: missing$/m);
+    assert.match(
+      out,
+      /^BLOCKED: 1 blocker; the run would stop before changing anything:\n  step 1 \(source\): tarball .*\/usr\/ports\/distfiles\/sendmail\.8\.15\.2\.tar\.gz: missing$/m,
+    );
     assert.match(r.stderr, /blocked: 1 blocker/);
   }
   assert.deepEqual(await snapshotTree(FIXTURE), beforeRoot, 'the fixture root is unchanged');
@@ -60,10 +71,29 @@ test('dry run of the shipped plan lists everything and writes nothing', async (t
 test('--json dry run: one parseable event per line', async () => {
   const r = await cliProcess(['run', PLAN, '--dry-run', '--root', FIXTURE, '--json']);
   assert.equal(r.code, 5, r.stderr);
-  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; path?: string; status?: string; blockers?: { kind: string }[]; kind?: string; exit?: number });
+  const events = r.stdout
+    .trim()
+    .split('\n')
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          type: string;
+          path?: string;
+          status?: string;
+          blockers?: { kind: string }[];
+          kind?: string;
+          exit?: number;
+        },
+    );
   const recap = events.find((e) => e.type === 'recap');
-  assert.deepEqual(recap?.blockers?.map((b) => b.kind), ['source']);
-  assert.deepEqual(events.filter((e) => e.type === 'error').map((e) => [e.kind, e.exit]), [['blocked', 5]]);
+  assert.deepEqual(
+    recap?.blockers?.map((b) => b.kind),
+    ['source'],
+  );
+  assert.deepEqual(
+    events.filter((e) => e.type === 'error').map((e) => [e.kind, e.exit]),
+    [['blocked', 5]],
+  );
   assert.equal(events.filter((e) => e.type === 'backup-path').length, 13);
   assert.equal(events.filter((e) => e.type === 'step').length, 6);
   assert.equal(events.filter((e) => e.type === 'check').length, 5);
@@ -72,7 +102,16 @@ test('--json dry run: one parseable event per line', async () => {
 test('--help teaches: commands, examples, exit codes', async () => {
   const r = await cliProcess(['--help']);
   assert.equal(r.code, 0);
-  for (const s of ['run [options] <plan>', 'rollback [options] [run-id]', 'probe [options] <host[:port]>', 'tls-report', '--root <dir>', 'Exit codes: 0 ok', '5 blocked']) assert.ok(r.stdout.includes(s), s);
+  for (const s of [
+    'run [options] <plan>',
+    'rollback [options] [run-id]',
+    'probe [options] <host[:port]>',
+    'tls-report',
+    '--root <dir>',
+    'Exit codes: 0 ok',
+    '5 blocked',
+  ])
+    assert.ok(r.stdout.includes(s), s);
   const bad = await cliProcess(['rnu']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Did you mean run\?/);
@@ -88,6 +127,11 @@ test('schema: draft-07, strict objects, the shipped copy is current', async () =
   const shipped = await fs.readFile(path.join(REPO, 'plans/mta-plan.schema.json'), 'utf8');
   assert.equal(shipped, r.stdout, 'plans/mta-plan.schema.json is stale: run npm run schema');
   for (const f of await fs.readdir(path.join(REPO, 'plans'))) {
-    if (f.endsWith('.yaml')) assert.match(await fs.readFile(path.join(REPO, 'plans', f), 'utf8'), /^# yaml-language-server: \$schema=\.\/mta-plan\.schema\.json\n/, f);
+    if (f.endsWith('.yaml'))
+      assert.match(
+        await fs.readFile(path.join(REPO, 'plans', f), 'utf8'),
+        /^# yaml-language-server: \$schema=\.\/mta-plan\.schema\.json\n/,
+        f,
+      );
   }
 });

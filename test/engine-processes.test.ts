@@ -21,7 +21,12 @@ test('a mutating command is journaled with its process group between its intent 
     assert.deepEqual(kinds, ['intent', 'note:process', 'done']);
     const intent = raw[0] as Extract<JournalRecord, { type: 'intent' }>;
     assert.deepEqual([intent.action.step, intent.action.kind, intent.action.action], [3, 'command', 'run']);
-    const p = (raw[1] as Extract<JournalRecord, { type: 'note' }>).data as { pid: number; pgid: number; startTime: string; argv: string[] };
+    const p = (raw[1] as Extract<JournalRecord, { type: 'note' }>).data as {
+      pid: number;
+      pgid: number;
+      startTime: string;
+      argv: string[];
+    };
     assert.equal(p.pgid, p.pid, 'the command leads its own process group');
     assert.match(p.startTime, /\S/);
     assert.deepEqual(p.argv, ['sh', '-c', 'echo $$']);
@@ -39,13 +44,25 @@ test('rollback stops a journaled group still running, and leaves a reused pid al
   const child = spawn('sh', ['-c', 'sleep 30; echo LATE'], { detached: true, stdio: 'ignore' });
   const other = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
   t.after(() => {
-    for (const c of [child, other]) try { process.kill(-c.pid!, 'SIGKILL'); } catch { /* gone */ }
+    for (const c of [child, other])
+      try {
+        process.kill(-c.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
   });
   let ref = await host.processRef(child.pid!);
-  for (let i = 0; !ref && i < 50; i++) ref = (await new Promise((r) => setTimeout(r, 20)), await host.processRef(child.pid!));
+  for (let i = 0; !ref && i < 50; i++)
+    ref = (await new Promise((r) => setTimeout(r, 20)), await host.processRef(child.pid!));
   const otherRef = (await host.processRef(other.pid!))!;
   assert.ok(ref && otherRef);
-  const note = (data: object, seq: number): JournalRecord => ({ seq, t: 0, type: 'note', event: 'process', data: { ...data, argv: ['sh', '-c', 'x'] } });
+  const note = (data: object, seq: number): JournalRecord => ({
+    seq,
+    t: 0,
+    type: 'note',
+    event: 'process',
+    data: { ...data, argv: ['sh', '-c', 'x'] },
+  });
   const s = summarize('r', '/nonexistent', [note(ref, 1), note({ ...otherRef, startTime: 'not this one' }, 2)]);
   const exited = new Promise((r) => child.once('exit', r));
   const lines = await stopLeftoverProcesses(host, s);

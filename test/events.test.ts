@@ -18,7 +18,11 @@ test('the events schema is draft-07 and docs/events.md lists every event type an
   eventValidator(); // compiles under ajv's strict mode
   const fresh = path.join(os.tmpdir(), `mta-events-schema-${process.pid}.json`);
   await execa(process.execPath, [path.join(REPO, 'scripts/events-schema.mjs'), fresh]);
-  assert.deepEqual(JSON.parse(await fs.readFile(fresh, 'utf8')), schema, 'schemas/events.schema.json is stale: npm run events-schema');
+  assert.deepEqual(
+    JSON.parse(await fs.readFile(fresh, 'utf8')),
+    schema,
+    'schemas/events.schema.json is stale: npm run events-schema',
+  );
   await fs.rm(fresh);
   const doc = await fs.readFile(path.join(REPO, 'docs/events.md'), 'utf8');
   for (const branch of schema.allOf) {
@@ -39,7 +43,11 @@ test('a sandbox run, dry run, status, verify, backups and tls-report in --json: 
   await fs.mkdir(path.join(root, 'etc/mail'), { recursive: true });
   await fs.writeFile(path.join(root, 'etc/mail/sendmail.cf'), 'O x=1\n');
   const plan = path.join(dir, 'plan.yaml');
-  await fs.writeFile(plan, 'name: events\nmta: sendmail\nversion: 8.17.1.9\nconfigs: [/etc/mail/]\nsteps:\n  - type: command\n    argv: ["true"]\nchecks:\n  - type: file\n    path: /etc/mail/sendmail.cf\n', { mode: 0o644 });
+  await fs.writeFile(
+    plan,
+    'name: events\nmta: sendmail\nversion: 8.17.1.9\nconfigs: [/etc/mail/]\nsteps:\n  - type: command\n    argv: ["true"]\nchecks:\n  - type: file\n    path: /etc/mail/sendmail.cf\n',
+    { mode: 0o644 },
+  );
   const g = ['--root', root, '--json'];
   const runs = [
     await cli(['validate', plan, ...g]),
@@ -52,9 +60,27 @@ test('a sandbox run, dry run, status, verify, backups and tls-report in --json: 
     await cli(['tls-report', path.join(REPO, 'test/fixtures/logs/sendmail-mx1.maillog'), '--year', '2024', ...g]),
     await cli(['run', path.join(dir, 'absent.yaml'), ...g]),
   ];
-  const events = runs.flatMap((r) => r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>));
+  const events = runs.flatMap((r) =>
+    r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+  );
   const types = new Set(events.map((e) => e.type));
-  for (const t of ['valid', 'step', 'backup-path', 'task', 'run', 'check', 'hint', 'backup', 'rollback', 'tls-report', 'error']) assert.ok(types.has(t), `no ${t} event`);
+  for (const t of [
+    'valid',
+    'step',
+    'backup-path',
+    'task',
+    'run',
+    'check',
+    'hint',
+    'backup',
+    'rollback',
+    'tls-report',
+    'error',
+  ])
+    assert.ok(types.has(t), `no ${t} event`);
   for (const e of events) {
     assert.equal(typeof e.type, 'string');
     assert.match(String(e.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);

@@ -18,20 +18,42 @@ async function pasteable(t: { after(fn: () => Promise<void>): void }) {
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   const bin = path.join(dir, 'bin');
   await fs.mkdir(bin);
-  await fs.writeFile(path.join(bin, 'mta-upgrade'), `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`, { mode: 0o755 });
+  await fs.writeFile(path.join(bin, 'mta-upgrade'), `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`, {
+    mode: 0o755,
+  });
   const root = path.join(dir, 'root');
   await fs.mkdir(path.join(root, 'etc/mail'), { recursive: true });
   await fs.writeFile(path.join(root, 'etc/mail/sendmail.cf'), 'O Old=yes\n');
   const plan = path.join(dir, 'plan.yaml');
-  await fs.writeFile(plan, `name: hints\nmta: sendmail\nversion: 8.17.1.9\nconfigs: [/etc/mail/]\nsteps:\n  - type: command\n    name: Change the config\n    argv: [sh, -c, 'echo "O New=yes" > "\${root}/etc/mail/sendmail.cf"']\n    undo: [sh, -c, 'true']\n`, { mode: 0o644 });
-  const paste = (text: string) => execa('sh', ['-c', text], { reject: false, env: { PATH: `${bin}:${process.env['PATH']}`, NO_COLOR: '1' }, cwd: os.tmpdir(), stdin: 'ignore' });
+  await fs.writeFile(
+    plan,
+    `name: hints\nmta: sendmail\nversion: 8.17.1.9\nconfigs: [/etc/mail/]\nsteps:\n  - type: command\n    name: Change the config\n    argv: [sh, -c, 'echo "O New=yes" > "\${root}/etc/mail/sendmail.cf"']\n    undo: [sh, -c, 'true']\n`,
+    { mode: 0o644 },
+  );
+  const paste = (text: string) =>
+    execa('sh', ['-c', text], {
+      reject: false,
+      env: { PATH: `${bin}:${process.env['PATH']}`, NO_COLOR: '1' },
+      cwd: os.tmpdir(),
+      stdin: 'ignore',
+    });
   return { dir, root, plan, state: path.join(dir, 'state dir'), paste };
 }
 
 test('hint(): the options in force, quoted for sh', () => {
   assert.equal(hint(['rollback', 'R1'], {}).text, 'mta-upgrade rollback R1');
-  assert.deepEqual(hint(['rollback', 'R1'], { root: '/srv/a b', stateDir: "/x/it's" }).argv, ['rollback', 'R1', '--root', '/srv/a b', '--state-dir', "/x/it's"]);
-  assert.equal(hint(['status'], { root: '/srv/a b', stateDir: "/x/it's" }).text, `mta-upgrade status --root '/srv/a b' --state-dir '/x/it'\\''s'`);
+  assert.deepEqual(hint(['rollback', 'R1'], { root: '/srv/a b', stateDir: "/x/it's" }).argv, [
+    'rollback',
+    'R1',
+    '--root',
+    '/srv/a b',
+    '--state-dir',
+    "/x/it's",
+  ]);
+  assert.equal(
+    hint(['status'], { root: '/srv/a b', stateDir: "/x/it's" }).text,
+    `mta-upgrade status --root '/srv/a b' --state-dir '/x/it'\\''s'`,
+  );
 });
 
 test("'Undo with:' after a run with --root and --state-dir works when pasted into sh", async (t) => {
@@ -57,5 +79,8 @@ test('MTA_UPGRADE_STATE_DIR: the hint names the state dir, so it works in a shel
   assert.equal(status.exitCode, 0);
   assert.match(String(status.stdout), /\bok\b/);
   assert.ok(hintsSeen.length >= 2, 'the helpers saw the hints of these runs');
-  assert.ok(hintsSeen.every((h) => h.checked !== 'not run'), JSON.stringify(hintsSeen));
+  assert.ok(
+    hintsSeen.every((h) => h.checked !== 'not run'),
+    JSON.stringify(hintsSeen),
+  );
 });

@@ -18,14 +18,20 @@ if (skip) test('SshHost contract', (t) => t.skip(skip));
 for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
   const sshd: TestSshd = await startSshd({ userland });
   after(() => sshd.stop());
-  const open = () => SshHost.open({ host: sshd.dest, identity: sshd.identity, sshOptions: sshd.sshOptions, root: '', dryRun: false });
+  const open = () =>
+    SshHost.open({ host: sshd.dest, identity: sshd.identity, sshOptions: sshd.sshOptions, root: '', dryRun: false });
   let n = 0;
 
   hostContract(`SshHost (${userland})`, async () => {
     const host = await open();
     const dir = `${sshd.targetRoot}/c${++n}`;
     await host.mkdir(dir, { mode: 0o755 });
-    return { host, dir, uid: 0, cleanup: async () => (await host.rm(dir, { recursive: true, force: true }), await host.close()) };
+    return {
+      host,
+      dir,
+      uid: 0,
+      cleanup: async () => (await host.rm(dir, { recursive: true, force: true }), await host.close()),
+    };
   });
 
   test(`SshHost (${userland}): the facts name the host's own tools`, async () => {
@@ -34,12 +40,21 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
       const f = await host.facts();
       assert.equal(f.os, 'linux');
       if (userland === 'freebsd') {
-        assert.deepEqual([f.userland, f.stat, f.sha256, f.fsync, f.lock, f.tar], ['bsd', 'bsd', 'sha256', 'fsync', 'lockf', 'bsd']);
+        assert.deepEqual(
+          [f.userland, f.stat, f.sha256, f.fsync, f.lock, f.tar],
+          ['bsd', 'bsd', 'sha256', 'fsync', 'lockf', 'bsd'],
+        );
         assert.deepEqual([f.timeout, f.setsid, f.procstat], [false, false, false]);
-        const r = await host.exec.run({ argv: ['sh', '-c', `for t in ${FREEBSD_ABSENT.join(' ')}; do command -v $t; done; true`], mutates: false });
+        const r = await host.exec.run({
+          argv: ['sh', '-c', `for t in ${FREEBSD_ABSENT.join(' ')}; do command -v $t; done; true`],
+          mutates: false,
+        });
         assert.equal(r.stdout, '', 'none of the tools FreeBSD lacks is on the PATH');
       } else {
-        assert.deepEqual([f.userland, f.stat, f.sha256, f.fsync, f.lock, f.tar], ['gnu', 'gnu', 'sha256sum', 'sync-file', 'flock', 'gnu']);
+        assert.deepEqual(
+          [f.userland, f.stat, f.sha256, f.fsync, f.lock, f.tar],
+          ['gnu', 'gnu', 'sha256sum', 'sync-file', 'flock', 'gnu'],
+        );
       }
     } finally {
       await host.close();
@@ -78,7 +93,11 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
       const big = Buffer.alloc(300_000, 0xff);
       await host.writeFileAtomic(`${d}/big`, big, { mode: 0o4750, uid: 25, gid: 25, mtimeMs: Date.UTC(2021, 0, 1) });
       const bst = await host.lstat(`${d}/big`);
-      assert.deepEqual([bst?.mode, bst?.uid, bst?.mtimeMs, bst?.size], [0o4750, 25, Date.UTC(2021, 0, 1), 300_000], 'a big write (stream channel)');
+      assert.deepEqual(
+        [bst?.mode, bst?.uid, bst?.mtimeMs, bst?.size],
+        [0o4750, 25, Date.UTC(2021, 0, 1), 300_000],
+        'a big write (stream channel)',
+      );
       assert.equal(await host.sha256(`${d}/big`), createHash('sha256').update(big).digest('hex'));
       await host.lutimes(`${d}/a`, Date.UTC(2019, 5, 1), Date.UTC(2020, 5, 1, 1, 2, 3));
       const st = await host.lstat(`${d}/a`);
@@ -90,7 +109,11 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
       await assert.rejects(host.rename(`${d}/a`, `${d}/sub`), { code: 'EISDIR' });
       await host.symlink(`${d}/sub`, `${d}/ln`);
       await host.rename(`${d}/a`, `${d}/ln`);
-      assert.equal((await host.lstat(`${d}/ln`))?.type, 'file', 'rename replaces a symlink to a dir, never moves into it');
+      assert.equal(
+        (await host.lstat(`${d}/ln`))?.type,
+        'file',
+        'rename replaces a symlink to a dir, never moves into it',
+      );
       await host.link(`${d}/ln`, `${d}/hard`);
       assert.equal((await host.lstat(`${d}/hard`))?.nlink, 2);
       await assert.rejects(host.link(`${d}/ln`, `${d}/hard`), { code: 'EEXIST' });

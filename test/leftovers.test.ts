@@ -15,11 +15,16 @@ import { cliProcess } from './helpers/cli.js';
 import { setup, state } from './helpers/sample-run.js';
 
 function deadPid(): number {
-  return Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+  return Number(
+    spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout,
+  );
 }
 
 async function exists(p: string): Promise<boolean> {
-  return fs.lstat(p).then(() => true, () => false);
+  return fs.lstat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** What killed processes leave: in the store, in a run directory (if given), and beside the targets (if `root`). */
@@ -30,7 +35,11 @@ async function plant(stateDir: string, o: { runDir?: string; root?: string }): P
   await fs.mkdir(path.dirname(setuid), { recursive: true, mode: 0o700 });
   await fs.writeFile(setuid, 'old sendmail');
   await fs.chmod(setuid, 0o4555);
-  const out = [path.join(store, '.staging'), path.join(store, '.20260101T000000Z-dead.tar.gz.partial'), path.join(store, '20260101T000000Z-dead.json.partial')];
+  const out = [
+    path.join(store, '.staging'),
+    path.join(store, '.20260101T000000Z-dead.tar.gz.partial'),
+    path.join(store, '20260101T000000Z-dead.json.partial'),
+  ];
   await fs.writeFile(out[1]!, 'half an archive');
   await fs.writeFile(out[2]!, '{"id":');
   if (o.runDir) {
@@ -46,8 +55,13 @@ async function plant(stateDir: string, o: { runDir?: string; root?: string }): P
     await fs.writeFile(r('usr/sbin/.sendmail.mta-restore-0a1b2c3d'), 'temp');
     await fs.mkdir(r('usr/local/lib/.mta-upgrade-restore-Zq81/root'), { recursive: true });
     await fs.mkdir(r('.mta-upgrade-restore-top'));
-    out.push(r(`usr/local/sbin/.mta-revert.${dead}.sendmail`), r(`etc/.mta-reverted.${dead}.mail`), r('usr/sbin/.sendmail.mta-restore-0a1b2c3d'),
-      r('usr/local/lib/.mta-upgrade-restore-Zq81'), r('.mta-upgrade-restore-top'));
+    out.push(
+      r(`usr/local/sbin/.mta-revert.${dead}.sendmail`),
+      r(`etc/.mta-reverted.${dead}.mail`),
+      r('usr/sbin/.sendmail.mta-restore-0a1b2c3d'),
+      r('usr/local/lib/.mta-upgrade-restore-Zq81'),
+      r('.mta-upgrade-restore-top'),
+    );
   }
   return out;
 }
@@ -62,7 +76,17 @@ test('the next run removes what killed processes left, and leaves a live revert.
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-left-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   const s = await setup(dir);
-  const first = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes', '--confirm-timeout', '0']);
+  const first = await cliProcess([
+    'run',
+    s.plan,
+    '--root',
+    s.root,
+    '--state-dir',
+    s.stateDir,
+    '--yes',
+    '--confirm-timeout',
+    '0',
+  ]);
   assert.equal(first.code, 0, first.stderr);
   const [runId] = await fs.readdir(path.join(s.stateDir, 'runs'));
   const planted = await plant(s.stateDir, { runDir: path.join(s.stateDir, 'runs', runId!), root: s.root });
@@ -77,8 +101,24 @@ test('the next run removes what killed processes left, and leaves a live revert.
 
   // A plan that changes nothing: the sweep happens before anything else.
   const again = path.join(dir, 'again.yaml');
-  await fs.writeFile(again, (await fs.readFile(s.plan, 'utf8')).replace(/steps:[\s\S]*?checks:/, 'steps:\n  - type: command\n    argv: [/bin/true]\nchecks:'));
-  const r = await cliProcess(['run', again, '--root', s.root, '--state-dir', s.stateDir, '--yes', '--confirm-timeout', '0']);
+  await fs.writeFile(
+    again,
+    (await fs.readFile(s.plan, 'utf8')).replace(
+      /steps:[\s\S]*?checks:/,
+      'steps:\n  - type: command\n    argv: [/bin/true]\nchecks:',
+    ),
+  );
+  const r = await cliProcess([
+    'run',
+    again,
+    '--root',
+    s.root,
+    '--state-dir',
+    s.stateDir,
+    '--yes',
+    '--confirm-timeout',
+    '0',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, new RegExp(`removed ${planted.length} files a killed process left: `));
   assert.deepEqual(await remaining(planted), []);
@@ -90,7 +130,9 @@ test('rollback after kill -9 removes the leftovers too, and the root is byte-ide
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   const s = await setup(dir);
   const before = await state(s.root);
-  const crashed = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes'], { env: { MTA_UPGRADE_CRASH_AT: 'after:6' } });
+  const crashed = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes'], {
+    env: { MTA_UPGRADE_CRASH_AT: 'after:6' },
+  });
   assert.equal(crashed.signal, 'SIGKILL', crashed.stderr);
   const [runId] = await fs.readdir(path.join(s.stateDir, 'runs'));
   const planted = await plant(s.stateDir, { runDir: path.join(s.stateDir, 'runs', runId!), root: s.root });
@@ -105,7 +147,17 @@ test('backups prune removes the leftovers in the store and the run directories',
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-left-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   const s = await setup(dir);
-  const ok = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes', '--confirm-timeout', '0']);
+  const ok = await cliProcess([
+    'run',
+    s.plan,
+    '--root',
+    s.root,
+    '--state-dir',
+    s.stateDir,
+    '--yes',
+    '--confirm-timeout',
+    '0',
+  ]);
   assert.equal(ok.code, 0, ok.stderr);
   const [runId] = await fs.readdir(path.join(s.stateDir, 'runs'));
   const planted = await plant(s.stateDir, { runDir: path.join(s.stateDir, 'runs', runId!) });
@@ -114,5 +166,9 @@ test('backups prune removes the leftovers in the store and the run directories',
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`removed ${planted.length} files a killed process left`));
   assert.deepEqual(await remaining(planted), []);
-  assert.deepEqual((await fs.readdir(path.join(s.stateDir, 'backups'))).filter((n) => /^\d.*\.json$/.test(n)), backups, 'the backups themselves stay');
+  assert.deepEqual(
+    (await fs.readdir(path.join(s.stateDir, 'backups'))).filter((n) => /^\d.*\.json$/.test(n)),
+    backups,
+    'the backups themselves stay',
+  );
 });

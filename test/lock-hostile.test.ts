@@ -28,7 +28,8 @@ function bystander(t: { after: (fn: () => void) => void }): number {
   return c.pid!;
 }
 
-const record = (o: Record<string, unknown>) => JSON.stringify({ started: '2026-03-01T02:03:04Z', command: 'run old.yaml', ...o });
+const record = (o: Record<string, unknown>) =>
+  JSON.stringify({ started: '2026-03-01T02:03:04Z', command: 'run old.yaml', ...o });
 
 test('a lock whose pid now belongs to a process started later is stale: taken over, saying why', async (t) => {
   const dir = await tmp(t);
@@ -38,7 +39,10 @@ test('a lock whose pid now belongs to a process started later is stale: taken ov
   await fs.writeFile(path.join(dir, 'lock'), record({ pid, pidStart: started, boot: bootId() }));
   const warnings: string[] = [];
   const lock = await acquireLock(host, dir, 'run new.yaml', (l) => warnings.push(l));
-  assert.match(warnings.join('\n'), new RegExp(`stale lock from pid ${pid} \\(that pid now belongs to another process`));
+  assert.match(
+    warnings.join('\n'),
+    new RegExp(`stale lock from pid ${pid} \\(that pid now belongs to another process`),
+  );
   const mine = JSON.parse(await fs.readFile(path.join(dir, 'lock'), 'utf8'));
   assert.equal(mine.pid, process.pid);
   assert.equal(mine.pidStart, processStart(process.pid));
@@ -49,7 +53,10 @@ test('a lock whose pid now belongs to a process started later is stale: taken ov
 test('a lock written in an earlier boot is stale even when its pid and start match a live process', async (t) => {
   const dir = await tmp(t);
   const pid = bystander(t);
-  await fs.writeFile(path.join(dir, 'lock'), record({ pid, pidStart: processStart(pid), boot: '00000000-dead-beef-0000-000000000000' }));
+  await fs.writeFile(
+    path.join(dir, 'lock'),
+    record({ pid, pidStart: processStart(pid), boot: '00000000-dead-beef-0000-000000000000' }),
+  );
   const warnings: string[] = [];
   await (await acquireLock(host, dir, 'run new.yaml', (l) => warnings.push(l))).release();
   assert.match(warnings.join('\n'), /taken before the last boot/);
@@ -59,14 +66,20 @@ test('a lock whose holder is that very process (same start, same boot) still ref
   const dir = await tmp(t);
   const pid = bystander(t);
   await fs.writeFile(path.join(dir, 'lock'), record({ pid, pidStart: processStart(pid), boot: bootId() }));
-  await assert.rejects(acquireLock(host, dir, 'run new.yaml', () => {}), new RegExp(`another mta-upgrade \\(pid ${pid}, 'run old.yaml'`));
+  await assert.rejects(
+    acquireLock(host, dir, 'run new.yaml', () => {}),
+    new RegExp(`another mta-upgrade \\(pid ${pid}, 'run old.yaml'`),
+  );
 });
 
 test('a lock that is a directory is refused as not ours, left in place, and nothing is left beside it', async (t) => {
   const dir = await tmp(t);
   await fs.mkdir(path.join(dir, 'lock'));
   await fs.writeFile(path.join(dir, 'lock', 'x'), 'keep');
-  await assert.rejects(acquireLock(host, dir, 'run new.yaml', () => {}), /lock is a directory, not a lock file of this tool; nothing was changed/);
+  await assert.rejects(
+    acquireLock(host, dir, 'run new.yaml', () => {}),
+    /lock is a directory, not a lock file of this tool; nothing was changed/,
+  );
   assert.deepEqual((await fs.readdir(dir)).sort(), ['lock']);
   assert.equal(await fs.readFile(path.join(dir, 'lock', 'x'), 'utf8'), 'keep');
   const st = await cli(['status', '--state-dir', dir]);
@@ -80,7 +93,10 @@ test('a lock that is a symbolic link (dangling or to a file) is refused, left in
     await fs.writeFile(path.join(dir, 'elsewhere'), record({ pid: process.pid }));
     await fs.symlink(target, path.join(dir, 'lock'));
     const before = (await fs.readdir(dir)).sort();
-    await assert.rejects(acquireLock(host, dir, 'run new.yaml', () => {}), /lock is a symbolic link, not a lock file of this tool; nothing was changed/);
+    await assert.rejects(
+      acquireLock(host, dir, 'run new.yaml', () => {}),
+      /lock is a symbolic link, not a lock file of this tool; nothing was changed/,
+    );
     assert.deepEqual((await fs.readdir(dir)).sort(), before);
     assert.equal(await fs.readlink(path.join(dir, 'lock')), target);
     const st = await cli(['status', '--state-dir', dir]);
@@ -92,10 +108,16 @@ test('a lock that is a symbolic link (dangling or to a file) is refused, left in
 test('a holder on another controller is not judged from here: held, and status says where it runs', async (t) => {
   const dir = await tmp(t);
   // A pid that is surely gone here: on the other controller it may well be running.
-  await fs.writeFile(path.join(dir, 'lock'), record({ pid: 2 ** 22 + 17, controller: 'other-controller.invalid', pidStart: '1', boot: 'x' }));
+  await fs.writeFile(
+    path.join(dir, 'lock'),
+    record({ pid: 2 ** 22 + 17, controller: 'other-controller.invalid', pidStart: '1', boot: 'x' }),
+  );
   const s = await lockState(host, path.join(dir, 'lock'));
   assert.equal(s.state, 'held');
-  await assert.rejects(acquireLock(host, dir, 'run new.yaml', () => {}), /another mta-upgrade \(pid 4194321, 'run old.yaml'/);
+  await assert.rejects(
+    acquireLock(host, dir, 'run new.yaml', () => {}),
+    /another mta-upgrade \(pid 4194321, 'run old.yaml'/,
+  );
   const st = await cli(['status', '--state-dir', dir]);
   assert.match(st.stdout, /Lock: pid 4194321, .* running on other-controller\.invalid \(cannot be checked from here\)/);
   // The same record naming THIS controller is judged: its pid is gone.
@@ -117,7 +139,12 @@ test('status with a garbage lock file says so (exit 0, no stack trace); a run ta
 });
 
 test('backups verify with a garbage store record: exit 2 naming the record, no stack trace', async (t) => {
-  for (const garbage of ['{"id":"20260101-000000"', 'null', '{"id":"20260101-000000","manifest":{"format":"mta-upgrade-backup/1"}}', '42']) {
+  for (const garbage of [
+    '{"id":"20260101-000000"',
+    'null',
+    '{"id":"20260101-000000","manifest":{"format":"mta-upgrade-backup/1"}}',
+    '42',
+  ]) {
     const dir = await tmp(t);
     const store = path.join(dir, 'backups');
     await fs.mkdir(store, { recursive: true });
@@ -137,16 +164,49 @@ test('a second run during a live run is told who holds the lock, not to roll the
   t.after(() => lock.release());
   const runDir = path.join(state, 'runs', '20260301-020304');
   await fs.mkdir(runDir, { recursive: true });
-  await fs.writeFile(path.join(runDir, 'journal.jsonl'), [
-    { seq: 1, t: 1, type: 'start', runId: '20260301-020304', plan: 'live', planFile: '/x', planHash: 'h', pid: process.pid, root: '', host: 'h', tool: '0' },
-    { seq: 2, t: 2, type: 'intent', action: { step: 0, kind: 'command', action: 'run', data: { argv: ['/bin/true'], undo: null } } },
-  ].map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await fs.writeFile(
+    path.join(runDir, 'journal.jsonl'),
+    [
+      {
+        seq: 1,
+        t: 1,
+        type: 'start',
+        runId: '20260301-020304',
+        plan: 'live',
+        planFile: '/x',
+        planHash: 'h',
+        pid: process.pid,
+        root: '',
+        host: 'h',
+        tool: '0',
+      },
+      {
+        seq: 2,
+        t: 2,
+        type: 'intent',
+        action: { step: 0, kind: 'command', action: 'run', data: { argv: ['/bin/true'], undo: null } },
+      },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join('\n') + '\n',
+  );
   const plan = path.join(dir, 'second.yaml');
-  await fs.writeFile(plan, 'name: second\nmta: sendmail\nversion: 8.18.1\nsteps:\n  - type: command\n    argv: [/bin/true]\n', { mode: 0o600 });
-  for (const args of [['run', plan, '--yes'], ['rollback', '--yes']]) {
+  await fs.writeFile(
+    plan,
+    'name: second\nmta: sendmail\nversion: 8.18.1\nsteps:\n  - type: command\n    argv: [/bin/true]\n',
+    { mode: 0o600 },
+  );
+  for (const args of [
+    ['run', plan, '--yes'],
+    ['rollback', '--yes'],
+  ]) {
     const r = await cli([...args, '--state-dir', state]);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, new RegExp(`another mta-upgrade \\(pid ${process.pid}, 'run live.yaml'`), `${args[0]}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`another mta-upgrade \\(pid ${process.pid}, 'run live.yaml'`),
+      `${args[0]}: ${r.stderr}`,
+    );
     assert.doesNotMatch(r.stderr + r.stdout, /Rolling back|mta-upgrade rollback 2026/);
   }
 });

@@ -24,7 +24,10 @@ test('a held lock refuses, naming the holder; released, it can be taken again', 
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   const lock = await acquireLock(host, dir, 'run a.yaml', () => {});
   // Same process, but the check is by pid liveness: a second acquire sees a live holder.
-  await assert.rejects(acquireLock(host, dir, 'run b.yaml', () => {}), /another mta-upgrade \(pid \d+, 'run a.yaml'/);
+  await assert.rejects(
+    acquireLock(host, dir, 'run b.yaml', () => {}),
+    /another mta-upgrade \(pid \d+, 'run a.yaml'/,
+  );
   await lock.release();
   const again = await acquireLock(host, dir, 'run b.yaml', () => {});
   await again.release();
@@ -35,7 +38,10 @@ test('a stale lock is taken over with a warning', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-lock-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   const pid = deadPid();
-  await fs.writeFile(path.join(dir, 'lock'), JSON.stringify({ pid, started: '2026-01-01T00:00:00Z', command: 'run old.yaml' }));
+  await fs.writeFile(
+    path.join(dir, 'lock'),
+    JSON.stringify({ pid, started: '2026-01-01T00:00:00Z', command: 'run old.yaml' }),
+  );
   const warnings: string[] = [];
   const lock = await acquireLock(host, dir, 'run new.yaml', (l) => warnings.push(l));
   assert.match(warnings.join('\n'), new RegExp(`stale lock from pid ${pid}`));
@@ -56,16 +62,22 @@ test('ten processes racing for one stale lock: exactly one gets it', async (t) =
     catch (e) { console.log('REFUSED'); }`;
   const children: ReturnType<typeof spawn>[] = [];
   const results = await Promise.all(
-    Array.from({ length: 10 }, () => new Promise<string>((resolve) => {
-      const c = spawn(process.execPath, ['--input-type=module', '-e', script, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-      children.push(c);
-      let out = '';
-      c.stdout!.on('data', (d) => {
-        out += d;
-        if (out.includes('\n')) resolve(out.trim());
-      });
-      c.on('close', () => resolve(out.trim()));
-    })),
+    Array.from(
+      { length: 10 },
+      () =>
+        new Promise<string>((resolve) => {
+          const c = spawn(process.execPath, ['--input-type=module', '-e', script, dir], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          children.push(c);
+          let out = '';
+          c.stdout!.on('data', (d) => {
+            out += d;
+            if (out.includes('\n')) resolve(out.trim());
+          });
+          c.on('close', () => resolve(out.trim()));
+        }),
+    ),
   );
   await fs.writeFile(path.join(dir, 'release'), '');
   await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.on('close', r)) : undefined)));

@@ -26,9 +26,16 @@ async function setup(base: string) {
   const tarball = path.join(root, 'usr/local/src/sendmail.tar.gz');
   await fs.mkdir(path.dirname(tarball), { recursive: true });
   await tar.c({ gzip: true, file: tarball, cwd: path.join(base, 'src'), portable: true }, ['sendmail-8.17.1.9']);
-  const sha = createHash('sha256').update(await fs.readFile(tarball)).digest('hex');
+  const sha = createHash('sha256')
+    .update(await fs.readFile(tarball))
+    .digest('hex');
   // The old installation: a setgid sendmail and the tools, as a previous `Build install` left them.
-  for (const [p, mode] of [['usr/sbin/sendmail', 0o2555], ['usr/sbin/makemap', 0o555], ['usr/bin/vacation', 0o555], ['usr/sbin/smrsh', 0o555]] as const) {
+  for (const [p, mode] of [
+    ['usr/sbin/sendmail', 0o2555],
+    ['usr/sbin/makemap', 0o555],
+    ['usr/bin/vacation', 0o555],
+    ['usr/sbin/smrsh', 0o555],
+  ] as const) {
     const f = path.join(root, p);
     await fs.mkdir(path.dirname(f), { recursive: true });
     await fs.writeFile(f, `#!/bin/sh\necho "Version 8.14.9 (${path.basename(p)})"\n`);
@@ -85,7 +92,11 @@ test('fake tree: run, old copies defused, rollback byte-identical', async (t) =>
   assert.match(await fs.readFile(sendmail, 'utf8'), /8\.17\.1\.9/);
   const olds = (await fs.readdir(path.dirname(sendmail))).filter((n) => n.startsWith('sendmail.mta-old.'));
   assert.equal(olds.length, 1);
-  assert.equal((await fs.stat(path.join(path.dirname(sendmail), olds[0]!))).mode & 0o7777, 0o555, 'old setgid copy defused');
+  assert.equal(
+    (await fs.stat(path.join(path.dirname(sendmail), olds[0]!))).mode & 0o7777,
+    0o555,
+    'old setgid copy defused',
+  );
 
   const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.state, '--yes']);
   assert.equal(rb.code, 0, rb.stdout + rb.stderr);
@@ -100,7 +111,9 @@ test('fake tree: SIGKILL between renames of the swap, then rollback: byte-identi
     await t.test(point, async () => {
       const s = await setup(path.join(base, point.replace(/:/g, '-')));
       const before = await state(s.root);
-      const crashed = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--yes'], { env: { MTA_UPGRADE_CRASH_AT: point } });
+      const crashed = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--yes'], {
+        env: { MTA_UPGRADE_CRASH_AT: point },
+      });
       assert.equal(crashed.signal, 'SIGKILL', `killed at ${point}: ${crashed.stdout}${crashed.stderr}`);
       const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.state, '--yes']);
       assert.equal(rb.code, 0, rb.stdout + rb.stderr);

@@ -33,7 +33,10 @@ async function validate(t: { after(fn: () => Promise<void>): void }, text: strin
 }
 
 test('a postfix plan with sendmail-only features fails at their lines, naming the postfix keys', async (t) => {
-  const r = await validate(t, POSTFIX('      tls: true\n      milter: true\n      sasl2: true\n      paths: {queue_dir: /q}'));
+  const r = await validate(
+    t,
+    POSTFIX('      tls: true\n      milter: true\n      sasl2: true\n      paths: {queue_dir: /q}'),
+  );
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /3 problems/);
   const line = (re: RegExp) => r.stderr.split('\n').find((l) => re.test(l)) ?? assert.fail(`no ${re} in\n${r.stderr}`);
@@ -50,11 +53,19 @@ test('a postfix plan with sendmail-only features fails at their lines, naming th
 test('a sendmail plan with postfix features fails likewise, naming the sendmail keys', async (t) => {
   const r = await validate(t, SENDMAIL('      tls: true\n      lmdb: true'));
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, new RegExp(`${r.file.replace(/[.]/g, '\\.')}:8:7: steps\\[0\\]\\.features\\.lmdb: unknown key; allowed: os, dirs, .*sasl2, .*milter, m4`));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `${r.file.replace(/[.]/g, '\\.')}:8:7: steps\\[0\\]\\.features\\.lmdb: unknown key; allowed: os, dirs, .*sasl2, .*milter, m4`,
+    ),
+  );
 });
 
 test('the same features are valid under their own mta:, and postfix refinements apply', async (t) => {
-  assert.equal((await validate(t, POSTFIX('      tls: true\n      lmdb: true\n      sasl: {include: /usr/include/sasl}'))).code, 0);
+  assert.equal(
+    (await validate(t, POSTFIX('      tls: true\n      lmdb: true\n      sasl: {include: /usr/include/sasl}'))).code,
+    0,
+  );
   assert.equal((await validate(t, SENDMAIL('      tls: true\n      milter: true\n      sasl2: true'))).code, 0);
   const r = await validate(t, POSTFIX('      bdb: false'));
   assert.equal(r.code, 2);
@@ -63,7 +74,10 @@ test('the same features are valid under their own mta:, and postfix refinements 
 
 test('feature problems are reported together with the other problems of the plan', async (t) => {
   // A wrong type elsewhere aborts zod's later refinements by default: the features check must still run.
-  const r = await validate(t, POSTFIX('      milter: true', '\n    bogus: 1').replace('version: 3.7.11', 'version: 3.7.11\nkeep: many'));
+  const r = await validate(
+    t,
+    POSTFIX('      milter: true', '\n    bogus: 1').replace('version: 3.7.11', 'version: 3.7.11\nkeep: many'),
+  );
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /3 problems/);
   assert.match(r.stderr, /:4:7: keep: expected number/);
@@ -76,10 +90,16 @@ test('the JSON Schema checks features by mta: too (draft-07 if/then)', () => {
   ajv.addFormat('uri', (s: string) => URL.canParse(s));
   const v = ajv.compile(jsonSchema() as object);
   const ok = (text: string) => v(YAML.parse(text));
-  assert.ok(ok(POSTFIX('      tls: true\n      lmdb: true\n      paths: {queue_directory: /var/spool/postfix}')), JSON.stringify(v.errors));
+  assert.ok(
+    ok(POSTFIX('      tls: true\n      lmdb: true\n      paths: {queue_directory: /var/spool/postfix}')),
+    JSON.stringify(v.errors),
+  );
   assert.ok(ok(SENDMAIL('      tls: true\n      milter: true')), JSON.stringify(v.errors));
   assert.equal(ok(POSTFIX('      sasl2: true')), false);
-  assert.ok(v.errors?.some((e) => e.instancePath === '/steps/0/features' && e.params['additionalProperty'] === 'sasl2'), JSON.stringify(v.errors));
+  assert.ok(
+    v.errors?.some((e) => e.instancePath === '/steps/0/features' && e.params['additionalProperty'] === 'sasl2'),
+    JSON.stringify(v.errors),
+  );
   assert.equal(ok(SENDMAIL('      lmdb: true')), false);
   assert.equal(ok(POSTFIX('      paths: {queue_dir: /q}')), false);
   // A ${var} still stands for any value of a constrained feature.

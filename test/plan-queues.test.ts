@@ -49,14 +49,23 @@ test('each well-known queue, a path inside one, and a directory containing one a
   }
 });
 
-test('under binaries: too, at the entry\'s own line', () => {
+test("under binaries: too, at the entry's own line", () => {
   const lines = refusal(plan(['/usr/sbin/postfix', '/var/spool/postfix/public/pickup'], []));
   assert.equal(lines.length, 1);
-  assert.match(lines[0]!, /^\/plans\/q\.yaml:6:5: binaries\[1\]: \/var\/spool\/postfix\/public\/pickup is inside the mail queue \/var\/spool\/postfix/);
+  assert.match(
+    lines[0]!,
+    /^\/plans\/q\.yaml:6:5: binaries\[1\]: \/var\/spool\/postfix\/public\/pickup is inside the mail queue \/var\/spool\/postfix/,
+  );
 });
 
 test('neighbours of a queue are fine: /var/spool/postfix-old, /var/spool/mqueue.d, /etc/mail/', () => {
-  assert.deepEqual(queueConflicts({ binaries: ['/usr/sbin/sendmail'], configs: ['/etc/mail/', '/var/spool/postfix-old/', '/var/spool/mqueue.d'] }), []);
+  assert.deepEqual(
+    queueConflicts({
+      binaries: ['/usr/sbin/sendmail'],
+      configs: ['/etc/mail/', '/var/spool/postfix-old/', '/var/spool/mqueue.d'],
+    }),
+    [],
+  );
   assert.doesNotThrow(() => parsePlan(plan(['/usr/sbin/sendmail'], ['/etc/mail/']), '/plans/q.yaml'));
 });
 
@@ -75,5 +84,8 @@ test('mta-upgrade validate refuses such a plan with exit 2 and says why', async 
   await fs.writeFile(file, plan(['/usr/sbin/sendmail'], ['/etc/mail/', '/var/spool/mqueue/']), { mode: 0o600 });
   const r = await cli(['validate', file]);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /configs\[1\]: \/var\/spool\/mqueue\/ is the mail queue \/var\/spool\/mqueue: mail is not configuration; restoring it from a backup would delete the mail received since the backup/);
+  assert.match(
+    r.stderr,
+    /configs\[1\]: \/var\/spool\/mqueue\/ is the mail queue \/var\/spool\/mqueue: mail is not configuration; restoring it from a backup would delete the mail received since the backup/,
+  );
 });

@@ -36,7 +36,8 @@ test('both postfix plans load (mta: postfix), their features are postfix feature
 test('the Linux plan: the make makefiles argv of a source install against the system OpenSSL', () => {
   const { features } = split(PLANS[0]!);
   assert.deepEqual(makefilesArgv(features), [
-    'make', 'makefiles',
+    'make',
+    'makefiles',
     'CCARGS=-DUSE_TLS -DUSE_SASL_AUTH -DUSE_CYRUS_SASL -I/usr/include/sasl -DHAS_LMDB -DHAS_PCRE=2',
     'AUXLIBS=-lssl -lcrypto -lsasl2',
     'AUXLIBS_LMDB=-llmdb',
@@ -49,7 +50,12 @@ test('the FreeBSD plan: OpenSSL, SASL, LMDB and PCRE from /usr/local, port paths
   const argv = makefilesArgv(features);
   assert.match(argv[2]!, /-DUSE_TLS -I\/usr\/local\/include /);
   assert.match(argv[3]!, /^AUXLIBS=-L\/usr\/local\/lib -Wl,-rpath,\/usr\/local\/lib -lssl -lcrypto -lsasl2$/);
-  for (const w of ['command_directory=/usr/local/sbin', 'config_directory=/usr/local/etc/postfix', 'data_directory=/var/db/postfix']) assert.ok(argv.includes(w), w);
+  for (const w of [
+    'command_directory=/usr/local/sbin',
+    'config_directory=/usr/local/etc/postfix',
+    'data_directory=/var/db/postfix',
+  ])
+    assert.ok(argv.includes(w), w);
 });
 
 test('version and sha256 come from --var (the fetch), the pinned values are only defaults', () => {

@@ -17,7 +17,8 @@ after(async () => {
   for (const s of [starttls, implicit]) await s.close();
 });
 
-const probe = (s: SmtpServer, ...args: string[]) => cliProcess(['probe', `127.0.0.1:${s.port}`, '--timeout', '3s', ...args]);
+const probe = (s: SmtpServer, ...args: string[]) =>
+  cliProcess(['probe', `127.0.0.1:${s.port}`, '--timeout', '3s', ...args]);
 
 test('--ca-file: a certificate that verifies passes; an unknown CA or a name mismatch fails with exit 1', async () => {
   const good = await probe(starttls, '--ca-file', cert.certFile, '--servername', 'mx.test.invalid');
@@ -25,7 +26,10 @@ test('--ca-file: a certificate that verifies passes; an unknown CA or a name mis
   assert.match(good.stdout, /verify=OK/);
   const unknownCa = await probe(starttls, '--ca-file', other.certFile, '--servername', 'mx.test.invalid');
   assert.equal(unknownCa.code, 1);
-  assert.match(unknownCa.stderr, /certificate does not verify against --ca-file .* for mx\.test\.invalid: self-signed|unknown CA/);
+  assert.match(
+    unknownCa.stderr,
+    /certificate does not verify against --ca-file .* for mx\.test\.invalid: self-signed|unknown CA/,
+  );
   const mismatch = await probe(starttls, '--ca-file', cert.certFile, '--servername', 'other.test.invalid');
   assert.equal(mismatch.code, 1);
   assert.match(mismatch.stderr, /does not verify .* for other\.test\.invalid: name mismatch/);
@@ -38,7 +42,11 @@ test('--ca-file: a certificate that verifies passes; an unknown CA or a name mis
 test('--tls: implicit TLS (the handshake before the banner) probes and scans; without it the probe fails', async () => {
   const r = await probe(implicit, '--tls', '--ca-file', cert.certFile, '--servername', 'mx.test.invalid', '--json');
   assert.equal(r.code, 0, r.stdout);
-  const ev = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === 'probe');
+  const ev = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .find((e) => e.type === 'probe');
   assert.equal(ev.tls.protocol, 'TLSv1.3');
   assert.equal(ev.tls.verify, 'OK');
   assert.match(ev.banner, /^mx\.test\.invalid ESMTP/);

@@ -34,7 +34,11 @@ function snapshot(root: string, wholeSeconds: boolean): Map<string, string> {
       return void out.set(rel, 'absent');
     }
     const t = wholeSeconds ? Math.floor(st.mtimeMs / 1000) * 1000 : Math.round(st.mtimeMs);
-    const what = st.isSymbolicLink() ? `-> ${fs.readlinkSync(p)}` : st.isFile() ? createHash('sha256').update(fs.readFileSync(p)).digest('hex') : 'dir';
+    const what = st.isSymbolicLink()
+      ? `-> ${fs.readlinkSync(p)}`
+      : st.isFile()
+        ? createHash('sha256').update(fs.readFileSync(p)).digest('hex')
+        : 'dir';
     // Directories' mode/owner/mtime, and the link's owner and time; a link's mode is not ours to keep.
     out.set(rel, `${what} ${st.isSymbolicLink() ? '' : (st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${t}`);
     if (st.isDirectory()) for (const n of fs.readdirSync(p).sort()) visit(path.join(rel, n));
@@ -51,7 +55,14 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
   const T = (i: number) => (Date.UTC(2024, 0, 2, 3, 4, 5) + i * 61_000 + (whole ? 0 : 123 + i)) / 1000;
   const live = path.join(d.backingDir, 'root');
   const storeSide = path.join(d.backingDir, 'state/backups');
-  const open = () => SshHost.open({ host: d.dest, identity: d.identity, sshOptions: d.sshOptions, root: `${d.targetRoot}/root`, dryRun: false });
+  const open = () =>
+    SshHost.open({
+      host: d.dest,
+      identity: d.identity,
+      sshOptions: d.sshOptions,
+      root: `${d.targetRoot}/root`,
+      dryRun: false,
+    });
   const storeDir = `${d.targetRoot}/state/backups`;
 
   test(`remote backup and restore over SSH (${userland}): byte-identical tree, store 0700, archive 0600`, async (t) => {
@@ -73,7 +84,17 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     fs.chmodSync(f('usr/sbin/sendmail'), 0o4755); // after chown, which clears setuid
     fs.chmodSync(f('etc/mail/sub'), 0o750);
     let i = 0;
-    for (const rel of ['etc/mail/sendmail.cf', 'etc/mail/big.db', 'etc/mail/secret.key', 'etc/mail/sub/access', 'etc/mail/empty', 'usr/sbin/sendmail', 'etc/mail/sub', 'etc/mail']) fs.utimesSync(f(rel), T(i), T(i++));
+    for (const rel of [
+      'etc/mail/sendmail.cf',
+      'etc/mail/big.db',
+      'etc/mail/secret.key',
+      'etc/mail/sub/access',
+      'etc/mail/empty',
+      'usr/sbin/sendmail',
+      'etc/mail/sub',
+      'etc/mail',
+    ])
+      fs.utimesSync(f(rel), T(i), T(i++));
     fs.lutimesSync(f('etc/mail/link.cf'), T(20), T(20));
     const before = snapshot(live, whole);
     assert.equal(before.get('usr/lib/added-by-upgrade.so'), 'absent');
@@ -84,8 +105,14 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     const b = await createBackup({ host, storeDir, paths: PATHS, real: (p) => host.real(p), meta, clock: systemClock });
     assert.equal(fs.existsSync(storeDir), false, 'the store path exists only on the target: the backup went over SSH');
     assert.equal(fs.statSync(storeSide).mode & 0o777, 0o700);
-    for (const ext of ['tar.gz', 'json']) assert.equal(fs.statSync(path.join(storeSide, `${b.id}.${ext}`)).mode & 0o777, 0o600, ext);
-    assert.equal(createHash('sha256').update(fs.readFileSync(path.join(storeSide, `${b.id}.tar.gz`))).digest('hex'), b.sha256);
+    for (const ext of ['tar.gz', 'json'])
+      assert.equal(fs.statSync(path.join(storeSide, `${b.id}.${ext}`)).mode & 0o777, 0o600, ext);
+    assert.equal(
+      createHash('sha256')
+        .update(fs.readFileSync(path.join(storeSide, `${b.id}.tar.gz`)))
+        .digest('hex'),
+      b.sha256,
+    );
     assert.deepEqual(fs.readdirSync(storeSide).sort(), [`${b.id}.json`, `${b.id}.tar.gz`], 'no temp or partial left');
     assert.equal(b.files, 6);
 
@@ -120,9 +147,22 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     const [first] = await listBackups(host, storeDir);
     assert.ok(first, 'the backup of the previous test is listed');
     assert.equal((await verifyBackup(host, storeDir, first.id)).ok, true);
-    const second = await createBackup({ host, storeDir, paths: PATHS, real, meta, clock: { now: () => Date.now() + 5000, mono: () => 0 } });
-    assert.deepEqual((await listBackups(host, storeDir)).map((x) => x.id), [first.id, second.id]);
-    assert.deepEqual((await pruneBackups(host, storeDir, { keep: 1 })).map((x) => x.id), [first.id]);
+    const second = await createBackup({
+      host,
+      storeDir,
+      paths: PATHS,
+      real,
+      meta,
+      clock: { now: () => Date.now() + 5000, mono: () => 0 },
+    });
+    assert.deepEqual(
+      (await listBackups(host, storeDir)).map((x) => x.id),
+      [first.id, second.id],
+    );
+    assert.deepEqual(
+      (await pruneBackups(host, storeDir, { keep: 1 })).map((x) => x.id),
+      [first.id],
+    );
     assert.deepEqual(fs.readdirSync(storeSide).sort(), [`${second.id}.json`, `${second.id}.tar.gz`]);
 
     const file = path.join(storeSide, `${second.id}.tar.gz`);
@@ -150,7 +190,11 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     const dir = path.join(live, 'etc/prefetch');
     fs.mkdirSync(dir, { recursive: true });
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-    for (let i = 0; i < 30; i++) fs.writeFileSync(path.join(dir, `f${i}${'x'.repeat(i * 4)}.cf`), Buffer.from(`content ${i} \x00\xff`.repeat(i + 1), 'latin1'));
+    for (let i = 0; i < 30; i++)
+      fs.writeFileSync(
+        path.join(dir, `f${i}${'x'.repeat(i * 4)}.cf`),
+        Buffer.from(`content ${i} \x00\xff`.repeat(i + 1), 'latin1'),
+      );
     fs.linkSync(path.join(dir, 'f1xxxx.cf'), path.join(dir, 'hard.cf')); // tar sends the second name as a Link
     const walked = await walk(host, ['/etc/prefetch/'], (p) => host.real(p));
     const files = walked.entries.filter((e) => e.type === 'file');
@@ -163,7 +207,10 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     }
     const linkPair = files.filter((e) => /hard\.cf$|f1xxxx\.cf$/.test(e.name)).map((e) => got.has(e));
     assert.deepEqual(linkPair.sort(), [false, true], 'of two hard links, the one sent as a Link member is left out');
-    assert.ok(files.some((e) => e.name.length > 100), 'a name longer than ustar holds is in the set');
+    assert.ok(
+      files.some((e) => e.name.length > 100),
+      'a name longer than ustar holds is in the set',
+    );
   });
 
   test(`remote backup (${userland}): a name that is not UTF-8 is refused, nothing left in the store`, async (t) => {
@@ -173,7 +220,10 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     fs.writeFileSync(junk, 'x');
     t.after(() => fs.rmSync(junk));
     const beforeStore = fs.readdirSync(storeSide).sort();
-    await assert.rejects(createBackup({ host, storeDir, paths: PATHS, real: (p) => host.real(p), meta, clock: systemClock }), /junk\\xff: name is not UTF-8/);
+    await assert.rejects(
+      createBackup({ host, storeDir, paths: PATHS, real: (p) => host.real(p), meta, clock: systemClock }),
+      /junk\\xff: name is not UTF-8/,
+    );
     assert.deepEqual(fs.readdirSync(storeSide).sort(), beforeStore);
   });
 }

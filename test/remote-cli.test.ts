@@ -27,9 +27,20 @@ async function planOn(d: TestSshd): Promise<string> {
   await fs.writeFile(
     plan,
     [
-      'name: remote-cli', 'mta: sendmail', 'version: 8.17.1.9', 'binaries: []', 'configs: [/etc/mail/sendmail.cf]', 'steps: []',
-      'checks:', '  - type: file', '    path: /etc/mail/sendmail.cf', `    sha256: ${createHash('sha256').update('O only on the host\n').digest('hex')}`,
-      '  - type: command', '    name: on the host', "    argv: [sh, -c, 'test -f ${root}/etc/mail/sendmail.cf']", '',
+      'name: remote-cli',
+      'mta: sendmail',
+      'version: 8.17.1.9',
+      'binaries: []',
+      'configs: [/etc/mail/sendmail.cf]',
+      'steps: []',
+      'checks:',
+      '  - type: file',
+      '    path: /etc/mail/sendmail.cf',
+      `    sha256: ${createHash('sha256').update('O only on the host\n').digest('hex')}`,
+      '  - type: command',
+      '    name: on the host',
+      "    argv: [sh, -c, 'test -f ${root}/etc/mail/sendmail.cf']",
+      '',
     ].join('\n'),
     { mode: 0o600 },
   );
@@ -86,14 +97,27 @@ test('--host: an unknown host key is refused, nothing is accepted silently', { s
   const empty = path.join(d.backingDir, '..', `empty-known-hosts-${d.port}`);
   await fs.writeFile(empty, '');
   const opts = d.sshOptions.map((o) => (o.startsWith('UserKnownHostsFile=') ? `UserKnownHostsFile=${empty}` : o));
-  const r = await cli(['status', '--host', d.dest, '--identity', d.identity, ...opts.flatMap((o) => ['--ssh-option', o]), '--root', `${d.targetRoot}/root`]);
+  const r = await cli([
+    'status',
+    '--host',
+    d.dest,
+    '--identity',
+    d.identity,
+    ...opts.flatMap((o) => ['--ssh-option', o]),
+    '--root',
+    `${d.targetRoot}/root`,
+  ]);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /host key/i);
   assert.equal(await fs.readFile(empty, 'utf8'), '', 'the key was not added to known_hosts');
 });
 
 test('--host is refused by commands that work from this machine, and its options need it', async () => {
-  for (const args of [['probe', '127.0.0.1:25', '--host', 'mx1'], ['tls-report', '/dev/null', '--host', 'mx1'], ['validate', 'x.yaml', '--host', 'mx1']]) {
+  for (const args of [
+    ['probe', '127.0.0.1:25', '--host', 'mx1'],
+    ['tls-report', '/dev/null', '--host', 'mx1'],
+    ['validate', 'x.yaml', '--host', 'mx1'],
+  ]) {
     const r = await cli(args);
     assert.equal(r.code, 2, args.join(' '));
     assert.match(r.stderr, /--host is for run, verify, backup, backups, rollback, status/);
@@ -108,99 +132,150 @@ test('--host is refused by commands that work from this machine, and its options
   assert.equal(badDest.code, 2);
 });
 
-test('--host: a run backs up, changes and verifies on the host; a failing check rolls it back byte-identical; rollback --host after a good run', { skip, timeout: 10 * 60_000 }, async (t) => {
-  const d = await startSshd();
-  t.after(() => d.stop());
-  const s = await setup(d.backingDir);
-  const where = [...target(d), '--root', `${d.targetRoot}/root`, '--state-dir', `${d.targetRoot}/state`];
-  const before = await state(s.root);
+test(
+  '--host: a run backs up, changes and verifies on the host; a failing check rolls it back byte-identical; rollback --host after a good run',
+  { skip, timeout: 10 * 60_000 },
+  async (t) => {
+    const d = await startSshd();
+    t.after(() => d.stop());
+    const s = await setup(d.backingDir);
+    const where = [...target(d), '--root', `${d.targetRoot}/root`, '--state-dir', `${d.targetRoot}/state`];
+    const before = await state(s.root);
 
-  // A required check that cannot pass: the run rolls itself back; its hints carry --host (run when pasted).
-  const failing = path.join(path.dirname(s.plan), 'failing.yaml');
-  await fs.writeFile(failing, (await fs.readFile(s.plan, 'utf8')) + '  - type: file\n    path: /etc/mail/never-there\n', { mode: 0o600 });
-  const bad = await cli(['run', failing, ...where, '--yes', '--confirm-timeout', '0']);
-  assert.equal(bad.code, 1, bad.stdout + bad.stderr);
-  assert.deepEqual(await state(s.root), before, 'rolled back byte-identical on the host');
-  const st = await cli(['status', ...where]);
-  assert.match(st.stdout, /rolled back/);
+    // A required check that cannot pass: the run rolls itself back; its hints carry --host (run when pasted).
+    const failing = path.join(path.dirname(s.plan), 'failing.yaml');
+    await fs.writeFile(
+      failing,
+      (await fs.readFile(s.plan, 'utf8')) + '  - type: file\n    path: /etc/mail/never-there\n',
+      { mode: 0o600 },
+    );
+    const bad = await cli(['run', failing, ...where, '--yes', '--confirm-timeout', '0']);
+    assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+    assert.deepEqual(await state(s.root), before, 'rolled back byte-identical on the host');
+    const st = await cli(['status', ...where]);
+    assert.match(st.stdout, /rolled back/);
 
-  // A good run, then rollback over SSH from a fresh invocation.
-  const copies = path.join(d.backingDir, '..', `copies-${d.port}`);
-  const ok = await cli(['run', s.plan, ...where, '--yes', '--copy-backups-to', copies]);
-  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-  // --copy-backups-to: the same bytes as the host's store, 0600 in a 0700 directory on the controller.
-  assert.equal((await fs.stat(copies)).mode & 0o777, 0o700);
-  const [copy] = (await fs.readdir(copies)).filter((n) => n.endsWith('.tar.gz'));
-  assert.ok(copy, 'a copy on the controller');
-  assert.equal((await fs.stat(path.join(copies, copy!))).mode & 0o777, 0o600);
-  assert.deepEqual(await fs.readFile(path.join(copies, copy!)), await fs.readFile(path.join(d.backingDir, 'state/backups', copy!)));
-  assert.notDeepEqual(await state(s.root), before);
-  assert.match(ok.stdout, new RegExp(`Undo with: mta-upgrade rollback \\S+ --host ${d.dest.replace(/[.]/g, '\\.')} --identity`));
-  // Everything of the run is on the host: journal, backup (0600 in a 0700 store), revert.sh.
-  const store = path.join(d.backingDir, 'state/backups');
-  assert.equal((await fs.stat(store)).mode & 0o777, 0o700);
-  for (const f of (await fs.readdir(store)).filter((n) => n.endsWith('.tar.gz'))) assert.equal((await fs.stat(path.join(store, f))).mode & 0o777, 0o600);
-  const rb = await cli(['rollback', ...where, '--yes']);
-  assert.equal(rb.code, 0, rb.stdout + rb.stderr);
-  assert.deepEqual(await state(s.root), before, 'rollback --host: byte-identical');
-  const list = await cli(['backups', 'list', ...where]);
-  assert.equal(list.code, 0, list.stderr);
-  assert.equal(list.stdout.trim().split('\n').length, 3, list.stdout); // header + the two runs' backups
-});
+    // A good run, then rollback over SSH from a fresh invocation.
+    const copies = path.join(d.backingDir, '..', `copies-${d.port}`);
+    const ok = await cli(['run', s.plan, ...where, '--yes', '--copy-backups-to', copies]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    // --copy-backups-to: the same bytes as the host's store, 0600 in a 0700 directory on the controller.
+    assert.equal((await fs.stat(copies)).mode & 0o777, 0o700);
+    const [copy] = (await fs.readdir(copies)).filter((n) => n.endsWith('.tar.gz'));
+    assert.ok(copy, 'a copy on the controller');
+    assert.equal((await fs.stat(path.join(copies, copy!))).mode & 0o777, 0o600);
+    assert.deepEqual(
+      await fs.readFile(path.join(copies, copy!)),
+      await fs.readFile(path.join(d.backingDir, 'state/backups', copy!)),
+    );
+    assert.notDeepEqual(await state(s.root), before);
+    assert.match(
+      ok.stdout,
+      new RegExp(`Undo with: mta-upgrade rollback \\S+ --host ${d.dest.replace(/[.]/g, '\\.')} --identity`),
+    );
+    // Everything of the run is on the host: journal, backup (0600 in a 0700 store), revert.sh.
+    const store = path.join(d.backingDir, 'state/backups');
+    assert.equal((await fs.stat(store)).mode & 0o777, 0o700);
+    for (const f of (await fs.readdir(store)).filter((n) => n.endsWith('.tar.gz')))
+      assert.equal((await fs.stat(path.join(store, f))).mode & 0o777, 0o600);
+    const rb = await cli(['rollback', ...where, '--yes']);
+    assert.equal(rb.code, 0, rb.stdout + rb.stderr);
+    assert.deepEqual(await state(s.root), before, 'rollback --host: byte-identical');
+    const list = await cli(['backups', 'list', ...where]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal(list.stdout.trim().split('\n').length, 3, list.stdout); // header + the two runs' backups
+  },
+);
 
-test('--host: the source step checks the archive here and unpacks it with the host tar; a link in the archive is refused', { skip, timeout: 5 * 60_000 }, async (t) => {
-  const d = await startSshd();
-  t.after(() => d.stop());
-  const root = path.join(d.backingDir, 'root');
-  const src = path.join(d.backingDir, 'src');
-  await fs.mkdir(path.join(src, 'pkg-1.0/sub'), { recursive: true });
-  await fs.mkdir(path.join(root, 'distfiles'), { recursive: true });
-  await fs.mkdir(path.join(root, 'etc/mail'), { recursive: true });
-  await fs.writeFile(path.join(root, 'etc/mail/sendmail.cf'), 'O old\n');
-  await fs.writeFile(path.join(src, 'pkg-1.0/sub/Build'), '#!/bin/sh\necho built\n', { mode: 0o755 });
-  await execa('tar', ['-czf', path.join(root, 'distfiles/pkg.tar.gz'), '-C', src, 'pkg-1.0']);
-  await fs.symlink('/etc/passwd', path.join(src, 'pkg-1.0/evil'));
-  await execa('tar', ['-czf', path.join(root, 'distfiles/evil.tar.gz'), '-C', src, 'pkg-1.0']);
-  const sha = async (f: string) => createHash('sha256').update(await fs.readFile(path.join(root, 'distfiles', f))).digest('hex');
-  const plan = async (f: string) => {
-    const file = path.join(d.backingDir, '..', `src-${f}-${d.port}.yaml`);
-    await fs.writeFile(file, [
-      'name: remote-source', 'mta: sendmail', 'version: 8.17.1.9', 'configs: [/etc/mail/sendmail.cf]', 'steps:',
-      `  - type: source`, `    tarball: /distfiles/${f}`, `    sha256: ${await sha(f)}`,
-      '  - type: command', '    name: touch the config', "    argv: ['echo changed >> ${root}/etc/mail/sendmail.cf']", '    shell: true', '',
-    ].join('\n'), { mode: 0o600 });
-    return file;
-  };
-  const where = [...target(d), '--root', `${d.targetRoot}/root`, '--state-dir', `${d.targetRoot}/state`];
-  const dry = await cli(['run', await plan('pkg.tar.gz'), ...where, '--dry-run']);
-  assert.equal(dry.code, 0, dry.stdout + dry.stderr);
-  assert.match(dry.stdout, /sha256 matches the plan/);
-  assert.match(dry.stdout, /unpack it on root@127\.0\.0\.1:\d+ with: tar -xzof /);
+test(
+  '--host: the source step checks the archive here and unpacks it with the host tar; a link in the archive is refused',
+  { skip, timeout: 5 * 60_000 },
+  async (t) => {
+    const d = await startSshd();
+    t.after(() => d.stop());
+    const root = path.join(d.backingDir, 'root');
+    const src = path.join(d.backingDir, 'src');
+    await fs.mkdir(path.join(src, 'pkg-1.0/sub'), { recursive: true });
+    await fs.mkdir(path.join(root, 'distfiles'), { recursive: true });
+    await fs.mkdir(path.join(root, 'etc/mail'), { recursive: true });
+    await fs.writeFile(path.join(root, 'etc/mail/sendmail.cf'), 'O old\n');
+    await fs.writeFile(path.join(src, 'pkg-1.0/sub/Build'), '#!/bin/sh\necho built\n', { mode: 0o755 });
+    await execa('tar', ['-czf', path.join(root, 'distfiles/pkg.tar.gz'), '-C', src, 'pkg-1.0']);
+    await fs.symlink('/etc/passwd', path.join(src, 'pkg-1.0/evil'));
+    await execa('tar', ['-czf', path.join(root, 'distfiles/evil.tar.gz'), '-C', src, 'pkg-1.0']);
+    const sha = async (f: string) =>
+      createHash('sha256')
+        .update(await fs.readFile(path.join(root, 'distfiles', f)))
+        .digest('hex');
+    const plan = async (f: string) => {
+      const file = path.join(d.backingDir, '..', `src-${f}-${d.port}.yaml`);
+      await fs.writeFile(
+        file,
+        [
+          'name: remote-source',
+          'mta: sendmail',
+          'version: 8.17.1.9',
+          'configs: [/etc/mail/sendmail.cf]',
+          'steps:',
+          `  - type: source`,
+          `    tarball: /distfiles/${f}`,
+          `    sha256: ${await sha(f)}`,
+          '  - type: command',
+          '    name: touch the config',
+          "    argv: ['echo changed >> ${root}/etc/mail/sendmail.cf']",
+          '    shell: true',
+          '',
+        ].join('\n'),
+        { mode: 0o600 },
+      );
+      return file;
+    };
+    const where = [...target(d), '--root', `${d.targetRoot}/root`, '--state-dir', `${d.targetRoot}/state`];
+    const dry = await cli(['run', await plan('pkg.tar.gz'), ...where, '--dry-run']);
+    assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+    assert.match(dry.stdout, /sha256 matches the plan/);
+    assert.match(dry.stdout, /unpack it on root@127\.0\.0\.1:\d+ with: tar -xzof /);
 
-  const ok = await cli(['run', await plan('pkg.tar.gz'), ...where, '--yes', '--confirm-timeout', '0']);
-  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-  const work = path.join(d.backingDir, 'state/work');
-  const [runId] = await fs.readdir(work);
-  assert.equal(await fs.readFile(path.join(work, runId!, 'source/tree/pkg-1.0/sub/Build'), 'utf8'), '#!/bin/sh\necho built\n', 'unpacked on the host');
-  assert.equal(((await fs.stat(path.join(work, runId!, 'source/tree/pkg-1.0/sub/Build'))).mode & 0o777), 0o755);
+    const ok = await cli(['run', await plan('pkg.tar.gz'), ...where, '--yes', '--confirm-timeout', '0']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const work = path.join(d.backingDir, 'state/work');
+    const [runId] = await fs.readdir(work);
+    assert.equal(
+      await fs.readFile(path.join(work, runId!, 'source/tree/pkg-1.0/sub/Build'), 'utf8'),
+      '#!/bin/sh\necho built\n',
+      'unpacked on the host',
+    );
+    assert.equal((await fs.stat(path.join(work, runId!, 'source/tree/pkg-1.0/sub/Build'))).mode & 0o777, 0o755);
 
-  // A tarball only on this controller: uploaded into the run's work area on the host, checked there.
-  const ctlTar = path.join(d.backingDir, '..', `controller-${d.port}.tar.gz`);
-  await fs.copyFile(path.join(root, 'distfiles/pkg.tar.gz'), ctlTar);
-  const ctlPlan = (await fs.readFile(await plan('pkg.tar.gz'), 'utf8')).replace('/distfiles/pkg.tar.gz', ctlTar);
-  const ctlFile = path.join(d.backingDir, '..', `ctl-${d.port}.yaml`);
-  await fs.writeFile(ctlFile, ctlPlan, { mode: 0o600 });
-  const ctlDry = await cli(['run', ctlFile, ...where, '--dry-run']);
-  assert.equal(ctlDry.code, 0, ctlDry.stdout + ctlDry.stderr);
-  assert.match(ctlDry.stdout, /on this controller \(not on root@127\.0\.0\.1:\d+\): sha256 matches the plan; would upload it to /);
-  const ctlRun = await cli(['run', ctlFile, ...where, '--yes', '--confirm-timeout', '0']);
-  assert.equal(ctlRun.code, 0, ctlRun.stdout + ctlRun.stderr);
-  const newest = (await fs.readdir(work)).find((x) => x !== runId)!;
-  assert.equal(await fs.readFile(path.join(work, newest, 'source/tree/pkg-1.0/sub/Build'), 'utf8'), '#!/bin/sh\necho built\n', 'uploaded and unpacked on the host');
+    // A tarball only on this controller: uploaded into the run's work area on the host, checked there.
+    const ctlTar = path.join(d.backingDir, '..', `controller-${d.port}.tar.gz`);
+    await fs.copyFile(path.join(root, 'distfiles/pkg.tar.gz'), ctlTar);
+    const ctlPlan = (await fs.readFile(await plan('pkg.tar.gz'), 'utf8')).replace('/distfiles/pkg.tar.gz', ctlTar);
+    const ctlFile = path.join(d.backingDir, '..', `ctl-${d.port}.yaml`);
+    await fs.writeFile(ctlFile, ctlPlan, { mode: 0o600 });
+    const ctlDry = await cli(['run', ctlFile, ...where, '--dry-run']);
+    assert.equal(ctlDry.code, 0, ctlDry.stdout + ctlDry.stderr);
+    assert.match(
+      ctlDry.stdout,
+      /on this controller \(not on root@127\.0\.0\.1:\d+\): sha256 matches the plan; would upload it to /,
+    );
+    const ctlRun = await cli(['run', ctlFile, ...where, '--yes', '--confirm-timeout', '0']);
+    assert.equal(ctlRun.code, 0, ctlRun.stdout + ctlRun.stderr);
+    const newest = (await fs.readdir(work)).find((x) => x !== runId)!;
+    assert.equal(
+      await fs.readFile(path.join(work, newest, 'source/tree/pkg-1.0/sub/Build'), 'utf8'),
+      '#!/bin/sh\necho built\n',
+      'uploaded and unpacked on the host',
+    );
 
-  const cfg = await fs.readFile(path.join(root, 'etc/mail/sendmail.cf'), 'utf8');
-  const evil = await cli(['run', await plan('evil.tar.gz'), ...where, '--yes', '--confirm-timeout', '0']);
-  assert.equal(evil.code, 1, evil.stdout + evil.stderr);
-  assert.match(evil.stdout + evil.stderr, /SymbolicLink refused: pkg-1\.0\/evil -> \/etc\/passwd/);
-  assert.equal(await fs.readFile(path.join(root, 'etc/mail/sendmail.cf'), 'utf8'), cfg, 'nothing changed on the host');
-});
+    const cfg = await fs.readFile(path.join(root, 'etc/mail/sendmail.cf'), 'utf8');
+    const evil = await cli(['run', await plan('evil.tar.gz'), ...where, '--yes', '--confirm-timeout', '0']);
+    assert.equal(evil.code, 1, evil.stdout + evil.stderr);
+    assert.match(evil.stdout + evil.stderr, /SymbolicLink refused: pkg-1\.0\/evil -> \/etc\/passwd/);
+    assert.equal(
+      await fs.readFile(path.join(root, 'etc/mail/sendmail.cf'), 'utf8'),
+      cfg,
+      'nothing changed on the host',
+    );
+  },
+);

@@ -18,7 +18,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const skip = sshdSkipReason();
 
 function remoteArgs(d: TestSshd): string[] {
-  return ['--host', d.dest, '--identity', d.identity, ...d.sshOptions.flatMap((o) => ['--ssh-option', o]), '--root', `${d.targetRoot}/root`, '--state-dir', `${d.targetRoot}/state`];
+  return [
+    '--host',
+    d.dest,
+    '--identity',
+    d.identity,
+    ...d.sshOptions.flatMap((o) => ['--ssh-option', o]),
+    '--root',
+    `${d.targetRoot}/root`,
+    '--state-dir',
+    `${d.targetRoot}/state`,
+  ];
 }
 
 async function runDirOf(d: TestSshd): Promise<string> {
@@ -37,12 +47,24 @@ async function waitReverted(runDir: string, ms: number): Promise<number> {
     if (await fs.stat(path.join(runDir, 'reverted')).catch(() => undefined)) return Date.now() - t0;
     await sleep(100);
   }
-  throw new Error(`not reverted within ${ms} ms; revert.log: ${await fs.readFile(path.join(runDir, 'revert.log'), 'utf8').catch(() => '(none)')}`);
+  throw new Error(
+    `not reverted within ${ms} ms; revert.log: ${await fs.readFile(path.join(runDir, 'revert.log'), 'utf8').catch(() => '(none)')}`,
+  );
 }
 
-async function afterRevert(t: { diagnostic(s: string): void }, d: TestSshd, before: unknown, what: string, took: number) {
+async function afterRevert(
+  t: { diagnostic(s: string): void },
+  d: TestSshd,
+  before: unknown,
+  what: string,
+  took: number,
+) {
   t.diagnostic(`${what}: the host was back ${took} ms later (timeout 5 s)`);
-  assert.deepEqual(await state(path.join(d.backingDir, 'root')), before, `byte-identical after the host reverted itself (${what})`);
+  assert.deepEqual(
+    await state(path.join(d.backingDir, 'root')),
+    before,
+    `byte-identical after the host reverted itself (${what})`,
+  );
   const st = await cliProcess(['status', ...remoteArgs(d)]);
   assert.equal(st.code, 1, st.stdout + st.stderr);
   assert.match(st.stdout, /REVERTED BY THE HOST/);
@@ -59,7 +81,10 @@ test('controller killed with -9 after its changes: the host reverts by itself', 
   const s = await setup(d.backingDir);
   const before = await state(s.root);
   // Killed after every change, before the checks that would confirm the run (the engine's crash point 'verify').
-  const killed = await cliProcess(['run', s.plan, ...remoteArgs(d), '--yes', '--confirm-timeout', '5s'], { env: { MTA_UPGRADE_CRASH_AT: 'verify' }, timeout: 300_000 });
+  const killed = await cliProcess(['run', s.plan, ...remoteArgs(d), '--yes', '--confirm-timeout', '5s'], {
+    env: { MTA_UPGRADE_CRASH_AT: 'verify' },
+    timeout: 300_000,
+  });
   assert.equal(killed.signal, 'SIGKILL', killed.stdout + killed.stderr);
   const runDir = await runDirOf(d);
   assert.notDeepEqual(await state(s.root), before, 'the killed run had changed the host');
@@ -71,12 +96,27 @@ test('the SSH connection cut during a long step: the host reverts by itself', { 
   t.after(() => d.stop());
   const s = await setup(d.backingDir);
   const text = await fs.readFile(s.plan, 'utf8');
-  await fs.writeFile(s.plan, text.replace('checks:\n', "  - type: command\n    name: A long build\n    argv: ['sleep 60']\n    shell: true\nchecks:\n"));
+  await fs.writeFile(
+    s.plan,
+    text.replace(
+      'checks:\n',
+      "  - type: command\n    name: A long build\n    argv: ['sleep 60']\n    shell: true\nchecks:\n",
+    ),
+  );
   const before = await state(s.root);
-  const run = execa(process.execPath, [path.resolve('dist/src/cli.js'), 'run', s.plan, ...remoteArgs(d), '--yes', '--confirm-timeout', '5s'], { reject: false, stdin: 'ignore', env: { NO_COLOR: '1' } });
+  const run = execa(
+    process.execPath,
+    [path.resolve('dist/src/cli.js'), 'run', s.plan, ...remoteArgs(d), '--yes', '--confirm-timeout', '5s'],
+    { reject: false, stdin: 'ignore', env: { NO_COLOR: '1' } },
+  );
   const runDir = await runDirOf(d);
   const journal = path.join(runDir, 'journal.jsonl');
-  for (let i = 0; i < 1200 && !/"event":"process".*sleep 60/.test(await fs.readFile(journal, 'utf8').catch(() => '')); i++) await sleep(100);
+  for (
+    let i = 0;
+    i < 1200 && !/"event":"process".*sleep 60/.test(await fs.readFile(journal, 'utf8').catch(() => ''));
+    i++
+  )
+    await sleep(100);
   // Cut the connection: every ControlMaster to this sshd (the controller's own process stays alive).
   await execa('pkill', ['-f', `ControlMaster=yes.*-p ${d.port}`], { reject: false });
   await execa('pkill', ['-f', `ControlMaster=yes.*${d.port}`], { reject: false });
@@ -86,22 +126,35 @@ test('the SSH connection cut during a long step: the host reverts by itself', { 
   await afterRevert(t, d, before, 'connection cut during a long step', took);
 });
 
-test('the SSH connection cut after the changes, while the checks run: the host reverts by itself', { skip }, async (t) => {
-  const d = await startSshd();
-  t.after(() => d.stop());
-  const s = await setup(d.backingDir);
-  const text = await fs.readFile(s.plan, 'utf8');
-  // A check that takes long: every change is made (the service would have been restarted), nothing confirmed yet.
-  // Slow only once the last step's marker exists: the preview and the checks before the upgrade stay quick.
-  await fs.writeFile(s.plan, text + "  - type: command\n    name: A slow check after the restart\n    argv: [sh, -c, 'if [ -e ${root}/marker ]; then sleep 61; fi']\n");
-  const before = await state(s.root);
-  const run = execa(process.execPath, [path.resolve('dist/src/cli.js'), 'run', s.plan, ...remoteArgs(d), '--yes', '--confirm-timeout', '5s'], { reject: false, stdin: 'ignore', env: { NO_COLOR: '1' } });
-  const runDir = await runDirOf(d);
-  for (let i = 0; i < 1200 && (await execa('pgrep', ['-f', '^sleep 61$'], { reject: false })).exitCode !== 0; i++) await sleep(100);
-  assert.notDeepEqual(await state(s.root), before, 'the changes were made before the checks');
-  await execa('pkill', ['-f', `ControlMaster=yes.*${d.port}`], { reject: false });
-  const took = await waitReverted(runDir, 120_000);
-  const r = await run;
-  assert.notEqual(r.exitCode, 0, 'the controller saw its connection go');
-  await afterRevert(t, d, before, 'connection cut while the checks ran', took);
-});
+test(
+  'the SSH connection cut after the changes, while the checks run: the host reverts by itself',
+  { skip },
+  async (t) => {
+    const d = await startSshd();
+    t.after(() => d.stop());
+    const s = await setup(d.backingDir);
+    const text = await fs.readFile(s.plan, 'utf8');
+    // A check that takes long: every change is made (the service would have been restarted), nothing confirmed yet.
+    // Slow only once the last step's marker exists: the preview and the checks before the upgrade stay quick.
+    await fs.writeFile(
+      s.plan,
+      text +
+        "  - type: command\n    name: A slow check after the restart\n    argv: [sh, -c, 'if [ -e ${root}/marker ]; then sleep 61; fi']\n",
+    );
+    const before = await state(s.root);
+    const run = execa(
+      process.execPath,
+      [path.resolve('dist/src/cli.js'), 'run', s.plan, ...remoteArgs(d), '--yes', '--confirm-timeout', '5s'],
+      { reject: false, stdin: 'ignore', env: { NO_COLOR: '1' } },
+    );
+    const runDir = await runDirOf(d);
+    for (let i = 0; i < 1200 && (await execa('pgrep', ['-f', '^sleep 61$'], { reject: false })).exitCode !== 0; i++)
+      await sleep(100);
+    assert.notDeepEqual(await state(s.root), before, 'the changes were made before the checks');
+    await execa('pkill', ['-f', `ControlMaster=yes.*${d.port}`], { reject: false });
+    const took = await waitReverted(runDir, 120_000);
+    const r = await run;
+    assert.notEqual(r.exitCode, 0, 'the controller saw its connection go');
+    await afterRevert(t, d, before, 'connection cut while the checks ran', took);
+  },
+);

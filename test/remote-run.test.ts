@@ -17,8 +17,15 @@ const skip = sshdSkipReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const where = (d: TestSshd, sub: string) => [
-  '--host', d.dest, '--identity', d.identity, ...d.sshOptions.flatMap((o) => ['--ssh-option', o]),
-  '--root', `${d.targetRoot}/${sub}/root`, '--state-dir', `${d.targetRoot}/${sub}/state`,
+  '--host',
+  d.dest,
+  '--identity',
+  d.identity,
+  ...d.sshOptions.flatMap((o) => ['--ssh-option', o]),
+  '--root',
+  `${d.targetRoot}/${sub}/root`,
+  '--state-dir',
+  `${d.targetRoot}/${sub}/state`,
 ];
 
 /** How many journal records a clean run of the sample plan writes (its points to be killed at). */
@@ -35,7 +42,10 @@ async function killAndRollBack(d: TestSshd, point: string): Promise<void> {
   const sub = point.replace(':', '-');
   const s = await setup(path.join(d.backingDir, sub));
   const before = await state(s.root);
-  const killed = await cliProcess(['run', s.plan, ...where(d, sub), '--yes', '--confirm-timeout', '0'], { env: { MTA_UPGRADE_CRASH_AT: point }, timeout: 120_000 });
+  const killed = await cliProcess(['run', s.plan, ...where(d, sub), '--yes', '--confirm-timeout', '0'], {
+    env: { MTA_UPGRADE_CRASH_AT: point },
+    timeout: 120_000,
+  });
   assert.equal(killed.signal, 'SIGKILL', `${point}: ${killed.stdout}${killed.stderr}`);
   // status names the killed run: unfinished (exit 1: it needs a rollback), or, killed before its first change or
   // backup, "started, nothing changed" (exit 0: nothing to undo).
@@ -50,26 +60,43 @@ async function killAndRollBack(d: TestSshd, point: string): Promise<void> {
 }
 
 for (const userland of ['gnu', 'freebsd'] as const) {
-  test(`kill -9 of the controller at journal points over SSH (${userland} userland): status names it, rollback --host restores`, { skip, timeout: 20 * 60_000 }, async (t) => {
-    const d = await startSshd({ userland });
-    t.after(() => d.stop());
-    const n = await journalPoints(d);
-    // Every point on the GNU host (≥ 20 with the sample plan); a spread on the FreeBSD-like one (same code paths).
-    const all = [...Array.from({ length: n - 1 }, (_, i) => `after:${i + 1}`), ...Array.from({ length: n - 2 }, (_, i) => `before:${i + 2}`).filter((_, i) => i % 3 === 0)];
-    const points = userland === 'gnu' ? all : all.filter((_, i) => i % 4 === 1);
-    t.diagnostic(`${userland}: killed at ${points.length} points (${n} journal records)`);
-    if (userland === 'gnu') assert.ok(points.length >= 20, `only ${points.length} journal points`);
-    for (const p of points) await killAndRollBack(d, p);
-  });
+  test(
+    `kill -9 of the controller at journal points over SSH (${userland} userland): status names it, rollback --host restores`,
+    { skip, timeout: 20 * 60_000 },
+    async (t) => {
+      const d = await startSshd({ userland });
+      t.after(() => d.stop());
+      const n = await journalPoints(d);
+      // Every point on the GNU host (≥ 20 with the sample plan); a spread on the FreeBSD-like one (same code paths).
+      const all = [
+        ...Array.from({ length: n - 1 }, (_, i) => `after:${i + 1}`),
+        ...Array.from({ length: n - 2 }, (_, i) => `before:${i + 2}`).filter((_, i) => i % 3 === 0),
+      ];
+      const points = userland === 'gnu' ? all : all.filter((_, i) => i % 4 === 1);
+      t.diagnostic(`${userland}: killed at ${points.length} points (${n} journal records)`);
+      if (userland === 'gnu') assert.ok(points.length >= 20, `only ${points.length} journal points`);
+      for (const p of points) await killAndRollBack(d, p);
+    },
+  );
 }
 
 test('a second controller is refused while the first holds the host lock', { skip, timeout: 5 * 60_000 }, async (t) => {
   const d = await startSshd();
   t.after(() => d.stop());
   const s = await setup(path.join(d.backingDir, 'lock'));
-  await fs.writeFile(s.plan, (await fs.readFile(s.plan, 'utf8')).replace('checks:\n', "  - type: command\n    name: A while\n    argv: [sleep, '62']\nchecks:\n"));
-  const first = execa(process.execPath, [CLI, 'run', s.plan, ...where(d, 'lock'), '--yes', '--confirm-timeout', '0'], { reject: false, stdin: 'ignore' });
-  for (let i = 0; i < 600 && (await execa('pgrep', ['-f', '^sleep 62$'], { reject: false })).exitCode !== 0; i++) await sleep(100);
+  await fs.writeFile(
+    s.plan,
+    (await fs.readFile(s.plan, 'utf8')).replace(
+      'checks:\n',
+      "  - type: command\n    name: A while\n    argv: [sleep, '62']\nchecks:\n",
+    ),
+  );
+  const first = execa(process.execPath, [CLI, 'run', s.plan, ...where(d, 'lock'), '--yes', '--confirm-timeout', '0'], {
+    reject: false,
+    stdin: 'ignore',
+  });
+  for (let i = 0; i < 600 && (await execa('pgrep', ['-f', '^sleep 62$'], { reject: false })).exitCode !== 0; i++)
+    await sleep(100);
   const second = await cliProcess(['run', s.plan, ...where(d, 'lock'), '--yes']);
   assert.equal(second.code, 2, second.stdout + second.stderr);
   assert.match(second.stderr, /lock|running/i);

@@ -23,16 +23,25 @@ import { LocalHost } from '../src/host/local.js';
 const H = new LocalHost({ root: '/', dryRun: false });
 
 /** Kill a run at `point`, then write its revert.sh as the engine would. */
-async function crashAndScript(s: Awaited<ReturnType<typeof setup>>, point: string): Promise<{ script: string; runDir: string }> {
-  const crashed = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes'], { env: { MTA_UPGRADE_CRASH_AT: point } });
+async function crashAndScript(
+  s: Awaited<ReturnType<typeof setup>>,
+  point: string,
+): Promise<{ script: string; runDir: string }> {
+  const crashed = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes'], {
+    env: { MTA_UPGRADE_CRASH_AT: point },
+  });
   assert.equal(crashed.signal, 'SIGKILL', `killed at ${point}: ${crashed.stderr}`);
   const [run] = await listRuns(H, s.stateDir);
   assert.ok(run?.backupId, `the run at ${point} has its backup`);
   const rec = await readBackup(H, path.join(s.stateDir, 'backups'), run.backupId);
   const file = path.join(s.stateDir, 'backups', rec.archive.file);
   const text = revertScript({
-    runId: run.id, runDir: run.dir, toolVersion: 'test', real: (p) => underRoot(s.root, p),
-    records: await readJournal(H, run.journal), backup: { file, sha256: rec.archive.sha256, manifest: rec.manifest },
+    runId: run.id,
+    runDir: run.dir,
+    toolVersion: 'test',
+    real: (p) => underRoot(s.root, p),
+    records: await readJournal(H, run.journal),
+    backup: { file, sha256: rec.archive.sha256, manifest: rec.manifest },
   });
   const script = path.join(run.dir, 'revert.sh');
   await fs.writeFile(script, text, { mode: 0o700 });
@@ -92,7 +101,6 @@ test('revert.sh refuses a tampered archive before it changes anything', async (t
   assert.equal(needsRollback(after!), true);
 });
 
-
 test('a revert.sh killed part-way does not block the rollback for ever: rollback finishes the job', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-revert-killed-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
@@ -102,8 +110,16 @@ test('a revert.sh killed part-way does not block the rollback for ever: rollback
   // A tar that stalls: revert.sh is caught between its "started" record and the restore.
   const bin = path.join(dir, 'bin');
   await fs.mkdir(bin);
-  await fs.writeFile(path.join(bin, 'tar'), `#!/bin/sh\nsleep 30\nexec ${(await execa('sh', ['-c', 'command -v tar'])).stdout} "$@"\n`, { mode: 0o755 });
-  const child = execa('dash', [script, 'test'], { reject: false, detached: true, env: { PATH: `${bin}:${process.env['PATH']}` } });
+  await fs.writeFile(
+    path.join(bin, 'tar'),
+    `#!/bin/sh\nsleep 30\nexec ${(await execa('sh', ['-c', 'command -v tar'])).stdout} "$@"\n`,
+    { mode: 0o755 },
+  );
+  const child = execa('dash', [script, 'test'], {
+    reject: false,
+    detached: true,
+    env: { PATH: `${bin}:${process.env['PATH']}` },
+  });
   const [run] = await listRuns(H, s.stateDir);
   for (let i = 0; i < 100 && (await listRuns(H, s.stateDir))[0]!.rollback?.status !== 'started'; i++) await sleep(50);
   const started = (await listRuns(H, s.stateDir))[0]!.rollback!;
@@ -113,7 +129,10 @@ test('a revert.sh killed part-way does not block the rollback for ever: rollback
   await child;
   const rb = await cliProcess(['rollback', run!.id, '--root', s.root, '--state-dir', s.stateDir, '--yes']);
   assert.equal(rb.code, 0, rb.stdout + rb.stderr);
-  assert.match(rb.stderr, new RegExp(`revert\\.sh \\(pid ${started.pid}\\) began reverting run ${run!.id} and is gone`));
+  assert.match(
+    rb.stderr,
+    new RegExp(`revert\\.sh \\(pid ${started.pid}\\) began reverting run ${run!.id} and is gone`),
+  );
   assert.deepEqual(await state(s.root), before, 'the root is back as before the run');
   assert.equal(needsRollback((await listRuns(H, s.stateDir))[0]!), false);
 });
@@ -134,7 +153,8 @@ test('the dead-man timer reverts a run whose controller went silent, by itself, 
   const [run] = await listRuns(H, s.stateDir);
   const t0 = Date.now();
   const pid = await startTimer(runDir, run!.id, 2);
-  while (!(await fs.stat(path.join(runDir, TIMER_FILES.reverted)).catch(() => undefined)) && Date.now() - t0 < 20_000) await sleep(100);
+  while (!(await fs.stat(path.join(runDir, TIMER_FILES.reverted)).catch(() => undefined)) && Date.now() - t0 < 20_000)
+    await sleep(100);
   const took = Date.now() - t0;
   assert.ok(took >= 2000 && took < 20_000, `reverted after ${took} ms`);
   assert.deepEqual(await state(s.root), before);
@@ -167,14 +187,45 @@ test('a confirmed run is never reverted: the heartbeat keeps the timer quiet, th
 });
 
 test('a command undo journaled with a secret redacted out is not run by revert.sh: it says rollback must do it', () => {
-  const start = { seq: 1, t: 1, type: 'start', runId: 'r', plan: 'p', planFile: '/p', planHash: 'h', pid: 1, root: '', host: 'h', tool: 't' } as const;
+  const start = {
+    seq: 1,
+    t: 1,
+    type: 'start',
+    runId: 'r',
+    plan: 'p',
+    planFile: '/p',
+    planHash: 'h',
+    pid: 1,
+    root: '',
+    host: 'h',
+    tool: 't',
+  } as const;
   const records = [
     start,
-    { seq: 2, t: 2, type: 'intent', action: { step: 0, kind: 'command', action: 'run', data: { argv: ['grant', '***'], undo: ['revoke', '--password', '***'] }, redacted: true } },
-    { seq: 3, t: 3, type: 'intent', action: { step: 1, kind: 'command', action: 'run', data: { argv: ['touch', '/x'], undo: ['rm', '/x'] } } },
+    {
+      seq: 2,
+      t: 2,
+      type: 'intent',
+      action: {
+        step: 0,
+        kind: 'command',
+        action: 'run',
+        data: { argv: ['grant', '***'], undo: ['revoke', '--password', '***'] },
+        redacted: true,
+      },
+    },
+    {
+      seq: 3,
+      t: 3,
+      type: 'intent',
+      action: { step: 1, kind: 'command', action: 'run', data: { argv: ['touch', '/x'], undo: ['rm', '/x'] } },
+    },
   ] as Parameters<typeof revertScript>[0]['records'];
   const text = revertScript({ runId: 'r', runDir: '/state/runs/r', toolVersion: 'test', real: (p) => p, records });
-  assert.match(text, /cannot undo command .*run.* from sh \(its undo holds a secret\): run .*mta-upgrade rollback.* for it'; FAILED=1/);
+  assert.match(
+    text,
+    /cannot undo command .*run.* from sh \(its undo holds a secret\): run .*mta-upgrade rollback.* for it'; FAILED=1/,
+  );
   assert.doesNotMatch(text, /run_cmd revoke/);
   assert.match(text, /run_cmd rm \/x/);
 });

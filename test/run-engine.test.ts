@@ -80,7 +80,10 @@ test('a required check failing after the steps rolls back; an optional one only 
   const s = await sandbox(t);
   await fs.writeFile(
     s.plan,
-    plan(MUTATE, `  - type: command\n    argv: [/bin/sh, -c, 'exit 3']\n    required: false\n  - type: file\n    path: /etc/mail/never-there\n`),
+    plan(
+      MUTATE,
+      `  - type: command\n    argv: [/bin/sh, -c, 'exit 3']\n    required: false\n  - type: file\n    path: /etc/mail/never-there\n`,
+    ),
   );
   const before = await state(s.root);
   const r = await cli(['run', s.plan, '--root', s.root, '--yes']);
@@ -98,7 +101,10 @@ test('success: exit 0, changes kept, --json events parse, rollback undoes, a sec
   const before = await state(s.root);
   const r = await cli(['run', s.plan, '--root', s.root, '--yes', '--json']);
   assert.equal(r.code, 0, r.stdout);
-  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; state?: string });
+  const events = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; state?: string });
   assert.ok(events.some((e) => e.type === 'run' && e.state === 'ok'));
   assert.ok(events.filter((e) => e.type === 'task' && e.state === 'completed').length >= 4);
   assert.match(await fs.readFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'utf8'), /Changed=yes/);
@@ -132,10 +138,15 @@ test('Ctrl-C during a long command step: the command stops, applied work is undo
   const pidFile = path.join(s.dir, 'sleep.pid');
   await fs.writeFile(
     s.plan,
-    plan(MUTATE + `  - type: command\n    name: Long build\n    argv: ['echo $$ > ${pidFile}; exec sleep 60']\n    shell: true\n`),
+    plan(
+      MUTATE +
+        `  - type: command\n    name: Long build\n    argv: ['echo $$ > ${pidFile}; exec sleep 60']\n    shell: true\n`,
+    ),
   );
   const before = await state(s.root);
-  const child = spawn(process.execPath, [CLI, 'run', s.plan, '--root', s.root, '--yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', s.plan, '--root', s.root, '--yes'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -205,7 +216,8 @@ test('secrets named in the plan never reach the output, errors or the run log', 
   const real = await cli(['run', s.plan, '--root', s.root, '--yes']);
   const json = await cli(['run', s.plan, '--root', s.root, '--yes', '--json']);
   assert.equal(real.code, 1);
-  for (const text of [dry.stdout, dry.stderr, real.stdout, real.stderr, json.stdout]) assert.doesNotMatch(text, /hunter2/);
+  for (const text of [dry.stdout, dry.stderr, real.stdout, real.stderr, json.stdout])
+    assert.doesNotMatch(text, /hunter2/);
   const runs = path.join(s.root, 'var/lib/mta-upgrade/runs');
   for (const id of await fs.readdir(runs)) {
     assert.doesNotMatch(await fs.readFile(path.join(runs, id, 'run.log'), 'utf8'), /hunter2/);
@@ -219,7 +231,12 @@ test('rolling back an older run while a newer one stands is refused', async (t) 
   assert.equal((await cli(['run', s.plan, '--root', s.root, '--yes'])).code, 0);
   assert.equal((await cli(['run', s.plan, '--root', s.root, '--yes'])).code, 0);
   const status = await cli(['status', '--root', s.root, '--json']);
-  const ids = status.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; id?: string }).filter((e) => e.type === 'run').map((e) => e.id!);
+  const ids = status.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; id?: string })
+    .filter((e) => e.type === 'run')
+    .map((e) => e.id!);
   assert.equal(ids.length, 2);
   const r = await cli(['rollback', ids[0]!, '--root', s.root, '--yes']);
   assert.equal(r.code, 2);

@@ -31,7 +31,8 @@ test('credential shapes are redacted: URL password, mysql -p, Authorization toke
     assert.ok(!out.includes(secret), `${text} → ${out}`);
     if (shape) assert.match(out, shape);
   }
-  for (const same of ['mkdir -p /etc/mail', 'cp -pr a b', 'Basic checks passed', 'postgres://host:5432/db']) assert.equal(r(same), same);
+  for (const same of ['mkdir -p /etc/mail', 'cp -pr a b', 'Basic checks passed', 'postgres://host:5432/db'])
+    assert.equal(r(same), same);
 });
 
 test('short secrets are redacted as whole tokens only; longer ones anywhere', () => {
@@ -78,7 +79,18 @@ test('a run that prints its secrets and fails: none in journal, run.log, --json,
   await fs.writeFile(s.plan, PLAN, { mode: 0o600 });
   const secrets = ['Tok3nV4lue', 'xK9', 'OverR1de', '7q'];
   for (const json of [false, true]) {
-    const r = await cli(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--yes', '--var', 'pin=OverR1de', ...(json ? ['--json'] : [])]);
+    const r = await cli([
+      'run',
+      s.plan,
+      '--root',
+      s.root,
+      '--state-dir',
+      s.state,
+      '--yes',
+      '--var',
+      'pin=OverR1de',
+      ...(json ? ['--json'] : []),
+    ]);
     assert.equal(r.code, 1, r.stderr + r.stdout);
     // The undo (run by the failing run itself) got the real values, override included.
     assert.equal(await fs.readFile(path.join(s.root, 'undone'), 'utf8'), 'Tok3nV4lue OverR1de\n');
@@ -86,8 +98,17 @@ test('a run that prints its secrets and fails: none in journal, run.log, --json,
     const runDir = path.join(s.state, 'runs', (await fs.readdir(path.join(s.state, 'runs'))).sort().pop()!);
     const journal = await fs.readFile(path.join(runDir, 'journal.jsonl'), 'utf8');
     const log = await fs.readFile(path.join(runDir, 'run.log'), 'utf8');
-    for (const [where, text] of [['journal', journal], ['run.log', log], ['stdout', r.stdout], ['stderr', r.stderr]] as const)
-      for (const v of secrets) assert.ok(!new RegExp(`(^|[^A-Za-z0-9])${v}([^A-Za-z0-9]|$)`).test(text), `${v} in ${where} (json ${json}):\n${text}`);
+    for (const [where, text] of [
+      ['journal', journal],
+      ['run.log', log],
+      ['stdout', r.stdout],
+      ['stderr', r.stderr],
+    ] as const)
+      for (const v of secrets)
+        assert.ok(
+          !new RegExp(`(^|[^A-Za-z0-9])${v}([^A-Za-z0-9]|$)`).test(text),
+          `${v} in ${where} (json ${json}):\n${text}`,
+        );
     assert.match(log + r.stdout + r.stderr, /\*\*\*/, 'something was redacted');
     const start = JSON.parse(journal.split('\n')[0]!);
     assert.deepEqual(start.vars, {});
@@ -110,7 +131,10 @@ test('rollback in a new process resolves a redacted undo from the plan, with a s
   // Without the --var again: warned, the plan's own value used.
   await fs.rm(path.join(s.root, 'undone'));
   await fs.rm(s.state, { recursive: true });
-  assert.equal((await cli(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--yes', '--var', 'pin=Pn42'])).code, 0);
+  assert.equal(
+    (await cli(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--yes', '--var', 'pin=Pn42'])).code,
+    0,
+  );
   const rb2 = await cli(['rollback', '--root', s.root, '--state-dir', s.state, '--yes']);
   assert.equal(rb2.code, 0, rb2.stderr);
   assert.match(rb2.stderr, /the run had --var pin=… \(secret, so not journaled\)/);

@@ -12,9 +12,9 @@ const POSTED =
 
 /** The admin's file, one line per m4 statement or comment (the `dnl APPENDDEF` lines are the port's commented template). */
 const ADMIN = [
-  "dnl",
-  "dnl 0) use site.config.m4",
-  "dnl",
+  'dnl',
+  'dnl 0) use site.config.m4',
+  'dnl',
   "define(`confEBINDIR',`/usr/local/libexec')",
   "define(`confMANROOT',`/usr/local/man/cat')",
   "define(`confMANROOTMAN',`/usr/local/man/man')",
@@ -25,21 +25,21 @@ const ADMIN = [
   "define(`confHFDIR', `/usr/local/share/sendmail')",
   "APPENDDEF(`conf_sendmail_ENVDEF', `-DTCPWRAPPERS')",
   "APPENDDEF(`conf_sendmail_LIBS', `-lwrap')\"",
-  "dnl",
-  "dnl",
-  "dnl 1) use site.config.m4.ipv6",
-  "dnl",
+  'dnl',
+  'dnl',
+  'dnl 1) use site.config.m4.ipv6',
+  'dnl',
   "APPENDDEF(`conf_sendmail_ENVDEF', `-DNETINET6')",
   "APPENDDEF(`conf_libmilter_ENVDEF', `-DNETINET6')",
   "APPENDDEF(`conf_libsm_ENVDEF', `-DNETINET6')",
-  "dnl",
-  "dnl 2) use site.config.m4.tls",
-  "dnl",
+  'dnl',
+  'dnl 2) use site.config.m4.tls',
+  'dnl',
   "APPENDDEF(`conf_sendmail_ENVDEF', `-DSTARTTLS -D_FFR_TLS_EC')",
   "APPENDDEF(`conf_sendmail_LIBS', `-lssl -lcrypto')",
-  "dnl",
-  "dnl 3) use site.config.m4.sasl2",
-  "dnl",
+  'dnl',
+  'dnl 3) use site.config.m4.sasl2',
+  'dnl',
   "dnl APPENDDEF(`conf_sendmail_ENVDEF', `-I%%LOCALBASE%%/include')",
   "dnl APPENDDEF(`conf_sendmail_ENVDEF', `-DSASL=2')",
   "dnl APPENDDEF(`confLIBDIRS', `-L%%LOCALBASE%%/lib')",
@@ -48,18 +48,23 @@ const ADMIN = [
   "APPENDDEF(`conf_sendmail_ENVDEF', `-DSASL=2')",
   "APPENDDEF(`confLIBDIRS', `-L/usr/local/lib')",
   "APPENDDEF(`conf_sendmail_LIBS', `-lsasl2')",
-  "dnl",
-  "dnl 4) use site.config.m4.milter",
-  "dnl",
+  'dnl',
+  'dnl 4) use site.config.m4.milter',
+  'dnl',
   "APPENDDEF(`conf_libmilter_ENVDEF', `-DMILTER')",
   "APPENDDEF(`conf_sendmail_ENVDEF', `-DMILTER')",
-  "dnl",
+  'dnl',
 ];
 
 /** The original account's build (FreeBSD 9.3, sendmail 8.15.2) as plan features. */
 export const ORIGIN_FEATURES: Features = {
   os: 'freebsd',
-  dirs: { prefix: '/usr/local', manroot: '/usr/local/man/cat', manrootman: '/usr/local/man/man', hfdir: '/usr/local/share/sendmail' },
+  dirs: {
+    prefix: '/usr/local',
+    manroot: '/usr/local/man/cat',
+    manrootman: '/usr/local/man/man',
+    hfdir: '/usr/local/share/sendmail',
+  },
   no_statistics_install: true,
   tcpwrappers: true,
   ipv6: true,
@@ -79,12 +84,15 @@ test("generated for the original account's features = the admin's site.config.m4
   const expected = ADMIN.map((l) => l.replace(/'\)"$/, "')")).filter((l, i) => !(i === 14 && l === 'dnl'));
   assert.deepEqual(got, expected);
   // The lines the issue requires for ipv6 (sendmail alone fails to link: undefined sm_inet6_ntop).
-  for (const lib of ['sendmail', 'libsm', 'libmilter']) assert.ok(got.includes(`APPENDDEF(\`conf_${lib}_ENVDEF', \`-DNETINET6')`), lib);
+  for (const lib of ['sendmail', 'libsm', 'libmilter'])
+    assert.ok(got.includes(`APPENDDEF(\`conf_${lib}_ENVDEF', \`-DNETINET6')`), lib);
 });
 
 test('Debian 8.17.1.9: the verified Linux fragments (docs/sendmail.md), in their verified order', () => {
   const f = featuresSchema.parse({ os: 'linux', ipv6: true, tls: true, sasl2: true, milter: true });
-  const got = siteConfigM4(f, { os: 'linux', multiarch: 'x86_64-linux-gnu' }).split('\n').filter((l) => !l.startsWith('dnl'));
+  const got = siteConfigM4(f, { os: 'linux', multiarch: 'x86_64-linux-gnu' })
+    .split('\n')
+    .filter((l) => !l.startsWith('dnl'));
   assert.deepEqual(got.filter(Boolean), [
     "APPENDDEF(`confLIBSEARCHPATH', `/usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu')",
     "APPENDDEF(`confENVDEF', `-DHASFLOCK=1')",
@@ -102,7 +110,11 @@ test('Debian 8.17.1.9: the verified Linux fragments (docs/sendmail.md), in their
 });
 
 test('tls with a named OpenSSL: its include and lib dirs (as the compiler sees them) and an rpath to the live path', () => {
-  const f = featuresSchema.parse({ os: 'linux', multiarch: false, tls: { openssl_prefix: '/opt/openssl3', openssl_lib: '/opt/openssl3/lib64' } });
+  const f = featuresSchema.parse({
+    os: 'linux',
+    multiarch: false,
+    tls: { openssl_prefix: '/opt/openssl3', openssl_lib: '/opt/openssl3/lib64' },
+  });
   const text = siteConfigM4(f, { os: 'linux', real: (p) => `/sandbox${p}` });
   const lines = text.split('\n');
   const at = (s: string) => lines.indexOf(s);
@@ -110,13 +122,25 @@ test('tls with a named OpenSSL: its include and lib dirs (as the compiler sees t
   assert.ok(at("APPENDDEF(`confLIBDIRS', `-L/sandbox/opt/openssl3/lib64')") > 0);
   assert.ok(at("APPENDDEF(`confLDOPTS', `-Wl,-rpath=/opt/openssl3/lib64')") > 0);
   // The dirs come before -lssl so the new libssl is the one linked.
-  assert.ok(at("APPENDDEF(`confLIBDIRS', `-L/sandbox/opt/openssl3/lib64')") < at("APPENDDEF(`conf_sendmail_LIBS', `-lssl -lcrypto')"));
+  assert.ok(
+    at("APPENDDEF(`confLIBDIRS', `-L/sandbox/opt/openssl3/lib64')") <
+      at("APPENDDEF(`conf_sendmail_LIBS', `-lssl -lcrypto')"),
+  );
   assert.ok(!text.includes('LIBSEARCHPATH'), 'multiarch: false writes no multiarch lines');
 });
 
 test('dirs from prefix (port layout), free m4 lines last, empty features give an empty but valid file', () => {
-  const text = siteConfigM4(featuresSchema.parse({ dirs: { prefix: '/usr/local', libdir: '/usr/local/lib' }, m4: ["define(`confINST_DEP',`')"] }), { os: 'linux' });
-  assert.match(text, /define\(`confEBINDIR',`\/usr\/local\/libexec'\)\ndefine\(`confMANROOT',`\/usr\/local\/share\/man\/cat'\)/);
+  const text = siteConfigM4(
+    featuresSchema.parse({
+      dirs: { prefix: '/usr/local', libdir: '/usr/local/lib' },
+      m4: ["define(`confINST_DEP',`')"],
+    }),
+    { os: 'linux' },
+  );
+  assert.match(
+    text,
+    /define\(`confEBINDIR',`\/usr\/local\/libexec'\)\ndefine\(`confMANROOT',`\/usr\/local\/share\/man\/cat'\)/,
+  );
   assert.match(text, /define\(`confLIBDIR',`\/usr\/local\/lib'\)/);
   assert.ok(text.trimEnd().endsWith("define(`confINST_DEP',`')\ndnl"));
   assert.equal(siteConfigM4(featuresSchema.parse({}), { os: 'linux' }), 'dnl\n');

@@ -23,8 +23,22 @@ test('parseDest: user, host, port, ssh:// and IPv6 in brackets; option-like host
   assert.deepEqual(parseDest('root@[2001:db8::1]:2222'), { user: 'root', host: '2001:db8::1', port: 2222 });
   assert.deepEqual(parseDest('[::1]'), { user: undefined, host: '::1', port: undefined });
   assert.equal(destLabel(parseDest('root@[::1]')), 'root@[::1]:22');
-  for (const bad of ['-oProxyCommand=x', 'root@-x', 'host:0', 'host:99999', 'http://h', '2001:db8::1', 'a b', 'h/path', '[::1']) {
-    assert.throws(() => parseDest(bad), (e: Error & { kind?: string }) => e.kind === 'usage', bad);
+  for (const bad of [
+    '-oProxyCommand=x',
+    'root@-x',
+    'host:0',
+    'host:99999',
+    'http://h',
+    '2001:db8::1',
+    'a b',
+    'h/path',
+    '[::1',
+  ]) {
+    assert.throws(
+      () => parseDest(bad),
+      (e: Error & { kind?: string }) => e.kind === 'usage',
+      bad,
+    );
   }
 });
 
@@ -34,9 +48,14 @@ else {
   const sshd: TestSshd = await startSshd({ userland: 'gnu' });
   const bsd: TestSshd = await startSshd({ userland: 'freebsd' });
   after(async () => (await sshd.stop(), await bsd.stop()));
-  const conf = (s: TestSshd, extra: Partial<{ sshOptions: string[]; identity: string }> = {}) =>
-    ({ dest: s.dest, identity: s.identity, sshOptions: s.sshOptions, ...extra });
-  const open = (s: TestSshd) => SshHost.open({ host: s.dest, identity: s.identity, sshOptions: s.sshOptions, root: '', dryRun: false });
+  const conf = (s: TestSshd, extra: Partial<{ sshOptions: string[]; identity: string }> = {}) => ({
+    dest: s.dest,
+    identity: s.identity,
+    sshOptions: s.sshOptions,
+    ...extra,
+  });
+  const open = (s: TestSshd) =>
+    SshHost.open({ host: s.dest, identity: s.identity, sshOptions: s.sshOptions, root: '', dryRun: false });
 
   test('the persistent shell frames binary replies, keeps stderr apart, reports statuses, answers in order', async () => {
     const conn = await SshConnection.open(conf(sshd));
@@ -49,9 +68,17 @@ else {
       const big = await sh.run('head -c 3000000 /dev/zero | tr "\\000" "\\377"');
       assert.equal(big.stdout.length, 3_000_000);
       assert.ok(big.stdout.every((b) => b === 0xff));
-      const many = await Promise.all(Array.from({ length: 50 }, (_, i) => sh.run(`echo ${i}; echo e${i} >&2; return ${i % 7}`)));
-      many.forEach((m, i) => assert.deepEqual([m.stdout.toString(), m.stderr.toString(), m.status], [`${i}\n`, `e${i}\n`, i % 7]));
-      assert.equal((await sh.run('cat; echo after')).stdout.toString(), 'after\n', 'a request reads /dev/null, not the protocol');
+      const many = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => sh.run(`echo ${i}; echo e${i} >&2; return ${i % 7}`)),
+      );
+      many.forEach((m, i) =>
+        assert.deepEqual([m.stdout.toString(), m.stderr.toString(), m.status], [`${i}\n`, `e${i}\n`, i % 7]),
+      );
+      assert.equal(
+        (await sh.run('cat; echo after')).stdout.toString(),
+        'after\n',
+        'a request reads /dev/null, not the protocol',
+      );
     } finally {
       await sh.close();
       await conn.close();
@@ -61,12 +88,19 @@ else {
   test('an unknown host key is refused, saying how to check and add it', async () => {
     const empty = path.join(path.dirname(sshd.knownHosts), 'empty_known_hosts');
     fs.writeFileSync(empty, '');
-    await assert.rejects(SshConnection.open(conf(sshd, { sshOptions: [`UserKnownHostsFile=${empty}`, 'GlobalKnownHostsFile=/dev/null', 'IdentitiesOnly=yes'] })), (e: Error & { kind?: string; details?: string[] }) => {
-      assert.equal(e.kind, 'refused');
-      assert.match(e.message, /host key of root@127\.0\.0\.1:\d+ is not known/);
-      assert.match(e.details!.join('\n'), new RegExp(`ssh-keyscan -p ${sshd.port} 127.0.0.1`));
-      return true;
-    });
+    await assert.rejects(
+      SshConnection.open(
+        conf(sshd, {
+          sshOptions: [`UserKnownHostsFile=${empty}`, 'GlobalKnownHostsFile=/dev/null', 'IdentitiesOnly=yes'],
+        }),
+      ),
+      (e: Error & { kind?: string; details?: string[] }) => {
+        assert.equal(e.kind, 'refused');
+        assert.match(e.message, /host key of root@127\.0\.0\.1:\d+ is not known/);
+        assert.match(e.details!.join('\n'), new RegExp(`ssh-keyscan -p ${sshd.port} 127.0.0.1`));
+        return true;
+      },
+    );
   });
 
   test('a changed host key is refused as a possible man in the middle, naming ssh-keygen -R', async () => {
@@ -76,17 +110,28 @@ else {
     const wrong = path.join(path.dirname(sshd.knownHosts), 'wrong_known_hosts');
     const [type, key] = fs.readFileSync(`${other}.pub`, 'utf8').split(' ');
     fs.writeFileSync(wrong, `[127.0.0.1]:${sshd.port} ${type} ${key}\n`);
-    await assert.rejects(SshConnection.open(conf(sshd, { sshOptions: [`UserKnownHostsFile=${wrong}`, 'GlobalKnownHostsFile=/dev/null', 'IdentitiesOnly=yes'] })), (e: Error & { kind?: string; details?: string[] }) => {
-      assert.equal(e.kind, 'refused');
-      assert.match(e.message, /does not match the one in known_hosts/);
-      assert.match(e.details!.join('\n'), /ssh-keygen -R '\[127\.0\.0\.1\]:\d+'/);
-      return true;
-    });
-    await assert.rejects(SshConnection.open(conf(sshd, { identity: other })), (e: Error & { kind?: string }) => {
-      assert.equal(e.kind, 'refused');
-      assert.match(e.message, /SSH authentication to root@127\.0\.0\.1:\d+ failed/);
-      return true;
-    }, 'a key the server does not know: authentication refused, no password prompt');
+    await assert.rejects(
+      SshConnection.open(
+        conf(sshd, {
+          sshOptions: [`UserKnownHostsFile=${wrong}`, 'GlobalKnownHostsFile=/dev/null', 'IdentitiesOnly=yes'],
+        }),
+      ),
+      (e: Error & { kind?: string; details?: string[] }) => {
+        assert.equal(e.kind, 'refused');
+        assert.match(e.message, /does not match the one in known_hosts/);
+        assert.match(e.details!.join('\n'), /ssh-keygen -R '\[127\.0\.0\.1\]:\d+'/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      SshConnection.open(conf(sshd, { identity: other })),
+      (e: Error & { kind?: string }) => {
+        assert.equal(e.kind, 'refused');
+        assert.match(e.message, /SSH authentication to root@127\.0\.0\.1:\d+ failed/);
+        return true;
+      },
+      'a key the server does not know: authentication refused, no password prompt',
+    );
     await assert.rejects(SshConnection.open(conf(sshd, { sshOptions: ['StrictHostKeyChecking=no'] })), /not allowed/);
   });
 
@@ -116,13 +161,25 @@ else {
   test('exec: argv quoted for sh, cwd, env, input, stdout and stderr apart, exit codes, dry run', async () => {
     const host = await open(sshd);
     try {
-      const r = await host.exec.run({ argv: ['sh', '-c', 'pwd; printf "%s|" "$X" "$1"; cat; echo err >&2; exit 4', 'x', "it's $HOME `x`"], cwd: '/', env: { X: 'a b' }, input: 'in\n', mutates: false });
+      const r = await host.exec.run({
+        argv: ['sh', '-c', 'pwd; printf "%s|" "$X" "$1"; cat; echo err >&2; exit 4', 'x', "it's $HOME `x`"],
+        cwd: '/',
+        env: { X: 'a b' },
+        input: 'in\n',
+        mutates: false,
+      });
       assert.equal(r.stdout, `/\na b|it's $HOME \`x\`|in\n`);
       assert.equal(r.stderr, 'err\n');
       assert.equal(r.exitCode, 4);
       assert.equal(r.ok, false);
       assert.equal((await host.exec.run({ argv: ['no-such-tool-here'], mutates: false })).exitCode, 127);
-      const dry = await SshHost.open({ host: sshd.dest, identity: sshd.identity, sshOptions: sshd.sshOptions, root: '', dryRun: true });
+      const dry = await SshHost.open({
+        host: sshd.dest,
+        identity: sshd.identity,
+        sshOptions: sshd.sshOptions,
+        root: '',
+        dryRun: true,
+      });
       const s = await dry.exec.run({ argv: ['touch', `${sshd.targetRoot}/dry`], mutates: true });
       assert.equal(s.skipped, true);
       assert.equal(await dry.lstat(`${sshd.targetRoot}/dry`), undefined);
@@ -137,11 +194,19 @@ else {
     try {
       let ref: import('../src/host/types.js').ProcessRef | undefined;
       const t0 = performance.now();
-      const r = await host.exec.run({ argv: ['sh', '-c', 'sleep 30 & sleep 30; wait'], timeoutMs: 500, mutates: true, onStart: (p) => void (ref = p) });
+      const r = await host.exec.run({
+        argv: ['sh', '-c', 'sleep 30 & sleep 30; wait'],
+        timeoutMs: 500,
+        mutates: true,
+        onStart: (p) => void (ref = p),
+      });
       assert.equal(r.timedOut, true);
       assert.ok(performance.now() - t0 < 10_000);
       assert.equal(await host.processAlive(ref!), false);
-      const left = await host.exec.run({ argv: ['sh', '-c', `ps -o pgid=,stat=,pid= -e | awk '$1 == ${ref!.pgid} && $2 !~ /^Z/'`], mutates: false });
+      const left = await host.exec.run({
+        argv: ['sh', '-c', `ps -o pgid=,stat=,pid= -e | awk '$1 == ${ref!.pgid} && $2 !~ /^Z/'`],
+        mutates: false,
+      });
       assert.equal(left.stdout.trim(), '', 'nothing of the group is left (zombies aside)');
     } finally {
       await host.close();
@@ -155,9 +220,15 @@ else {
       try {
         await host.mkdir(`${d}/etc/mail`, { mode: 0o755, recursive: true });
         await host.writeFileAtomic(`${d}/etc/mail/sendmail.cf`, 'cf\n', { mode: 0o644, uid: 25, gid: 25 });
-        await host.writeFileAtomic(Buffer.concat([Buffer.from(`${d}/etc/mail/j`), Buffer.from([0xff])]), 'j', { mode: 0o600 });
+        await host.writeFileAtomic(Buffer.concat([Buffer.from(`${d}/etc/mail/j`), Buffer.from([0xff])]), 'j', {
+          mode: 0o600,
+        });
         await host.writeFileAtomic(`${d}/etc/mail/not-asked`, 'n', { mode: 0o600 });
-        const names = [Buffer.from('etc/mail'), Buffer.from('etc/mail/sendmail.cf'), Buffer.from([...Buffer.from('etc/mail/j'), 0xff])];
+        const names = [
+          Buffer.from('etc/mail'),
+          Buffer.from('etc/mail/sendmail.cf'),
+          Buffer.from([...Buffer.from('etc/mail/j'), 0xff]),
+        ];
         const chunks: Buffer[] = [];
         for await (const c of host.tarOut(d, names)) chunks.push(c as Buffer);
         const tarFile = path.join(path.dirname(s.knownHosts), `out-${s.userland}.tar`);
@@ -176,19 +247,32 @@ else {
 
 if (!skip) {
   test('--become sudo: a password prompt is refused naming the sudoers line; with it, commands run as root', async (t) => {
-    if (!fs.existsSync('/usr/bin/sudo') || !fs.existsSync('/etc/sudoers.d')) return t.skip('sudo is not installed (Debian: sudo)');
+    if (!fs.existsSync('/usr/bin/sudo') || !fs.existsSync('/etc/sudoers.d'))
+      return t.skip('sudo is not installed (Debian: sudo)');
     const s = await startSshd({ userland: 'gnu' });
     try {
-      const o = { host: `${s.plainUser}@127.0.0.1:${s.port}`, identity: s.identity, sshOptions: s.sshOptions, root: '', dryRun: false };
+      const o = {
+        host: `${s.plainUser}@127.0.0.1:${s.port}`,
+        identity: s.identity,
+        sshOptions: s.sshOptions,
+        root: '',
+        dryRun: false,
+      };
       const plain = await SshHost.open(o);
       assert.equal((await plain.exec.run({ argv: ['id', '-u'], mutates: false })).stdout, `${MTA_UID}\n`);
       await plain.close();
-      await assert.rejects(SshHost.open({ ...o, become: 'sudo' }), (e: Error & { kind?: string; details?: string[] }) => {
-        assert.equal(e.kind, 'refused');
-        assert.match(e.message, /sudo on mta@127\.0\.0\.1:\d+ wants a password for mta; mta-upgrade runs sudo -n only/);
-        assert.match(e.details!.join('\n'), /mta ALL=\(root\) NOPASSWD: \/bin\/sh/);
-        return true;
-      });
+      await assert.rejects(
+        SshHost.open({ ...o, become: 'sudo' }),
+        (e: Error & { kind?: string; details?: string[] }) => {
+          assert.equal(e.kind, 'refused');
+          assert.match(
+            e.message,
+            /sudo on mta@127\.0\.0\.1:\d+ wants a password for mta; mta-upgrade runs sudo -n only/,
+          );
+          assert.match(e.details!.join('\n'), /mta ALL=\(root\) NOPASSWD: \/bin\/sh/);
+          return true;
+        },
+      );
       fs.writeFileSync(path.join(s.sudoersDir, 'mta-upgrade'), 'mta ALL=(root) NOPASSWD: /bin/sh\n', { mode: 0o440 });
       const root = await SshHost.open({ ...o, become: 'sudo' });
       try {

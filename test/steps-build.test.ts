@@ -31,12 +31,20 @@ test('configure: dry run shows the file and a diff, writes nothing; apply saves 
   const lines = await configureStep.describe(step, dry.ctx);
   assert.equal(lines[0], `would write ${target}:`);
   assert.ok(lines.includes("  APPENDDEF(`conf_libsm_ENVDEF', `-DNETINET6')"));
-  assert.ok(lines.includes('-dnl old') && lines.includes(" APPENDDEF(`conf_sendmail_ENVDEF', `-DNETINET6')") && lines.includes("+APPENDDEF(`confENVDEF', `-DHASFLOCK=1')"), lines.join('\n'));
+  assert.ok(
+    lines.includes('-dnl old') &&
+      lines.includes(" APPENDDEF(`conf_sendmail_ENVDEF', `-DNETINET6')") &&
+      lines.includes("+APPENDDEF(`confENVDEF', `-DHASFLOCK=1')"),
+    lines.join('\n'),
+  );
   await configureStep.apply(step, dry.ctx); // the engine describes in a dry run; apply would not write either
   assert.match(await readFile(target, 'utf8'), /^dnl old\n/);
   assert.deepEqual(await readdir(path.dirname(target)), ['site.config.m4'], 'no temp file either');
   const early = await makeStepContext({ root: '/', dryRun: true });
-  assert.match((await configureStep.describe(step, early.ctx))[0]!, /source tree not unpacked yet \(dry run\): would write <source.dir>\/devtools\/Site\/site.config.m4/);
+  assert.match(
+    (await configureStep.describe(step, early.ctx))[0]!,
+    /source tree not unpacked yet \(dry run\): would write <source.dir>\/devtools\/Site\/site.config.m4/,
+  );
 
   const t = await makeStepContext({ root: '/', handover: { sourceDir: tree } });
   await writeFile(target, 'dnl old\n');
@@ -59,7 +67,13 @@ test('configure: dry run shows the file and a diff, writes nothing; apply saves 
 
 /** `sendmail -d0.1 -bt` prints "Compiled with:" before reading any cf; a qualified hostname avoids a 60 s stall. */
 async function compiledWith(binary: string): Promise<string[]> {
-  const { stdout } = await run('unshare', ['-u', 'sh', '-c', 'hostname sandbox.localdomain && exec "$0" -d0.1 -bt </dev/null; true', binary]).catch((e: { stdout: string }) => e);
+  const { stdout } = await run('unshare', [
+    '-u',
+    'sh',
+    '-c',
+    'hostname sandbox.localdomain && exec "$0" -d0.1 -bt </dev/null; true',
+    binary,
+  ]).catch((e: { stdout: string }) => e);
   const m = /Compiled with:([^]*?)(?:\n\S|\n\n|$)/.exec(stdout);
   return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
 }
@@ -68,7 +82,10 @@ async function compiledWith(binary: string): Promise<string[]> {
 const BUILD_TOOLS_MISSING = await missingPrerequisites().then((m) => (m.length ? `needs ${m.join(', ')}` : undefined));
 
 async function unpack(t: TestStepContext, tarball: string): Promise<string> {
-  await sourceStep.apply(sourceSchema.parse({ type: 'source', tarball, sha256: (await sendmailSource())!.sha256 }), t.ctx);
+  await sourceStep.apply(
+    sourceSchema.parse({ type: 'source', tarball, sha256: (await sendmailSource())!.sha256 }),
+    t.ctx,
+  );
   return t.ctx.handover.sourceDir as string;
 }
 
@@ -96,12 +113,22 @@ test('source → configure → build of upstream sendmail (the release Debian se
   const obj = t.ctx.handover.buildObjDir as string;
   assert.match(path.basename(obj), /^obj\.Linux\./);
   assert.equal(t.ctx.handover.buildMilter, true);
-  assert.ok(t.reports.some((l) => l.startsWith(`Including ${siteConfig}`)), 'Build took our site config');
-  assert.ok(t.execLog.some((l) => l === `$ (cd ${dir} && sh ./Build -c -f ${siteConfig})`), 'the command is in the run log');
+  assert.ok(
+    t.reports.some((l) => l.startsWith(`Including ${siteConfig}`)),
+    'Build took our site config',
+  );
+  assert.ok(
+    t.execLog.some((l) => l === `$ (cd ${dir} && sh ./Build -c -f ${siteConfig})`),
+    'the command is in the run log',
+  );
   await stat(path.join(obj, 'libmilter/libmilter.a'));
   const flags = await compiledWith(path.join(obj, 'sendmail/sendmail'));
-  for (const f of ['STARTTLS', 'MILTER', 'NETINET6', 'SASLv2', 'USERDB']) assert.ok(flags.includes(f), `${f} in ${flags.join(' ')}`);
-  assert.ok(flags.some((f) => /^NEWDB=/.test(f)), `NEWDB in ${flags.join(' ')}`);
+  for (const f of ['STARTTLS', 'MILTER', 'NETINET6', 'SASLv2', 'USERDB'])
+    assert.ok(flags.includes(f), `${f} in ${flags.join(' ')}`);
+  assert.ok(
+    flags.some((f) => /^NEWDB=/.test(f)),
+    `NEWDB in ${flags.join(' ')}`,
+  );
 
   // Rebuild in the same tree: -c makes it work despite the existing obj dir (plain -f would fail).
   const again = await makeStepContext({ root: '/', handover: { sourceDir: dir, siteConfig: siteConfig } });
@@ -125,7 +152,10 @@ test('known pitfall kept encoded: -DNETINET6 for sendmail alone fails to link (u
   await unpack(t, tarball);
   const features = { os: 'linux', ipv6: false, m4: ["APPENDDEF(`conf_sendmail_ENVDEF', `-DNETINET6')"] };
   await configureStep.apply(configureSchema.parse({ type: 'configure', features }), t.ctx);
-  const err = await buildStep.apply(buildSchema.parse({ type: 'build' }), t.ctx).then(() => undefined, (e: unknown) => e);
+  const err = await buildStep.apply(buildSchema.parse({ type: 'build' }), t.ctx).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(isMtaError(err) && err.kind === 'failed', String(err));
   assert.match(err.details.join('\n'), /sm_inet6_ntop/);
   await t.undoAll([sourceStep, configureStep, buildStep]);

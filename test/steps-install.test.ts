@@ -17,15 +17,29 @@ import { makeStepContext, makeUndoContext, undoJournal, type StepContextOptions 
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURE = path.resolve(here, '../../test/fixtures/fake-sendmail-src');
-const ROOT_GROUP = (await readFile('/etc/group', 'utf8')).split('\n').find((l) => l.split(':')[2] === '0')!.split(':')[0]!;
+const ROOT_GROUP = (await readFile('/etc/group', 'utf8'))
+  .split('\n')
+  .find((l) => l.split(':')[2] === '0')!
+  .split(':')[0]!;
 const MAKE_ARGS = [`GBINGRP=${ROOT_GROUP}`, 'MSPQOWN=root', 'UBINOWN=bin', 'UBINGRP=bin'];
-const BINARIES = ['/usr/sbin/sendmail', '/usr/sbin/mail.local', '/usr/sbin/smrsh', '/usr/bin/rmail', '/usr/bin/mailq', '/usr/bin/newaliases', '/usr/lib/libmilter.a'];
+const BINARIES = [
+  '/usr/sbin/sendmail',
+  '/usr/sbin/mail.local',
+  '/usr/sbin/smrsh',
+  '/usr/bin/rmail',
+  '/usr/bin/mailq',
+  '/usr/bin/newaliases',
+  '/usr/lib/libmilter.a',
+];
 const CONFIGS = ['/etc/mail/submit.cf'];
-const STEP = (extra: Partial<InstallStep> = {}) => installSchema.parse({ type: 'install', make_args: MAKE_ARGS, ...extra });
+const STEP = (extra: Partial<InstallStep> = {}) =>
+  installSchema.parse({ type: 'install', make_args: MAKE_ARGS, ...extra });
 
 /** path → type, mode, owner, sha256 or link: byte-identical and same metadata means equal lines. */
 async function snapshot(root: string): Promise<string[]> {
-  return (await walkStage(new LocalHost({ root: '/', dryRun: false }), root)).map((e) => `${e.path} ${e.type} ${e.mode.toString(8)} ${e.uid}:${e.gid} ${e.sha256 ?? e.link ?? ''}`);
+  return (await walkStage(new LocalHost({ root: '/', dryRun: false }), root)).map(
+    (e) => `${e.path} ${e.type} ${e.mode.toString(8)} ${e.uid}:${e.gid} ${e.sha256 ?? e.link ?? ''}`,
+  );
 }
 
 function sh(cwd: string, args: string[], env: Record<string, string> = {}) {
@@ -43,11 +57,16 @@ async function fixture(opts: StepContextOptions & { smmsp?: boolean } = {}) {
   if (opts.root === undefined) {
     const accounts = opts.smmsp === false ? '' : 'smmsp:*:25:25::/nonexistent:/usr/sbin/nologin\n';
     await mkdir(path.join(t.root, 'etc/mail'), { recursive: true });
-    await writeFile(path.join(t.root, 'etc/passwd'), `root:x:0:0::/root:/bin/sh\nbin:x:2:2::/bin:/usr/sbin/nologin\n${accounts}`);
+    await writeFile(
+      path.join(t.root, 'etc/passwd'),
+      `root:x:0:0::/root:/bin/sh\nbin:x:2:2::/bin:/usr/sbin/nologin\n${accounts}`,
+    );
     await writeFile(path.join(t.root, 'etc/group'), `${ROOT_GROUP}:x:0:\nbin:x:2:\n${accounts ? 'smmsp:*:25:\n' : ''}`);
-    for (const d of ['usr/sbin', 'usr/bin', 'usr/lib', 'usr/include']) await mkdir(path.join(t.root, d), { recursive: true });
+    for (const d of ['usr/sbin', 'usr/bin', 'usr/lib', 'usr/include'])
+      await mkdir(path.join(t.root, d), { recursive: true });
     sh(src, ['install', `DESTDIR=${t.root}`, ...MAKE_ARGS], { FAKE_VERSION: '8.17.1' });
-    for (const d of ['mail.local', 'rmail']) sh(path.join(src, d), ['force-install', `DESTDIR=${t.root}`, ...MAKE_ARGS], { FAKE_VERSION: '8.17.1' });
+    for (const d of ['mail.local', 'rmail'])
+      sh(path.join(src, d), ['force-install', `DESTDIR=${t.root}`, ...MAKE_ARGS], { FAKE_VERSION: '8.17.1' });
     await rm(path.join(t.root, 'usr/lib'), { recursive: true });
     await rm(path.join(t.root, 'usr/include'), { recursive: true });
     await rm(path.join(t.root, 'usr/bin/hoststat')); // a new symlink: must be swapped after sendmail
@@ -61,9 +80,20 @@ const intents = async (t: { readJournal(): Promise<{ t: string; action?: string;
 
 // ---- child process roles for the crash test: apply until MTA_UPGRADE_CRASH_AT kills us, then undo afresh ----
 if (process.env.MTA_TEST_CHILD) {
-  const c = JSON.parse(process.env.MTA_TEST_CHILD_CONF!) as { root: string; stateDir: string; runId: string; src: string };
+  const c = JSON.parse(process.env.MTA_TEST_CHILD_CONF!) as {
+    root: string;
+    stateDir: string;
+    runId: string;
+    src: string;
+  };
   if (process.env.MTA_TEST_CHILD === 'apply') {
-    const t = await makeStepContext({ root: c.root, stateDir: c.stateDir, runId: c.runId, plan: { binaries: BINARIES, configs: CONFIGS }, handover: { sourceDir: c.src, buildMilter: true } });
+    const t = await makeStepContext({
+      root: c.root,
+      stateDir: c.stateDir,
+      runId: c.runId,
+      plan: { binaries: BINARIES, configs: CONFIGS },
+      handover: { sourceDir: c.src, buildMilter: true },
+    });
     await installStep.apply(STEP(), t.ctx);
   } else {
     const lines = await undoJournal(path.join(c.stateDir, 'journal.jsonl'), [installStep], makeUndoContext(c));
@@ -86,7 +116,12 @@ if (process.env.MTA_TEST_CHILD) {
     await installStep.apply(STEP(), t.ctx);
     const text = lines.join('\n');
     assert.match(text, /^owners: ok: user root: uid 0/m);
-    assert.match(text, new RegExp(`run: \\(cd ${t.src} && sh ./Build GBINGRP=${ROOT_GROUP} MSPQOWN=root UBINOWN=bin UBINGRP=bin install DESTDIR=\\S+/stage\\)`));
+    assert.match(
+      text,
+      new RegExp(
+        `run: \\(cd ${t.src} && sh ./Build GBINGRP=${ROOT_GROUP} MSPQOWN=root UBINOWN=bin UBINGRP=bin install DESTDIR=\\S+/stage\\)`,
+      ),
+    );
     assert.match(text, /run: \(cd \S+\/mail.local && sh .\/Build .* force-install DESTDIR=/);
     assert.match(text, /run: \(cd \S+\/rmail && .* force-install/);
     assert.match(text, /run: \(cd \S+\/libmilter && .* install DESTDIR=/);
@@ -104,8 +139,14 @@ if (process.env.MTA_TEST_CHILD) {
     const t = await fixture({ smmsp: false });
     const before = await snapshot(t.root);
     const step = installSchema.parse({ type: 'install' }); // default owners smmsp/smmsp
-    assert.match((await installStep.describe(step, t.ctx))[0]!, /MISSING, install would stop here.*user smmsp: MISSING/);
-    await assert.rejects(installStep.apply(step, t.ctx), (e) => isMtaError(e) && e.kind === 'failed' && /owner accounts missing/.test(e.message));
+    assert.match(
+      (await installStep.describe(step, t.ctx))[0]!,
+      /MISSING, install would stop here.*user smmsp: MISSING/,
+    );
+    await assert.rejects(
+      installStep.apply(step, t.ctx),
+      (e) => isMtaError(e) && e.kind === 'failed' && /owner accounts missing/.test(e.message),
+    );
     assert.deepEqual(await snapshot(t.root), before);
     assert.deepEqual(t.execLog, []);
     assert.deepEqual(await readdir(t.ctx.workDir), []);
@@ -120,7 +161,10 @@ if (process.env.MTA_TEST_CHILD) {
     assert.deepEqual(await snapshot(t.root), before, 'staging touches nothing live');
 
     const preview = (await installStep.describe(STEP(), t.ctx)).join('\n');
-    assert.match(preview, /swap changed\s+\/usr\/sbin\/sendmail: \d+ B sha256:\w{12} 2555 0:0 → \d+ B sha256:\w{12} 2555 0:0/);
+    assert.match(
+      preview,
+      /swap changed\s+\/usr\/sbin\/sendmail: \d+ B sha256:\w{12} 2555 0:0 → \d+ B sha256:\w{12} 2555 0:0/,
+    );
     assert.match(preview, /swap new\s+\/usr\/lib\/libmilter.a: \(absent\) → /);
     assert.match(preview, /keep changed\s+\/etc\/mail\/submit.cf/);
     assert.match(preview, /warning: \/usr\/sbin\/makemap is not listed in the plan's binaries\/configs: not backed up/);
@@ -128,15 +172,30 @@ if (process.env.MTA_TEST_CHILD) {
     assert.doesNotMatch(preview, /warning: \/usr\/sbin\/sendmail/);
 
     await installStep.apply(STEP(), t.ctx);
-    for (const p of ['/usr/sbin/sendmail', '/usr/sbin/mail.local', '/usr/bin/rmail', '/usr/lib/libmilter.a', '/usr/include/libmilter/mfapi.h']) {
+    for (const p of [
+      '/usr/sbin/sendmail',
+      '/usr/sbin/mail.local',
+      '/usr/bin/rmail',
+      '/usr/lib/libmilter.a',
+      '/usr/include/libmilter/mfapi.h',
+    ]) {
       assert.equal(await readFile(t.ctx.real(p), 'utf8'), await readFile(path.join(stage, p), 'utf8'), p);
     }
     assert.match(await readFile(t.ctx.real('/usr/sbin/sendmail'), 'utf8'), /8\.18\.1/);
-    assert.equal(await readFile(path.join(t.root, 'etc/mail/submit.cf'), 'utf8'), submitBefore, 'an existing submit.cf is never refreshed');
+    assert.equal(
+      await readFile(path.join(t.root, 'etc/mail/submit.cf'), 'utf8'),
+      submitBefore,
+      'an existing submit.cf is never refreshed',
+    );
     assert.match(await readFile(t.ctx.real(`/usr/sbin/sendmail.mta-old.${t.ctx.runId}`), 'utf8'), /8\.17\.1/);
-    const swapped = (await intents(t)).filter((r) => r.action === 'replace-file').map((r) => (r.data as { planPath: string }).planPath);
+    const swapped = (await intents(t))
+      .filter((r) => r.action === 'replace-file')
+      .map((r) => (r.data as { planPath: string }).planPath);
     assert.equal(swapped[0], '/usr/lib/libmilter.a', 'libraries first');
-    assert.ok(swapped.indexOf('/usr/sbin/sendmail') < swapped.indexOf('/usr/bin/hoststat'), 'symlinks after what they point at');
+    assert.ok(
+      swapped.indexOf('/usr/sbin/sendmail') < swapped.indexOf('/usr/bin/hoststat'),
+      'symlinks after what they point at',
+    );
     assert.equal(swapped.at(-1), '/usr/bin/hoststat');
     assert.ok(!swapped.includes('/usr/bin/mailq'), 'unchanged files are not swapped');
     const win = t.metrics.find((m) => m.name === 'swap_window')!;
@@ -147,7 +206,10 @@ if (process.env.MTA_TEST_CHILD) {
     assert.ok(t.reports.some((l) => /warning: \/usr\/sbin\/makemap is not listed/.test(l)));
 
     const lines = await t.undoAll([installStep]);
-    assert.ok(lines.includes(`restored /usr/sbin/sendmail from /usr/sbin/sendmail.mta-old.${t.ctx.runId}`), lines.join('\n'));
+    assert.ok(
+      lines.includes(`restored /usr/sbin/sendmail from /usr/sbin/sendmail.mta-old.${t.ctx.runId}`),
+      lines.join('\n'),
+    );
     assert.ok(lines.includes('removed /usr/lib/libmilter.a (absent before)'));
     assert.ok(lines.includes('removed /usr/lib/ (absent before)'));
     assert.deepEqual(await snapshot(t.root), before);
@@ -165,7 +227,9 @@ if (process.env.MTA_TEST_CHILD) {
     const sbin = t.ctx.real('/usr/sbin');
     await rename(sbin, `${sbin}.moved`);
     await symlink(outside, sbin);
-    const lines = await t.undoAll([installStep]).catch((e: Error & { details?: string[] }) => [`THROWN ${e.message} ${(e.details ?? []).join(' ')}`]);
+    const lines = await t
+      .undoAll([installStep])
+      .catch((e: Error & { details?: string[] }) => [`THROWN ${e.message} ${(e.details ?? []).join(' ')}`]);
     const text = lines.join('\n');
     assert.match(text, /\/usr\/sbin\/\w+: .*usr\/sbin is a symlink, not a directory: refusing to write/);
     assert.deepEqual(await readdir(outside), [], 'nothing was written through the link');
@@ -187,7 +251,10 @@ if (process.env.MTA_TEST_CHILD) {
       },
     });
     const before = await snapshot(t.root);
-    await assert.rejects(installStep.apply(STEP(), t.ctx), (e) => isMtaError(e) && /staged checks failed/.test(e.message));
+    await assert.rejects(
+      installStep.apply(STEP(), t.ctx),
+      (e) => isMtaError(e) && /staged checks failed/.test(e.message),
+    );
     assert.match(seen, /8\.18\.1/);
     assert.deepEqual(await snapshot(t.root), before);
     assert.deepEqual(await intents(t), []);
@@ -200,7 +267,13 @@ if (process.env.MTA_TEST_CHILD) {
     const t = await fixture({ plan });
     await mkdir(path.join(t.root, 'usr/lib'));
     const before = await snapshot(t.root);
-    await assert.rejects(installStep.apply(STEP(), t.ctx), (e) => isMtaError(e) && e.kind === 'refused' && /\/usr\/lib is a directory live but a file in the stage/.test(e.message));
+    await assert.rejects(
+      installStep.apply(STEP(), t.ctx),
+      (e) =>
+        isMtaError(e) &&
+        e.kind === 'refused' &&
+        /\/usr\/lib is a directory live but a file in the stage/.test(e.message),
+    );
     assert.deepEqual(await snapshot(t.root), before);
     assert.deepEqual(await intents(t), []);
     // with the dir named, the stage is right
@@ -214,23 +287,44 @@ if (process.env.MTA_TEST_CHILD) {
   test('only / exclude restrict the swap', async () => {
     const t = await fixture();
     await installStep.apply(STEP({ only: ['/usr/sbin/'], exclude: ['/usr/sbin/smrsh'] }), t.ctx);
-    const swapped = (await intents(t)).filter((r) => r.action === 'replace-file').map((r) => (r.data as { planPath: string }).planPath);
-    assert.ok(swapped.includes('/usr/sbin/sendmail') && swapped.every((p) => p.startsWith('/usr/sbin/')) && !swapped.includes('/usr/sbin/smrsh'), swapped.join(' '));
+    const swapped = (await intents(t))
+      .filter((r) => r.action === 'replace-file')
+      .map((r) => (r.data as { planPath: string }).planPath);
+    assert.ok(
+      swapped.includes('/usr/sbin/sendmail') &&
+        swapped.every((p) => p.startsWith('/usr/sbin/')) &&
+        !swapped.includes('/usr/sbin/smrsh'),
+      swapped.join(' '),
+    );
     await t.cleanup();
   });
 
-  for (const label of ['install:mkdir:1', 'install:intent:1', 'install:intent:4', 'install:renamed:1', 'install:renamed:2', 'install:renamed:9', 'install:renamed:14']) {
+  for (const label of [
+    'install:mkdir:1',
+    'install:intent:1',
+    'install:intent:4',
+    'install:renamed:1',
+    'install:renamed:2',
+    'install:renamed:9',
+    'install:renamed:14',
+  ]) {
     test(`crash at ${label}: undo in a fresh process restores byte-identical files`, async () => {
       const t = await fixture();
       const before = await snapshot(t.root);
       const conf = JSON.stringify({ root: t.root, stateDir: t.stateDir, runId: t.ctx.runId, src: t.src });
       const self = fileURLToPath(import.meta.url);
       const run = (role: string, crash?: string) =>
-        spawnSync(process.execPath, [self], { env: { ...process.env, MTA_TEST_CHILD: role, MTA_TEST_CHILD_CONF: conf, MTA_UPGRADE_CRASH_AT: crash ?? '' }, encoding: 'utf8' });
+        spawnSync(process.execPath, [self], {
+          env: { ...process.env, MTA_TEST_CHILD: role, MTA_TEST_CHILD_CONF: conf, MTA_UPGRADE_CRASH_AT: crash ?? '' },
+          encoding: 'utf8',
+        });
       const applied = run('apply', label);
       assert.equal(applied.signal, 'SIGKILL', `child should die at ${label}: ${applied.stderr}`);
       const journal = await t.readJournal();
-      assert.ok(journal.some((r) => r.t === 'intent'), 'intents were journaled');
+      assert.ok(
+        journal.some((r) => r.t === 'intent'),
+        'intents were journaled',
+      );
       const undone = run('undo');
       assert.equal(undone.status, 0, undone.stderr);
       assert.deepEqual(await snapshot(t.root), before, `after undo: ${undone.stdout}`);

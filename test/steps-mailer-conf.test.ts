@@ -31,7 +31,8 @@ async function fixture() {
   return t;
 }
 
-const STEP = (o: Record<string, unknown> = {}) => mailerConfSchema.parse({ type: 'mailer-conf', sendmail: '/usr/local/sbin/sendmail', ...o });
+const STEP = (o: Record<string, unknown> = {}) =>
+  mailerConfSchema.parse({ type: 'mailer-conf', sendmail: '/usr/local/sbin/sendmail', ...o });
 
 test('schema: defaults follow mailwrapper (LOCALBASE first) and the six names', () => {
   const s = STEP();
@@ -106,7 +107,10 @@ test('the LOCALBASE file is created when absent and removed by undo; an up-to-da
 
 test('refuses when the plan binary is not there (mailer.conf would point at nothing)', async () => {
   const t = await fixture();
-  await assert.rejects(mailerConfStep.apply(STEP({ sendmail: '/usr/local/sbin/nope' }), t.ctx), (e) => isMtaError(e) && /not an executable file/.test(e.message));
+  await assert.rejects(
+    mailerConfStep.apply(STEP({ sendmail: '/usr/local/sbin/nope' }), t.ctx),
+    (e) => isMtaError(e) && /not an executable file/.test(e.message),
+  );
   assert.deepEqual(await t.readJournal(), []);
   assert.deepEqual(lineDiff('a\n', 'a\n', 'x').slice(2), []);
   await t.cleanup();

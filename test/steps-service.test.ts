@@ -40,12 +40,27 @@ async function fixture() {
   const port = await freePort();
   const pidfile = path.join(t.root, 'sendmail.pid');
   await writeFile(path.join(dir, 'daemon.mjs'), DAEMON);
-  await writeFile(path.join(dir, 'start.sh'), `nohup '${process.execPath}' '${dir}/daemon.mjs' ${port} '${pidfile}' ${START_DELAY} >/dev/null 2>&1 &\n`);
+  await writeFile(
+    path.join(dir, 'start.sh'),
+    `nohup '${process.execPath}' '${dir}/daemon.mjs' ${port} '${pidfile}' ${START_DELAY} >/dev/null 2>&1 &\n`,
+  );
   await writeFile(path.join(dir, 'stop.sh'), `[ -f '${pidfile}' ] && kill "$(head -1 '${pidfile}')"\nexit 0\n`);
-  await writeFile(path.join(dir, 'restart.sh'), `sh '${dir}/stop.sh'\nwhile [ -f '${pidfile}' ]; do sleep 0.01; done\nsh '${dir}/start.sh'\n`);
+  await writeFile(
+    path.join(dir, 'restart.sh'),
+    `sh '${dir}/stop.sh'\nwhile [ -f '${pidfile}' ]; do sleep 0.01; done\nsh '${dir}/start.sh'\n`,
+  );
   const cmd = (n: string) => ['sh', path.join(dir, `${n}.sh`)];
   const step = (o: Record<string, unknown>): ServiceStep =>
-    serviceSchema.parse({ type: 'service', action: 'restart', start: cmd('start'), stop: cmd('stop'), pidfile: '/sendmail.pid', port, wait: '10s', ...o });
+    serviceSchema.parse({
+      type: 'service',
+      action: 'restart',
+      start: cmd('start'),
+      stop: cmd('stop'),
+      pidfile: '/sendmail.pid',
+      port,
+      wait: '10s',
+      ...o,
+    });
   const pid = async () => Number((await readFile(pidfile, 'utf8').catch(() => '0')).split('\n')[0]);
   const waitUp = async () => {
     for (let i = 0; i < 500 && !(await pid()); i++) await new Promise((r) => setTimeout(r, 10));
@@ -53,17 +68,42 @@ async function fixture() {
   };
   const kill = async () => {
     const p = await pid();
-    if (p) try { process.kill(p, 'SIGTERM'); } catch { /* gone */ }
+    if (p)
+      try {
+        process.kill(p, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
   };
-  return { ...t, port, pidfile, cmd, step, pid, waitUp, kill, startNow: async () => { await t.ctx.exec.run({ argv: cmd('start'), mutates: true }); return waitUp(); } };
+  return {
+    ...t,
+    port,
+    pidfile,
+    cmd,
+    step,
+    pid,
+    waitUp,
+    kill,
+    startNow: async () => {
+      await t.ctx.exec.run({ argv: cmd('start'), mutates: true });
+      return waitUp();
+    },
+  };
 }
 
 test('schema: needs a way to see the daemon and the commands its action and undo need', () => {
   assert.equal(serviceSchema.safeParse({ type: 'service', action: 'restart', restart: ['x'] }).success, false);
-  assert.equal(serviceSchema.safeParse({ type: 'service', action: 'restart', restart: ['/etc/rc.sendmail', 'restart'], port: 25 }).success, true);
+  assert.equal(
+    serviceSchema.safeParse({ type: 'service', action: 'restart', restart: ['/etc/rc.sendmail', 'restart'], port: 25 })
+      .success,
+    true,
+  );
   assert.equal(serviceSchema.safeParse({ type: 'service', action: 'restart', stop: ['x'], port: 25 }).success, false);
   assert.equal(serviceSchema.safeParse({ type: 'service', action: 'stop', stop: ['x'], port: 25 }).success, false);
-  assert.equal(serviceSchema.safeParse({ type: 'service', action: 'reload', reload: ['x'], port: 25, pid_file: '/x' }).success, false);
+  assert.equal(
+    serviceSchema.safeParse({ type: 'service', action: 'reload', reload: ['x'], port: 25, pid_file: '/x' }).success,
+    false,
+  );
 });
 
 test('dry run shows state and commands; the daemon is not touched', async (tt) => {
@@ -98,7 +138,10 @@ test('restart: new pid, port accepting, downtime reported; undo restarts again',
   assert.ok(m.value >= START_DELAY, `downtime ${m.value} ms`);
   console.log(`# downtime (restart argv): ${m.value.toFixed(1)} ms, daemon start time ${START_DELAY} ms`);
   const j = await f.readJournal();
-  assert.deepEqual(j.map((r) => r.t), ['intent', 'done']);
+  assert.deepEqual(
+    j.map((r) => r.t),
+    ['intent', 'done'],
+  );
   assert.equal(typeof f.ctx.handover.serviceSince, 'number');
   const lines = await f.undoAll([serviceStep]);
   assert.match(lines[0]!, new RegExp(`restarted \\(pid ${pid1} → \\d+\\), 127.0.0.1:${f.port} accepting`));
@@ -130,5 +173,8 @@ test('a daemon that does not come up fails within wait', async (tt) => {
   const f = await fixture();
   tt.after(async () => (await f.kill(), await f.cleanup()));
   const step = f.step({ action: 'start', start: ['true'], wait: '300ms' });
-  await assert.rejects(serviceStep.apply(step, f.ctx), (e) => isMtaError(e) && e.kind === 'failed' && /not up after 300 ms/.test(e.message));
+  await assert.rejects(
+    serviceStep.apply(step, f.ctx),
+    (e) => isMtaError(e) && e.kind === 'failed' && /not up after 300 ms/.test(e.message),
+  );
 });

@@ -41,7 +41,11 @@ function entry(name: string, body = '', o: { type?: string; link?: string; mode?
 }
 const tgz = (...entries: Buffer[]) => gzipSync(Buffer.concat([...entries, Buffer.alloc(1024)]));
 
-const GOOD = tgz(entry('demo-1.0/', '', { type: '5', mode: 0o755 }), entry('demo-1.0/Build', '#!/bin/sh\necho build\n', { mode: 0o4755 }), entry('demo-1.0/src/a.c', 'int a;\n'));
+const GOOD = tgz(
+  entry('demo-1.0/', '', { type: '5', mode: 0o755 }),
+  entry('demo-1.0/Build', '#!/bin/sh\necho build\n', { mode: 0o4755 }),
+  entry('demo-1.0/src/a.c', 'int a;\n'),
+);
 
 async function tmp(): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), 'mta-src-test-'));
@@ -63,7 +67,10 @@ test('unpacks after the sha256 matches; shared source.dir; no setuid bits; undo 
   assert.equal(await readFile(path.join(dir, 'src/a.c'), 'utf8'), 'int a;\n');
   assert.equal((await stat(path.join(dir, 'Build'))).mode & 0o7777, 0o755);
   const j = await t.readJournal();
-  assert.deepEqual(j.map((r) => r.t), ['intent', 'done']);
+  assert.deepEqual(
+    j.map((r) => r.t),
+    ['intent', 'done'],
+  );
   assert.match((await t.undoAll([sourceStep]))[0]!, /removed/);
   await assert.rejects(stat(path.join(t.ctx.workDir, 'source')));
   assert.match((await t.undoAll([sourceStep]))[0]!, /already absent/);
@@ -75,7 +82,12 @@ test('a wrong sha256 refuses before the tarball is opened', async () => {
   const d = await tmp();
   const { file } = await writeTarball(d, 'demo-1.0.tar.gz', GOOD);
   const t = await makeStepContext({ root: '/' });
-  const err = await sourceStep.apply(sourceSchema.parse({ type: 'source', tarball: file, sha256: 'a'.repeat(64) }), t.ctx).then(() => undefined, (e: unknown) => e);
+  const err = await sourceStep
+    .apply(sourceSchema.parse({ type: 'source', tarball: file, sha256: 'a'.repeat(64) }), t.ctx)
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   assert.ok(isMtaError(err) && err.kind === 'refused', String(err));
   assert.match(err.message, /sha256 is [0-9a-f]{64}, the plan says a{64}/);
   await assert.rejects(stat(path.join(t.ctx.workDir, 'source/tree')));
@@ -86,10 +98,22 @@ test('a wrong sha256 refuses before the tarball is opened', async () => {
 test('untar refuses links, escaping paths, devices, bombs and oversize; nothing is left behind', async () => {
   const d = await tmp();
   const cases: Array<[string, Buffer, RegExp, object?]> = [
-    ['symlink', tgz(entry('x/'), entry('x/etc', '', { type: '2', link: '/etc' })), /SymbolicLink refused: x\/etc -> \/etc/],
+    [
+      'symlink',
+      tgz(entry('x/'), entry('x/etc', '', { type: '2', link: '/etc' })),
+      /SymbolicLink refused: x\/etc -> \/etc/,
+    ],
     ['relative symlink out', tgz(entry('x/up', '', { type: '2', link: '../..' })), /SymbolicLink refused/],
-    ['symlink through a link', tgz(entry('x/a/'), entry('x/a/l', '', { type: '2', link: '../b/../..' })), /SymbolicLink refused: x\/a\/l -> \.\.\/b\/\.\.\/\.\./],
-    ['symlink one level too high', tgz(entry('x/a/'), entry('x/a/l', '', { type: '2', link: '../../..' })), /SymbolicLink refused/],
+    [
+      'symlink through a link',
+      tgz(entry('x/a/'), entry('x/a/l', '', { type: '2', link: '../b/../..' })),
+      /SymbolicLink refused: x\/a\/l -> \.\.\/b\/\.\.\/\.\./,
+    ],
+    [
+      'symlink one level too high',
+      tgz(entry('x/a/'), entry('x/a/l', '', { type: '2', link: '../../..' })),
+      /SymbolicLink refused/,
+    ],
     ['hardlink', tgz(entry('x/a', 'a'), entry('x/b', '', { type: '1', link: 'x/a' })), /Link refused: x\/b/],
     ['dotdot', tgz(entry('x/../../evil', 'boom')), /path with '\.\.': x\/\.\.\/\.\.\/evil/],
     ['absolute', tgz(entry('/tmp/evil-abs', 'boom')), /absolute path: \/tmp\/evil-abs/],
@@ -103,19 +127,33 @@ test('untar refuses links, escaping paths, devices, bombs and oversize; nothing 
     await assert.rejects(extractUntrusted(file, dest, limits), why, name);
     await assert.rejects(stat(dest), `${name}: no destination`);
   }
-  assert.deepEqual((await readdir(d)).filter((n) => n.startsWith('.') || n.startsWith('out-')), [], 'no staging dirs left');
+  assert.deepEqual(
+    (await readdir(d)).filter((n) => n.startsWith('.') || n.startsWith('out-')),
+    [],
+    'no staging dirs left',
+  );
   await assert.rejects(stat('/tmp/evil-abs'));
   await rm(d, { recursive: true });
 });
 
 test('untar keeps relative symlinks that stay inside the tree (upstream postfix ships them)', async () => {
   const d = await tmp();
-  const data = tgz(entry('p/'), entry('p/.indent.pro', '-kr\n'), entry('p/src/'), entry('p/src/global/'), entry('p/src/global/.indent.pro', '', { type: '2', link: '../../.indent.pro' }));
+  const data = tgz(
+    entry('p/'),
+    entry('p/.indent.pro', '-kr\n'),
+    entry('p/src/'),
+    entry('p/src/global/'),
+    entry('p/src/global/.indent.pro', '', { type: '2', link: '../../.indent.pro' }),
+  );
   const { file } = await writeTarball(d, 'links.tar.gz', data);
   const dest = path.join(d, 'out');
   await extractUntrusted(file, dest);
   assert.equal(await readlink(path.join(dest, 'p/src/global/.indent.pro')), '../../.indent.pro');
-  assert.equal(await readFile(path.join(dest, 'p/src/global/.indent.pro'), 'utf8'), '-kr\n', 'the link resolves inside the tree');
+  assert.equal(
+    await readFile(path.join(dest, 'p/src/global/.indent.pro'), 'utf8'),
+    '-kr\n',
+    'the link resolves inside the tree',
+  );
   await rm(d, { recursive: true });
 });
 
@@ -126,19 +164,43 @@ test('dry run: says what would be fetched and checked, checks a local tarball re
   const local = await sourceStep.describe(sourceSchema.parse({ type: 'source', tarball: file, sha256 }), t.ctx);
   assert.match(local[0]!, /sha256 matches the plan/);
   assert.match(local.at(-1)!, /would unpack into .*source\/tree/);
-  const bad = await sourceStep.describe(sourceSchema.parse({ type: 'source', tarball: file, sha256: 'b'.repeat(64) }), t.ctx);
+  const bad = await sourceStep.describe(
+    sourceSchema.parse({ type: 'source', tarball: file, sha256: 'b'.repeat(64) }),
+    t.ctx,
+  );
   assert.match(bad[0]!, /DOES NOT MATCH/);
-  const url = await sourceStep.describe(sourceSchema.parse({ type: 'source', tarball: 'https://example.invalid/demo-1.0.tar.gz', sha256, signature: 'https://example.invalid/demo-1.0.tar.gz.sig', keyring: '/etc/mta-upgrade/keys.gpg' }), t.ctx);
-  assert.match(url.join('\n'), /would fetch https:\/\/example\.invalid\/demo-1\.0\.tar\.gz to \S+\/source\/download\/demo-1\.0\.tar\.gz, then require sha256/);
-  assert.match(url.join('\n'), /would check the signature: gpgv --keyring \/etc\/mta-upgrade\/keys\.gpg --status-fd 1 \S+\.sig \S+demo-1\.0\.tar\.gz/);
+  const url = await sourceStep.describe(
+    sourceSchema.parse({
+      type: 'source',
+      tarball: 'https://example.invalid/demo-1.0.tar.gz',
+      sha256,
+      signature: 'https://example.invalid/demo-1.0.tar.gz.sig',
+      keyring: '/etc/mta-upgrade/keys.gpg',
+    }),
+    t.ctx,
+  );
+  assert.match(
+    url.join('\n'),
+    /would fetch https:\/\/example\.invalid\/demo-1\.0\.tar\.gz to \S+\/source\/download\/demo-1\.0\.tar\.gz, then require sha256/,
+  );
+  assert.match(
+    url.join('\n'),
+    /would check the signature: gpgv --keyring \/etc\/mta-upgrade\/keys\.gpg --status-fd 1 \S+\.sig \S+demo-1\.0\.tar\.gz/,
+  );
   assert.deepEqual(await readdir(t.ctx.workDir), [], 'nothing written');
-  assert.equal(sourceSchema.safeParse({ type: 'source', tarball: file, sha256, signature: file }).success, false, 'signature without keyring');
+  assert.equal(
+    sourceSchema.safeParse({ type: 'source', tarball: file, sha256, signature: file }).success,
+    false,
+    'signature without keyring',
+  );
   await t.cleanup();
   await rm(d, { recursive: true });
 });
 
 test('URL: fetched into the work dir over http, then checked and unpacked', async () => {
-  const srv = createServer((req, res) => (req.url === '/demo-1.0.tar.gz' ? res.end(GOOD) : ((res.statusCode = 404), res.end())));
+  const srv = createServer((req, res) =>
+    req.url === '/demo-1.0.tar.gz' ? res.end(GOOD) : ((res.statusCode = 404), res.end()),
+  );
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
   const d = await tmp();
@@ -148,7 +210,10 @@ test('URL: fetched into the work dir over http, then checked and unpacked', asyn
     await sourceStep.apply(sourceSchema.parse({ type: 'source', tarball: `${base}/demo-1.0.tar.gz`, sha256 }), t.ctx);
     assert.equal(t.ctx.handover.sourceTarball, path.join(t.ctx.workDir, 'source/download/demo-1.0.tar.gz'));
     const t2 = await makeStepContext({ root: '/' });
-    await assert.rejects(sourceStep.apply(sourceSchema.parse({ type: 'source', tarball: `${base}/missing.tar.gz`, sha256 }), t2.ctx), /HTTP 404/);
+    await assert.rejects(
+      sourceStep.apply(sourceSchema.parse({ type: 'source', tarball: `${base}/missing.tar.gz`, sha256 }), t2.ctx),
+      /HTTP 404/,
+    );
     await t2.cleanup();
   } finally {
     srv.close();
@@ -160,7 +225,8 @@ test('URL: fetched into the work dir over http, then checked and unpacked', asyn
 test('PGP: gpgv accepts a good detached signature from the plan keyring, refuses a bad one or an unknown key', async () => {
   const d = await tmp();
   const home = path.join(d, 'gnupg'); // a private GNUPGHOME: never the user's ~/.gnupg
-  const gpg = (...a: string[]) => run('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...a]);
+  const gpg = (...a: string[]) =>
+    run('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...a]);
   try {
     await run('mkdir', ['-m', '700', home]);
     await gpg('--quick-gen-key', 'mta-upgrade test <test@example.test>', 'ed25519', 'sign', 'never');
@@ -170,11 +236,15 @@ test('PGP: gpgv accepts a good detached signature from the plan keyring, refuses
     await writeFile(path.join(d, 'other'), 'other');
     await gpg('--output', path.join(d, 'other.sig'), '--detach-sign', path.join(d, 'other'));
     await gpg('--output', path.join(d, 'keyring.asc'), '--armor', '--export');
-    const plan = (sig: string, keyring = path.join(d, 'keyring.gpg')) => sourceSchema.parse({ type: 'source', tarball: file, sha256, signature: sig, keyring });
+    const plan = (sig: string, keyring = path.join(d, 'keyring.gpg')) =>
+      sourceSchema.parse({ type: 'source', tarball: file, sha256, signature: sig, keyring });
 
     const t = await makeStepContext({ root: '/' });
     await sourceStep.apply(plan(`${file}.sig`), t.ctx);
-    assert.ok(t.reports.some((l) => /signature good \(key [0-9A-F]{40}\)/.test(l)), t.reports.join('\n'));
+    assert.ok(
+      t.reports.some((l) => /signature good \(key [0-9A-F]{40}\)/.test(l)),
+      t.reports.join('\n'),
+    );
     const dry = await makeStepContext({ root: '/', dryRun: true });
     assert.match((await sourceStep.describe(plan(`${file}.sig`), dry.ctx)).join('\n'), /signature good/);
 
@@ -203,7 +273,8 @@ test('upstream sendmail (Debian orig tarball, the release this Debian serves): i
   await sourceStep.apply(sourceSchema.parse({ type: 'source', tarball: src.tarball, sha256: src.sha256 }), t.ctx);
   const dir = t.ctx.handover.sourceDir as string;
   assert.equal(path.basename(dir), `sendmail-${src.version}`);
-  for (const f of ['Build', 'devtools/bin/Build', 'libmilter/Build', 'sendmail/daemon.c']) await stat(path.join(dir, f));
+  for (const f of ['Build', 'devtools/bin/Build', 'libmilter/Build', 'sendmail/daemon.c'])
+    await stat(path.join(dir, f));
   await t.undoAll([sourceStep]);
   await t.cleanup();
 });

@@ -12,10 +12,16 @@ import { EXPORT_ARITY, wasmModule } from '../src/lib/tlslog/fast-tally.js';
 test("the built module's exports are the interface fast-tally.ts calls", () => {
   const mod = wasmModule();
   const exported = WebAssembly.Module.exports(mod);
-  const functions = exported.filter((e) => e.kind === 'function').map((e) => e.name).sort();
+  const functions = exported
+    .filter((e) => e.kind === 'function')
+    .map((e) => e.name)
+    .sort();
   assert.deepEqual(functions, Object.keys(EXPORT_ARITY).sort());
   // Besides functions, only the memory (the imported one, which asc also exports unless told not to).
-  assert.deepEqual(exported.filter((e) => e.kind !== 'function'), [{ name: 'memory', kind: 'memory' }]);
+  assert.deepEqual(
+    exported.filter((e) => e.kind !== 'function'),
+    [{ name: 'memory', kind: 'memory' }],
+  );
 
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
   const instance = new WebAssembly.Instance(mod, { env: { memory, stampAt: () => 0, abort: () => {} } });
@@ -26,6 +32,8 @@ test("the built module's exports are the interface fast-tally.ts calls", () => {
 });
 
 test('the module imports exactly what FastTally gives it', () => {
-  const imports = WebAssembly.Module.imports(wasmModule()).map((i) => `${i.module}.${i.name}:${i.kind}`).sort();
+  const imports = WebAssembly.Module.imports(wasmModule())
+    .map((i) => `${i.module}.${i.name}:${i.kind}`)
+    .sort();
   assert.deepEqual(imports, ['env.abort:function', 'env.memory:memory', 'env.stampAt:function']);
 });

@@ -27,7 +27,9 @@ const BEFORE = [
   'May 10 09:12:02 mx1 sendmail[11833]: u4AGBx1r011820: to=<user@aaa.bbb.ccc>, delay=00:00:03, xdelay=00:00:01, mailer=esmtp, pri=120412, relay=aaa.bbb.ccc. [192.0.2.10], dsn=4.0.0, stat=Deferred: 403 4.7.0 TLS handshake failed.',
 ];
 // Logged in the second of the restart (12:00:00.400), by the new daemon.
-const AFTER = ['May 10 12:00:00 mx1 sendmail[20001]: STARTTLS=client, relay=mx.example.org., version=TLSv1.2, verify=OK, cipher=ECDHE-RSA-AES256-GCM-SHA384, bits=256/256'];
+const AFTER = [
+  'May 10 12:00:00 mx1 sendmail[20001]: STARTTLS=client, relay=mx.example.org., version=TLSv1.2, verify=OK, cipher=ECDHE-RSA-AES256-GCM-SHA384, bits=256/256',
+];
 const RESTART = Date.UTC(2024, 4, 10, 12, 0, 0, 400);
 
 const file = path.join(tmp, 'var/log/maillog');
@@ -40,16 +42,27 @@ const check = tlsLogCheck.schema.parse({ type: 'tls-log', log: '/var/log/maillog
 const context = (extra: Partial<CheckContext>) => fileCheckContext(tmp, extra);
 
 test('from the offset recorded at the restart: only the new lines, the restart second included', async () => {
-  const r = await tlsLogCheck.run(check, context({ since: RESTART, logOffsets: { [file]: Buffer.byteLength(beforeText) } }));
+  const r = await tlsLogCheck.run(
+    check,
+    context({ since: RESTART, logOffsets: { [file]: Buffer.byteLength(beforeText) } }),
+  );
   assert.equal(r.status, 'pass', r.summary);
-  assert.match(r.summary, new RegExp(`1 TLS session\\(s\\) at TLSv1\\.2 or newer, no handshake failures since the restart \\(from byte ${Buffer.byteLength(beforeText)}\\)`));
+  assert.match(
+    r.summary,
+    new RegExp(
+      `1 TLS session\\(s\\) at TLSv1\\.2 or newer, no handshake failures since the restart \\(from byte ${Buffer.byteLength(beforeText)}\\)`,
+    ),
+  );
   assert.equal((r.data as { bytes_read: number }).bytes_read, fs.statSync(file).size - Buffer.byteLength(beforeText));
 });
 
 test('without an offset, the restart time filters (whole seconds: the session in that second is not seen)', async () => {
   const r = await tlsLogCheck.run(check, context({ since: RESTART }));
   assert.equal(r.status, 'fail');
-  assert.match(r.summary, /no TLS session at TLSv1\.2 or newer since 2024-05-10T12:00:00\.400Z \(0 session\(s\) in all\)/);
+  assert.match(
+    r.summary,
+    /no TLS session at TLSv1\.2 or newer since 2024-05-10T12:00:00\.400Z \(0 session\(s\) in all\)/,
+  );
   const earlier = await tlsLogCheck.run(check, context({ since: Date.UTC(2024, 4, 10, 9, 0, 0) }));
   assert.equal(earlier.status, 'fail');
   assert.match(earlier.summary, /1 TLS handshake failure\(s\) since 2024-05-10T09:00:00\.000Z/);
@@ -57,7 +70,10 @@ test('without an offset, the restart time filters (whole seconds: the session in
 });
 
 test('a log shorter than the offset (rotated since) is read whole, filtered by the restart time', async () => {
-  const r = await tlsLogCheck.run(check, context({ since: Date.UTC(2024, 4, 10, 9, 0, 0), logOffsets: { [file]: 1 << 30 } }));
+  const r = await tlsLogCheck.run(
+    check,
+    context({ since: Date.UTC(2024, 4, 10, 9, 0, 0), logOffsets: { [file]: 1 << 30 } }),
+  );
   assert.equal(r.status, 'fail');
   assert.match(r.summary, /1 TLS handshake failure\(s\) since 2024-05-10T09:00:00\.000Z/);
 });

@@ -20,7 +20,12 @@ test('--fail-on legacy and --fail-on failures exit 1 naming the peers; without -
   assert.match(failures.stderr, /--fail-on failures: \d+ TLS handshake failures? with \d+ peers?/);
   const both = await report(MX1, '--fail-on', 'legacy,failures', '--json');
   assert.equal(both.code, 1);
-  assert.ok(both.stdout.split('\n').filter(Boolean).some((l) => JSON.parse(l).type === 'error'));
+  assert.ok(
+    both.stdout
+      .split('\n')
+      .filter(Boolean)
+      .some((l) => JSON.parse(l).type === 'error'),
+  );
   const bad = await report(MX1, '--fail-on', 'old');
   assert.equal(bad.code, 2);
 });
@@ -29,7 +34,9 @@ test('--fail-on passes on a clean log; no recognised line is said always and fai
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-failon-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   const clean = path.join(dir, 'clean.log');
-  const lines = (await fs.readFile(MX1, 'utf8')).split('\n').filter((l) => /STARTTLS=(server|client).*version=TLSv1\.[23],/.test(l));
+  const lines = (await fs.readFile(MX1, 'utf8'))
+    .split('\n')
+    .filter((l) => /STARTTLS=(server|client).*version=TLSv1\.[23],/.test(l));
   assert.ok(lines.length > 0);
   await fs.writeFile(clean, lines.join('\n') + '\n');
   const ok = await report(clean, '--fail-on', 'legacy,failures');

@@ -22,22 +22,37 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-report-failures-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const sorted = (r: Record<string, number>) => Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-const comparable = (p: PeerStats) => ({ ...p, versions: sorted(p.versions), ciphers: sorted(p.ciphers), verify: sorted(p.verify), failureReasons: sorted(p.failureReasons) });
+const comparable = (p: PeerStats) => ({
+  ...p,
+  versions: sorted(p.versions),
+  ciphers: sorted(p.ciphers),
+  verify: sorted(p.verify),
+  failureReasons: sorted(p.failureReasons),
+});
 
 test('failure-dense log: the fast path and the plain reader report the same peers', async () => {
   const file = path.join(tmp, 'maillog');
   const gen = generateMaillog(file, 6, 50);
-  assert.ok(gen.failedStarttls * 2 >= gen.starttls, `at least half the STARTTLS lines are failures (${gen.failedStarttls} of ${gen.starttls})`);
+  assert.ok(
+    gen.failedStarttls * 2 >= gen.starttls,
+    `at least half the STARTTLS lines are failures (${gen.failedStarttls} of ${gen.starttls})`,
+  );
   const mtime = fs.statSync(file).mtimeMs;
 
   // Three threads take the split path as well (a fallback to one reader is allowed, and said); each must equal the plain reader.
   let split: { chunks: number; fallback: boolean } | undefined;
   const one = await buildReport([file], { year: 2024, parallel: { workers: 1 } });
-  const three = await buildReport([file], { year: 2024, parallel: { workers: 3, minBytes: 0, syncBytes: 512 << 10, onSplit: (s) => (split = s) } });
+  const three = await buildReport([file], {
+    year: 2024,
+    parallel: { workers: 3, minBytes: 0, syncBytes: 512 << 10, onSplit: (s) => (split = s) },
+  });
   const plain = await plainScan(fs.createReadStream(file), { year: 2024, reference: mtime });
 
   assert.ok(split && split.chunks === 3, 'the file was split');
-  assert.ok(plain.summary.failures > 1000 && plain.peers.length > 1000, `${plain.summary.failures} failures, ${plain.peers.length} peers`);
+  assert.ok(
+    plain.summary.failures > 1000 && plain.peers.length > 1000,
+    `${plain.summary.failures} failures, ${plain.peers.length} peers`,
+  );
   for (const fast of [one, three]) {
     assert.equal(fast.summary.sessions, plain.summary.sessions);
     assert.equal(fast.summary.failures, plain.summary.failures);
@@ -68,8 +83,8 @@ test('failure-dense log: the module filter gives the report of reading every lin
         // take the slot of the even one below (another live process), every 13th is not a number.
         const pid = 1000 + (Number(p) % 300);
         let tag = `${prog}[${pid}]`;
-        if (pid % 13 === 0) (tag = `${prog}[p${pid}]`), odd++;
-        else if (pid % 2 === 1) (tag = `${prog}[${pid - 1 + 65536}]`), collided++;
+        if (pid % 13 === 0) ((tag = `${prog}[p${pid}]`), odd++);
+        else if (pid % 2 === 1) ((tag = `${prog}[${pid - 1 + 65536}]`), collided++);
         // Every 5th conversation logs from a second host: the same pids, other processes.
         return `${stamp} ${Number(p) % 5 === 0 ? 'mx2' : 'mx1'} ${tag}: `;
       }),
@@ -87,7 +102,10 @@ test('failure-dense log: the module filter gives the report of reading every lin
   } finally {
     FastTally.prototype.watch = watch;
   }
-  assert.ok(filtered.summary.failures > 1000 && filtered.peers.length > 1000, `${filtered.summary.failures} failures, ${filtered.peers.length} peers`);
+  assert.ok(
+    filtered.summary.failures > 1000 && filtered.peers.length > 1000,
+    `${filtered.summary.failures} failures, ${filtered.peers.length} peers`,
+  );
   assert.equal(json(filtered), json(everyLine));
 
   const plain = await plainScan(fs.createReadStream(file), { year: 2024, reference: fs.statSync(file).mtimeMs });

@@ -33,12 +33,25 @@ const rnd = xorshift32(99991); // the same data every run
 const NOW = Date.UTC(2024, 5, 1);
 const MAY1 = Date.UTC(2024, 4, 1);
 const PREFIX = 'STARTTLS=server, relay=';
-const POSTFIX_OK = 'Anonymous TLS connection established from a.example[192.0.2.7]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)';
+const POSTFIX_OK =
+  'Anonymous TLS connection established from a.example[192.0.2.7]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)';
 
 /** Success messages that stress a hash table: equal lengths differing in one byte, prefixes, short, UTF-8. */
 function messages(n: number): string[] {
   const base = `${PREFIX}mail.example [192.0.2.1], version=TLSv1.2, verify=NO, cipher=X, bits=256/256`;
-  const out = [PREFIX, `${PREFIX}a`, `${PREFIX}ab`, `${PREFIX}abc`, `${PREFIX}abcd`, `${PREFIX}ü-host.example`, base, base.slice(0, 40), 'STARTTLS=client, relay=mx.example.', POSTFIX_OK, `Untrusted ${POSTFIX_OK.slice(10)}`];
+  const out = [
+    PREFIX,
+    `${PREFIX}a`,
+    `${PREFIX}ab`,
+    `${PREFIX}abc`,
+    `${PREFIX}abcd`,
+    `${PREFIX}ü-host.example`,
+    base,
+    base.slice(0, 40),
+    'STARTTLS=client, relay=mx.example.',
+    POSTFIX_OK,
+    `Untrusted ${POSTFIX_OK.slice(10)}`,
+  ];
   for (let i = 0; i < n; i++) {
     const b = base + 'yz!'.slice(0, i % 4); // every length mod 4, so the word loops' byte tails differ too
     const at = PREFIX.length + rnd(b.length - PREFIX.length); // the prefix makes it a success line: keep it
@@ -52,14 +65,18 @@ function messages(n: number): string[] {
 function stamp(t: number, iso: boolean): string {
   const d = new Date(t);
   const hms = d.toISOString().slice(11, 19);
-  return iso ? `${d.toISOString().slice(0, 10)}T${hms}.${String(d.getUTCMilliseconds()).padStart(3, '0')}+00:00` : `May ${String(d.getUTCDate()).padStart(2, ' ')} ${hms}`;
+  return iso
+    ? `${d.toISOString().slice(0, 10)}T${hms}.${String(d.getUTCMilliseconds()).padStart(3, '0')}+00:00`
+    : `May ${String(d.getUTCDate()).padStart(2, ' ')} ${hms}`;
 }
 
 /** A log line carrying message `msg` at time t, with the tag the message belongs to. */
-const line = (msg: string, t: number, iso = false) => `${stamp(t, iso)} mx1 ${msg.startsWith('STARTTLS') ? 'sm-mta' : 'postfix/smtpd'}[${1000 + rnd(9000)}]: ${msg}`;
+const line = (msg: string, t: number, iso = false) =>
+  `${stamp(t, iso)} mx1 ${msg.startsWith('STARTTLS') ? 'sm-mta' : 'postfix/smtpd'}[${1000 + rnd(9000)}]: ${msg}`;
 
 /** Random times in May 2024; ISO stamps keep their milliseconds, classic ones are whole seconds. */
-const randomTimes = (n: number) => Array.from({ length: n }, () => MAY1 + rnd(28 * 86400) * 1000 + (rnd(2) ? rnd(1000) : 0));
+const randomTimes = (n: number) =>
+  Array.from({ length: n }, () => MAY1 + rnd(28 * 86400) * 1000 + (rnd(2) ? rnd(1000) : 0));
 
 async function* iterate(parts: Buffer[]): AsyncGenerator<Buffer> {
   yield* parts;
@@ -68,7 +85,7 @@ async function* iterate(parts: Buffer[]): AsyncGenerator<Buffer> {
 /** buf cut into pieces of random sizes up to max (some 1-byte and empty ones). */
 function randomCuts(buf: Buffer, max: number): Buffer[] {
   const parts: Buffer[] = [];
-  for (let at = 0; at < buf.length; ) {
+  for (let at = 0; at < buf.length;) {
     const n = rnd(10) === 0 ? rnd(2) : 1 + rnd(max);
     parts.push(buf.subarray(at, at + n));
     at += n;
@@ -103,7 +120,11 @@ function reference(msgs: string[], times: number[]): [string, Entry][] {
   return [...m];
 }
 
-const contents = (table: MessageTable): [string, Entry][] => Array.from({ length: table.size }, (_, k) => [table.message(k), { count: table.count(k), first: table.first(k), last: table.last(k) }]);
+const contents = (table: MessageTable): [string, Entry][] =>
+  Array.from({ length: table.size }, (_, k) => [
+    table.message(k),
+    { count: table.count(k), first: table.first(k), last: table.last(k) },
+  ]);
 
 // Guards the table itself: every success line is counted by its bytes, with min/max times and first-seen order,
 // through rehashing, arena and order growth (thousands of near-identical messages, classic and ISO stamps, CRLF).
@@ -181,7 +202,8 @@ test('message table: more distinct messages than fit is an MtaError about "disti
   const twice = [...msgs.slice(0, 20), ...msgs.slice(0, 20)]; // repeats need no room
   const ok = await fed(twice, randomTimes(twice.length), fit);
   assert.equal(ok.tally.view().size, 20);
-  const isFull = (e: unknown) => e instanceof MtaError && e.kind === 'failed' && /distinct TLS session messages/.test(e.message);
+  const isFull = (e: unknown) =>
+    e instanceof MtaError && e.kind === 'failed' && /distinct TLS session messages/.test(e.message);
   await assert.rejects(fed(msgs.slice(0, 21), randomTimes(21), fit), isFull);
   await assert.rejects(fed(msgs, randomTimes(msgs.length), 500), isFull);
   const small = new FastTally(new ClassicYear(2024, NOW), undefined);
@@ -206,7 +228,13 @@ function bytesFile(): [string, Buffer] {
 
 test('file reader: exact bytes of any range, in order; a consumer that stops early leaves nothing running', async () => {
   const [file, data] = bytesFile();
-  const ranges = [[0, undefined], [1, data.length - 1], [4 << 20, (4 << 20) + 1], [5_000_000, 9_500_000], [data.length, undefined]] as [number, number | undefined][];
+  const ranges = [
+    [0, undefined],
+    [1, data.length - 1],
+    [4 << 20, (4 << 20) + 1],
+    [5_000_000, 9_500_000],
+    [data.length, undefined],
+  ] as [number, number | undefined][];
   for (const [start, end] of ranges) {
     const parts: Buffer[] = [];
     for await (const chunk of fileChunks(file, pair(4 << 20), start, end)) parts.push(Buffer.from(chunk)); // chunks are reused: copy
@@ -230,7 +258,11 @@ test('file reader: into caller-given buffers, it yields subarrays of them in tur
   const given: [Buffer, Buffer][] = [[Buffer.alloc(1 << 20), Buffer.alloc((1 << 20) + 100)], tally.readTargets()];
   for (const into of given) {
     const size = Math.min(into[0].length, into[1].length);
-    for (const [start, end] of [[0, undefined], [5_000_000, 9_500_000], [3, 3 + size]] as [number, number | undefined][]) {
+    for (const [start, end] of [
+      [0, undefined],
+      [5_000_000, 9_500_000],
+      [3, 3 + size],
+    ] as [number, number | undefined][]) {
       const parts: Buffer[] = [];
       let k = 0;
       for await (const chunk of fileChunks(file, into, start, end)) {
@@ -247,7 +279,8 @@ test('file reader: into caller-given buffers, it yields subarrays of them in tur
   }
 });
 
-const session = (stamp: string, n: number) => `${stamp} mx1 sm-mta[${100 + n}]: STARTTLS=server, relay=p${n % 3}.example [192.0.2.${n % 3}], version=TLSv1.2, verify=NO, cipher=X, bits=256/256`;
+const session = (stamp: string, n: number) =>
+  `${stamp} mx1 sm-mta[${100 + n}]: STARTTLS=server, relay=p${n % 3}.example [192.0.2.${n % 3}], version=TLSv1.2, verify=NO, cipher=X, bits=256/256`;
 
 // Guards the keyword search: "L"/"_" lines that are not TLS cost nothing and count nothing; "SSL_" and "tls_"
 // lines without "TLS" are still found.
@@ -314,7 +347,10 @@ const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 
 /** Every fixture log (sendmail, Postfix, ISO, RFC 5424, failures to join) plus CRLF and decoy lines. */
 function mixedLog(): string {
-  const fixtures = fs.readdirSync(FIXTURES).sort().map((f) => fs.readFileSync(path.join(FIXTURES, f), 'utf8').trimEnd());
+  const fixtures = fs
+    .readdirSync(FIXTURES)
+    .sort()
+    .map((f) => fs.readFileSync(path.join(FIXTURES, f), 'utf8').trimEnd());
   const extra = [
     `${session('May 12 08:00:00', 1)}\r`,
     'May 12 08:00:01 mx1 postfix/smtpd[77]: SSL_accept error from crlf.example[192.0.2.77]: -1\r',
@@ -338,17 +374,26 @@ test('chunk boundaries anywhere in a line give the same report as the whole log'
   assert.ok(whole.tlsLines > 40 && whole.peers.length > 15 && whole.summary.sessions > 20);
   const file = path.join(tmp, 'mixed.log');
   fs.writeFileSync(file, log);
-  assert.deepEqual(await buildReport([file], { year: 2024, now: NOW }), { ...whole, sources: [{ ...whole.sources[0]!, name: file }] });
+  assert.deepEqual(await buildReport([file], { year: 2024, now: NOW }), {
+    ...whole,
+    sources: [{ ...whole.sources[0]!, name: file }],
+  });
   // Fixed-size chunks at every phase: each line (all shorter than 400 bytes) is cut at each of its positions.
   const size = 400;
-  assert.ok(log.toString().split('\n').every((l) => l.length < size));
+  assert.ok(
+    log
+      .toString()
+      .split('\n')
+      .every((l) => l.length < size),
+  );
   for (let phase = 1; phase <= size; phase++) {
     const parts = [log.subarray(0, phase)];
     for (let at = phase; at < log.length; at += size) parts.push(log.subarray(at, at + size));
     assert.deepEqual(await report(parts), whole, `cut every ${size} bytes from ${phase}`);
   }
   assert.deepEqual(await report(Array.from(log, (_, i) => log.subarray(i, i + 1))), whole, '1-byte chunks');
-  for (let run = 0; run < 30; run++) assert.deepEqual(await report(randomCuts(log, 1 + rnd(300))), whole, `random cuts, run ${run}`);
+  for (let run = 0; run < 30; run++)
+    assert.deepEqual(await report(randomCuts(log, 1 + rnd(300))), whole, `random cuts, run ${run}`);
 
   // Over 4 MiB in one chunk (cut again in the tally's input) and 64 KiB reads of a file, at other offsets.
   const copies = Math.ceil((6 << 20) / log.length);
@@ -356,7 +401,11 @@ test('chunk boundaries anywhere in a line give the same report as the whole log'
   const bigFile = path.join(tmp, 'big.log');
   fs.writeFileSync(bigFile, big);
   const one = await report([Buffer.from(mixedLog() + '\n')]);
-  const huge = await report([big.subarray(0, 1000), big.subarray(1000, 1000 + (5 << 20)), big.subarray(1000 + (5 << 20))]);
+  const huge = await report([
+    big.subarray(0, 1000),
+    big.subarray(1000, 1000 + (5 << 20)),
+    big.subarray(1000 + (5 << 20)),
+  ]);
   assert.equal(huge.tlsLines, copies * one.tlsLines);
   assert.equal(huge.unrecognised, copies * one.unrecognised);
   const small: Buffer[] = [];
@@ -383,9 +432,25 @@ test('a line longer than 64 KiB across chunk boundaries: no crash, the other lin
   };
   same(await report([withLong]), 'whole');
   const at = withLong.indexOf(long);
-  same(await report([withLong.subarray(0, at), withLong.subarray(at, at + 30_000), withLong.subarray(at + 30_000, at + 60_000), withLong.subarray(at + 60_000)]), 'long line over 3 chunks');
-  same(await report([withLong.subarray(0, at + 10), withLong.subarray(at + 10, at + long.length - 5), withLong.subarray(at + long.length - 5)]), 'carry of MAX_LINE, then its end');
-  for (let run = 0; run < 20; run++) same(await report(randomCuts(withLong, 1 + rnd(50_000))), `random cuts, run ${run}`);
+  same(
+    await report([
+      withLong.subarray(0, at),
+      withLong.subarray(at, at + 30_000),
+      withLong.subarray(at + 30_000, at + 60_000),
+      withLong.subarray(at + 60_000),
+    ]),
+    'long line over 3 chunks',
+  );
+  same(
+    await report([
+      withLong.subarray(0, at + 10),
+      withLong.subarray(at + 10, at + long.length - 5),
+      withLong.subarray(at + long.length - 5),
+    ]),
+    'carry of MAX_LINE, then its end',
+  );
+  for (let run = 0; run < 20; run++)
+    same(await report(randomCuts(withLong, 1 + rnd(50_000))), `random cuts, run ${run}`);
   // Read from a file: the long line straddles the first 4 MiB read, carried into the other read buffer's room.
   let filler = '';
   for (let n = 0; filler.length < (4 << 20) - 30_300; n++) filler += `${session('May 12 07:00:00', n)}\n`;
@@ -403,7 +468,15 @@ test('a line longer than 64 KiB across chunk boundaries: no crash, the other lin
 // Guards tally-parse.ts's shortcut: a sendmail session's fields after the first ", version=" are parsed once per
 // distinct tail. Every entry must read exactly as parseSendmail/parsePostfix read its message, odd ones included.
 test('tally parse: the per-tail shortcut gives exactly the full parse of every message', () => {
-  const relays = ['a.example [192.0.2.1]', '', '[IPv6:2001:db8::1]', 'mx.example.org.', 'x, version=TLSv9', 'ü.example [192.0.2.2]', 'root@h.example [192.0.2.3] (may be forged)'];
+  const relays = [
+    'a.example [192.0.2.1]',
+    '',
+    '[IPv6:2001:db8::1]',
+    'mx.example.org.',
+    'x, version=TLSv9',
+    'ü.example [192.0.2.2]',
+    'root@h.example [192.0.2.3] (may be forged)',
+  ];
   const tails = [
     ', version=TLSv1.2, verify=NO, cipher=ECDHE-RSA-AES256-GCM-SHA384, bits=256/256',
     ', version=TLSv1.3, verify=OK, cipher=TLS_AES_256_GCM_SHA384, bits=256/256, extra=1',
@@ -415,8 +488,13 @@ test('tally parse: the per-tail shortcut gives exactly the full parse of every m
     '',
   ];
   const messages: string[] = [];
-  for (const side of ['server', 'client']) for (const r of relays) for (const t of tails) messages.push(`STARTTLS=${side}, relay=${r}${t}`);
-  messages.push('STARTTLS=server, error: accept failed=0, reason=x, relay=a [192.0.2.1]', POSTFIX_OK, 'STARTTLS=server, relay=');
+  for (const side of ['server', 'client'])
+    for (const r of relays) for (const t of tails) messages.push(`STARTTLS=${side}, relay=${r}${t}`);
+  messages.push(
+    'STARTTLS=server, error: accept failed=0, reason=x, relay=a [192.0.2.1]',
+    POSTFIX_OK,
+    'STARTTLS=server, relay=',
+  );
   // The table as a worker posts it: records [len, count, first, last, bytes], in order.
   const bytes = messages.map((m) => Buffer.from(m));
   const arena = Buffer.alloc(bytes.reduce((n, b) => n + 28 + b.length, 0));
@@ -434,7 +512,10 @@ test('tally parse: the per-tail shortcut gives exactly the full parse of every m
   let sessions = 0;
   messages.forEach((m, k) => {
     const rec = (m.startsWith('STARTTLS') ? parseSendmail(m) : parsePostfix(m)).record;
-    const want = rec?.type === 'session' ? { direction: rec.direction, relay: rec.relay, version: rec.version, cipher: rec.cipher, verify: rec.verify } : undefined;
+    const want =
+      rec?.type === 'session'
+        ? { direction: rec.direction, relay: rec.relay, version: rec.version, cipher: rec.cipher, verify: rec.verify }
+        : undefined;
     if (want) sessions++;
     assert.deepEqual(parse.session(k), want, m);
   });
@@ -445,8 +526,10 @@ test('tally parse: the per-tail shortcut gives exactly the full parse of every m
 // (through the joiner), any other session is counted by the tally as usual. The module applies it with its watch
 // list, JavaScript itself when the list is too long (over 32 waiting): the same report either way.
 test('while a failure waits: the next session of its process ends it, other sessions are counted; 1 or 40 waiting alike', async () => {
-  const ok = (t: string, pid: number, relay: string, version: string) => `May 10 12:00:${t} mx1 sm-mta[${pid}]: STARTTLS=server, relay=${relay}, version=${version}, verify=NO, cipher=X, bits=256/256`;
-  const fail = (pid: number) => `May 10 12:00:01 mx1 sm-mta[${pid}]: STARTTLS=server, error: accept failed=-1, reason=x, SSL_error=1, errno=0, retry=-1`;
+  const ok = (t: string, pid: number, relay: string, version: string) =>
+    `May 10 12:00:${t} mx1 sm-mta[${pid}]: STARTTLS=server, relay=${relay}, version=${version}, verify=NO, cipher=X, bits=256/256`;
+  const fail = (pid: number) =>
+    `May 10 12:00:01 mx1 sm-mta[${pid}]: STARTTLS=server, error: accept failed=-1, reason=x, SSL_error=1, errno=0, retry=-1`;
   const reports: TlsReport[] = [];
   for (const waiting of [1, 40]) {
     const lines = [
@@ -461,10 +544,17 @@ test('while a failure waits: the next session of its process ends it, other sess
     fs.writeFileSync(file, lines.join('\n') + '\n');
     const r = await buildReport([file], { year: 2024 });
     const b = r.peers.find((p) => p.name === 'b.example')!;
-    assert.deepEqual(Object.keys(b.versions), ['TLSv1.3', 'TLSv1.2'], `${waiting} waiting: counted by the tally, in first-seen order`);
+    assert.deepEqual(
+      Object.keys(b.versions),
+      ['TLSv1.3', 'TLSv1.2'],
+      `${waiting} waiting: counted by the tally, in first-seen order`,
+    );
     assert.deepEqual(b.addresses, ['192.0.2.2', '192.0.2.9']);
     assert.equal(r.peers.find((p) => p.name === 'c.example')?.sessions, 1);
-    assert.ok(!r.peers.some((p) => p.name === 'd.example'), `${waiting} waiting: the ended failure did not take a later relay`);
+    assert.ok(
+      !r.peers.some((p) => p.name === 'd.example'),
+      `${waiting} waiting: the ended failure did not take a later relay`,
+    );
     assert.equal(r.summary.failures, waiting);
     assert.equal(r.tlsLines, 3 + waiting);
     reports.push(r);

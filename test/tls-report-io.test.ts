@@ -27,7 +27,9 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const G: GlobalOptions = { yes: false, json: false, verbose: false, color: false };
 
-function captureIo(json = false): Io & { outLines: string[]; errLines: string[]; events: { type: string; data: Record<string, unknown> }[] } {
+function captureIo(
+  json = false,
+): Io & { outLines: string[]; errLines: string[]; events: { type: string; data: Record<string, unknown> }[] } {
   const outLines: string[] = [];
   const errLines: string[] = [];
   const events: { type: string; data: Record<string, unknown> }[] = [];
@@ -57,9 +59,18 @@ test('rotated gzip logs read like the plain ones; gzip is sniffed, not guessed f
   const gz = gzipTo('maillog.1.gz', 'sendmail-mx1.maillog');
   const noExt = gzipTo('maillog.2', 'sendmail-mx1.maillog');
   const r = await buildReport([gz, noExt], { year: 2024 });
-  assert.deepEqual(r.sources.map((s) => [s.compressed, s.error]), [[true, undefined], [true, undefined]]);
+  assert.deepEqual(
+    r.sources.map((s) => [s.compressed, s.error]),
+    [
+      [true, undefined],
+      [true, undefined],
+    ],
+  );
   const google = r.peers.find((p) => p.name === 'mail-yw1-f170.google.com' && p.direction === 'inbound')!;
-  assert.equal(google.sessions, 2 * plain.peers.find((p) => p.name === google.name && p.direction === 'inbound')!.sessions);
+  assert.equal(
+    google.sessions,
+    2 * plain.peers.find((p) => p.name === google.name && p.direction === 'inbound')!.sessions,
+  );
 });
 
 test('a gzip file of two members (cat a.gz b.gz) is read to the end', async () => {
@@ -113,14 +124,25 @@ test('command: readable table by default, --csv, --json, and global --json as on
 
   const csv = captureIo();
   await tlsReportCommand(files, { year: 2024, csv: true }, G, csv);
-  assert.equal(csv.outLines[0], 'direction,peer,addresses,sessions,SSLv3,TLSv1,TLSv1.1,TLSv1.2,TLSv1.3,other_versions,verify,ciphers,failures,failure_reasons,first_seen,last_seen');
-  assert.ok(csv.outLines.includes('inbound,capella2.gsfc.nasa.gov,198.51.100.25,1,0,0,0,1,0,,FAIL=1,ECDHE-RSA-AES128-GCM-SHA256=1,1,unsupported protocol=1,2024-05-10T09:12:01.000Z,2024-05-11T09:05:00.000Z'));
+  assert.equal(
+    csv.outLines[0],
+    'direction,peer,addresses,sessions,SSLv3,TLSv1,TLSv1.1,TLSv1.2,TLSv1.3,other_versions,verify,ciphers,failures,failure_reasons,first_seen,last_seen',
+  );
+  assert.ok(
+    csv.outLines.includes(
+      'inbound,capella2.gsfc.nasa.gov,198.51.100.25,1,0,0,0,1,0,,FAIL=1,ECDHE-RSA-AES128-GCM-SHA256=1,1,unsupported protocol=1,2024-05-10T09:12:01.000Z,2024-05-11T09:05:00.000Z',
+    ),
+  );
 
   const json = captureIo();
   await tlsReportCommand(files, { year: 2024, json: true }, G, json);
   const doc = JSON.parse(json.outLines.join('\n'));
   assert.equal(doc.summary.failures, 4);
-  assert.ok(doc.summary.legacyPeers.some((p: { peer: string; version: string }) => p.peer === 'old.example.com' && p.version === 'TLSv1.1'));
+  assert.ok(
+    doc.summary.legacyPeers.some(
+      (p: { peer: string; version: string }) => p.peer === 'old.example.com' && p.version === 'TLSv1.1',
+    ),
+  );
 
   const events = captureIo(true);
   await tlsReportCommand(files, { year: 2024 }, { ...G, json: true }, events);
@@ -131,10 +153,22 @@ test('command: readable table by default, --csv, --json, and global --json as on
 
 test('command errors: missing file, bad --since, --json with --csv', async () => {
   const io = captureIo();
-  await assert.rejects(tlsReportCommand([path.join(tmp, 'nope')], {}, G, io), (e: unknown) => e instanceof MtaError && e.kind === 'not-found');
-  await assert.rejects(tlsReportCommand([log('rfc5424.maillog')], { since: 'yesterday-ish' }, G, io), (e: unknown) => e instanceof MtaError && e.kind === 'usage');
-  await assert.rejects(tlsReportCommand([log('rfc5424.maillog')], { since: '2024-02-31' }, G, io), (e: unknown) => e instanceof MtaError && e.kind === 'usage');
-  await assert.rejects(tlsReportCommand([log('rfc5424.maillog')], { json: true, csv: true }, G, io), (e: unknown) => e instanceof MtaError && e.kind === 'usage');
+  await assert.rejects(
+    tlsReportCommand([path.join(tmp, 'nope')], {}, G, io),
+    (e: unknown) => e instanceof MtaError && e.kind === 'not-found',
+  );
+  await assert.rejects(
+    tlsReportCommand([log('rfc5424.maillog')], { since: 'yesterday-ish' }, G, io),
+    (e: unknown) => e instanceof MtaError && e.kind === 'usage',
+  );
+  await assert.rejects(
+    tlsReportCommand([log('rfc5424.maillog')], { since: '2024-02-31' }, G, io),
+    (e: unknown) => e instanceof MtaError && e.kind === 'usage',
+  );
+  await assert.rejects(
+    tlsReportCommand([log('rfc5424.maillog')], { json: true, csv: true }, G, io),
+    (e: unknown) => e instanceof MtaError && e.kind === 'usage',
+  );
   await assert.rejects(tlsReportCommand([], {}, G, io), (e: unknown) => e instanceof MtaError && e.kind === 'usage');
   const ok = captureIo();
   await tlsReportCommand([log('rfc5424.maillog')], { since: '2024-05-13T01:02:04Z', csv: true }, G, ok);
@@ -190,7 +224,10 @@ test('plan check tls-log: schema, failures after the restart fail, a TLSv1.2 ses
   assert.equal(strict.status, 'fail');
   assert.match(strict.summary, /no TLS session at TLSv1\.3/);
 
-  const missing = await tlsLogCheck.run(tlsLogCheck.schema.parse({ type: 'tls-log', log: '/var/log/none' }), checkContext());
+  const missing = await tlsLogCheck.run(
+    tlsLogCheck.schema.parse({ type: 'tls-log', log: '/var/log/none' }),
+    checkContext(),
+  );
   assert.equal(missing.status, 'fail');
   assert.match(missing.summary, /cannot read/);
 });

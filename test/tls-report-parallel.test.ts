@@ -35,19 +35,64 @@ function conversation(n: number, failEvery: number): [string, string][] {
   const fail = n % failEvery === 0 ? rnd(5) : -1;
   switch (fail) {
     case 0: // outbound, no relay until the to= line; the reject has none either
-      return [[sm, 'STARTTLS=client, error: connect failed=-1, reason=unsupported protocol, SSL_error=1, errno=0, retry=-1'], [sm, `STARTTLS=client: ${pid}:error:0A000102:SSL routines::unsupported protocol:ssl/x.c:1:`], [sm, `${qid}: ruleset=tls_server, arg1=SOFTWARE, relay=, reject=403 4.7.0 TLS handshake failed.`], [sm, `${qid}: to=<a@r.example>, delay=00:00:02, mailer=esmtp, relay=${mx}. [203.0.113.${i % 200}], dsn=4.0.0, stat=Deferred`]];
+      return [
+        [sm, 'STARTTLS=client, error: connect failed=-1, reason=unsupported protocol, SSL_error=1, errno=0, retry=-1'],
+        [sm, `STARTTLS=client: ${pid}:error:0A000102:SSL routines::unsupported protocol:ssl/x.c:1:`],
+        [sm, `${qid}: ruleset=tls_server, arg1=SOFTWARE, relay=, reject=403 4.7.0 TLS handshake failed.`],
+        [
+          sm,
+          `${qid}: to=<a@r.example>, delay=00:00:02, mailer=esmtp, relay=${mx}. [203.0.113.${i % 200}], dsn=4.0.0, stat=Deferred`,
+        ],
+      ];
     case 1: // the relay comes from another process through the queue id
-      return [[sm, `${qid}: ruleset=tls_server, arg1=SOFTWARE, relay=${rnd(2) ? mx : ''}, reject=403 4.7.0 TLS handshake failed.`], [`sm-mta[${Number(pid) + 50000}]`, `${qid}: to=<b@r.example>, mailer=esmtp, relay=${mx}. [203.0.113.${i % 200}], stat=Deferred`]];
+      return [
+        [
+          sm,
+          `${qid}: ruleset=tls_server, arg1=SOFTWARE, relay=${rnd(2) ? mx : ''}, reject=403 4.7.0 TLS handshake failed.`,
+        ],
+        [
+          `sm-mta[${Number(pid) + 50000}]`,
+          `${qid}: to=<b@r.example>, mailer=esmtp, relay=${mx}. [203.0.113.${i % 200}], stat=Deferred`,
+        ],
+      ];
     case 2: // inbound with relay, then OpenSSL's reason, then the same process's next session
-      return [[sm, `STARTTLS=server, error: accept failed=0, reason=wrong version number, SSL_error=1, errno=0, retry=-1, relay=${inbound}`], [sm, `STARTTLS=server: ${pid}:error:1408A10B:SSL routines:ssl3_get_record:wrong version number:s3.c:1:`], [sm, `STARTTLS=server, relay=${inbound}, ${session}`]];
+      return [
+        [
+          sm,
+          `STARTTLS=server, error: accept failed=0, reason=wrong version number, SSL_error=1, errno=0, retry=-1, relay=${inbound}`,
+        ],
+        [sm, `STARTTLS=server: ${pid}:error:1408A10B:SSL routines:ssl3_get_record:wrong version number:s3.c:1:`],
+        [sm, `STARTTLS=server, relay=${inbound}, ${session}`],
+      ];
     case 3: // Postfix: library problem first, then SSL_accept error with the peer
-      return [['postfix/smtpd[' + pid + ']', 'warning: TLS library problem: error:0A000102:SSL routines::unsupported protocol:ssl/s.c:1:'], ['postfix/smtpd[' + pid + ']', `SSL_accept error from mail${i}.s.example[198.51.100.${i % 250}]: -1`], ['postfix/smtpd[' + pid + ']', `lost connection after STARTTLS from mail${i}.s.example[198.51.100.${i % 250}]`]];
+      return [
+        [
+          'postfix/smtpd[' + pid + ']',
+          'warning: TLS library problem: error:0A000102:SSL routines::unsupported protocol:ssl/s.c:1:',
+        ],
+        ['postfix/smtpd[' + pid + ']', `SSL_accept error from mail${i}.s.example[198.51.100.${i % 250}]: -1`],
+        ['postfix/smtpd[' + pid + ']', `lost connection after STARTTLS from mail${i}.s.example[198.51.100.${i % 250}]`],
+      ];
     case 4: // not understood: counted and sampled
       return [[sm, `STARTTLS=server, frobnicated=${n}`]];
   }
-  if (rnd(3) === 0) return [[`postfix/smtpd[${pid}]`, `connect from mail${i}.s.example[198.51.100.${i % 250}]`], [`postfix/smtpd[${pid}]`, `Anonymous TLS connection established from mail${i}.s.example[198.51.100.${i % 250}]: ${VERSIONS[rnd(4)]} with cipher C${rnd(2)} (256/256 bits)`]];
-  if (rnd(2)) return [[sm, `STARTTLS=server, relay=${inbound}, ${session}`], [sm, `${qid}: from=<u@s.example>, size=${rnd(9999)}, nrcpts=1, proto=ESMTPS, relay=${inbound}`]];
-  return [[sm, `STARTTLS=client, relay=${mx}., ${session}`], [sm, `${qid}: to=<a@r.example>, mailer=esmtp, relay=${mx}. [203.0.113.${i % 200}], dsn=2.0.0, stat=Sent`]];
+  if (rnd(3) === 0)
+    return [
+      [`postfix/smtpd[${pid}]`, `connect from mail${i}.s.example[198.51.100.${i % 250}]`],
+      [
+        `postfix/smtpd[${pid}]`,
+        `Anonymous TLS connection established from mail${i}.s.example[198.51.100.${i % 250}]: ${VERSIONS[rnd(4)]} with cipher C${rnd(2)} (256/256 bits)`,
+      ],
+    ];
+  if (rnd(2))
+    return [
+      [sm, `STARTTLS=server, relay=${inbound}, ${session}`],
+      [sm, `${qid}: from=<u@s.example>, size=${rnd(9999)}, nrcpts=1, proto=ESMTPS, relay=${inbound}`],
+    ];
+  return [
+    [sm, `STARTTLS=client, relay=${mx}., ${session}`],
+    [sm, `${qid}: to=<a@r.example>, mailer=esmtp, relay=${mx}. [203.0.113.${i % 200}], dsn=2.0.0, stat=Sent`],
+  ];
 }
 
 /** About `bytes` of log; eight conversations in flight, each line from a random one of them. */
@@ -85,12 +130,22 @@ test('three workers give exactly the sequential report, failures joined across c
   for (const since of [undefined, Date.UTC(2024, 4, 10, 6)]) {
     const sequential = await buildReport([file], { year: 2024, since, parallel: { workers: 1 } });
     const splits: { chunks: number; fallback: boolean; adopted: number }[] = [];
-    const parallel = await buildReport([file], { year: 2024, since, parallel: { workers: 3, minBytes: 0, syncBytes: 1 << 20, onSplit: (s) => splits.push(s) } });
+    const parallel = await buildReport([file], {
+      year: 2024,
+      since,
+      parallel: { workers: 3, minBytes: 0, syncBytes: 1 << 20, onSplit: (s) => splits.push(s) },
+    });
     // Handed over, not read again; the messages first seen by the workers kept their workers' parse.
     assert.equal(splits.length, 1);
     assert.deepEqual({ ...splits[0], adopted: splits[0]!.adopted > 0 }, { chunks: 3, fallback: false, adopted: true });
-    assert.ok(sequential.summary.failures > 500 && sequential.unrecognised > 100, `failures ${sequential.summary.failures}`);
-    assert.ok(sequential.peers.some((p) => p.direction === 'outbound' && p.failures > 0 && p.addresses.length > 0), 'relays joined');
+    assert.ok(
+      sequential.summary.failures > 500 && sequential.unrecognised > 100,
+      `failures ${sequential.summary.failures}`,
+    );
+    assert.ok(
+      sequential.peers.some((p) => p.direction === 'outbound' && p.failures > 0 && p.addresses.length > 0),
+      'relays joined',
+    );
     same(parallel, sequential);
   }
 });
@@ -102,11 +157,18 @@ test('a failure opened long before the hand-over line expires there in both thre
   writeLog(file, 3 << 20, Number.MAX_SAFE_INTEGER);
   const text = fs.readFileSync(file, 'utf8');
   const at = text.indexOf('\n', Math.floor(text.length * 0.2)) + 1;
-  const failure = 'May 10 12:00:00 mx1 sm-mta[99999]: STARTTLS=server, error: accept failed=0, reason=x, SSL_error=1, errno=0, retry=-1, relay=q.example [192.0.2.9]\n';
+  const failure =
+    'May 10 12:00:00 mx1 sm-mta[99999]: STARTTLS=server, error: accept failed=0, reason=x, SSL_error=1, errno=0, retry=-1, relay=q.example [192.0.2.9]\n';
   fs.writeFileSync(file, text.slice(0, at) + failure + text.slice(at));
   const splits: { chunks: number; fallback: boolean }[] = [];
-  const parallel = await buildReport([file], { year: 2024, parallel: { workers: 2, minBytes: 0, syncBytes: 512 << 10, onSplit: (s) => splits.push(s) } });
-  assert.deepEqual(splits.map((s) => [s.chunks, s.fallback]), [[2, false]]);
+  const parallel = await buildReport([file], {
+    year: 2024,
+    parallel: { workers: 2, minBytes: 0, syncBytes: 512 << 10, onSplit: (s) => splits.push(s) },
+  });
+  assert.deepEqual(
+    splits.map((s) => [s.chunks, s.fallback]),
+    [[2, false]],
+  );
   same(parallel, await buildReport([file], { year: 2024, parallel: { workers: 1 } }));
   assert.ok(parallel.peers.some((p) => p.name === 'q.example' && p.failures === 1));
 });
@@ -128,8 +190,14 @@ test('a failure still open at the hand-over line that the next thread never saw:
   }
   fs.writeFileSync(file, out);
   const splits: { chunks: number; fallback: boolean }[] = [];
-  const parallel = await buildReport([file], { year: 2024, parallel: { workers: 2, minBytes: 0, syncBytes: 64 << 10, onSplit: (s) => splits.push(s) } });
-  assert.deepEqual(splits.map((s) => [s.chunks, s.fallback]), [[2, true]]);
+  const parallel = await buildReport([file], {
+    year: 2024,
+    parallel: { workers: 2, minBytes: 0, syncBytes: 64 << 10, onSplit: (s) => splits.push(s) },
+  });
+  assert.deepEqual(
+    splits.map((s) => [s.chunks, s.fallback]),
+    [[2, true]],
+  );
   same(parallel, await buildReport([file], { year: 2024, parallel: { workers: 1 } }));
   assert.ok(parallel.summary.failures > 150, `${parallel.summary.failures} failures`);
 });

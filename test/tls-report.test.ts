@@ -22,7 +22,10 @@ const log = (name: string) => path.join(LOGS, name);
 
 function peer(r: TlsReport, direction: string, name: string): PeerStats {
   const p = r.peers.find((x) => x.direction === direction && (x.name === name || (!x.name && x.addresses[0] === name)));
-  assert.ok(p, `peer ${direction} ${name} in ${r.peers.map((x) => `${x.direction}:${x.name || x.addresses[0]}`).join(', ')}`);
+  assert.ok(
+    p,
+    `peer ${direction} ${name} in ${r.peers.map((x) => `${x.direction}:${x.name || x.addresses[0]}`).join(', ')}`,
+  );
   return p;
 }
 
@@ -114,7 +117,10 @@ test('RFC 5424 lines, structured data with an escaped bracket, IPv6 peers', asyn
 });
 
 test('several files together: one peer list, both MTAs and both stamp styles', async () => {
-  const r = await buildReport([log('sendmail-mx1.maillog'), log('postfix-iso.maillog'), log('capella2-sendmail.maillog')], { year: 2024 });
+  const r = await buildReport(
+    [log('sendmail-mx1.maillog'), log('postfix-iso.maillog'), log('capella2-sendmail.maillog')],
+    { year: 2024 },
+  );
   const google = peer(r, 'inbound', 'mail-yw1-f170.google.com');
   assert.equal(google.sessions, 4);
   assert.equal(r.sources.length, 3);
@@ -127,7 +133,10 @@ test('--since drops earlier events after joining', async () => {
   const p = peer(r, 'outbound', 'aaa.bbb.ccc');
   assert.equal(p.failures, 1);
   assert.equal(p.sessions, 1);
-  assert.equal(r.peers.some((x) => x.name === 'mx2.aaa.bbb.ccc'), false);
+  assert.equal(
+    r.peers.some((x) => x.name === 'mx2.aaa.bbb.ccc'),
+    false,
+  );
 });
 
 test('lines split across chunk boundaries read the same as whole (stdin stream of 7-byte chunks)', async () => {
@@ -143,7 +152,13 @@ test('lines split across chunk boundaries read the same as whole (stdin stream o
 
 test('classic and ISO stamps: the byte fast path agrees with the string parser', () => {
   const years = new ClassicYear(2024, Date.now());
-  for (const line of ['May  9 23:58:10 mx1 sm-mta[1]: x', 'Dec 31 01:02:03 h p[2]: x', '2024-05-12T08:00:01.123456+09:00 mx2 postfix/smtpd[2101]: x', '2024-05-12T08:00:06+0900 mx2 p[3]: x', '2024-05-13T01:02:04Z mx3 p[4]: x']) {
+  for (const line of [
+    'May  9 23:58:10 mx1 sm-mta[1]: x',
+    'Dec 31 01:02:03 h p[2]: x',
+    '2024-05-12T08:00:01.123456+09:00 mx2 postfix/smtpd[2101]: x',
+    '2024-05-12T08:00:06+0900 mx2 p[3]: x',
+    '2024-05-13T01:02:04Z mx3 p[4]: x',
+  ]) {
     const parsed = parseSyslog(line, years);
     assert.ok(parsed, line);
     assert.equal(stampAt(Buffer.from(line), 0, years), parsed.time, line);
@@ -156,7 +171,10 @@ test('classic stamps take the year from the mtime, a December line in a January 
   const years = new ClassicYear(undefined, jan2025);
   assert.equal(new Date(parseSyslog('Dec 31 23:59:59 h p[1]: x', years)!.time).getFullYear(), 2024);
   assert.equal(new Date(parseSyslog('Jan  2 00:00:01 h p[1]: x', years)!.time).getFullYear(), 2025);
-  assert.equal(new Date(parseSyslog('Dec 31 23:59:59 h p[1]: x', new ClassicYear(2019, jan2025))!.time).getFullYear(), 2019);
+  assert.equal(
+    new Date(parseSyslog('Dec 31 23:59:59 h p[1]: x', new ClassicYear(2019, jan2025))!.time).getFullYear(),
+    2019,
+  );
 });
 
 test('joiner: a queue id joins a relay logged by another process; an unjoined failure is still reported', () => {

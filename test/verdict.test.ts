@@ -59,22 +59,37 @@ test('dry run: a recap, and exit 5 with every blocker (missing tarball, wrong sh
   await fs.mkdir(path.join(s.root, 'distfiles'));
   await fs.writeFile(path.join(s.root, 'distfiles/sendmail.tar.gz'), 'not the release\n');
   const source = (file: string) => `  - type: source\n    tarball: ${file}\n    sha256: ${'a'.repeat(64)}\n`;
-  await fs.writeFile(s.plan, plan(s.dir, source('/distfiles/sendmail.tar.gz') + source('/distfiles/absent.tar.gz') + INSTALL, VERSION_CHECK));
+  await fs.writeFile(
+    s.plan,
+    plan(s.dir, source('/distfiles/sendmail.tar.gz') + source('/distfiles/absent.tar.gz') + INSTALL, VERSION_CHECK),
+  );
   const before = await snapshotTree(s.dir);
   const r = await cli(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--dry-run']);
   assert.equal(r.code, 5, r.stderr);
   assert.match(r.stdout, /^Recap: back up 2 paths, replace 0 files, run 1 command; 1 of 2 checks passing now$/m);
   assert.match(r.stdout, /^BLOCKED: 2 blockers; the run would stop before changing anything:$/m);
-  assert.match(r.stdout, /^ {2}step 1 \(source\): tarball .*sendmail\.tar\.gz: sha256 [0-9a-f]{64}, the plan says a{64}$/m);
+  assert.match(
+    r.stdout,
+    /^ {2}step 1 \(source\): tarball .*sendmail\.tar\.gz: sha256 [0-9a-f]{64}, the plan says a{64}$/m,
+  );
   assert.match(r.stdout, /^ {2}step 2 \(source\): tarball .*absent\.tar\.gz: missing$/m);
   assert.match(r.stdout, /Dry run: nothing was changed/);
   assert.match(r.stderr, /blocked: 2 blockers \(above\); a run would stop before changing anything/);
   // The failing version check (8.17.1 installed) is what the upgrade is for: not a blocker.
   assert.doesNotMatch(r.stdout, /step \d \(version\)/);
   const json = await cli(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--dry-run', '--json']);
-  const events = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const events = json.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const recap = events.find((e) => e['type'] === 'recap')!;
-  assert.deepEqual((recap['blockers'] as { step: number; kind: string }[]).map((b) => [b.step, b.kind]), [[0, 'source'], [1, 'source']]);
+  assert.deepEqual(
+    (recap['blockers'] as { step: number; kind: string }[]).map((b) => [b.step, b.kind]),
+    [
+      [0, 'source'],
+      [1, 'source'],
+    ],
+  );
   assert.deepEqual([recap['backupPaths'], recap['commands'], recap['checksPassing'], recap['checks']], [2, 1, 1, 2]);
   assert.equal(events.at(-1)!['type'], 'error');
   assert.equal(events.at(-1)!['exit'], 5);
@@ -83,12 +98,22 @@ test('dry run: a recap, and exit 5 with every blocker (missing tarball, wrong sh
   await fs.writeFile(s.plan, plan(s.dir, INSTALL, VERSION_CHECK));
   const ok = await cli(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--dry-run']);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /^Recap: back up 2 paths, replace 0 files, run 1 command; 1 of 2 checks passing now\nBlockers: none$/m);
+  assert.match(
+    ok.stdout,
+    /^Recap: back up 2 paths, replace 0 files, run 1 command; 1 of 2 checks passing now\nBlockers: none$/m,
+  );
 });
 
 test('the real run stops at the same blocker before its lock, journal or backup: exit 5, nothing written', async (t) => {
   const s = await sandbox(t);
-  await fs.writeFile(s.plan, plan(s.dir, `  - type: source\n    tarball: /distfiles/absent.tar.gz\n    sha256: ${'a'.repeat(64)}\n` + INSTALL, ''));
+  await fs.writeFile(
+    s.plan,
+    plan(
+      s.dir,
+      `  - type: source\n    tarball: /distfiles/absent.tar.gz\n    sha256: ${'a'.repeat(64)}\n` + INSTALL,
+      '',
+    ),
+  );
   const before = await snapshotTree(s.dir);
   const r = await cli(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--yes']);
   assert.equal(r.code, 5, r.stderr);
@@ -109,11 +134,30 @@ test('an unwritable path is a blocker: a read-only /usr/sbin under the root (its
   const ro = path.join(s.root, 'usr/sbin');
   // The CLI runs inside a mount namespace where <root>/usr/sbin is a read-only bind mount; outside nothing changes.
   const inNs = (args: string[]) =>
-    execa('unshare', ['-m', 'sh', '-c', 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"', 'sh', ro, process.execPath, CLI, ...args], { reject: false });
+    execa(
+      'unshare',
+      [
+        '-m',
+        'sh',
+        '-c',
+        'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"',
+        'sh',
+        ro,
+        process.execPath,
+        CLI,
+        ...args,
+      ],
+      { reject: false },
+    );
   const before = await snapshotTree(s.dir);
   const dry = await inNs(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--dry-run']);
   assert.equal(dry.exitCode, 5, dry.stdout + dry.stderr);
-  assert.match(dry.stdout, new RegExp(`NOT WRITABLE: ${ro} is not writable \\(a read-only filesystem, or immutable\\): needed for ${ro}/sendmail`));
+  assert.match(
+    dry.stdout,
+    new RegExp(
+      `NOT WRITABLE: ${ro} is not writable \\(a read-only filesystem, or immutable\\): needed for ${ro}/sendmail`,
+    ),
+  );
   assert.match(dry.stdout, new RegExp(`^ {2}paths: ${ro} is not writable`, 'm'));
   const run = await inNs(['run', s.plan, '--root', s.root, '--state-dir', s.state, '--yes']);
   assert.equal(run.exitCode, 5, run.stdout + run.stderr);
@@ -136,11 +180,21 @@ test('idempotence: the second run of a plan finds its version and records nothin
 
   const dry = await cli(['run', s.plan, ...g, '--dry-run']);
   assert.equal(dry.code, 0, dry.stderr);
-  assert.match(dry.stdout, /^Nothing to do: 8\.17\.1\.9 is installed \(the plan's version 8\.17\.1\.9\) and every required check passes/m);
+  assert.match(
+    dry.stdout,
+    /^Nothing to do: 8\.17\.1\.9 is installed \(the plan's version 8\.17\.1\.9\) and every required check passes/m,
+  );
   const second = await cli(['run', s.plan, ...g, '--yes', '--json']);
   assert.equal(second.code, 0, second.stderr);
-  const runEvents = second.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e['type'] === 'run');
-  assert.deepEqual(runEvents.map((e) => [e['state'], e['version'], e['id']]), [['nothing-to-do', '8.17.1.9', undefined]]);
+  const runEvents = second.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((e) => e['type'] === 'run');
+  assert.deepEqual(
+    runEvents.map((e) => [e['state'], e['version'], e['id']]),
+    [['nothing-to-do', '8.17.1.9', undefined]],
+  );
   assert.equal(await runsIn(s.state), 1, 'no run recorded');
   assert.equal((await fs.readdir(path.join(s.state, 'backups'))).length, backups, 'no backup');
   assert.ok(!second.stdout.includes('"type":"task"'), 'no task ran');
@@ -164,7 +218,10 @@ test('status: start time, duration, outcome, the reason, and who rolled back (au
   const s = await sandbox(t);
   const g = ['--root', s.root, '--state-dir', s.state];
   // Run 1 fails after its change: rolled back automatically, its reason recorded.
-  await fs.writeFile(s.plan, plan(s.dir, INSTALL + `  - type: command\n    name: Fail\n    argv: [sh, -c, 'echo broken >&2; exit 3']\n`, ''));
+  await fs.writeFile(
+    s.plan,
+    plan(s.dir, INSTALL + `  - type: command\n    name: Fail\n    argv: [sh, -c, 'echo broken >&2; exit 3']\n`, ''),
+  );
   assert.equal((await cli(['run', s.plan, ...g, '--yes'])).code, 1);
   // Run 2 succeeds, then is rolled back by command.
   await fs.writeFile(s.plan, plan(s.dir, INSTALL, ''));
@@ -173,15 +230,31 @@ test('status: start time, duration, outcome, the reason, and who rolled back (au
 
   const st = await cli(['status', ...g]);
   assert.equal(st.code, 0, st.stderr);
-  assert.match(st.stdout, /rolled back .*\n {6}started \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ, [\d.]+ (ms|s); rollback automatic \(after the failure\); reason: command failed \(exit code 3: .*\)$/m);
-  assert.match(st.stdout, /rolled back .*\n {6}started \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ, [\d.]+ (ms|s); rollback asked for \('mta-upgrade rollback'\)$/m);
+  assert.match(
+    st.stdout,
+    /rolled back .*\n {6}started \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ, [\d.]+ (ms|s); rollback automatic \(after the failure\); reason: command failed \(exit code 3: .*\)$/m,
+  );
+  assert.match(
+    st.stdout,
+    /rolled back .*\n {6}started \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ, [\d.]+ (ms|s); rollback asked for \('mta-upgrade rollback'\)$/m,
+  );
   const json = await cli(['status', ...g, '--json']);
-  const runs = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e['type'] === 'run');
+  const runs = json.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((e) => e['type'] === 'run');
   assert.equal(runs.length, 2);
-  assert.deepEqual(runs.map((r) => r['rollbackBy']), ['auto', 'command']);
+  assert.deepEqual(
+    runs.map((r) => r['rollbackBy']),
+    ['auto', 'command'],
+  );
   assert.match(String(runs[0]!['reason']), /^command failed \(exit code 3/);
   assert.equal(runs[1]!['reason'], null, 'run 2 itself ended ok');
-  assert.deepEqual(runs.map((r) => r['state']), ['rolled back', 'rolled back']);
+  assert.deepEqual(
+    runs.map((r) => r['state']),
+    ['rolled back', 'rolled back'],
+  );
   for (const r of runs) {
     assert.ok(!Number.isNaN(Date.parse(String(r['started']))), String(r['started']));
     assert.equal(typeof r['durationMs'], 'number');
@@ -198,12 +271,19 @@ test('rollback --dry-run lists the undo and the paths the backup puts back, take
   const before = await snapshotTree(s.dir);
   const dry = await cli(['rollback', id, ...g, '--dry-run']);
   assert.equal(dry.code, 0, dry.stderr);
-  assert.match(dry.stdout, new RegExp(`^Would roll back run ${id} \\(verdict\\): 1 change to undo, then restore backup \\S+\\.$`, 'm'));
+  assert.match(
+    dry.stdout,
+    new RegExp(`^Would roll back run ${id} \\(verdict\\): 1 change to undo, then restore backup \\S+\\.$`, 'm'),
+  );
   assert.match(dry.stdout, /^ {2}undo command: run cp /m);
   assert.match(dry.stdout, /^The backup puts back 2 paths:\n {2}\/usr\/sbin\/sendmail\n {2}\/etc\/mail\/$/m);
   assert.match(dry.stdout, /Dry run: nothing was changed, nothing was written\./);
   const json = await cli(['rollback', id, ...g, '--dry-run', '--json']);
-  const plan_ = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e['type'] === 'rollback-plan')!;
+  const plan_ = json.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((e) => e['type'] === 'rollback-plan')!;
   assert.deepEqual(plan_['restore'], ['/usr/sbin/sendmail', '/etc/mail/']);
   assert.deepEqual(await snapshotTree(s.dir), before, 'no lock, no journal record, no log line, nothing restored');
 

@@ -12,10 +12,19 @@ import { systemClock } from '../src/lib/clock.js';
 import { LocalHost } from '../src/host/local.js';
 import type { CheckContext } from '../src/checks/types.js';
 
-const ctx = (): CheckContext => ({ host: new LocalHost({ root: '/', dryRun: true }), exec: createExecutor({ dryRun: true }), clock: systemClock, root: '/', vars: {}, real: (p) => p, signal: new AbortController().signal });
+const ctx = (): CheckContext => ({
+  host: new LocalHost({ root: '/', dryRun: true }),
+  exec: createExecutor({ dryRun: true }),
+  clock: systemClock,
+  root: '/',
+  vars: {},
+  real: (p) => p,
+  signal: new AbortController().signal,
+});
 
 test('daemon: running the binary on disk with the expected libssl; then replaced, deleted, stale', async (t) => {
-  if (process.platform !== 'linux' || !fs.existsSync('/usr/bin/openssl')) return t.skip('needs Linux /proc and /usr/bin/openssl');
+  if (process.platform !== 'linux' || !fs.existsSync('/usr/bin/openssl'))
+    return t.skip('needs Linux /proc and /usr/bin/openssl');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mta-daemon-'));
   const name = `fakemta${process.pid % 100000}`;
   const bin = path.join(dir, name);
@@ -27,9 +36,11 @@ test('daemon: running the binary on disk with the expected libssl; then replaced
   t.after(() => child.kill('SIGKILL'));
   const pidfile = path.join(dir, 'mta.pid');
   fs.writeFileSync(pidfile, `${child.pid}\n/usr/sbin/sendmail -bd\n`);
-  for (let i = 0; i < 50 && !fs.readFileSync(`/proc/${child.pid}/maps`, 'utf8').includes('libssl'); i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 50 && !fs.readFileSync(`/proc/${child.pid}/maps`, 'utf8').includes('libssl'); i++)
+    await new Promise((r) => setTimeout(r, 20));
 
-  const check = (extra: object) => daemonCheck.run(daemonCheckSchema.parse({ type: 'daemon', binary: bin, ...extra }), ctx());
+  const check = (extra: object) =>
+    daemonCheck.run(daemonCheckSchema.parse({ type: 'daemon', binary: bin, ...extra }), ctx());
   const ok = await check({ pidfile, libssl_dir: libsslDir });
   assert.equal(ok.status, 'pass', ok.summary);
   assert.match(ok.details!.join('\n'), /libssl\.so\.3/);

@@ -16,7 +16,16 @@ const FIX = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../te
 const fixture = (n: string) => fs.readFileSync(path.join(FIX, n), 'utf8');
 
 function ctx(exec: Executor, extra: Partial<CheckContext> = {}): CheckContext {
-  return { host: new LocalHost({ root: '/', dryRun: true }), exec, clock: systemClock, root: '/', vars: {}, real: (p) => p, signal: new AbortController().signal, ...extra };
+  return {
+    host: new LocalHost({ root: '/', dryRun: true }),
+    exec,
+    clock: systemClock,
+    root: '/',
+    vars: {},
+    real: (p) => p,
+    signal: new AbortController().signal,
+    ...extra,
+  };
 }
 
 /** ldd output we cannot produce here (FreeBSD): an Executor that answers with it, paths rewritten to temp files. */
@@ -26,7 +35,19 @@ function cannedExec(output: string, seen: string[][] = []): Executor {
     format: (r) => r.argv.join(' '),
     run: async (r: ExecRequest) => {
       seen.push(r.argv);
-      return { ok: true, exitCode: 0, stdout: output, stderr: '', output, timedOut: false, canceled: false, stoppedEarly: false, skipped: false, durationMs: 1, message: 'ok' };
+      return {
+        ok: true,
+        exitCode: 0,
+        stdout: output,
+        stderr: '',
+        output,
+        timedOut: false,
+        canceled: false,
+        stoppedEarly: false,
+        skipped: false,
+        durationMs: 1,
+        message: 'ok',
+      };
     },
   };
 }
@@ -46,7 +67,10 @@ test('parses Linux ldd, including "not found"', () => {
   assert.equal(findLibrary(libs, 'libcrypto')!.path, '/usr/local/lib/libcrypto.so.3');
   assert.ok(libs.some((l) => l.path === '/lib64/ld-linux-x86-64.so.2'));
   const missing = parseLinkedLibraries(fixture('linux-not-found.txt')).filter((l) => l.notFound);
-  assert.deepEqual(missing.map((l) => l.name), ['libssl.so.1.0.0', 'libcrypto.so.1.0.0']);
+  assert.deepEqual(
+    missing.map((l) => l.name),
+    ['libssl.so.1.0.0', 'libcrypto.so.1.0.0'],
+  );
 });
 
 test('parses FreeBSD ldd (header line, "not found (0)") and the FreeBSD 9 base libssl.so.6', () => {
@@ -57,7 +81,10 @@ test('parses FreeBSD ldd (header line, "not found (0)") and the FreeBSD 9 base l
   assert.equal(findLibrary(base, 'libssl')!.path, '/usr/lib/libssl.so.6');
   assert.equal(findLibrary(base, 'libcrypto')!.path, '/lib/libcrypto.so.6');
   const nf = parseLinkedLibraries(fixture('freebsd-not-found.txt'));
-  assert.deepEqual(nf.filter((l) => l.notFound).map((l) => l.name), ['libssl.so.30']);
+  assert.deepEqual(
+    nf.filter((l) => l.notFound).map((l) => l.name),
+    ['libssl.so.30'],
+  );
 });
 
 test('parses otool -L', () => {
@@ -68,7 +95,11 @@ test('parses otool -L', () => {
 
 test('reads version strings from library bytes', () => {
   const v = (s: string) => findSslVersionText(Buffer.from(`\0\x01junk\0SSLv3 part of ${s}\0more`));
-  assert.deepEqual(v('OpenSSL 1.0.1e-freebsd 11 Feb 2013'), { flavor: 'OpenSSL', version: '1.0.1e', text: 'OpenSSL 1.0.1e-freebsd 11 Feb 2013' });
+  assert.deepEqual(v('OpenSSL 1.0.1e-freebsd 11 Feb 2013'), {
+    flavor: 'OpenSSL',
+    version: '1.0.1e',
+    text: 'OpenSSL 1.0.1e-freebsd 11 Feb 2013',
+  });
   assert.equal(v('OpenSSL 0.9.8y 5 Feb 2013')!.version, '0.9.8y');
   assert.equal(v('OpenSSL 3.0.19 27 Jan 2026')!.version, '3.0.19');
   assert.equal(v('LibreSSL 3.8.2')!.flavor, 'LibreSSL');
@@ -80,12 +111,19 @@ test('reads version strings from library bytes', () => {
 });
 
 test('the real system: ldd of a binary linked to libssl finds its OpenSSL version', async (t) => {
-  if (process.platform !== 'linux' || !fs.existsSync('/usr/bin/openssl')) return t.skip('needs Linux with /usr/bin/openssl');
+  if (process.platform !== 'linux' || !fs.existsSync('/usr/bin/openssl'))
+    return t.skip('needs Linux with /usr/bin/openssl');
   const exec = createExecutor({ dryRun: true });
-  const r = await lddCheck.run(lddCheckSchema.parse({ type: 'ldd', binary: '/usr/bin/openssl', openssl: '>=1.0.1' }), ctx(exec));
+  const r = await lddCheck.run(
+    lddCheckSchema.parse({ type: 'ldd', binary: '/usr/bin/openssl', openssl: '>=1.0.1' }),
+    ctx(exec),
+  );
   assert.equal(r.status, 'pass', r.summary);
   assert.match(r.summary, /^openssl is linked to \/\S+\/libssl\.so\.3 \(OpenSSL 3\.\d+\.\d+\): OpenSSL 3\./);
-  const wrongDir = await lddCheck.run(lddCheckSchema.parse({ type: 'ldd', binary: '/usr/bin/openssl', libssl_dir: '/usr/local/lib' }), ctx(exec));
+  const wrongDir = await lddCheck.run(
+    lddCheckSchema.parse({ type: 'ldd', binary: '/usr/bin/openssl', libssl_dir: '/usr/local/lib' }),
+    ctx(exec),
+  );
   assert.equal(wrongDir.status, 'fail');
   assert.match(wrongDir.summary, /resolves to \/\S+, not under \/usr\/local\/lib/);
 });
@@ -96,7 +134,12 @@ test('FreeBSD 9: sendmail linked to the base libssl.so.6 (OpenSSL 0.9.8y) cannot
   const crypto = fakeLib(dir, 'lib/libcrypto.so.6', 'OpenSSL 0.9.8y 5 Feb 2013');
   const out = fixture('freebsd9-base.txt').replace('/usr/lib/libssl.so.6', ssl).replace('/lib/libcrypto.so.6', crypto);
   const seen: string[][] = [];
-  const check = lddCheckSchema.parse({ type: 'ldd', binary: '/usr/sbin/sendmail', libssl_dir: '/usr/local/lib', openssl: '>=1.0.1' });
+  const check = lddCheckSchema.parse({
+    type: 'ldd',
+    binary: '/usr/sbin/sendmail',
+    libssl_dir: '/usr/local/lib',
+    openssl: '>=1.0.1',
+  });
   const r = await lddCheck.run(check, ctx(cannedExec(out, seen)));
   assert.equal(r.status, 'fail');
   assert.equal(r.summary, `sendmail is linked to ${ssl} (OpenSSL 0.9.8y), which cannot speak TLSv1.2`);
@@ -107,8 +150,15 @@ test('the upgraded port: libssl under /usr/local/lib, version from libcrypto (Op
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mta-ldd-'));
   const ssl = fakeLib(dir, 'usr/local/lib/libssl.so.111', undefined);
   const crypto = fakeLib(dir, 'usr/local/lib/libcrypto.so.111', 'OpenSSL 1.1.1w  11 Sep 2023');
-  const out = fixture('freebsd.txt').replace('/usr/local/lib/libssl.so.111', ssl).replace('/usr/local/lib/libcrypto.so.111', crypto);
-  const check = lddCheckSchema.parse({ type: 'ldd', binary: '/usr/local/sbin/sendmail', libssl_dir: path.join(dir, 'usr/local/lib'), openssl: '>=1.0.1' });
+  const out = fixture('freebsd.txt')
+    .replace('/usr/local/lib/libssl.so.111', ssl)
+    .replace('/usr/local/lib/libcrypto.so.111', crypto);
+  const check = lddCheckSchema.parse({
+    type: 'ldd',
+    binary: '/usr/local/sbin/sendmail',
+    libssl_dir: path.join(dir, 'usr/local/lib'),
+    openssl: '>=1.0.1',
+  });
   const r = await lddCheck.run(check, ctx(cannedExec(out)));
   assert.equal(r.status, 'pass', r.summary);
   assert.match(r.summary, /\(OpenSSL 1\.1\.1w\)/);

@@ -10,7 +10,15 @@ import { MtaError } from '../src/lib/errors.js';
 import { systemClock } from '../src/lib/clock.js';
 import { LocalHost } from '../src/host/local.js';
 import type { CheckContext, CheckModule } from '../src/checks/types.js';
-import { GLOBALS, SERVERS, captureIo, makeCert, startSmtpServer, type SmtpServer, type TestCert } from './helpers/tls-servers.js';
+import {
+  GLOBALS,
+  SERVERS,
+  captureIo,
+  makeCert,
+  startSmtpServer,
+  type SmtpServer,
+  type TestCert,
+} from './helpers/tls-servers.js';
 import { startFakeDns, type FakeDns } from './helpers/fake-dns.js';
 
 let cert: TestCert, shortCert: TestCert;
@@ -32,7 +40,12 @@ before(async () => {
       ],
       'old.test': [{ preference: 10, exchange: 'mx.old.test' }],
     },
-    a: { 'mx1.example.test': ['127.0.0.1'], 'mx2.example.test': ['127.0.0.1'], 'mx.old.test': ['127.0.0.1'], 'nomx.test': ['127.0.0.1'] },
+    a: {
+      'mx1.example.test': ['127.0.0.1'],
+      'mx2.example.test': ['127.0.0.1'],
+      'mx.old.test': ['127.0.0.1'],
+      'nomx.test': ['127.0.0.1'],
+    },
   });
   deadDns = await startFakeDns({}, { silent: true });
 });
@@ -50,10 +63,13 @@ const resolverFor = (d: FakeDns) => {
 
 test('MX records come back by preference, A/AAAA through the same resolver', async () => {
   const l = await resolveMxHosts('example.test', resolverFor(dns), 2000);
-  assert.deepEqual(l.hosts.map((h) => [h.exchange, h.priority, h.addresses.map((a) => a.address)]), [
-    ['mx1.example.test', 10, ['127.0.0.1']],
-    ['mx2.example.test', 20, ['127.0.0.1']],
-  ]);
+  assert.deepEqual(
+    l.hosts.map((h) => [h.exchange, h.priority, h.addresses.map((a) => a.address)]),
+    [
+      ['mx1.example.test', 10, ['127.0.0.1']],
+      ['mx2.example.test', 20, ['127.0.0.1']],
+    ],
+  );
   const implicit = await resolveMxHosts('nomx.test', resolverFor(dns), 2000);
   assert.equal(implicit.implicit, true);
   assert.equal(implicit.hosts[0]!.exchange, 'nomx.test');
@@ -68,11 +84,18 @@ test('DNS down: the overall deadline holds', async () => {
 
 test('the hidden primary: one MX that cannot do TLSv1.2 fails the matrix and is named', async () => {
   const lookup = await resolveMxHosts('example.test', resolverFor(dns), 2000);
-  const rows = await probeMxMatrix(lookup, { port: (h) => (h === 'mx1.example.test' ? good.port : old.port), minVersion: 'TLSv1.2', timeoutMs: 3000 });
-  assert.deepEqual(rows.map((r) => [r.host, r.ok, r.best]), [
-    ['mx1.example.test', true, 'TLSv1.3'],
-    ['mx2.example.test', false, 'TLSv1'],
-  ]);
+  const rows = await probeMxMatrix(lookup, {
+    port: (h) => (h === 'mx1.example.test' ? good.port : old.port),
+    minVersion: 'TLSv1.2',
+    timeoutMs: 3000,
+  });
+  assert.deepEqual(
+    rows.map((r) => [r.host, r.ok, r.best]),
+    [
+      ['mx1.example.test', true, 'TLSv1.3'],
+      ['mx2.example.test', false, 'TLSv1'],
+    ],
+  );
   assert.match(rows[1]!.message, /speaks at most TLSv1, which is below TLSv1\.2/);
   assert.equal(rows[0]!.verify, 'FAIL (self-signed)');
 });
@@ -89,27 +112,51 @@ test('mx command: prints the matrix, passes when every MX does TLSv1.2', async (
 
 test('mx command: exits non-zero (failed) when an MX is stuck on the old libssl', async () => {
   const io = captureIo();
-  await assert.rejects(mxCommand('old.test', { dnsServer: dns.address, port: String(old.port) }, GLOBALS, io), (e: unknown) => {
-    assert.ok(e instanceof MtaError && e.kind === 'failed');
-    assert.match(e.message, /1 of 1 MX address\(es\) of old\.test cannot do TLSv1\.2/);
-    assert.match(e.details[0]!, /mx\.old\.test \[127\.0\.0\.1\] \(preference 10\): protocol too old/);
-    return true;
-  });
+  await assert.rejects(
+    mxCommand('old.test', { dnsServer: dns.address, port: String(old.port) }, GLOBALS, io),
+    (e: unknown) => {
+      assert.ok(e instanceof MtaError && e.kind === 'failed');
+      assert.match(e.message, /1 of 1 MX address\(es\) of old\.test cannot do TLSv1\.2/);
+      assert.match(e.details[0]!, /mx\.old\.test \[127\.0\.0\.1\] \(preference 10\): protocol too old/);
+      return true;
+    },
+  );
   assert.match(io.lines.join('\n'), /mx\.old\.test\s+10\s+127\.0\.0\.1\s+yes\s+TLSv1\s/);
 });
 
 test('mx command: bad arguments and dead DNS', async () => {
-  await assert.rejects(mxCommand('bad domain', {}, GLOBALS, captureIo()), (e: unknown) => e instanceof MtaError && e.kind === 'usage');
-  await assert.rejects(mxCommand('example.test', { dnsServer: 'nope:xx' }, GLOBALS, captureIo()), (e: unknown) => e instanceof MtaError && e.kind === 'usage');
+  await assert.rejects(
+    mxCommand('bad domain', {}, GLOBALS, captureIo()),
+    (e: unknown) => e instanceof MtaError && e.kind === 'usage',
+  );
+  await assert.rejects(
+    mxCommand('example.test', { dnsServer: 'nope:xx' }, GLOBALS, captureIo()),
+    (e: unknown) => e instanceof MtaError && e.kind === 'usage',
+  );
   const t0 = performance.now();
-  await assert.rejects(mxCommand('example.test', { dnsServer: deadDns.address, timeout: '300ms' }, GLOBALS, captureIo()), /DNS timeout/);
+  await assert.rejects(
+    mxCommand('example.test', { dnsServer: deadDns.address, timeout: '300ms' }, GLOBALS, captureIo()),
+    /DNS timeout/,
+  );
   assert.ok(performance.now() - t0 < 1000);
 });
 
 function ctx(): CheckContext {
-  return { host: new LocalHost({ root: '/', dryRun: true }), exec: undefined as never, clock: systemClock, root: '/', vars: {}, real: (p) => p, signal: new AbortController().signal };
+  return {
+    host: new LocalHost({ root: '/', dryRun: true }),
+    exec: undefined as never,
+    clock: systemClock,
+    root: '/',
+    vars: {},
+    real: (p) => p,
+    signal: new AbortController().signal,
+  };
 }
-const run = (c: object) => (smtpTlsCheck as CheckModule<any>).run(smtpTlsCheckSchema.parse({ type: 'smtp-tls', host: '127.0.0.1', servername: 'mx1.example.test', ...c }), ctx());
+const run = (c: object) =>
+  (smtpTlsCheck as CheckModule<any>).run(
+    smtpTlsCheckSchema.parse({ type: 'smtp-tls', host: '127.0.0.1', servername: 'mx1.example.test', ...c }),
+    ctx(),
+  );
 
 test('smtp-tls check: pass with the log line, fail on the old libssl, warn on a certificate expiring soon', async () => {
   const ok = await run({ port: good.port, ca_file: cert.certFile });

@@ -25,12 +25,23 @@ function fakeSendmail(after: string): { root: string; bin: string; argsFile: str
   const bin = path.join(root, 'usr/sbin/sendmail');
   const argsFile = path.join(root, 'args');
   fs.mkdirSync(path.dirname(bin), { recursive: true });
-  fs.writeFileSync(bin, `#!/bin/sh\necho "$@" > ${argsFile}\ncat <<'OUT'\n${CAPTURED}${after}OUT\nexec sleep 60\n`, { mode: 0o755 });
+  fs.writeFileSync(bin, `#!/bin/sh\necho "$@" > ${argsFile}\ncat <<'OUT'\n${CAPTURED}${after}OUT\nexec sleep 60\n`, {
+    mode: 0o755,
+  });
   return { root, bin, argsFile };
 }
 
 function ctx(root: string, extra: Partial<CheckContext> = {}): CheckContext {
-  return { host: new LocalHost({ root, dryRun: true }), exec: createExecutor({ dryRun: true }), clock: systemClock, root, vars: {}, real: (p) => path.join(root, p), signal: new AbortController().signal, ...extra };
+  return {
+    host: new LocalHost({ root, dryRun: true }),
+    exec: createExecutor({ dryRun: true }),
+    clock: systemClock,
+    root,
+    vars: {},
+    real: (p) => path.join(root, p),
+    signal: new AbortController().signal,
+    ...extra,
+  };
 }
 
 test('sendmail versions: 3 or 4 parts, vendor suffixes, the 4th part counts', () => {
@@ -61,7 +72,12 @@ test('parses Version and the Compiled with: block, complete only once a followin
 
 test('stops sendmail as soon as the options are in, long before its 60 s stall', async () => {
   const f = fakeSendmail(STALL);
-  const check = versionCheckSchema.parse({ type: 'version', binary: '/usr/sbin/sendmail', version: '>=8.15.2', options: ['STARTTLS', 'MILTER', 'NETINET6', 'SASLv2', 'NEWDB'] });
+  const check = versionCheckSchema.parse({
+    type: 'version',
+    binary: '/usr/sbin/sendmail',
+    version: '>=8.15.2',
+    options: ['STARTTLS', 'MILTER', 'NETINET6', 'SASLv2', 'NEWDB'],
+  });
   const t0 = performance.now();
   const r = await versionCheck.run(check, ctx(f.root));
   const ms = performance.now() - t0;
@@ -74,7 +90,12 @@ test('stops sendmail as soon as the options are in, long before its 60 s stall',
 
 test('a wrong version or a missing option fails, naming both', async () => {
   const f = fakeSendmail(STALL);
-  const check = versionCheckSchema.parse({ type: 'version', binary: '/usr/sbin/sendmail', version: '8.18.1', options: ['STARTTLS', 'SASLv2', 'DANE'] });
+  const check = versionCheckSchema.parse({
+    type: 'version',
+    binary: '/usr/sbin/sendmail',
+    version: '8.18.1',
+    options: ['STARTTLS', 'SASLv2', 'DANE'],
+  });
   const r = await versionCheck.run(check, ctx(f.root));
   assert.equal(r.status, 'fail');
   assert.equal(r.summary, '/usr/sbin/sendmail: version 8.17.1.9, expected 8.18.1; compiled without DANE');
@@ -82,7 +103,12 @@ test('a wrong version or a missing option fails, naming both', async () => {
 
 test('the timeout holds when nothing follows the block; the check judges what was printed', async () => {
   const f = fakeSendmail('');
-  const check = versionCheckSchema.parse({ type: 'version', binary: '/usr/sbin/sendmail', version: '8.17.1.9', timeout: '400ms' });
+  const check = versionCheckSchema.parse({
+    type: 'version',
+    binary: '/usr/sbin/sendmail',
+    version: '8.17.1.9',
+    timeout: '400ms',
+  });
   const t0 = performance.now();
   const r = await versionCheck.run(check, ctx(f.root));
   assert.ok(performance.now() - t0 < 3000);

@@ -20,15 +20,24 @@ export const commandCheck: CheckModule<CommandCheck> = {
   type: 'command',
   schema: commandCheckSchema as unknown as z.ZodType<CommandCheck>,
   stageable: false,
-  describe: (c) => `command ${c.argv.join(' ')} exits ${c.exit_code}${c.stdout_matches ? ` and prints /${c.stdout_matches}/` : ''}`,
+  describe: (c) =>
+    `command ${c.argv.join(' ')} exits ${c.exit_code}${c.stdout_matches ? ` and prints /${c.stdout_matches}/` : ''}`,
   async run(c, ctx) {
-    const r = await ctx.exec.run({ argv: c.argv, env: c.env, mutates: false, timeoutMs: durationMs(c.timeout, 10_000) });
+    const r = await ctx.exec.run({
+      argv: c.argv,
+      env: c.env,
+      mutates: false,
+      timeoutMs: durationMs(c.timeout, 10_000),
+    });
     const last = r.output.trimEnd().split('\n').pop() ?? '';
     if (r.timedOut || r.canceled || r.exitCode === undefined) return { status: 'fail', summary: r.message };
     if (r.exitCode !== c.exit_code)
       return { status: 'fail', summary: `exit code ${r.exitCode}, expected ${c.exit_code}${last ? `: ${last}` : ''}` };
     if (c.stdout_matches && !new RegExp(c.stdout_matches, 'm').test(r.output))
-      return { status: 'fail', summary: `output does not match /${c.stdout_matches}/${last ? ` (last line: ${last})` : ''}` };
+      return {
+        status: 'fail',
+        summary: `output does not match /${c.stdout_matches}/${last ? ` (last line: ${last})` : ''}`,
+      };
     return { status: 'pass', summary: `exit code ${r.exitCode}${last ? `: ${last}` : ''}` };
   },
 };

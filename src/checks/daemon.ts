@@ -34,7 +34,8 @@ export const daemonCheck: CheckModule<DaemonCheck> = {
   type: 'daemon',
   schema: daemonCheckSchema as unknown as z.ZodType<DaemonCheck>,
   stageable: false,
-  describe: (c) => `daemon ${c.pidfile ?? c.process} runs ${c.binary}${c.libssl_dir ? ` with libssl from ${c.libssl_dir}` : ''}`,
+  describe: (c) =>
+    `daemon ${c.pidfile ?? c.process} runs ${c.binary}${c.libssl_dir ? ` with libssl from ${c.libssl_dir}` : ''}`,
   async run(c, ctx): Promise<CheckResult> {
     const pids = await findPids(c, ctx);
     const linux = (await ctx.host.facts()).os === 'linux';
@@ -45,18 +46,29 @@ export const daemonCheck: CheckModule<DaemonCheck> = {
       const img = linux ? await linuxImage(ctx, pid, ctx.real(c.binary)) : await freebsdImage(pid, ctx);
       const ssl = img.libs.filter((l) => /\/libssl[.\-_0-9]/.test(l));
       if (img.exeDeleted) problems.push(`pid ${pid} runs a deleted binary (${img.exe}): installed but never restarted`);
-      else if (img.sameInode === false) problems.push(`pid ${pid} runs an older ${img.exe} than the one on disk: restart it`);
-      else if (img.exe && img.sameInode === undefined && path.resolve(img.exe) !== path.resolve(ctx.real(c.binary))) problems.push(`pid ${pid} runs ${img.exe}, not ${c.binary}`);
-      for (const l of ssl.filter((l) => l.endsWith('(deleted)'))) problems.push(`pid ${pid} has a deleted libssl mapped (${l}): restart it`);
+      else if (img.sameInode === false)
+        problems.push(`pid ${pid} runs an older ${img.exe} than the one on disk: restart it`);
+      else if (img.exe && img.sameInode === undefined && path.resolve(img.exe) !== path.resolve(ctx.real(c.binary)))
+        problems.push(`pid ${pid} runs ${img.exe}, not ${c.binary}`);
+      for (const l of ssl.filter((l) => l.endsWith('(deleted)')))
+        problems.push(`pid ${pid} has a deleted libssl mapped (${l}): restart it`);
       if (c.libssl_dir) {
         if (!ssl.length) problems.push(`pid ${pid} has no libssl mapped (built without STARTTLS?)`);
-        for (const l of ssl) if (!(await under(ctx, l, [c.libssl_dir, ctx.real(c.libssl_dir)]))) problems.push(`pid ${pid} has ${l} mapped, not one under ${c.libssl_dir}`);
+        for (const l of ssl)
+          if (!(await under(ctx, l, [c.libssl_dir, ctx.real(c.libssl_dir)])))
+            problems.push(`pid ${pid} has ${l} mapped, not one under ${c.libssl_dir}`);
       }
       seen.push(`pid ${pid}: ${img.exe ?? '?'}${ssl.length ? `, ${ssl.join(', ')}` : ''}`);
     }
     const data = { pids, processes: seen };
-    if (problems.length) return { status: 'fail', summary: problems[0]!, details: [...problems.slice(1), ...seen], data };
-    return { status: 'pass', summary: `${c.pidfile ?? c.process} (pid ${pids.join(', ')}) runs ${c.binary}${c.libssl_dir ? ` with libssl from ${c.libssl_dir}` : ''}`, details: seen, data };
+    if (problems.length)
+      return { status: 'fail', summary: problems[0]!, details: [...problems.slice(1), ...seen], data };
+    return {
+      status: 'pass',
+      summary: `${c.pidfile ?? c.process} (pid ${pids.join(', ')}) runs ${c.binary}${c.libssl_dir ? ` with libssl from ${c.libssl_dir}` : ''}`,
+      details: seen,
+      data,
+    };
   },
 };
 
@@ -64,13 +76,17 @@ async function findPids(c: DaemonCheck, ctx: CheckContext): Promise<number[] | s
   if (c.pidfile) {
     const pid = await readPidFile(ctx.host, ctx.real(c.pidfile));
     if (!pid) return `no pid in ${c.pidfile}: the MTA is not running?`;
-    if (!(await ctx.host.processRef(pid))) return `${c.pidfile} names pid ${pid}, which is not running (stale pid file)`;
+    if (!(await ctx.host.processRef(pid)))
+      return `${c.pidfile} names pid ${pid}, which is not running (stale pid file)`;
     return [pid];
   }
   const name = c.process!;
   if ((await ctx.host.facts()).os !== 'linux') {
     const r = await ctx.exec.run({ argv: ['pgrep', '-x', name], mutates: false, timeoutMs: 5000 });
-    const pids = r.stdout.split('\n').map(Number).filter((n) => n > 0);
+    const pids = r.stdout
+      .split('\n')
+      .map(Number)
+      .filter((n) => n > 0);
     return pids.length ? pids : `no process named ${name} is running`;
   }
   const pids: number[] = [];
@@ -106,9 +122,16 @@ async function freebsdImage(pid: number, ctx: CheckContext): Promise<Image> {
   const b = await ctx.exec.run({ argv: ['procstat', '-b', String(pid)], mutates: false, timeoutMs: 5000 });
   const v = await ctx.exec.run({ argv: ['procstat', '-v', String(pid)], mutates: false, timeoutMs: 5000 });
   // procstat -b: "  PID COMM  OSREL PATH"; an empty PATH means the image is gone from the file system
-  const row = b.stdout.split('\n').slice(1).find((l) => l.trim().startsWith(String(pid)));
+  const row = b.stdout
+    .split('\n')
+    .slice(1)
+    .find((l) => l.trim().startsWith(String(pid)));
   const exe = row?.trim().split(/\s+/)[3];
-  const libs = v.stdout.split('\n').slice(1).map((l) => l.trim().split(/\s+/).pop() ?? '').filter((p) => p.startsWith('/'));
+  const libs = v.stdout
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/).pop() ?? '')
+    .filter((p) => p.startsWith('/'));
   return { exe, exeDeleted: !!row && !exe, libs: [...new Set(libs)] };
 }
 
@@ -117,7 +140,12 @@ async function under(ctx: CheckContext, file: string, dirs: string[]): Promise<b
   const real = await ctx.host.realpath(clean).catch(() => clean);
   for (const d of dirs) {
     const rd = await ctx.host.realpath(d).catch(() => d);
-    if ([`${d}/`, `${rd}/`].some((p) => clean.startsWith(p.replace(/\/\/$/, '/')) || real.startsWith(p.replace(/\/\/$/, '/')))) return true;
+    if (
+      [`${d}/`, `${rd}/`].some(
+        (p) => clean.startsWith(p.replace(/\/\/$/, '/')) || real.startsWith(p.replace(/\/\/$/, '/')),
+      )
+    )
+      return true;
   }
   return false;
 }

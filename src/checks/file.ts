@@ -9,10 +9,16 @@ export const fileCheckSchema = z
     ...checkBase,
     path: absPath,
     exists: z.boolean().default(true),
-    mode: z.string().regex(/^0?[0-7]{3,4}$/, 'an octal mode like 0644 or 2555').optional(),
+    mode: z
+      .string()
+      .regex(/^0?[0-7]{3,4}$/, 'an octal mode like 0644 or 2555')
+      .optional(),
     owner: z.union([z.string(), z.number().int()]).optional().describe('User name or uid.'),
     group: z.union([z.string(), z.number().int()]).optional().describe('Group name or gid.'),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits').optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits')
+      .optional(),
   })
   .strict();
 export type FileCheck = z.output<typeof fileCheckSchema>;
@@ -28,11 +34,15 @@ export const fileCheck: CheckModule<FileCheck> = {
   async run(c, ctx) {
     const real = ctx.real(c.path);
     const st = await ctx.host.lstat(real).catch(() => undefined);
-    if (!c.exists) return st ? { status: 'fail', summary: `${c.path} exists but must not` } : { status: 'pass', summary: `${c.path} is absent` };
+    if (!c.exists)
+      return st
+        ? { status: 'fail', summary: `${c.path} exists but must not` }
+        : { status: 'pass', summary: `${c.path} is absent` };
     if (!st) return { status: 'fail', summary: `${c.path} does not exist` };
     const problems: string[] = [];
     const mode = st.mode.toString(8).padStart(4, '0');
-    if (c.mode && parseInt(c.mode, 8) !== st.mode) problems.push(`mode is ${mode}, expected ${c.mode.padStart(4, '0')}`);
+    if (c.mode && parseInt(c.mode, 8) !== st.mode)
+      problems.push(`mode is ${mode}, expected ${c.mode.padStart(4, '0')}`);
     if (c.owner !== undefined) {
       const uid = typeof c.owner === 'number' ? c.owner : await idOf(ctx, ctx.real('/etc/passwd'), c.owner);
       if (uid === undefined) problems.push(`user ${c.owner} is unknown`);

@@ -8,7 +8,15 @@ import { smtpTlsCheck } from './smtp-tls.js';
 import { daemonCheck } from './daemon.js';
 import { tlsLogCheck } from './tls-log.js';
 
-export const checkModules: CheckModule<any>[] = [lddCheck, versionCheck, smtpTlsCheck, daemonCheck, fileCheck, commandCheck, tlsLogCheck];
+export const checkModules: CheckModule<any>[] = [
+  lddCheck,
+  versionCheck,
+  smtpTlsCheck,
+  daemonCheck,
+  fileCheck,
+  commandCheck,
+  tlsLogCheck,
+];
 
 export function checkModule(type: string): CheckModule<any> {
   const m = checkModules.find((c) => c.type === type);

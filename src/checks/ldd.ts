@@ -6,7 +6,15 @@
 import { z } from 'zod';
 import path from 'node:path';
 import { absPath } from '../lib/zod-helpers.js';
-import { findLibrary, lddArgv, parseLinkedLibraries, readSslVersion, satisfiesSslRange, speaksTls12, type SslVersion } from '../lib/ldd.js';
+import {
+  findLibrary,
+  lddArgv,
+  parseLinkedLibraries,
+  readSslVersion,
+  satisfiesSslRange,
+  speaksTls12,
+  type SslVersion,
+} from '../lib/ldd.js';
 import { checkBase, type CheckContext, type CheckModule, type CheckResult } from './types.js';
 
 export const lddCheckSchema = z
@@ -14,8 +22,14 @@ export const lddCheckSchema = z
     type: z.literal('ldd'),
     ...checkBase,
     binary: absPath.describe('The binary whose shared libraries are checked, e.g. /usr/local/sbin/sendmail.'),
-    libssl_dir: absPath.optional().describe('libssl and libcrypto must resolve under this directory, e.g. /usr/local/lib.'),
-    openssl: z.string().min(1).optional().describe("OpenSSL version range of the linked library, e.g. '>=1.0.1' (the first with TLSv1.2)."),
+    libssl_dir: absPath
+      .optional()
+      .describe('libssl and libcrypto must resolve under this directory, e.g. /usr/local/lib.'),
+    openssl: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("OpenSSL version range of the linked library, e.g. '>=1.0.1' (the first with TLSv1.2)."),
   })
   .strict();
 export type LddCheck = z.output<typeof lddCheckSchema>;
@@ -29,34 +43,53 @@ export const lddCheck: CheckModule<LddCheck> = {
   async run(c, ctx): Promise<CheckResult> {
     const bin = ctx.stageRoot ? path.join(ctx.stageRoot, c.binary) : ctx.real(c.binary);
     const name = path.basename(c.binary);
-    const r = await ctx.exec.run({ argv: lddArgv(bin, (await ctx.host.facts()).os), mutates: false, timeoutMs: 10_000 });
-    if (!r.ok) return { status: 'fail', summary: `cannot list the libraries of ${c.binary}: ${r.message}`, details: lines(r.output) };
+    const r = await ctx.exec.run({
+      argv: lddArgv(bin, (await ctx.host.facts()).os),
+      mutates: false,
+      timeoutMs: 10_000,
+    });
+    if (!r.ok)
+      return {
+        status: 'fail',
+        summary: `cannot list the libraries of ${c.binary}: ${r.message}`,
+        details: lines(r.output),
+      };
     const libs = parseLinkedLibraries(r.output);
     const missing = libs.filter((l) => l.notFound).map((l) => l.name);
-    if (missing.length) return { status: 'fail', summary: `${name}: library not found: ${missing.join(', ')}`, data: { libs } };
+    if (missing.length)
+      return { status: 'fail', summary: `${name}: library not found: ${missing.join(', ')}`, data: { libs } };
     const ssl = findLibrary(libs, 'libssl');
     const crypto = findLibrary(libs, 'libcrypto');
-    if (!ssl?.path) return { status: 'fail', summary: `${name} is not linked to libssl (built without STARTTLS?)`, data: { libs } };
+    if (!ssl?.path)
+      return { status: 'fail', summary: `${name} is not linked to libssl (built without STARTTLS?)`, data: { libs } };
 
     const problems: string[] = [];
     if (c.libssl_dir) {
       const dirs = [c.libssl_dir, ctx.real(c.libssl_dir)];
       for (const lib of [ssl, crypto]) {
-        if (lib?.path && !(await isUnder(ctx, lib.path, dirs))) problems.push(`${lib.name} resolves to ${lib.path}, not under ${c.libssl_dir}`);
+        if (lib?.path && !(await isUnder(ctx, lib.path, dirs)))
+          problems.push(`${lib.name} resolves to ${lib.path}, not under ${c.libssl_dir}`);
       }
     }
     // Since OpenSSL 1.1 the version text lives only in libcrypto.
     let version: SslVersion | undefined;
-    for (const lib of [ssl, crypto]) if (!version && lib?.path) version = await readSslVersion(ctx.host, lib.path).catch(() => undefined);
+    for (const lib of [ssl, crypto])
+      if (!version && lib?.path) version = await readSslVersion(ctx.host, lib.path).catch(() => undefined);
     const data = { binary: c.binary, libssl: ssl.path, libcrypto: crypto?.path, version: version?.text };
     const linked = `${name} is linked to ${ssl.path} (${version ? `${version.flavor} ${version.version}` : 'version unknown'})`;
-    if (!version) return { status: 'fail', summary: `${linked}: no OpenSSL/LibreSSL version string found in the library`, data };
-    if (!speaksTls12(version)) return { status: 'fail', summary: `${linked}, which cannot speak TLSv1.2`, details: problems, data };
+    if (!version)
+      return { status: 'fail', summary: `${linked}: no OpenSSL/LibreSSL version string found in the library`, data };
+    if (!speaksTls12(version))
+      return { status: 'fail', summary: `${linked}, which cannot speak TLSv1.2`, details: problems, data };
     if (c.openssl && version.flavor === 'OpenSSL' && !satisfiesSslRange(version.version, c.openssl)) {
       problems.unshift(`OpenSSL ${version.version} does not satisfy ${c.openssl}`);
     }
-    if (problems.length) return { status: 'fail', summary: `${linked}: ${problems[0]}`, details: problems.slice(1), data };
-    const note = version.flavor === 'LibreSSL' && c.openssl ? [`LibreSSL numbers its releases apart from OpenSSL: ${c.openssl} not applied`] : undefined;
+    if (problems.length)
+      return { status: 'fail', summary: `${linked}: ${problems[0]}`, details: problems.slice(1), data };
+    const note =
+      version.flavor === 'LibreSSL' && c.openssl
+        ? [`LibreSSL numbers its releases apart from OpenSSL: ${c.openssl} not applied`]
+        : undefined;
     return { status: 'pass', summary: `${linked}: ${version.text}`, details: note, data };
   },
 };
@@ -66,7 +99,10 @@ async function isUnder(ctx: CheckContext, file: string, dirs: string[]): Promise
   const real = await ctx.host.realpath(file).catch(() => file);
   for (const d of dirs) {
     const rd = await ctx.host.realpath(d).catch(() => d);
-    for (const [f, dir] of [[file, d], [real, rd]] as const) {
+    for (const [f, dir] of [
+      [file, d],
+      [real, rd],
+    ] as const) {
       if (f.startsWith(dir.endsWith('/') ? dir : `${dir}/`)) return true;
     }
   }

@@ -23,7 +23,10 @@ export const smtpTlsCheckSchema = z
       .refine((v) => normalizeTlsVersion(v) !== undefined, 'TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3')
       .default('TLSv1.2')
       .describe('Lowest protocol that must be accepted.'),
-    servername: z.string().optional().describe('The MX host name: SNI and certificate name (default: host, unless an IP).'),
+    servername: z
+      .string()
+      .optional()
+      .describe('The MX host name: SNI and certificate name (default: host, unless an IP).'),
     require_starttls: z.boolean().optional().describe('Also require MAIL FROM without TLS to be refused.'),
     ca_file: absPath.optional().describe('CA bundle to verify the certificate (verify=OK instead of FAIL).'),
     timeout: duration.optional().describe('Default 10s.'),
@@ -35,7 +38,8 @@ export const smtpTlsCheck: CheckModule<SmtpTlsCheck> = {
   type: 'smtp-tls',
   schema: smtpTlsCheckSchema as unknown as z.ZodType<SmtpTlsCheck>,
   stageable: false,
-  describe: (c) => `STARTTLS on ${hostPort(c.host, c.port)} with ${c.min_version} or newer${c.require_starttls ? ', plaintext refused' : ''}`,
+  describe: (c) =>
+    `STARTTLS on ${hostPort(c.host, c.port)} with ${c.min_version} or newer${c.require_starttls ? ', plaintext refused' : ''}`,
   async run(c, ctx): Promise<CheckResult> {
     const min = normalizeTlsVersion(c.min_version)!;
     const ca = c.ca_file ? await ctx.host.readFile(ctx.real(c.ca_file)) : undefined;
@@ -51,17 +55,29 @@ export const smtpTlsCheck: CheckModule<SmtpTlsCheck> = {
       requireStarttls: c.require_starttls,
     });
     const details = probeLines(legacy ?? result).map((l) => l.trim());
-    const data = { host: c.host, port: c.port, outcome: result.outcome, tls: result.tls ?? legacy?.tls, banner: result.banner };
+    const data = {
+      host: c.host,
+      port: c.port,
+      outcome: result.outcome,
+      tls: result.tls ?? legacy?.tls,
+      banner: result.banner,
+    };
     if (!result.ok) {
       const why = result.outcome === 'protocol-too-old' ? tooOldMessage(min, legacy) : result.message;
       return { status: 'fail', summary: `${where}: ${why}`, details, data, durationMs: result.durationMs };
     }
     if (c.require_starttls && result.plaintextMail && !result.plaintextMail.refused) {
-      return { status: 'fail', summary: `${where}: STARTTLS not required: MAIL FROM without TLS got ${result.plaintextMail.reply}`, details, data };
+      return {
+        status: 'fail',
+        summary: `${where}: STARTTLS not required: MAIL FROM without TLS got ${result.plaintextMail.reply}`,
+        details,
+        data,
+      };
     }
     const line = `${where}: ${sendmailLogLine(result.tls!)}`;
     const warning = expiryWarning(result.tls!.cert);
-    if (warning) return { status: 'warn', summary: `${line}; ${warning}`, details, data, durationMs: result.durationMs };
+    if (warning)
+      return { status: 'warn', summary: `${line}; ${warning}`, details, data, durationMs: result.durationMs };
     return { status: 'pass', summary: line, details, data, durationMs: result.durationMs };
   },
 };

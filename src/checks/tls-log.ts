@@ -15,7 +15,10 @@ export const tlsLogSchema = z
     type: z.literal('tls-log'),
     ...checkBase,
     log: absPath.describe('The mail log to read (plain or gzip), e.g. /var/log/maillog.'),
-    min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Oldest TLS version that counts as a good session.'),
+    min_version: z
+      .enum(['TLSv1.2', 'TLSv1.3'])
+      .default('TLSv1.2')
+      .describe('Oldest TLS version that counts as a good session.'),
   })
   .strict();
 
@@ -30,8 +33,15 @@ export const tlsLogCheck: CheckModule<TlsLogCheck> = {
   async run(c, ctx) {
     const started = performance.now();
     const path = ctx.real(c.log);
-    const done = (r: Omit<Awaited<ReturnType<CheckModule['run']>>, 'durationMs'>) => ({ ...r, durationMs: performance.now() - started });
-    const [{ readLogFrom }, { plainScan }, { compareVersions }] = await Promise.all([import('../lib/log-read.js'), import('../lib/tlslog/plain-scan.js'), import('../lib/tlslog/aggregate.js')]);
+    const done = (r: Omit<Awaited<ReturnType<CheckModule['run']>>, 'durationMs'>) => ({
+      ...r,
+      durationMs: performance.now() - started,
+    });
+    const [{ readLogFrom }, { plainScan }, { compareVersions }] = await Promise.all([
+      import('../lib/log-read.js'),
+      import('../lib/tlslog/plain-scan.js'),
+      import('../lib/tlslog/aggregate.js'),
+    ]);
     const offset = ctx.logOffsets?.[path];
     let report;
     let fromOffset = false;
@@ -45,19 +55,51 @@ export const tlsLogCheck: CheckModule<TlsLogCheck> = {
       return done({ status: 'fail', summary: `cannot read ${c.log}: ${errorText(e)}` });
     }
     const good = report.peers.reduce(
-      (n, p) => n + Object.entries(p.versions).filter(([v]) => compareVersions(v, c.min_version) >= 0 && v.startsWith('TLSv1.')).reduce((a, [, k]) => a + k, 0),
+      (n, p) =>
+        n +
+        Object.entries(p.versions)
+          .filter(([v]) => compareVersions(v, c.min_version) >= 0 && v.startsWith('TLSv1.'))
+          .reduce((a, [, k]) => a + k, 0),
       0,
     );
     const failing = report.summary.failingPeers;
-    const since = fromOffset ? ` since the restart (from byte ${offset})` : ctx.since === undefined ? '' : ` since ${new Date(ctx.since).toISOString()}`;
-    const details = failing.map((p) => `${p.direction} ${p.name || p.addresses[0] || '(unknown)'}: ${p.failures} failure(s): ${Object.keys(p.failureReasons).join('; ')}`);
-    const data = { sessions: report.summary.sessions, sessions_at_min_version: good, failures: report.summary.failures, version_share: report.summary.versionShare, bytes_read: report.bytes };
+    const since = fromOffset
+      ? ` since the restart (from byte ${offset})`
+      : ctx.since === undefined
+        ? ''
+        : ` since ${new Date(ctx.since).toISOString()}`;
+    const details = failing.map(
+      (p) =>
+        `${p.direction} ${p.name || p.addresses[0] || '(unknown)'}: ${p.failures} failure(s): ${Object.keys(p.failureReasons).join('; ')}`,
+    );
+    const data = {
+      sessions: report.summary.sessions,
+      sessions_at_min_version: good,
+      failures: report.summary.failures,
+      version_share: report.summary.versionShare,
+      bytes_read: report.bytes,
+    };
     if (failing.length > 0) {
-      return done({ status: 'fail', summary: `${c.log}: ${report.summary.failures} TLS handshake failure(s)${since}`, details, data });
+      return done({
+        status: 'fail',
+        summary: `${c.log}: ${report.summary.failures} TLS handshake failure(s)${since}`,
+        details,
+        data,
+      });
     }
     if (good === 0) {
-      return done({ status: 'fail', summary: `${c.log}: no TLS session at ${c.min_version} or newer${since} (${report.summary.sessions} session(s) in all)`, details, data });
+      return done({
+        status: 'fail',
+        summary: `${c.log}: no TLS session at ${c.min_version} or newer${since} (${report.summary.sessions} session(s) in all)`,
+        details,
+        data,
+      });
     }
-    return done({ status: 'pass', summary: `${c.log}: ${good} TLS session(s) at ${c.min_version} or newer, no handshake failures${since}`, details, data });
+    return done({
+      status: 'pass',
+      summary: `${c.log}: ${good} TLS session(s) at ${c.min_version} or newer, no handshake failures${since}`,
+      details,
+      data,
+    });
   },
 };

@@ -19,7 +19,10 @@ export const versionCheckSchema = z
       .refine(isMtaVersionSpec, 'an exact version (8.17.1.9) or a range (>=8.15.2)')
       .optional()
       .describe('Exact version, or a range like >=8.15.2 (four-part versions count: 8.17.1.9 > 8.17.1).'),
-    options: z.array(z.string().min(1)).optional().describe('Compile options that must be present, e.g. [STARTTLS, MILTER, SASLv2].'),
+    options: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Compile options that must be present, e.g. [STARTTLS, MILTER, SASLv2].'),
     timeout: duration.optional().describe('Default 10s.'),
   })
   .strict();
@@ -39,7 +42,10 @@ export function parseSendmailDebug(output: string): SendmailBuildInfo {
   const version = lines.map((l) => /^Version (\S+)/.exec(l)?.[1]).find(Boolean);
   const start = lines.findIndex((l) => /^\s*Compiled with:/.test(l));
   if (start < 0) return { version, options: [], complete: false };
-  const tokens = lines[start]!.replace(/^\s*Compiled with:/, '').trim().split(/\s+/).filter(Boolean);
+  const tokens = lines[start]!.replace(/^\s*Compiled with:/, '')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
   let i = start + 1;
   for (; i < lines.length && /^[\t ]+\S/.test(lines[i]!) && !/^\s*OS Defines:/.test(lines[i]!); i++) {
     tokens.push(...lines[i]!.trim().split(/\s+/));
@@ -68,14 +74,22 @@ export const versionCheck: CheckModule<VersionCheck> = {
     const info = parseSendmailDebug(r.output);
     const data = { binary: c.binary, version: info.version, options: info.options, stoppedEarly: r.stoppedEarly };
     if (!info.version) {
-      return { status: 'fail', summary: `${c.binary} printed no version (${r.message})`, details: r.output.split('\n').filter(Boolean).slice(0, 5), data };
+      return {
+        status: 'fail',
+        summary: `${c.binary} printed no version (${r.message})`,
+        details: r.output.split('\n').filter(Boolean).slice(0, 5),
+        data,
+      };
     }
     const problems: string[] = [];
-    if (c.version && !satisfiesMtaVersion(info.version, c.version)) problems.push(`version ${info.version}, expected ${c.version}`);
+    if (c.version && !satisfiesMtaVersion(info.version, c.version))
+      problems.push(`version ${info.version}, expected ${c.version}`);
     const have = new Set(info.options.map((o) => o.split('=')[0]));
     const missing = (c.options ?? []).filter((o) => !have.has(o.split('=')[0]));
     if (missing.length) problems.push(`compiled without ${missing.join(', ')}`);
-    const details = r.timedOut ? [`did not finish within ${timeoutMs} ms (host name lookup?); judged on what it printed`] : [];
+    const details = r.timedOut
+      ? [`did not finish within ${timeoutMs} ms (host name lookup?); judged on what it printed`]
+      : [];
     if (problems.length) return { status: 'fail', summary: `${c.binary}: ${problems.join('; ')}`, details, data };
     const opts = c.options?.length ? `, with ${c.options.join(' ')}` : '';
     return { status: 'pass', summary: `${c.binary}: sendmail ${info.version}${opts}`, details, data };

@@ -9,7 +9,12 @@ import { acquireLock } from '../engine/lock.js';
 import { hostOf, rootOf, stateDirOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
-export async function backupCommand(planFile: string, opts: { copyBackupsTo?: string }, g: GlobalOptions, io: Io): Promise<void> {
+export async function backupCommand(
+  planFile: string,
+  opts: { copyBackupsTo?: string },
+  g: GlobalOptions,
+  io: Io,
+): Promise<void> {
   const root = rootOf(g);
   const loaded = await loadPlan(planFile, { root, overrides: g.vars });
   const p = loaded.plan;
@@ -27,6 +32,9 @@ export async function backupCommand(planFile: string, opts: { copyBackupsTo?: st
     onProgress: g.verbose ? io.out : undefined,
   }).finally(() => lock.release());
   io.event('backup', { ...b });
-  io.out(`backup ${b.id} written and verified: ${path.join(storeDir, `${b.id}.tar.gz`)}${host.remote ? ` on ${host.label}` : ''}`);
-  if (opts.copyBackupsTo) io.out(`copy on this machine, verified: ${await copyBackupToController(host, storeDir, b, opts.copyBackupsTo)}`);
+  io.out(
+    `backup ${b.id} written and verified: ${path.join(storeDir, `${b.id}.tar.gz`)}${host.remote ? ` on ${host.label}` : ''}`,
+  );
+  if (opts.copyBackupsTo)
+    io.out(`copy on this machine, verified: ${await copyBackupToController(host, storeDir, b, opts.copyBackupsTo)}`);
 }

@@ -17,7 +17,8 @@ import type { GlobalOptions, Io } from './types.js';
 export function rootOf(g: GlobalOptions): string {
   if (!g.root) return '';
   if (!g.host) return path.resolve(g.root);
-  if (!g.root.startsWith('/')) throw new MtaError('usage', `--root ${g.root}: with --host it is a path on ${g.host} and must be absolute`);
+  if (!g.root.startsWith('/'))
+    throw new MtaError('usage', `--root ${g.root}: with --host it is a path on ${g.host} and must be absolute`);
   return path.posix.normalize(g.root).replace(/(.)\/+$/, '$1');
 }
 
@@ -29,7 +30,11 @@ export function rootOf(g: GlobalOptions): string {
 export async function stateDirOf(g: GlobalOptions, host?: Host): Promise<string> {
   if (!g.host) return resolveStateDir(rootOf(g) || '/', g.stateDir);
   if (g.stateDir) {
-    if (!g.stateDir.startsWith('/')) throw new MtaError('usage', `--state-dir ${g.stateDir}: with --host it is a path on ${g.host} and must be absolute`);
+    if (!g.stateDir.startsWith('/'))
+      throw new MtaError(
+        'usage',
+        `--state-dir ${g.stateDir}: with --host it is a path on ${g.host} and must be absolute`,
+      );
     return path.posix.normalize(g.stateDir);
   }
   const os = (await (host ?? (await hostOf(g))).facts()).os;
@@ -40,7 +45,8 @@ export async function stateDirOf(g: GlobalOptions, host?: Host): Promise<string>
 export function targetWords(g: GlobalOptions): string[] {
   if (!g.host) return [];
   return [
-    '--host', g.host,
+    '--host',
+    g.host,
     ...(g.identity ? ['--identity', g.identity] : []),
     ...(g.sshOptions ?? []).flatMap((o) => ['--ssh-option', o]),
     ...(g.become ? ['--become', g.become] : []),
@@ -60,7 +66,9 @@ export async function hostOf(g: GlobalOptions, dryRun = false): Promise<Host> {
   const root = rootOf(g);
   if (!g.host) return openOnce(JSON.stringify(['local', root, dryRun]), () => openHost({ root, dryRun }));
   // The connection is the target's, not the root's: a rollback that uses its run's --root shares it.
-  const base = await openOnce(JSON.stringify([g.host, g.identity, g.sshOptions, g.become, dryRun]), () => openRemote(g, root, dryRun));
+  const base = await openOnce(JSON.stringify([g.host, g.identity, g.sshOptions, g.become, dryRun]), () =>
+    openRemote(g, root, dryRun),
+  );
   return base.root === (root || '/') ? base : base.rooted(root);
 }
 
@@ -68,10 +76,22 @@ async function openRemote(g: GlobalOptions, root: string, dryRun: boolean): Prom
   // Loaded only for --host: local commands never load the SSH code.
   const { openSshHost } = await import('../host/ssh/index.js');
   setRemoteHostFactory(openSshHost);
-  return openHost({ root, dryRun, host: g.host, identity: g.identity, sshOptions: g.sshOptions ?? [], become: g.become });
+  return openHost({
+    root,
+    dryRun,
+    host: g.host,
+    identity: g.identity,
+    sshOptions: g.sshOptions ?? [],
+    become: g.become,
+  });
 }
 
-export async function engineOptions(loaded: LoadedPlan, g: GlobalOptions, io: Io, extra: { dryRun: boolean; signal: AbortSignal }): Promise<EngineOptions> {
+export async function engineOptions(
+  loaded: LoadedPlan,
+  g: GlobalOptions,
+  io: Io,
+  extra: { dryRun: boolean; signal: AbortSignal },
+): Promise<EngineOptions> {
   const remote = g.host ? await hostOf(g, extra.dryRun) : undefined;
   return {
     loaded,

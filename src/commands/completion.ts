@@ -32,7 +32,10 @@ _mta_upgrade() {
     w=\${COMP_WORDS[i]}
     [[ $w == -* ]] && continue
     case "$key\${key:+ }$w" in
-${[...t.keys()].filter(Boolean).map((k) => `      '${k}') key='${k}' ;;`).join('\n')}
+${[...t.keys()]
+  .filter(Boolean)
+  .map((k) => `      '${k}') key='${k}' ;;`)
+  .join('\n')}
     esac
   done
   case "$key" in

@@ -38,10 +38,21 @@ function ansibleEnv(g: GlobalOptions): Record<string, string> {
 }
 
 /** The inventory's hosts with their mx_preference, from `ansible-inventory --list` (Ansible parses every format). */
-async function inventoryHosts(inventory: string, env: Record<string, string>): Promise<{ host: string; preference: number | null }[]> {
+async function inventoryHosts(
+  inventory: string,
+  env: Record<string, string>,
+): Promise<{ host: string; preference: number | null }[]> {
   const r = await execa('ansible-inventory', ['-i', inventory, '--list'], { env, reject: false });
-  if (r.exitCode !== 0) throw new MtaError('usage', `inventory ${inventory}: ansible-inventory failed`, String(r.stderr).split('\n').filter(Boolean).slice(-5));
-  const list = JSON.parse(String(r.stdout)) as { _meta?: { hostvars?: Record<string, { mx_preference?: unknown }> }; all?: { children?: string[] } };
+  if (r.exitCode !== 0)
+    throw new MtaError(
+      'usage',
+      `inventory ${inventory}: ansible-inventory failed`,
+      String(r.stderr).split('\n').filter(Boolean).slice(-5),
+    );
+  const list = JSON.parse(String(r.stdout)) as {
+    _meta?: { hostvars?: Record<string, { mx_preference?: unknown }> };
+    all?: { children?: string[] };
+  };
   const hostvars = list._meta?.hostvars ?? {};
   const seen: string[] = [];
   const walk = (group: string): void => {
@@ -56,8 +67,17 @@ async function inventoryHosts(inventory: string, env: Record<string, string>): P
   });
 }
 
-export async function fleetCommand(inventory: string, plan: string, opts: FleetOptions, g: GlobalOptions, io: Io): Promise<void> {
-  for (const [what, f] of [['inventory', inventory], ['plan', plan]] as const) {
+export async function fleetCommand(
+  inventory: string,
+  plan: string,
+  opts: FleetOptions,
+  g: GlobalOptions,
+  io: Io,
+): Promise<void> {
+  for (const [what, f] of [
+    ['inventory', inventory],
+    ['plan', plan],
+  ] as const) {
     await fs.access(f).catch(() => {
       throw new MtaError('not-found', `${what} ${f}: not found`);
     });
@@ -76,7 +96,13 @@ export async function fleetCommand(inventory: string, plan: string, opts: FleetO
     const argv = ['-i', inventory, ROLLING_PLAYBOOK, '-e', JSON.stringify(extra), ...(opts.check ? ['--check'] : [])];
     let run;
     try {
-      const child = execa(opts.ansiblePlaybook ?? 'ansible-playbook', argv, { env, reject: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+      const child = execa(opts.ansiblePlaybook ?? 'ansible-playbook', argv, {
+        env,
+        reject: false,
+        stdin: 'ignore',
+        stdout: 'pipe',
+        stderr: 'pipe',
+      });
       // Ansible's own progress is for the admin's eyes: on stderr, so stdout keeps the one table (or --json events).
       if (!g.json) {
         child.stdout?.pipe(io.stderr, { end: false });
@@ -97,15 +123,29 @@ export async function fleetCommand(inventory: string, plan: string, opts: FleetO
       rows.push(fleetRow(h.host, h.preference, text ? (JSON.parse(text) as HostReport) : undefined));
     }
     printTable(rows, opts, seconds, io);
-    io.event('fleet', { check: !!opts.check, ansibleExit: run.exitCode, seconds: Math.round(seconds * 1000) / 1000, hosts: rows });
+    io.event('fleet', {
+      check: !!opts.check,
+      ansibleExit: run.exitCode,
+      seconds: Math.round(seconds * 1000) / 1000,
+      hosts: rows,
+    });
     const bad = rows.filter((r) => r.failed);
     if (bad.length) {
-      throw new MtaError('failed', `${bad.length} host${bad.length === 1 ? '' : 's'} failed; the rollout stopped there and the hosts after it are untouched`,
-        bad.map((r) => `${r.host}: ${r.message ?? r.outcome}`));
+      throw new MtaError(
+        'failed',
+        `${bad.length} host${bad.length === 1 ? '' : 's'} failed; the rollout stopped there and the hosts after it are untouched`,
+        bad.map((r) => `${r.host}: ${r.message ?? r.outcome}`),
+      );
     }
     if (run.exitCode !== 0) {
-      throw new MtaError('failed', `ansible-playbook exited ${run.exitCode} before any host failed (inventory, plan or a probe before the first host)`,
-        String(run.stdout).split('\n').filter((l) => /fatal|ERROR|FAILED/.test(l)).slice(-5));
+      throw new MtaError(
+        'failed',
+        `ansible-playbook exited ${run.exitCode} before any host failed (inventory, plan or a probe before the first host)`,
+        String(run.stdout)
+          .split('\n')
+          .filter((l) => /fatal|ERROR|FAILED/.test(l))
+          .slice(-5),
+      );
     }
   } finally {
     await fs.rm(report, { recursive: true, force: true });
@@ -115,8 +155,17 @@ export async function fleetCommand(inventory: string, plan: string, opts: FleetO
 function printTable(rows: FleetRow[], opts: FleetOptions, seconds: number, io: Io): void {
   io.out(`Rolling upgrade${opts.check ? ' (check mode: nothing changed)' : ''}, least preferred MX first:`);
   const head = ['host', 'pref', 'before', 'after', 'TLS', 'outcome'];
-  const body = rows.map((r) => [r.host, r.preference === null ? '-' : String(r.preference), r.before, r.after, r.tls, r.outcome]);
+  const body = rows.map((r) => [
+    r.host,
+    r.preference === null ? '-' : String(r.preference),
+    r.before,
+    r.after,
+    r.tls,
+    r.outcome,
+  ]);
   for (const l of table([head, ...body])) io.out(`  ${l}`);
   const inside = rows.reduce((s, r) => s + r.elapsed, 0);
-  io.out(`${rows.length} host${rows.length === 1 ? '' : 's'} in ${seconds.toFixed(1)} s (mta-upgrade itself: ${inside.toFixed(1)} s; the rest is Ansible and the probes)`);
+  io.out(
+    `${rows.length} host${rows.length === 1 ? '' : 's'} in ${seconds.toFixed(1)} s (mta-upgrade itself: ${inside.toFixed(1)} s; the rest is Ansible and the probes)`,
+  );
 }

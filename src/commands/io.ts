@@ -74,7 +74,11 @@ async function ask(prompt: string): Promise<boolean> {
   } catch {
     tty = undefined;
   }
-  const rl = readline.createInterface({ input: tty?.input ?? process.stdin, output: tty?.output ?? process.stderr, terminal: true });
+  const rl = readline.createInterface({
+    input: tty?.input ?? process.stdin,
+    output: tty?.output ?? process.stderr,
+    terminal: true,
+  });
   try {
     return /^y(es)?$/i.test((await rl.question(prompt)).trim());
   } catch {

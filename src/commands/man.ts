@@ -6,7 +6,10 @@ import type { Command, Help } from 'commander';
 
 /** roff-safe text: backslashes, hyphens (so they copy as ASCII '-') and a leading dot or quote. */
 function roff(s: string): string {
-  return s.replace(/\\/g, '\\e').replace(/-/g, '\\-').replace(/^([.'])/gm, '\\&$1');
+  return s
+    .replace(/\\/g, '\\e')
+    .replace(/-/g, '\\-')
+    .replace(/^([.'])/gm, '\\&$1');
 }
 
 function options(help: Help, cmd: Command, global: boolean): string[] {
@@ -45,9 +48,15 @@ export function renderMan(program: Command, examples: string): string {
     '.SH COMMANDS',
     ...commands(help, program, ''),
     '.SH ENVIRONMENT',
-    '.TP', '.B MTA_UPGRADE_STATE_DIR', 'The default of \\-\\-state\\-dir.',
-    '.TP', '.B NO_COLOR', 'When set to anything but the empty string: no colours (as \\-\\-no\\-color).',
-    '.TP', '.B MTA_UPGRADE_EVENT_LOG', 'Append every \\-\\-json event to this file too, in every output mode (docs/events.md).',
+    '.TP',
+    '.B MTA_UPGRADE_STATE_DIR',
+    'The default of \\-\\-state\\-dir.',
+    '.TP',
+    '.B NO_COLOR',
+    'When set to anything but the empty string: no colours (as \\-\\-no\\-color).',
+    '.TP',
+    '.B MTA_UPGRADE_EVENT_LOG',
+    'Append every \\-\\-json event to this file too, in every output mode (docs/events.md).',
     '.SH EXAMPLES',
     '.nf',
     ...examples.trim().split('\n').map(roff),

@@ -30,7 +30,8 @@ const DNS_ANSWERS = new Set(['ENOTFOUND', 'NULLMX', 'ENODATA']);
 
 export async function mxCommand(domain: string, opts: MxCommandOptions, g: GlobalOptions, io: Io): Promise<void> {
   void g;
-  if (!/^[A-Za-z0-9_.-]+\.?$/.test(domain) || domain.startsWith('.')) throw new MtaError('usage', `mx ${domain}: not a domain name`);
+  if (!/^[A-Za-z0-9_.-]+\.?$/.test(domain) || domain.startsWith('.'))
+    throw new MtaError('usage', `mx ${domain}: not a domain name`);
   const { min, timeoutMs } = probeSettings(opts);
   const port = opts.port === undefined ? 25 : Number(opts.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new MtaError('usage', `--port ${opts.port}: 1-65535`);
@@ -50,7 +51,8 @@ export async function mxCommand(domain: string, opts: MxCommandOptions, g: Globa
     lookup = await resolveMxHosts(domain, resolver, timeoutMs);
   } catch (e) {
     if (e instanceof DnsError && DNS_ANSWERS.has(e.code ?? '')) throw new MtaError('failed', e.message);
-    if (e instanceof DnsError) throw new MtaError('dns-failed', msg.dnsFailed(e.message, resolver.getServers().join(', ')));
+    if (e instanceof DnsError)
+      throw new MtaError('dns-failed', msg.dnsFailed(e.message, resolver.getServers().join(', ')));
     throw e;
   }
   if (opts.inventory) {
@@ -60,9 +62,20 @@ export async function mxCommand(domain: string, opts: MxCommandOptions, g: Globa
     return;
   }
   const rows = await probeMxMatrix(lookup, { port, minVersion: min, timeoutMs });
-  io.out(`MX of ${domain}${lookup.implicit ? ' (no MX record: the domain itself, RFC 5321 implicit MX)' : ''}, minimum ${min}`);
+  io.out(
+    `MX of ${domain}${lookup.implicit ? ' (no MX record: the domain itself, RFC 5321 implicit MX)' : ''}, minimum ${min}`,
+  );
   const header = ['host', 'pref', 'address', 'STARTTLS', 'best', 'cipher', 'verify', 'time'];
-  const body = rows.map((r) => [r.host, String(r.priority), r.address, r.starttls, r.best, r.cipher, r.verify, `${r.ms.toFixed(0)} ms`]);
+  const body = rows.map((r) => [
+    r.host,
+    String(r.priority),
+    r.address,
+    r.starttls,
+    r.best,
+    r.cipher,
+    r.verify,
+    `${r.ms.toFixed(0)} ms`,
+  ]);
   for (const l of table([header, ...body])) io.out(`  ${l}`);
   io.event('mx', { domain, implicit: lookup.implicit, minVersion: min, rows: rows.map(({ result, ...r }) => r) });
   const bad = rows.filter((r) => !r.ok);

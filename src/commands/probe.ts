@@ -22,14 +22,20 @@ export interface ProbeCommandOptions {
 }
 
 /** Shared by probe and mx: the option values checked, with usage errors that say what is wrong. */
-export function probeSettings(opts: { minVersion?: string; timeout?: string }, defaultTimeoutMs = 10_000): { min: TlsVersion; timeoutMs: number } {
+export function probeSettings(
+  opts: { minVersion?: string; timeout?: string },
+  defaultTimeoutMs = 10_000,
+): { min: TlsVersion; timeoutMs: number } {
   const min = normalizeTlsVersion(opts.minVersion ?? 'TLSv1.2');
   if (!min) throw new MtaError('usage', `--min-version ${opts.minVersion}: use one of ${TLS_VERSIONS.join(', ')}`);
   const t = opts.timeout;
-  if (t !== undefined && !/^\d+(\.\d+)?(ms|s|m)?$/.test(t)) throw new MtaError('usage', `--timeout ${t}: a duration like 5s or 1500ms`);
+  if (t !== undefined && !/^\d+(\.\d+)?(ms|s|m)?$/.test(t))
+    throw new MtaError('usage', `--timeout ${t}: a duration like 5s or 1500ms`);
   // Parsed here rather than with zod-helpers: loading zod would cost the probe's start-up time.
   const m = t === undefined ? undefined : /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(t)!;
-  const timeoutMs = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm'] : defaultTimeoutMs;
+  const timeoutMs = m
+    ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm']
+    : defaultTimeoutMs;
   if (!(timeoutMs > 0)) throw new MtaError('usage', `--timeout ${t}: must be more than zero`);
   return { min, timeoutMs };
 }
@@ -44,7 +50,11 @@ export async function probeCommand(target: string, opts: ProbeCommandOptions, g:
     throw new MtaError('usage', `probe ${target}: ${errorText(e)}`);
   }
   const { min, timeoutMs } = probeSettings(opts);
-  if (opts.tls && opts.requireStarttls) throw new MtaError('usage', '--require-starttls and --tls exclude each other: with implicit TLS there is no plaintext phase');
+  if (opts.tls && opts.requireStarttls)
+    throw new MtaError(
+      'usage',
+      '--require-starttls and --tls exclude each other: with implicit TLS there is no plaintext phase',
+    );
   let ca: Buffer | undefined;
   try {
     ca = readCa(opts.caFile);
@@ -52,7 +62,15 @@ export async function probeCommand(target: string, opts: ProbeCommandOptions, g:
     throw new MtaError('not-found', `--ca-file ${opts.caFile}: ${errorText(e)}`);
   }
   const servername = opts.servername ?? (net.isIP(host) ? undefined : host);
-  const base = { host, port, servername, timeoutMs, ca, requireStarttls: opts.requireStarttls, implicitTls: !!opts.tls };
+  const base = {
+    host,
+    port,
+    servername,
+    timeoutMs,
+    ca,
+    requireStarttls: opts.requireStarttls,
+    implicitTls: !!opts.tls,
+  };
   io.out(`probe ${hostPort(host, port)}${servername && servername !== host ? ` (servername ${servername})` : ''}`);
 
   let failure: string | undefined;
@@ -62,10 +80,22 @@ export async function probeCommand(target: string, opts: ProbeCommandOptions, g:
     shown = s.best ?? s.preTls ?? s.versions[0]!.result!;
     for (const l of probeLines(shown)) io.out(l);
     for (const l of scanLines(s)) io.out(l);
-    io.event('scan', { host, port, versions: s.versions.map(({ version, accepted, note }) => ({ version, accepted, note })), best: s.best, durationMs: s.durationMs });
+    io.event('scan', {
+      host,
+      port,
+      versions: s.versions.map(({ version, accepted, note }) => ({ version, accepted, note })),
+      best: s.best,
+      durationMs: s.durationMs,
+    });
     const good = s.versions.filter((v) => v.accepted && TLS_VERSIONS.indexOf(v.version) >= TLS_VERSIONS.indexOf(min));
     if (s.preTls) failure = s.preTls.message;
-    else if (!good.length) failure = `protocol too old: no version ${min} or newer accepted (accepted: ${s.versions.filter((v) => v.accepted).map((v) => v.version).join(', ') || 'none'})`;
+    else if (!good.length)
+      failure = `protocol too old: no version ${min} or newer accepted (accepted: ${
+        s.versions
+          .filter((v) => v.accepted)
+          .map((v) => v.version)
+          .join(', ') || 'none'
+      })`;
     shown = s.versions.find((v) => v.result?.plaintextMail)?.result ?? shown;
   } else {
     const { result, legacy } = await probeBest({ ...base, minVersion: min });
@@ -83,5 +113,7 @@ export async function probeCommand(target: string, opts: ProbeCommandOptions, g:
   }
   if (failure) throw new MtaError('failed', `${hostPort(host, port)}: ${failure}`);
   const proto = shown.tls?.protocol ?? '';
-  io.out(`OK: ${hostPort(host, port)} ${opts.scan ? 'accepts' : 'negotiated'} ${opts.scan ? `${min} or newer` : proto} (minimum ${min})`);
+  io.out(
+    `OK: ${hostPort(host, port)} ${opts.scan ? 'accepts' : 'negotiated'} ${opts.scan ? `${min} or newer` : proto} (minimum ${min})`,
+  );
 }

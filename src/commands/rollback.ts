@@ -17,7 +17,12 @@ import type { Host } from '../host/types.js';
 import { confirmation, engineOptions, hostOf, interruptSignal, stateDirOf, whereOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
-export async function rollbackCommand(runId: string | undefined, opts: { dryRun?: boolean }, g: GlobalOptions, io: Io): Promise<void> {
+export async function rollbackCommand(
+  runId: string | undefined,
+  opts: { dryRun?: boolean },
+  g: GlobalOptions,
+  io: Io,
+): Promise<void> {
   const host = await hostOf(g);
   const stateDir = await stateDirOf(g, host);
   await refuseIfLocked(host, stateDir); // the newest run may be live: never offer to undo it under its feet
@@ -28,13 +33,17 @@ export async function rollbackCommand(runId: string | undefined, opts: { dryRun?
     return;
   }
   const run = runId ? runs.find((r) => r.id === runId) : runs[runs.length - 1];
-  if (!run) throw new MtaError('not-found', `no run ${runId} in ${stateDir}; runs: ${runs.map((r) => r.id).join(', ')}`);
+  if (!run)
+    throw new MtaError('not-found', `no run ${runId} in ${stateDir}; runs: ${runs.map((r) => r.id).join(', ')}`);
   // Runs are undone newest first: undoing an older one under a newer run would mix the two systems.
   const later = runs.slice(runs.indexOf(run) + 1).filter((r) => r.intents > 0 && r.rollback?.status !== 'complete');
   const where = whereOf(g, stateDir);
   if (later.length) {
     const newest = later[later.length - 1]!.id;
-    throw new MtaError('refused', `run ${newest} came after ${run.id} and is not rolled back; roll back the newest first: ${hintText(io.event, ['rollback', newest], where)}`);
+    throw new MtaError(
+      'refused',
+      `run ${newest} came after ${run.id} and is not rolled back; roll back the newest first: ${hintText(io.event, ['rollback', newest], where)}`,
+    );
   }
   if (revertedByHost(run)) {
     if (!acknowledged(run) && !opts.dryRun) await acknowledge(host, run, 'rollback');
@@ -61,16 +70,27 @@ export async function rollbackCommand(runId: string | undefined, opts: { dryRun?
   const text = await host.readFile(planCopy).catch((e: NodeJS.ErrnoException) => {
     throw new MtaError('not-found', msg.planUnreadable(planCopy, e.code === 'ENOENT' ? 'no such file' : e.message));
   });
-  const loaded = parsePlan(text.toString('utf8'), planCopy, { root, strictModes: false, overrides: { ...(run.start?.vars ?? {}), ...(g.vars ?? {}) } });
+  const loaded = parsePlan(text.toString('utf8'), planCopy, {
+    root,
+    strictModes: false,
+    overrides: { ...(run.start?.vars ?? {}), ...(g.vars ?? {}) },
+  });
   const outline = rollbackOutline(run);
   const restore = outline.restoresBackup ? await backupPaths(host, stateDir, run.backupId!) : [];
-  io.out(`${opts.dryRun ? 'Would roll back' : 'Rolling back'} run ${run.id} (${run.start?.plan ?? '?'}): ${plural(pending.length, 'change')} to undo${outline.restoresBackup ? `, then restore backup ${run.backupId}` : ''}.`);
+  io.out(
+    `${opts.dryRun ? 'Would roll back' : 'Rolling back'} run ${run.id} (${run.start?.plan ?? '?'}): ${plural(pending.length, 'change')} to undo${outline.restoresBackup ? `, then restore backup ${run.backupId}` : ''}.`,
+  );
   for (const u of outline.undo) io.out(`  undo ${u}`);
   if (outline.restoresBackup) io.out(`The backup puts back ${plural(restore.length, 'path')}:`);
   for (const p of restore) io.out(`  ${p}`);
   if (opts.dryRun) {
     // Read-only: no lock, no journal record, no run log, no acknowledgement.
-    io.event('rollback-plan', { id: run.id, undo: outline.undo, backup: outline.restoresBackup ? run.backupId! : null, restore });
+    io.event('rollback-plan', {
+      id: run.id,
+      undo: outline.undo,
+      backup: outline.restoresBackup ? run.backupId! : null,
+      restore,
+    });
     io.out('Dry run: nothing was changed, nothing was written.');
     return;
   }
@@ -79,12 +99,20 @@ export async function rollbackCommand(runId: string | undefined, opts: { dryRun?
 
   const interrupt = interruptSignal(io); // keeps Ctrl-C from killing us mid-undo; the undo itself ignores it
   try {
-    const o = await engineOptions(loaded, { ...g, root: root || undefined }, io, { dryRun: false, signal: new AbortController().signal });
+    const o = await engineOptions(loaded, { ...g, root: root || undefined }, io, {
+      dryRun: false,
+      signal: new AbortController().signal,
+    });
     o.stateDir = stateDir;
     o.host = host.rooted(root);
     const rb = await rollbackCommandRun(o, run);
     for (const l of rb.lines) io.out(`  ${l}`);
-    if (rb.failures.length) throw new MtaError('rollback-incomplete', msg.rollbackIncomplete(hintText(io.event, ['rollback', run.id], where)), rb.failures.map((f) => `NOT UNDONE: ${f}`));
+    if (rb.failures.length)
+      throw new MtaError(
+        'rollback-incomplete',
+        msg.rollbackIncomplete(hintText(io.event, ['rollback', run.id], where)),
+        rb.failures.map((f) => `NOT UNDONE: ${f}`),
+      );
     io.out(msg.rolledBack(rb.undone, rb.restored));
   } finally {
     interrupt.dispose();
@@ -94,7 +122,9 @@ export async function rollbackCommand(runId: string | undefined, opts: { dryRun?
 /** The paths a backup puts back, as the plan names them ("absent" ones are removed again). */
 async function backupPaths(host: Host, stateDir: string, id: string): Promise<string[]> {
   try {
-    return (await readBackup(host, path.posix.join(stateDir, 'backups'), id)).manifest.paths.map((p) => (p.state === 'absent' ? `${p.path}  (absent before the run: removed)` : p.path));
+    return (await readBackup(host, path.posix.join(stateDir, 'backups'), id)).manifest.paths.map((p) =>
+      p.state === 'absent' ? `${p.path}  (absent before the run: removed)` : p.path,
+    );
   } catch {
     return [`(backup ${id}: record not readable)`];
   }

@@ -6,13 +6,24 @@ import { runPlan } from '../engine/run.js';
 import { confirmation, engineOptions, interruptSignal, rootOf } from './common.js';
 import type { GlobalOptions, Io } from './types.js';
 
-export async function runCommand(planFile: string, opts: { dryRun: boolean; confirmTimeout?: string; force?: boolean; copyBackupsTo?: string }, g: GlobalOptions, io: Io): Promise<void> {
+export async function runCommand(
+  planFile: string,
+  opts: { dryRun: boolean; confirmTimeout?: string; force?: boolean; copyBackupsTo?: string },
+  g: GlobalOptions,
+  io: Io,
+): Promise<void> {
   const confirmTimeoutS = timeoutSeconds(opts.confirmTimeout ?? '120s');
   const loaded = await loadPlan(planFile, { root: rootOf(g), overrides: g.vars });
   const confirm = opts.dryRun ? undefined : confirmation('this upgrade', g, io);
   const interrupt = interruptSignal(io);
   try {
-    await runPlan({ ...(await engineOptions(loaded, g, io, { dryRun: opts.dryRun, signal: interrupt.signal })), confirm, confirmTimeoutS, force: opts.force, copyBackupsTo: opts.copyBackupsTo });
+    await runPlan({
+      ...(await engineOptions(loaded, g, io, { dryRun: opts.dryRun, signal: interrupt.signal })),
+      confirm,
+      confirmTimeoutS,
+      force: opts.force,
+      copyBackupsTo: opts.copyBackupsTo,
+    });
   } finally {
     interrupt.dispose();
   }

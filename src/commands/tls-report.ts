@@ -23,8 +23,13 @@ const FAIL_ON = ['legacy', 'failures'] as const;
 type FailOn = (typeof FAIL_ON)[number];
 
 function failOnOf(v: TlsReportOptions['failOn']): Set<FailOn> {
-  const words = (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean);
-  for (const w of words) if (!FAIL_ON.includes(w as FailOn)) throw new MtaError('usage', `--fail-on ${w}: use legacy, failures, or both (legacy,failures)`);
+  const words = (Array.isArray(v) ? v : v === undefined ? [] : [v])
+    .flatMap((w) => w.split(','))
+    .map((w) => w.trim())
+    .filter(Boolean);
+  for (const w of words)
+    if (!FAIL_ON.includes(w as FailOn))
+      throw new MtaError('usage', `--fail-on ${w}: use legacy, failures, or both (legacy,failures)`);
   return new Set(words as FailOn[]);
 }
 
@@ -35,16 +40,31 @@ function failOnOf(v: TlsReportOptions['failOn']): Set<FailOn> {
 function verdict(report: Awaited<ReturnType<typeof buildReport>>, failOn: Set<FailOn>, io: Io): void {
   const s = report.summary;
   const empty = report.tlsLines === 0;
-  if (empty) io.err(`tls-report: no TLS line recognised in ${plural(report.sources.length, 'input')} (${formatBytes(report.bytes)} read): not a sendmail/Postfix mail log, or a time range without TLS sessions`);
+  if (empty)
+    io.err(
+      `tls-report: no TLS line recognised in ${plural(report.sources.length, 'input')} (${formatBytes(report.bytes)} read): not a sendmail/Postfix mail log, or a time range without TLS sessions`,
+    );
   if (!failOn.size) return;
   const problems: string[] = [];
   if (empty) problems.push('no TLS line recognised, so nothing can be judged');
-  if (failOn.has('legacy') && s.legacyPeers.length) problems.push(`${plural(s.legacyPeers.length, 'peer')} still on SSLv3/TLSv1/TLSv1.1: ${s.legacyPeers.map((p) => `${p.direction} ${p.name || p.addresses[0]} (${p.lastVersion})`).join(', ')}`);
-  if (failOn.has('failures') && s.failures) problems.push(`${plural(s.failures, 'TLS handshake failure')} with ${plural(s.failingPeers.length, 'peer')}: ${s.failingPeers.map((p) => `${p.direction} ${p.name || p.addresses[0]}`).join(', ')}`);
-  if (problems.length) throw new MtaError('failed', `tls-report --fail-on ${[...failOn].join(',')}: ${problems[0]}`, problems.slice(1));
+  if (failOn.has('legacy') && s.legacyPeers.length)
+    problems.push(
+      `${plural(s.legacyPeers.length, 'peer')} still on SSLv3/TLSv1/TLSv1.1: ${s.legacyPeers.map((p) => `${p.direction} ${p.name || p.addresses[0]} (${p.lastVersion})`).join(', ')}`,
+    );
+  if (failOn.has('failures') && s.failures)
+    problems.push(
+      `${plural(s.failures, 'TLS handshake failure')} with ${plural(s.failingPeers.length, 'peer')}: ${s.failingPeers.map((p) => `${p.direction} ${p.name || p.addresses[0]}`).join(', ')}`,
+    );
+  if (problems.length)
+    throw new MtaError('failed', `tls-report --fail-on ${[...failOn].join(',')}: ${problems[0]}`, problems.slice(1));
 }
 
-export async function tlsReportCommand(files: string[], opts: TlsReportOptions, g: GlobalOptions, io: Io): Promise<void> {
+export async function tlsReportCommand(
+  files: string[],
+  opts: TlsReportOptions,
+  g: GlobalOptions,
+  io: Io,
+): Promise<void> {
   const failOn = failOnOf(opts.failOn);
   if (files.length === 0) throw new MtaError('usage', 'tls-report needs at least one log file (or - for stdin)');
   const json = Boolean(opts.json || g.json || io.json);
@@ -59,7 +79,9 @@ export async function tlsReportCommand(files: string[], opts: TlsReportOptions, 
   if (opts.since !== undefined) {
     since = parseSince(opts.since, Date.now());
     if (since === undefined) {
-      throw new MtaError('usage', `--since: cannot read "${opts.since}"`, ['examples: 2024-05-11, "2024-05-11 09:30", 2024-05-11T09:30:00Z, 2h, 7d']);
+      throw new MtaError('usage', `--since: cannot read "${opts.since}"`, [
+        'examples: 2024-05-11, "2024-05-11 09:30", 2024-05-11T09:30:00Z, 2h, 7d',
+      ]);
     }
   }
 

@@ -8,6 +8,14 @@ export async function validateCommand(planFile: string, g: GlobalOptions, io: Io
   // A plan that `run` would refuse for its modes (or its directories') is not valid: exit 2 here too.
   await checkPlanModes(planFile);
   const p = loaded.plan;
-  io.event('valid', { file: planFile, name: p.name, steps: p.steps.length, checks: p.checks.length, hash: loaded.hash });
-  io.out(`${planFile}: valid — ${p.name}: ${p.mta} ${p.version}, ${p.binaries.length} binaries, ${p.configs.length} config paths, ${p.steps.length} steps, ${p.checks.length} checks`);
+  io.event('valid', {
+    file: planFile,
+    name: p.name,
+    steps: p.steps.length,
+    checks: p.checks.length,
+    hash: loaded.hash,
+  });
+  io.out(
+    `${planFile}: valid — ${p.name}: ${p.mta} ${p.version}, ${p.binaries.length} binaries, ${p.configs.length} config paths, ${p.steps.length} steps, ${p.checks.length} checks`,
+  );
 }

@@ -28,5 +28,10 @@ export async function verifyCommand(planFile: string, g: GlobalOptions, io: Io):
   io.out(`${loaded.plan.name}: ${plural(outcomes.length, 'check')} in ${formatDuration(ms)}`);
   for (const l of formatChecks(outcomes)) io.out(l);
   const bad = failedRequired(outcomes);
-  if (bad.length) throw new MtaError('failed', `${plural(bad.length, 'required check')} failed`, bad.map((b) => `${b.name}: ${b.result.summary}`));
+  if (bad.length)
+    throw new MtaError(
+      'failed',
+      `${plural(bad.length, 'required check')} failed`,
+      bad.map((b) => `${b.name}: ${b.result.summary}`),
+    );
 }

@@ -19,14 +19,18 @@ export function planTargets(host: Host, loaded: LoadedPlan): string[] {
   return [...loaded.plan.binaries, ...loaded.plan.configs].map((p) => host.real(p));
 }
 
-export async function sweepAfterKill(host: Host, o: { stateDir: string; targets: string[]; err: (line: string) => void }): Promise<void> {
+export async function sweepAfterKill(
+  host: Host,
+  o: { stateDir: string; targets: string[]; err: (line: string) => void },
+): Promise<void> {
   // No state directory: no run was ever made here, so none was killed; and a run stopped by a blocker next must
   // leave nothing behind (not even the directory).
   if (!(await host.lstat(o.stateDir))) return;
   const lock = await acquireLock(host, o.stateDir, 'run (sweeping up after killed runs)', o.err);
   try {
     const runs = await listRuns(host, o.stateDir);
-    for (const r of runs.filter((x) => !x.end)) for (const l of await stopLeftoverProcesses(host, r)) o.err(msg.stoppedLeftoverOf(r.id, l));
+    for (const r of runs.filter((x) => !x.end))
+      for (const l of await stopLeftoverProcesses(host, r)) o.err(msg.stoppedLeftoverOf(r.id, l));
     const removed = await removeLeftoverFiles(host, {
       storeDir: path.posix.join(o.stateDir, 'backups'),
       runDirs: runs.map((r) => r.dir),

@@ -14,7 +14,12 @@ import { MtaError, errorText } from '../lib/errors.js';
 import { fsyncDir, writeFileAtomic } from '../lib/fsync.js';
 import type { Host } from '../host/types.js';
 
-export async function copyBackupToController(host: Host, storeDir: string, b: { id: string; sha256: string }, dir: string): Promise<string> {
+export async function copyBackupToController(
+  host: Host,
+  storeDir: string,
+  b: { id: string; sha256: string },
+  dir: string,
+): Promise<string> {
   const to = path.resolve(dir);
   await fs.mkdir(to, { recursive: true, mode: 0o700 });
   await fs.chmod(to, 0o700); // also tightens a directory made by hand: archives of /etc/mail hold private keys
@@ -23,17 +28,28 @@ export async function copyBackupToController(host: Host, storeDir: string, b: { 
   const hash = createHash('sha256');
   const tap = new Transform({ transform: (chunk: Buffer, _e, cb) => (hash.update(chunk), cb(null, chunk)) });
   try {
-    await pipeline(host.readStream(path.posix.join(storeDir, `${b.id}.tar.gz`)), tap, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }));
+    await pipeline(
+      host.readStream(path.posix.join(storeDir, `${b.id}.tar.gz`)),
+      tap,
+      createWriteStream(tmp, { flags: 'wx', mode: 0o600 }),
+    );
     const got = hash.digest('hex');
     if (got !== b.sha256) throw new Error(`the copy's sha256 is ${got}, the store's record says ${b.sha256}`);
     const fh = await fs.open(tmp, 'r');
     await fh.sync().finally(() => fh.close());
     await fs.rename(tmp, file);
-    await writeFileAtomic(path.join(to, `${b.id}.json`), await host.readFile(path.posix.join(storeDir, `${b.id}.json`)), 0o600);
+    await writeFileAtomic(
+      path.join(to, `${b.id}.json`),
+      await host.readFile(path.posix.join(storeDir, `${b.id}.json`)),
+      0o600,
+    );
     await fsyncDir(to);
     return file;
   } catch (e) {
     await fs.rm(tmp, { force: true });
-    throw new MtaError('failed', `copying backup ${b.id} to ${to} failed: ${errorText(e)}`, ['the backup on the host is intact', 'nothing was changed']);
+    throw new MtaError('failed', `copying backup ${b.id} to ${to} failed: ${errorText(e)}`, [
+      'the backup on the host is intact',
+      'nothing was changed',
+    ]);
   }
 }

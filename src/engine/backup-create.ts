@@ -34,18 +34,26 @@ const SMALL = PREFETCH_MAX_FILE;
 /** lstat every plan path and everything under the directories, parents before children, names sorted. */
 export async function walk(host: Host, paths: string[], real: (p: string) => string): Promise<Walked> {
   const out: Walked = { records: [], entries: [], skipped: [] };
-  const visit = async (name: string, file: HostPath, st: NonNullable<Awaited<ReturnType<Host['lstat']>>>): Promise<void> => {
+  const visit = async (
+    name: string,
+    file: HostPath,
+    st: NonNullable<Awaited<ReturnType<Host['lstat']>>>,
+  ): Promise<void> => {
     const base = { name, real: file, size: 0, mode: st.mode, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
     if (st.type === 'file') out.entries.push({ ...base, type: 'file', size: st.size });
     else if (st.type === 'symlink') {
       const link = st.link ?? (await host.readlink(file));
       // The manifest and tar headers hold names as text: bytes that are not UTF-8 would not come back the same.
-      if (!isUtf8Name(link)) throw new Error(`${showPath(file)}: link target is not UTF-8 (${showPath(link)}): this version cannot back it up exactly`);
+      if (!isUtf8Name(link))
+        throw new Error(
+          `${showPath(file)}: link target is not UTF-8 (${showPath(link)}): this version cannot back it up exactly`,
+        );
       out.entries.push({ ...base, type: 'symlink', link: link.toString('utf8') });
     } else if (st.type === 'dir') {
       out.entries.push({ ...base, type: 'dir' });
       const names = (await host.readdir(file)).map((b) => {
-        if (!isUtf8Name(b)) throw new Error(`${showPath(joinPath(file, b))}: name is not UTF-8: this version cannot back it up exactly`);
+        if (!isUtf8Name(b))
+          throw new Error(`${showPath(joinPath(file, b))}: name is not UTF-8: this version cannot back it up exactly`);
         return b.toString('utf8');
       });
       for (const child of names.sort()) {
@@ -80,7 +88,7 @@ class Blocks {
   constructor(private readonly gz: ParallelGzipWriter) {}
 
   async put(b: Buffer): Promise<void> {
-    for (let off = 0; off < b.length; ) {
+    for (let off = 0; off < b.length;) {
       const n = b.copy(this.buf, this.used, off);
       this.used += n;
       off += n;
@@ -119,20 +127,36 @@ async function putFile(host: Host, blocks: Blocks, e: WalkedEntry, fetched?: Buf
 const zeros = Buffer.alloc(1024);
 
 /** Write the archive to `file` on the controller (created 0600, must not exist), fsynced. Returns its size and sha256. */
-export async function writeArchive(host: Host, file: string, manifest: Buffer, entries: WalkedEntry[]): Promise<{ size: number; sha256: string }> {
+export async function writeArchive(
+  host: Host,
+  file: string,
+  manifest: Buffer,
+  entries: WalkedEntry[],
+): Promise<{ size: number; sha256: string }> {
   const fd = fs.openSync(file, 'wx', 0o600);
   try {
     fs.fchmodSync(fd, 0o600); // exact, whatever the umask
     const gz = new ParallelGzipWriter(fd);
     const blocks = new Blocks(gz);
     const mtime = new Date();
-    await blocks.put(encodeHead({ path: MANIFEST_NAME, type: 'File', size: manifest.length, mode: 0o600, uid: 0, gid: 0, mtime }));
+    await blocks.put(
+      encodeHead({ path: MANIFEST_NAME, type: 'File', size: manifest.length, mode: 0o600, uid: 0, gid: 0, mtime }),
+    );
     await blocks.put(manifest);
     await blocks.put(zeros.subarray(0, pad512(manifest.length)));
     let sinceYield = 0;
     const fetched = host.remote ? await prefetchSmall(host, entries) : new Map<WalkedEntry, Buffer>();
     for (const e of entries) {
-      const head = { path: e.type === 'dir' ? e.name + '/' : e.name, type: TAR_TYPE[e.type], size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, mtime: new Date(Math.round(e.mtimeMs)), linkpath: e.link };
+      const head = {
+        path: e.type === 'dir' ? e.name + '/' : e.name,
+        type: TAR_TYPE[e.type],
+        size: e.size,
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+        mtime: new Date(Math.round(e.mtimeMs)),
+        linkpath: e.link,
+      };
       await blocks.put(encodeHead(head));
       if (e.type !== 'file' || e.size === 0) continue;
       await putFile(host, blocks, e, fetched.get(e));

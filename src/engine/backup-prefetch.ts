@@ -21,7 +21,14 @@ export async function prefetchSmall(host: Host, entries: WalkedEntry[]): Promise
   const want = new Map<string, WalkedEntry>();
   let budget = BUDGET;
   for (const e of entries) {
-    if (e.type !== 'file' || e.size === 0 || e.size > PREFETCH_MAX_FILE || typeof e.real !== 'string' || !e.real.startsWith('/')) continue;
+    if (
+      e.type !== 'file' ||
+      e.size === 0 ||
+      e.size > PREFETCH_MAX_FILE ||
+      typeof e.real !== 'string' ||
+      !e.real.startsWith('/')
+    )
+      continue;
     if ((budget -= e.size) < 0) break;
     want.set(e.real.slice(1), e);
   }
@@ -31,7 +38,10 @@ export async function prefetchSmall(host: Host, entries: WalkedEntry[]): Promise
     // GNU tar's own format puts a name longer than 100 bytes in a 'L' member before the file's header.
     if (h.type === 'NextFileHasLongPath') {
       const parts: Buffer[] = [];
-      return { data: (c) => void parts.push(Buffer.from(c)), end: () => void (longName = Buffer.concat(parts).toString('utf8').replace(/\0+$/, '')) };
+      return {
+        data: (c) => void parts.push(Buffer.from(c)),
+        end: () => void (longName = Buffer.concat(parts).toString('utf8').replace(/\0+$/, '')),
+      };
     }
     const name = longName ?? h.path;
     longName = undefined;
@@ -41,7 +51,10 @@ export async function prefetchSmall(host: Host, entries: WalkedEntry[]): Promise
     return { data: (c) => void parts.push(Buffer.from(c)), end: () => void out.set(e, Buffer.concat(parts)) };
   });
   try {
-    for await (const chunk of host.tarOut('/', [...want.keys()].map((n) => Buffer.from(n))) as AsyncIterable<Buffer>) {
+    for await (const chunk of host.tarOut(
+      '/',
+      [...want.keys()].map((n) => Buffer.from(n)),
+    ) as AsyncIterable<Buffer>) {
       if (!reader.done) await reader.write(chunk); // after the end marker: tar's record padding, drained
     }
   } catch {

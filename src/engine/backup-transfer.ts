@@ -34,17 +34,25 @@ export async function uploadFile(host: Host, local: string, remoteTmp: string, s
   }
   await host.chmod(remoteTmp, 0o600); // exact, whatever the host's umask did to the temp
   const got = await host.sha256(remoteTmp);
-  if (got !== sha256) throw new Error(`the archive uploaded to ${host.label} reads back with sha256 ${got.slice(0, 12)}…, not ${sha256.slice(0, 12)}… (disk full?)`);
+  if (got !== sha256)
+    throw new Error(
+      `the archive uploaded to ${host.label} reads back with sha256 ${got.slice(0, 12)}…, not ${sha256.slice(0, 12)}… (disk full?)`,
+    );
 }
 
 /**
  * Run `fn` with a controller path holding the archive `file` of the host: the file itself with a LocalHost, a
  * fetched copy (0600 in a 0700 temp dir, removed afterwards) otherwise. `sha256` is the fetched bytes' digest.
  */
-export async function withLocalArchive<T>(host: Host, file: string, fn: (local: string, sha256?: string) => Promise<T>): Promise<T> {
+export async function withLocalArchive<T>(
+  host: Host,
+  file: string,
+  fn: (local: string, sha256?: string) => Promise<T>,
+): Promise<T> {
   // A FIFO (or a device) put where the archive should be would block its reader for ever (issue 19 point 9).
   const st = await host.lstat(file);
-  if (st && st.type !== 'file') throw new Error(`${file} is a ${st.type}, not a regular file: refusing to read it as an archive`);
+  if (st && st.type !== 'file')
+    throw new Error(`${file} is a ${st.type}, not a regular file: refusing to read it as an archive`);
   if (!host.remote) return fn(file);
   const tmp = controllerTemp('fetch');
   try {

@@ -62,21 +62,34 @@ const ID = /^[0-9A-Za-z][0-9A-Za-z._-]*$/;
 // Store paths are paths on the target: POSIX whatever the controller is.
 export const archivePath = (storeDir: string, id: string): string => path.posix.join(storeDir, `${id}.tar.gz`);
 const recordPath = (storeDir: string, id: string): string => path.posix.join(storeDir, `${id}.json`);
-const writeRecord = (host: Host, storeDir: string, r: StoreRecord): Promise<void> => host.writeFileAtomic(recordPath(storeDir, r.id), JSON.stringify(r), { mode: 0o600 });
+const writeRecord = (host: Host, storeDir: string, r: StoreRecord): Promise<void> =>
+  host.writeFileAtomic(recordPath(storeDir, r.id), JSON.stringify(r), { mode: 0o600 });
 
 export function infoOf(storeDir: string, r: StoreRecord): BackupInfo {
   const m = r.manifest;
   return {
-    id: r.id, createdAt: m.createdAt, plan: m.plan.name, planHash: m.plan.hash, file: archivePath(storeDir, r.id),
-    size: r.archive.size, sha256: r.archive.sha256, files: m.totals.files, entries: m.totals.entries, bytes: m.totals.bytes,
-    verified: { at: r.verified.at, ok: r.verified.ok }, pinned: r.pinned, keep: m.keep,
+    id: r.id,
+    createdAt: m.createdAt,
+    plan: m.plan.name,
+    planHash: m.plan.hash,
+    file: archivePath(storeDir, r.id),
+    size: r.archive.size,
+    sha256: r.archive.sha256,
+    files: m.totals.files,
+    entries: m.totals.entries,
+    bytes: m.totals.bytes,
+    verified: { at: r.verified.at, ok: r.verified.ok },
+    pinned: r.pinned,
+    keep: m.keep,
   };
 }
 
 /** Plan paths minus those inside a listed directory (they are archived with it), in plan order. */
 function topPaths(paths: string[]): string[] {
   const names = paths.map(memberName);
-  return paths.filter((p, i) => !names.some((n, j) => j !== i && isDirPathAt(paths[j]!) && names[i]!.startsWith(n + '/')));
+  return paths.filter(
+    (p, i) => !names.some((n, j) => j !== i && isDirPathAt(paths[j]!) && names[i]!.startsWith(n + '/')),
+  );
 }
 const isDirPathAt = (p: string): boolean => p.endsWith('/');
 
@@ -86,7 +99,8 @@ const isDirPathAt = (p: string): boolean => p.endsWith('/');
  * naming the files that kept changing.
  */
 export const BACKUP_ATTEMPTS = 4;
-const changedFile = /^(.+?): (sha256 mismatch|does not match the manifest: (size|mtime)|file shrank while being backed up)/;
+const changedFile =
+  /^(.+?): (sha256 mismatch|does not match the manifest: (size|mtime)|file shrank while being backed up)/;
 
 export async function createBackup(opts: CreateBackupOptions): Promise<BackupInfo> {
   for (let attempt = 1; ; attempt++) {
@@ -94,10 +108,21 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupInf
       return await createBackupOnce(opts);
     } catch (e) {
       const lines = isMtaError(e) ? [e.message, ...e.details] : [];
-      const changing = [...new Set(lines.map((l) => changedFile.exec(l.replace(/^backup failed: /, ''))?.[1]).filter((n): n is string => !!n))];
+      const changing = [
+        ...new Set(
+          lines.map((l) => changedFile.exec(l.replace(/^backup failed: /, ''))?.[1]).filter((n): n is string => !!n),
+        ),
+      ];
       if (!changing.length) throw e;
-      if (attempt >= BACKUP_ATTEMPTS) throw new MtaError('failed', `backup failed: ${changing.map((n) => '/' + n).join(', ')} kept changing while being backed up (${attempt} attempts)`, [`stop what writes ${changing.length === 1 ? 'it' : 'them'} (or wait) and run again`, 'nothing was changed']);
-      opts.onProgress?.(`${changing.map((n) => '/' + n).join(', ')} changed while being backed up; trying again (${attempt + 1} of ${BACKUP_ATTEMPTS})`);
+      if (attempt >= BACKUP_ATTEMPTS)
+        throw new MtaError(
+          'failed',
+          `backup failed: ${changing.map((n) => '/' + n).join(', ')} kept changing while being backed up (${attempt} attempts)`,
+          [`stop what writes ${changing.length === 1 ? 'it' : 'them'} (or wait) and run again`, 'nothing was changed'],
+        );
+      opts.onProgress?.(
+        `${changing.map((n) => '/' + n).join(', ')} changed while being backed up; trying again (${attempt + 1} of ${BACKUP_ATTEMPTS})`,
+      );
       await sleep(100 * 2 ** attempt);
     }
   }
@@ -121,9 +146,17 @@ async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> 
     await hashEntries(host, walked.entries);
     const files = walked.entries.filter((e) => e.type === 'file');
     const manifest: Manifest = {
-      format: FORMAT, id, createdAt: new Date(clock.now()).toISOString(), host: (await host.facts()).hostname, toolVersion: meta.toolVersion,
-      plan: { name: meta.plan, hash: meta.planHash }, runId: meta.runId, checks: meta.checks, keep: meta.keep,
-      paths: walked.records, skipped: walked.skipped,
+      format: FORMAT,
+      id,
+      createdAt: new Date(clock.now()).toISOString(),
+      host: (await host.facts()).hostname,
+      toolVersion: meta.toolVersion,
+      plan: { name: meta.plan, hash: meta.planHash },
+      runId: meta.runId,
+      checks: meta.checks,
+      keep: meta.keep,
+      paths: walked.records,
+      skipped: walked.skipped,
       entries: walked.entries.map(({ real: _real, ...e }) => e),
       totals: { entries: walked.entries.length, files: files.length, bytes: files.reduce((s, e) => s + e.size, 0) },
     };
@@ -131,14 +164,19 @@ async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> 
     const written = await writeArchive(host, localFile, Buffer.from(JSON.stringify(manifest)), walked.entries);
     say('verifying the archive');
     const check = await readArchive(localFile);
-    if (check.problems.length) throw new MtaError('failed', `backup failed: the archive does not read back as written`, check.problems);
+    if (check.problems.length)
+      throw new MtaError('failed', `backup failed: the archive does not read back as written`, check.problems);
     if (host.remote) say(`copying the archive to ${host.label}`);
     if (local) await uploadFile(host, localFile, tmp, written.sha256);
     await host.rename(tmp, file);
     await host.fsync(storeDir);
     const record: StoreRecord = {
-      id, archive: { file: path.posix.basename(file), ...written }, manifestSha256: check.manifestSha256!,
-      verified: { at: new Date(clock.now()).toISOString(), ok: true }, pinned: false, manifest: check.manifest!,
+      id,
+      archive: { file: path.posix.basename(file), ...written },
+      manifestSha256: check.manifestSha256!,
+      verified: { at: new Date(clock.now()).toISOString(), ok: true },
+      pinned: false,
+      manifest: check.manifest!,
     };
     await writeRecord(host, storeDir, record);
     for (const s of walked.skipped) say(`not archived (socket, fifo or device): ${s}`);
@@ -147,7 +185,12 @@ async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> 
     for (const f of [tmp, file, recordPath(storeDir, id)]) await host.rm(f, { force: true }).catch(() => {});
     if (e instanceof MtaError) throw e;
     const problems = e instanceof ArchiveRefused ? e.problems : [];
-    throw new MtaError('failed', `backup failed: ${errorText(e)}`, [...problems, `store: ${storeDir}${host.remote ? ` on ${host.label}` : ''}`, 'nothing was changed'], { cause: e });
+    throw new MtaError(
+      'failed',
+      `backup failed: ${errorText(e)}`,
+      [...problems, `store: ${storeDir}${host.remote ? ` on ${host.label}` : ''}`, 'nothing was changed'],
+      { cause: e },
+    );
   } finally {
     local?.done();
   }
@@ -161,7 +204,10 @@ export async function readBackup(host: Host, storeDir: string, id: string): Prom
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' || code === 'ENOTDIR' ? [] : [errorText(e)];
-    throw new MtaError('not-found', `no backup ${id} in ${storeDir}${host.remote ? ` on ${host.label}` : ''}`, [...why, 'list them with: mta-upgrade backups list']);
+    throw new MtaError('not-found', `no backup ${id} in ${storeDir}${host.remote ? ` on ${host.label}` : ''}`, [
+      ...why,
+      'list them with: mta-upgrade backups list',
+    ]);
   }
   // The record may be anything (torn, edited, not ours): every field used below is checked, so a bad one is a
   // refusal naming the file, never a TypeError.
@@ -171,9 +217,21 @@ export async function readBackup(host: Host, storeDir: string, id: string): Prom
   } catch (e) {
     throw new MtaError('refused', `backup record ${recordPath(storeDir, id)} is not readable: ${errorText(e)}`);
   }
-  const bad = !r || typeof r !== 'object' || r.id !== id || !Manifest.safeParse(r.manifest).success || typeof r.archive?.size !== 'number'
-    || typeof r.archive.sha256 !== 'string' || typeof r.manifestSha256 !== 'string' || typeof r.verified?.ok !== 'boolean' || typeof r.verified.at !== 'string';
-  if (bad) throw new MtaError('refused', `backup record ${recordPath(storeDir, id)} is not readable: not a backup record of this tool (format ${FORMAT})`);
+  const bad =
+    !r ||
+    typeof r !== 'object' ||
+    r.id !== id ||
+    !Manifest.safeParse(r.manifest).success ||
+    typeof r.archive?.size !== 'number' ||
+    typeof r.archive.sha256 !== 'string' ||
+    typeof r.manifestSha256 !== 'string' ||
+    typeof r.verified?.ok !== 'boolean' ||
+    typeof r.verified.at !== 'string';
+  if (bad)
+    throw new MtaError(
+      'refused',
+      `backup record ${recordPath(storeDir, id)} is not readable: not a backup record of this tool (format ${FORMAT})`,
+    );
   return r!;
 }
 
@@ -198,7 +256,12 @@ export async function listBackups(host: Host, storeDir: string): Promise<BackupI
   return out;
 }
 
-export async function verifyBackup(host: Host, storeDir: string, id: string, clock?: Clock): Promise<{ ok: boolean; problems: string[]; checked: number; info: BackupInfo }> {
+export async function verifyBackup(
+  host: Host,
+  storeDir: string,
+  id: string,
+  clock?: Clock,
+): Promise<{ ok: boolean; problems: string[]; checked: number; info: BackupInfo }> {
   const r = await readBackup(host, storeDir, id);
   let res: { problems: string[]; checked: number; manifestSha256?: string };
   try {
@@ -210,9 +273,14 @@ export async function verifyBackup(host: Host, storeDir: string, id: string, clo
   } catch (e) {
     res = { problems: e instanceof ArchiveRefused ? e.problems : [errorText(e)], checked: 0 };
   }
-  if (res.manifestSha256 && res.manifestSha256 !== r.manifestSha256) res.problems.unshift('the manifest in the archive differs from the store record');
+  if (res.manifestSha256 && res.manifestSha256 !== r.manifestSha256)
+    res.problems.unshift('the manifest in the archive differs from the store record');
   const ok = res.problems.length === 0;
-  r.verified = { at: new Date(clock?.now() ?? Date.now()).toISOString(), ok, ...(ok ? {} : { problems: res.problems }) };
+  r.verified = {
+    at: new Date(clock?.now() ?? Date.now()).toISOString(),
+    ok,
+    ...(ok ? {} : { problems: res.problems }),
+  };
   await writeRecord(host, storeDir, r);
   return { ok, problems: res.problems, checked: res.checked, info: infoOf(storeDir, r) };
 }
@@ -228,14 +296,22 @@ export async function pinBackup(host: Host, storeDir: string, id: string, pinned
 }
 
 /** What prune would delete: all but the newest `keep`, never a pinned one, never the latest. */
-export async function planPrune(host: Host, storeDir: string, keep?: number): Promise<{ keep: number; remove: BackupInfo[] }> {
+export async function planPrune(
+  host: Host,
+  storeDir: string,
+  keep?: number,
+): Promise<{ keep: number; remove: BackupInfo[] }> {
   const all = await listBackups(host, storeDir);
   const k = Math.max(1, keep ?? all.at(-1)?.keep ?? DEFAULT_KEEP);
   return { keep: k, remove: all.slice(0, Math.max(0, all.length - k)).filter((b) => !b.pinned) };
 }
 
 /** `only`: delete no more than these ids (what the user confirmed), even if the store changed since. */
-export async function pruneBackups(host: Host, storeDir: string, opts: { keep?: number; only?: string[] } = {}): Promise<BackupInfo[]> {
+export async function pruneBackups(
+  host: Host,
+  storeDir: string,
+  opts: { keep?: number; only?: string[] } = {},
+): Promise<BackupInfo[]> {
   const { remove: planned } = await planPrune(host, storeDir, opts.keep);
   const remove = opts.only ? planned.filter((b) => opts.only!.includes(b.id)) : planned;
   for (const b of remove) {
@@ -265,15 +341,26 @@ export interface RestoreBackupOptions {
 const samePath = (p: string) => path.posix.normalize(p).replace(/\/+$/, '');
 
 /** Problems of a store record against what the run journaled; empty when it is the run's own archive. */
-async function notTheRunsArchive(host: Host, file: string, r: StoreRecord, expect: RestoreBackupOptions['expect'], sha?: string): Promise<string[]> {
+async function notTheRunsArchive(
+  host: Host,
+  file: string,
+  r: StoreRecord,
+  expect: RestoreBackupOptions['expect'],
+  sha?: string,
+): Promise<string[]> {
   const out: string[] = [];
   if (expect?.sha256) {
     const actual = sha ?? (await host.sha256(file));
-    if (actual !== expect.sha256 || r.archive.sha256 !== expect.sha256) out.push(`${r.id}.tar.gz is not the archive this run made: its journal says sha256 ${expect.sha256.slice(0, 12)}…, the archive is ${actual.slice(0, 12)}… (record ${r.archive.sha256.slice(0, 12)}…)`);
+    if (actual !== expect.sha256 || r.archive.sha256 !== expect.sha256)
+      out.push(
+        `${r.id}.tar.gz is not the archive this run made: its journal says sha256 ${expect.sha256.slice(0, 12)}…, the archive is ${actual.slice(0, 12)}… (record ${r.archive.sha256.slice(0, 12)}…)`,
+      );
   }
   if (expect?.paths) {
     const plan = new Set(expect.paths.map(samePath));
-    for (const p of r.manifest.paths) if (!plan.has(samePath(p.path))) out.push(`the manifest of ${r.id} names ${p.path}, which the run's plan does not back up`);
+    for (const p of r.manifest.paths)
+      if (!plan.has(samePath(p.path)))
+        out.push(`the manifest of ${r.id} names ${p.path}, which the run's plan does not back up`);
   }
   return out;
 }
@@ -307,14 +394,23 @@ export async function restoreBackup(opts: RestoreBackupOptions): Promise<{ lines
         // Refused before anything is written: a backed-up path whose parent became a symlink (issue 19 point 4).
         for (const p of r.manifest.paths) await host.safeParent(opts.real(p.path).replace(/\/+$/, '') || '/');
         const onManifest = (m: Manifest, msha: string) => {
-          if (m.id !== id || msha !== r.manifestSha256) throw new ArchiveRefused([`the manifest in ${id}.tar.gz does not match the store record ${id}.json`]);
+          if (m.id !== id || msha !== r.manifestSha256)
+            throw new ArchiveRefused([`the manifest in ${id}.tar.gz does not match the store record ${id}.json`]);
         };
         staged = spool
-          ? await stageArchiveOnHost({ host, file: local, real: opts.real, stageBase, spoolDir: spool.dir, onManifest }, created)
+          ? await stageArchiveOnHost(
+              { host, file: local, real: opts.real, stageBase, spoolDir: spool.dir, onManifest },
+              created,
+            )
           : await stageArchive({ file: local, real: opts.real, stageBase, onManifest }, created);
       } catch (e) {
         const problems = e instanceof ArchiveRefused ? e.problems : [errorText(e)];
-        throw new MtaError('failed', `restore of backup ${id} refused: ${problems[0]}`, [...problems.slice(1), 'nothing was changed'], { cause: e });
+        throw new MtaError(
+          'failed',
+          `restore of backup ${id} refused: ${problems[0]}`,
+          [...problems.slice(1), 'nothing was changed'],
+          { cause: e },
+        );
       }
       const done: string[] = [];
       const log = (line: string) => {
@@ -331,15 +427,24 @@ export async function restoreBackup(opts: RestoreBackupOptions): Promise<{ lines
         await syncTouched(res.touched);
         return { lines: res.lines, changed: res.changed };
       } catch (e) {
-        throw new MtaError('rollback-incomplete', `restore of backup ${id} stopped part-way: ${errorText(e)}`, [
-          ...done, 'restoring is idempotent: fix the cause and run it again', `by hand: docs/restore-by-hand.md, archive ${file}${host.remote ? ` on ${host.label}` : ''}`,
-        ], { cause: e });
+        throw new MtaError(
+          'rollback-incomplete',
+          `restore of backup ${id} stopped part-way: ${errorText(e)}`,
+          [
+            ...done,
+            'restoring is idempotent: fix the cause and run it again',
+            `by hand: docs/restore-by-hand.md, archive ${file}${host.remote ? ` on ${host.label}` : ''}`,
+          ],
+          { cause: e },
+        );
       }
     });
   } catch (e) {
     if (e instanceof MtaError) throw e;
     // Reading the archive failed before the first live path (a fetch that broke, not a regular file).
-    throw new MtaError('failed', `restore of backup ${id} refused: ${errorText(e)}`, ['nothing was changed'], { cause: e });
+    throw new MtaError('failed', `restore of backup ${id} refused: ${errorText(e)}`, ['nothing was changed'], {
+      cause: e,
+    });
   } finally {
     for (const d of created) await host.rm(d, { recursive: true, force: true }).catch(() => {});
     await host.rmdir(stageBase).catch(() => {}); // absent, or another restore is using it

@@ -20,8 +20,14 @@ export function checkName(c: PlanCheck): string {
   return (c as { name?: string }).name ?? checkModule(c.type).describe(c);
 }
 
-export async function runChecks(checks: PlanCheck[], ctx: CheckContext, opts: { stagedOnly?: boolean } = {}): Promise<CheckOutcome[]> {
-  const chosen = checks.map((c, index) => ({ c, index })).filter(({ c }) => !opts.stagedOnly || checkModule(c.type).stageable);
+export async function runChecks(
+  checks: PlanCheck[],
+  ctx: CheckContext,
+  opts: { stagedOnly?: boolean } = {},
+): Promise<CheckOutcome[]> {
+  const chosen = checks
+    .map((c, index) => ({ c, index }))
+    .filter(({ c }) => !opts.stagedOnly || checkModule(c.type).stageable);
   return Promise.all(
     chosen.map(async ({ c, index }) => {
       const mod = checkModule(c.type);

@@ -62,7 +62,14 @@ export function runPaths(stateDir: string, runId: string): RunPaths {
 export function planFacts(loaded: LoadedPlan): PlanFacts {
   const p = loaded.plan;
   const configure = p.steps.find((s) => s.type === 'configure') as { features?: Record<string, unknown> } | undefined;
-  return { name: p.name, mta: p.mta, version: p.version, binaries: p.binaries, configs: p.configs, features: configure?.features ?? {} };
+  return {
+    name: p.name,
+    mta: p.mta,
+    version: p.version,
+    binaries: p.binaries,
+    configs: p.configs,
+    features: configure?.features ?? {},
+  };
 }
 
 export function redactorFor(loaded: LoadedPlan): (s: string) => string {
@@ -122,7 +129,12 @@ export async function openRunLog(host: Host, file: string): Promise<RunLog> {
   };
 }
 
-export function baseContext(o: EngineOptions, exec: Executor, paths: RunPaths, report: (l: string) => void): BaseContext {
+export function baseContext(
+  o: EngineOptions,
+  exec: Executor,
+  paths: RunPaths,
+  report: (l: string) => void,
+): BaseContext {
   const host = engineHost(o);
   return {
     host,
@@ -150,5 +162,14 @@ export const dryRunJournal: JournalWriter = {
 };
 
 export function checkContext(base: BaseContext, extra: Partial<CheckContext> = {}): CheckContext {
-  return { host: base.host, exec: base.exec, clock: base.clock, root: base.root, vars: base.vars, real: base.real, signal: base.signal, ...extra };
+  return {
+    host: base.host,
+    exec: base.exec,
+    clock: base.clock,
+    root: base.root,
+    vars: base.vars,
+    real: base.real,
+    signal: base.signal,
+    ...extra,
+  };
 }

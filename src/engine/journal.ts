@@ -21,14 +21,36 @@ import { redactDeep } from '../lib/redact.js';
 export type RunStatus = 'ok' | 'failed' | 'rolled-back' | 'rollback-incomplete' | 'interrupted';
 
 export type JournalRecord =
-  | { seq: number; t: number; type: 'start'; runId: string; plan: string; planFile: string; planHash: string; pid: number; root: string; host: string; tool: string; vars?: Record<string, string>; secretOverrides?: string[]; target?: string }
+  | {
+      seq: number;
+      t: number;
+      type: 'start';
+      runId: string;
+      plan: string;
+      planFile: string;
+      planHash: string;
+      pid: number;
+      root: string;
+      host: string;
+      tool: string;
+      vars?: Record<string, string>;
+      secretOverrides?: string[];
+      target?: string;
+    }
   | { seq: number; t: number; type: 'intent'; action: JournalAction }
   | { seq: number; t: number; type: 'done'; of: number; info?: Record<string, unknown> }
   | { seq: number; t: number; type: 'note'; event: string; data: Record<string, unknown> }
   | { seq: number; t: number; type: 'undone'; of: number; state: string }
   | { seq: number; t: number; type: 'undo-failed'; of: number; error: string }
   | { seq: number; t: number; type: 'end'; status: RunStatus; message?: string }
-  | { seq: number; t: number; type: 'rollback'; status: 'started' | 'complete' | 'incomplete'; by: string; /** revert.sh's pid (started). */ pid?: number };
+  | {
+      seq: number;
+      t: number;
+      type: 'rollback';
+      status: 'started' | 'complete' | 'incomplete';
+      by: string;
+      /** revert.sh's pid (started). */ pid?: number;
+    };
 
 type NewRecord = JournalRecord extends infer R ? (R extends JournalRecord ? Omit<R, 'seq' | 't'> : never) : never;
 
@@ -58,7 +80,13 @@ export class Journal implements JournalWriter {
   /** Reopen an existing journal to append (rollback records). */
   static async append(host: Host, file: string, clock: Clock, redact?: (s: string) => string): Promise<Journal> {
     const records = await readJournal(host, file);
-    const j = new Journal(host, file, clock, records.reduce((m, r) => Math.max(m, r.seq), 0), redact);
+    const j = new Journal(
+      host,
+      file,
+      clock,
+      records.reduce((m, r) => Math.max(m, r.seq), 0),
+      redact,
+    );
     // A crash mid-write leaves a torn last line without its newline: start on a fresh line, or the next
     // record would be glued to it and lost on reading.
     const st = await host.lstat(file);
@@ -102,7 +130,8 @@ export class Journal implements JournalWriter {
   private redacted(rec: NewRecord): NewRecord {
     if (!this.redact) return rec;
     const r = redactDeep(rec, this.redact);
-    if (r.changed && r.value.type === 'intent') (r.value.action as JournalAction & { redacted?: boolean }).redacted = true;
+    if (r.changed && r.value.type === 'intent')
+      (r.value.action as JournalAction & { redacted?: boolean }).redacted = true;
     return r.value;
   }
 
@@ -120,7 +149,6 @@ export class Journal implements JournalWriter {
     await this.tail;
   }
 }
-
 
 /** Read a journal; a torn last line (the crash hit mid-write) is ignored: its mutation never started. */
 export async function readJournal(host: Host, file: string): Promise<JournalRecord[]> {

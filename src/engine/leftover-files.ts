@@ -27,7 +27,8 @@ export interface LeftoverPlaces {
 }
 
 const STORE_STAGING = /^restore-/;
-const STORE_PARTIAL = /^(?:\..+\.tar\.gz|.+\.json)\.partial$|^\.mta\.[A-Za-z0-9]{8}$|^\..+\.(?:tar\.gz|json)(?:\.partial)?\.mta-[0-9a-f]{8}$/;
+const STORE_PARTIAL =
+  /^(?:\..+\.tar\.gz|.+\.json)\.partial$|^\.mta\.[A-Za-z0-9]{8}$|^\..+\.(?:tar\.gz|json)(?:\.partial)?\.mta-[0-9a-f]{8}$/;
 const REVERT_STAGE = /^revert-stage\.(\d+)$/;
 const REVERT_SIBLING = /^\.mta-revert(?:ed)?\.(\d+)\./;
 const RESTORE_TEMP = /^\..+\.mta-restore-[0-9a-f]+$/;
@@ -58,12 +59,23 @@ export async function removeLeftoverFiles(host: Host, at: LeftoverPlaces): Promi
   for (const t of at.targets ?? []) {
     const target = t.replace(/\/+$/, '') || '/';
     // A parent replaced by a symlink (issue 19 point 4) is not followed: its siblings are not ours to judge.
-    if (target === '/' || !(await host.safeParent(target).then(() => true, () => false))) continue;
+    if (
+      target === '/' ||
+      !(await host.safeParent(target).then(
+        () => true,
+        () => false,
+      ))
+    )
+      continue;
     for (let dir = path.posix.dirname(target); ; dir = path.posix.dirname(dir)) {
       const near = dir === path.posix.dirname(target);
       if (!seen.has(`${near}:${dir}`)) {
         seen.add(`${near}:${dir}`);
-        await sweep(dir, async (n) => FAR_STAGING.test(n) || (near && (RESTORE_TEMP.test(n) || (await deadPid(REVERT_SIBLING.exec(n))))));
+        await sweep(
+          dir,
+          async (n) =>
+            FAR_STAGING.test(n) || (near && (RESTORE_TEMP.test(n) || (await deadPid(REVERT_SIBLING.exec(n))))),
+        );
       }
       if (dir === host.root.replace(/\/+$/, '') || dir === '/' || !dir.startsWith(host.root)) break;
     }

@@ -50,11 +50,23 @@ function holderGone(h: Holder): 'gone' | 'reused' | 'rebooted' | undefined {
 }
 const elsewhere = (h: Holder): boolean => h.controller !== undefined && h.controller !== os.hostname();
 
-export async function acquireLock(host: Host, stateDir: string, command: string, warn: (line: string) => void): Promise<Lock> {
+export async function acquireLock(
+  host: Host,
+  stateDir: string,
+  command: string,
+  warn: (line: string) => void,
+): Promise<Lock> {
   await host.mkdir(stateDir, { recursive: true, mode: 0o700 });
   await host.chmod(stateDir, 0o700); // journals and backups below: whatever mode it had, it is ours now
   const file = path.join(stateDir, 'lock');
-  const me: Holder = { pid: process.pid, started: new Date().toISOString(), command, controller: os.hostname(), pidStart: processStart(process.pid), boot: bootId() };
+  const me: Holder = {
+    pid: process.pid,
+    started: new Date().toISOString(),
+    command,
+    controller: os.hostname(),
+    pidStart: processStart(process.pid),
+    boot: bootId(),
+  };
   const tmp = `${file}.${process.pid}.${Math.random().toString(16).slice(2)}`;
   await host.writeFileExclusive(tmp, JSON.stringify(me) + '\n', 0o600);
   try {
@@ -70,7 +82,8 @@ export async function acquireLock(host: Host, stateDir: string, command: string,
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const s = await lockState(host, file);
-      if (s.state === 'held') throw new MtaError('refused', msg.lockHeld(s.holder.pid, s.holder.started, s.holder.command));
+      if (s.state === 'held')
+        throw new MtaError('refused', msg.lockHeld(s.holder.pid, s.holder.started, s.holder.command));
       await takeOver(host, file, s, warn);
     }
     throw new MtaError('refused', `could not take the lock ${file}: other processes keep taking it`);
@@ -114,7 +127,9 @@ async function takeOver(host: Host, file: string, seen: LockState, warn: (line: 
   const prev = seen.state === 'stale' ? seen.holder : undefined;
   const why = moved ? holderGone(moved) : undefined;
   if (!moved || why || (prev && moved.pid === prev.pid && moved.started === prev.started)) {
-    warn(moved ? msg.staleLock(moved.pid, why ?? (seen.state === 'stale' ? seen.why : 'gone')) : msg.unreadableLock(file));
+    warn(
+      moved ? msg.staleLock(moved.pid, why ?? (seen.state === 'stale' ? seen.why : 'gone')) : msg.unreadableLock(file),
+    );
     await host.rm(aside, { force: true });
     return;
   }
@@ -133,10 +148,20 @@ function notAFile(file: string, st: HostStat): MtaError {
 /** The holder record, checked field by field (a lock file may hold anything); undefined when it is not one. */
 export async function readHolder(host: Host, file: string): Promise<Holder | undefined> {
   try {
-    const h = JSON.parse((await host.readFile(file, { maxBytes: 64 * 1024 })).toString('utf8')) as Partial<Holder> | null;
-    if (!h || !Number.isInteger(h.pid) || typeof h.started !== 'string' || typeof h.command !== 'string') return undefined;
+    const h = JSON.parse(
+      (await host.readFile(file, { maxBytes: 64 * 1024 })).toString('utf8'),
+    ) as Partial<Holder> | null;
+    if (!h || !Number.isInteger(h.pid) || typeof h.started !== 'string' || typeof h.command !== 'string')
+      return undefined;
     const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-    return { pid: h.pid!, started: h.started, command: h.command, controller: str(h.controller), pidStart: str(h.pidStart), boot: str(h.boot) };
+    return {
+      pid: h.pid!,
+      started: h.started,
+      command: h.command,
+      controller: str(h.controller),
+      pidStart: str(h.pidStart),
+      boot: str(h.boot),
+    };
   } catch {
     return undefined;
   }

@@ -27,7 +27,8 @@ export async function pathState(host: Host, planPath: string, real: string): Pro
   const st = await host.lstat(real).catch(() => undefined);
   if (!st) return { path: planPath, exists: false };
   if (st.type === 'symlink') return { path: planPath, exists: true, kind: 'symlink', bytes: st.size };
-  if (st.type !== 'dir') return { path: planPath, exists: true, kind: st.type === 'file' ? 'file' : 'other', bytes: st.size, files: 1 };
+  if (st.type !== 'dir')
+    return { path: planPath, exists: true, kind: st.type === 'file' ? 'file' : 'other', bytes: st.size, files: 1 };
   let bytes = 0;
   let files = 0;
   // Names are bytes: a non-UTF-8 name is joined as a Buffer and still found.
@@ -56,7 +57,11 @@ export function formatPathState(s: PathState): string {
  * Print the preview (`quiet`: print and emit nothing, as a run with --yes does before its first change); returns
  * the checks run now and the recap with its blockers (src/engine/verdict.ts).
  */
-export async function preview(o: EngineOptions, base: BaseContext, opts: { quiet?: boolean } = {}): Promise<{ checks: CheckOutcome[]; recap: Recap }> {
+export async function preview(
+  o: EngineOptions,
+  base: BaseContext,
+  opts: { quiet?: boolean } = {},
+): Promise<{ checks: CheckOutcome[]; recap: Recap }> {
   const { plan } = o.loaded;
   const redact = redactorFor(o.loaded);
   const say = opts.quiet ? () => {} : (line: string) => o.out(line);
@@ -75,7 +80,12 @@ export async function preview(o: EngineOptions, base: BaseContext, opts: { quiet
     event('backup-path', { ...s });
     say(`   ${formatPathState(s)}`);
   }
-  for (const u of await unwritableDirs(base.host, base.exec, paths.map((p) => base.real(p)), o.stateDir)) {
+  for (const u of await unwritableDirs(
+    base.host,
+    base.exec,
+    paths.map((p) => base.real(p)),
+    o.stateDir,
+  )) {
     const reason = `${u.dir} is not writable (a read-only filesystem, or immutable): needed for ${u.for.join(', ')}`;
     blockers.push({ step: null, kind: 'paths', reason });
     say(`   NOT WRITABLE: ${reason}`);
@@ -108,16 +118,39 @@ export async function preview(o: EngineOptions, base: BaseContext, opts: { quiet
   const outcomes = await runChecks(plan.checks, checkContext(base));
   for (const oc of outcomes) event('check', { phase: 'preview', ...flatten(oc) });
   for (const l of formatChecks(outcomes)) say(l);
-  const recap: Recap = { backupPaths: paths.length, replaceFiles: replaces, commands, checksPassing: outcomes.filter((c) => c.result.status === 'pass').length, checks: outcomes.length, blockers };
+  const recap: Recap = {
+    backupPaths: paths.length,
+    replaceFiles: replaces,
+    commands,
+    checksPassing: outcomes.filter((c) => c.result.status === 'pass').length,
+    checks: outcomes.length,
+    blockers,
+  };
   return { checks: outcomes, recap };
 }
 
 /** What the preview says of a remote host: its OS and the tools it will be driven with (probed, not guessed). */
 export function factsLine(f: HostFacts): string {
-  const tools = [`stat ${f.stat === 'gnu' ? '-c' : '-f'}`, f.sha256, f.fsync === 'fsync' ? 'fsync(1)' : 'sync FILE', f.lock === 'mkdir' ? 'mkdir lock' : f.lock, f.tar === 'gnu' ? 'GNU tar' : 'bsdtar', f.proc ? '/proc' : f.procstat ? 'procstat' : 'no /proc'];
+  const tools = [
+    `stat ${f.stat === 'gnu' ? '-c' : '-f'}`,
+    f.sha256,
+    f.fsync === 'fsync' ? 'fsync(1)' : 'sync FILE',
+    f.lock === 'mkdir' ? 'mkdir lock' : f.lock,
+    f.tar === 'gnu' ? 'GNU tar' : 'bsdtar',
+    f.proc ? '/proc' : f.procstat ? 'procstat' : 'no /proc',
+  ];
   return `${f.os} (${f.hostname}), ${f.userland} userland: ${tools.join(', ')}`;
 }
 
 export function flatten(o: CheckOutcome): Record<string, unknown> {
-  return { index: o.index, kind: o.type, name: o.name, required: o.required, status: o.result.status, summary: o.result.summary, details: o.result.details ?? [], data: o.result.data ?? {} };
+  return {
+    index: o.index,
+    kind: o.type,
+    name: o.name,
+    required: o.required,
+    status: o.result.status,
+    summary: o.result.summary,
+    details: o.result.details ?? [],
+    data: o.result.data ?? {},
+  };
 }

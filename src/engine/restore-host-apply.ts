@@ -17,13 +17,19 @@ const ms = (t: number): number => Math.round(t);
 /** Live path already equal to the entry: type, owner, mode, mtime, and content or link target. */
 async function sameAs(host: Host, live: HostPath, st: HostStat, e: ManifestEntry): Promise<boolean> {
   if (st.uid !== e.uid || st.gid !== e.gid) return false;
-  if (e.type === 'symlink') return st.type === 'symlink' && (st.link ?? (await host.readlink(live))).equals(Buffer.from(e.link!));
+  if (e.type === 'symlink')
+    return st.type === 'symlink' && (st.link ?? (await host.readlink(live))).equals(Buffer.from(e.link!));
   if (st.mode !== e.mode || ms(st.mtimeMs) !== ms(e.mtimeMs)) return false;
   if (e.type === 'dir') return st.type === 'dir';
   return st.type === 'file' && st.size === e.size && (await host.sha256(live)) === e.sha256;
 }
 
-export async function applyStagedOnHost(host: Host, staged: Staged, real: (p: string) => string, log: (line: string) => void): Promise<ApplyResult> {
+export async function applyStagedOnHost(
+  host: Host,
+  staged: Staged,
+  real: (p: string) => string,
+  log: (line: string) => void,
+): Promise<ApplyResult> {
   const { manifest } = staged;
   const children = new Map<string, ManifestEntry[]>();
   const byName = new Map(manifest.entries.map((e) => [e.name, e]));
@@ -76,7 +82,8 @@ export async function applyStagedOnHost(host: Host, staged: Staged, real: (p: st
     const was = staged.unstaged?.get(e.name);
     if (was) {
       // Found identical (hashed) before staging and not staged: it must not have changed since.
-      const still = st && (['ino', 'dev', 'size', 'mtimeMs', 'mode', 'uid', 'gid'] as const).every((k) => st[k] === was[k]);
+      const still =
+        st && (['ino', 'dev', 'size', 'mtimeMs', 'mode', 'uid', 'gid'] as const).every((k) => st[k] === was[k]);
       if (still || (st && (await sameAs(host, live, st, e)))) return;
       throw new Error(`/${e.name} changed on the target while the backup was being staged`);
     }
@@ -92,7 +99,8 @@ export async function applyStagedOnHost(host: Host, staged: Staged, real: (p: st
     const kids = children.get(e.name) ?? [];
     const keep = new Set(kids.map((c) => path.posix.basename(c.name)));
     // Sockets, fifos and devices were left out of the backup on purpose: not in it does not mean "remove".
-    for (const sk of manifest.skipped) if (path.posix.dirname(sk.replace(/^\//, '')) === e.name) keep.add(path.posix.basename(sk));
+    for (const sk of manifest.skipped)
+      if (path.posix.dirname(sk.replace(/^\//, '')) === e.name) keep.add(path.posix.basename(sk));
     for (const c of kids) await place(c, path.posix.join(live, path.posix.basename(c.name)));
     for (const name of await host.readdir(live)) {
       // Compared as bytes: a name that is not UTF-8 is never in the backup, and is removed by its own bytes.

@@ -53,7 +53,11 @@ async function makeStaging(host: Host, target: string, base: string): Promise<st
  * content (all live candidates hashed in one request) or link target. A rollback usually finds most of /etc/mail
  * untouched; those are neither staged nor moved.
  */
-async function identicalLive(host: Host, m: Manifest, real: (p: string) => string): Promise<NonNullable<Staged['unstaged']>> {
+async function identicalLive(
+  host: Host,
+  m: Manifest,
+  real: (p: string) => string,
+): Promise<NonNullable<Staged['unstaged']>> {
   const tops = new Map(m.paths.map((p) => [p.name, p]));
   const liveOf = (name: string): string => {
     for (let n = name; n !== '.'; n = path.posix.dirname(n)) {
@@ -78,8 +82,10 @@ async function identicalLive(host: Host, m: Manifest, real: (p: string) => strin
     }
     if (!st || st.uid !== e.uid || st.gid !== e.gid || st.type !== e.type) continue;
     if (e.type === 'symlink') {
-      if (st.link?.equals(Buffer.from(e.link!)) && Math.round(st.mtimeMs) === Math.round(e.mtimeMs)) out.set(e.name, st);
-    } else if (st.mode === e.mode && st.size === e.size && Math.round(st.mtimeMs) === Math.round(e.mtimeMs)) files.push([e, live, st]);
+      if (st.link?.equals(Buffer.from(e.link!)) && Math.round(st.mtimeMs) === Math.round(e.mtimeMs))
+        out.set(e.name, st);
+    } else if (st.mode === e.mode && st.size === e.size && Math.round(st.mtimeMs) === Math.round(e.mtimeMs))
+      files.push([e, live, st]);
   }
   // A file that vanished since its lstat fails the whole request: then nothing is taken as identical.
   const digests = await host.sha256Many(files.map(([, live]) => live)).catch(() => [] as string[]);
@@ -125,13 +131,16 @@ export async function stageArchiveOnHost(opts: HostStageOptions, created: string
     }
     if (e.size <= SMALL) {
       const parts: Buffer[] = [];
-      return { data: (c) => void parts.push(Buffer.from(c)), end: () => host.writeFileAtomic(to, Buffer.concat(parts), meta(e)) };
+      return {
+        data: (c) => void parts.push(Buffer.from(c)),
+        end: () => host.writeFileAtomic(to, Buffer.concat(parts), meta(e)),
+      };
     }
     const spool = path.join(opts.spoolDir, `spool-${++spools}`);
     const fd = fs.openSync(spool, 'wx', 0o600);
     return {
       data: (c) => {
-        for (let w = 0; w < c.length; ) w += fs.writeSync(fd, c, w);
+        for (let w = 0; w < c.length;) w += fs.writeSync(fd, c, w);
       },
       end: async () => {
         fs.closeSync(fd);

@@ -12,7 +12,16 @@ import { flatten } from './preview.js';
 import { undoContext } from '../steps/context.js';
 import type { Host } from '../host/types.js';
 import { runChecks, formatChecks, type CheckOutcome } from './checks.js';
-import { baseContext, checkContext, engineHost, openRunLog, planFacts, redactorFor, runPaths, type EngineOptions } from './context.js';
+import {
+  baseContext,
+  checkContext,
+  engineHost,
+  openRunLog,
+  planFacts,
+  redactorFor,
+  runPaths,
+  type EngineOptions,
+} from './context.js';
 import { Journal, readJournal, summarize, type RunSummary } from './journal.js';
 import { stopLeftoverProcesses } from './leftover-processes.js';
 import { removeLeftoverFiles } from './leftover-files.js';
@@ -38,13 +47,19 @@ export async function rollback(
     try {
       await journal.write({ type: 'rollback', status, by });
     } catch (e) {
-      report.failures.push(`journal not writable (${errorText(e)}): run '${hintText(o.event, ['rollback', runId], hintWhere(o.root, o.stateDir, o.target))}' again once there is space`);
+      report.failures.push(
+        `journal not writable (${errorText(e)}): run '${hintText(o.event, ['rollback', runId], hintWhere(o.root, o.stateDir, o.target))}' again once there is space`,
+      );
     }
   };
   await record('started');
   o.event('rollback', { id: runId, state: 'started' });
   report.lines.push(...(await stopLeftoverProcesses(base.host, summary)));
-  const uctx = { ...undoContext({ ...base, plan: planFacts(o.loaded) }), redact: redactorFor(o.loaded), steps: o.loaded.plan.steps };
+  const uctx = {
+    ...undoContext({ ...base, plan: planFacts(o.loaded) }),
+    redact: redactorFor(o.loaded),
+    steps: o.loaded.plan.steps,
+  };
   const tasks = rollbackTasks(summary, uctx, journal, report);
   if (tasks.length) await runTasks(tasks, { renderer: o.renderer, event: o.event, continueOnError: true });
   await record(report.failures.length ? 'incomplete' : 'complete');
@@ -53,7 +68,12 @@ export async function rollback(
   o.err('Checks after the rollback:');
   for (const l of formatChecks(checks)) o.err(l);
   for (const c of checks) o.event('check', { phase: 'after-rollback', run: runId, ...flatten(c) });
-  o.event('rollback', { id: runId, state: report.failures.length ? 'incomplete' : 'complete', lines: report.lines, failures: report.failures });
+  o.event('rollback', {
+    id: runId,
+    state: report.failures.length ? 'incomplete' : 'complete',
+    lines: report.lines,
+    failures: report.failures,
+  });
   return { ...report, checks };
 }
 
@@ -73,11 +93,19 @@ export async function rollbackCommandRun(o: EngineOptions, run: RunSummary): Pro
     const journal = await Journal.append(host, run.journal, o.clock, redactorFor(o.loaded));
     // What killed processes left in the store and the run's directory (a restore's staging may hold a setuid
     // sendmail) goes first; what lies beside the backed-up paths once they are all back.
-    const swept = await removeLeftoverFiles(host, { storeDir: path.posix.join(o.stateDir, 'backups'), runDirs: [run.dir] });
+    const swept = await removeLeftoverFiles(host, {
+      storeDir: path.posix.join(o.stateDir, 'backups'),
+      runDirs: [run.dir],
+    });
     const rb = await rollback(o, journal, run.id, base, 'command');
     if (!rb.failures.length) swept.push(...(await removeLeftoverFiles(host, { targets: planTargets(host, o.loaded) })));
     if (swept.length) rb.lines.push(msg.removedLeftovers(swept));
-    if (!run.end) await journal.write({ type: 'end', status: rb.failures.length ? 'rollback-incomplete' : 'rolled-back', message: 'rolled back by command' });
+    if (!run.end)
+      await journal.write({
+        type: 'end',
+        status: rb.failures.length ? 'rollback-incomplete' : 'rolled-back',
+        message: 'rolled back by command',
+      });
     await journal.close();
     return rb;
   } finally {

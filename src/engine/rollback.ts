@@ -27,7 +27,8 @@ export interface RollbackReport {
 function resolveAgain(action: JournalAction, steps: { type: string }[] | undefined): JournalAction {
   if (!(action as { redacted?: boolean }).redacted) return action;
   const step = steps?.[action.step] as { type: string; undo?: string[] } | undefined;
-  if (action.kind === 'command' && step?.type === 'command') return { ...action, data: { ...action.data, undo: step.undo ?? null } };
+  if (action.kind === 'command' && step?.type === 'command')
+    return { ...action, data: { ...action.data, undo: step.undo ?? null } };
   return action;
 }
 
@@ -44,12 +45,20 @@ export function pendingIntents(s: RunSummary): { seq: number; action: JournalAct
  * The engine's undo order: pending intents newest first, the `undoLast` kinds (service restarts) after all
  * others (the backup restore goes between the two groups, see rollbackTasks).
  */
-export function undoOrder<T extends { action: JournalAction }>(pending: T[], isLate: (a: JournalAction) => boolean): T[] {
+export function undoOrder<T extends { action: JournalAction }>(
+  pending: T[],
+  isLate: (a: JournalAction) => boolean,
+): T[] {
   return [...pending.filter((p) => !isLate(p.action)), ...pending.filter((p) => isLate(p.action))];
 }
 
 /** The rollback as tasks, so the runner shows progress; `report` fills as they run. */
-export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: string) => string; steps?: { type: string }[] }, journal: Journal, report: RollbackReport): Task[] {
+export function rollbackTasks(
+  s: RunSummary,
+  ctx: UndoContext & { redact: (t: string) => string; steps?: { type: string }[] },
+  journal: Journal,
+  report: RollbackReport,
+): Task[] {
   const pending = pendingIntents(s);
   const isLate = (a: JournalAction) => safeModule(a.kind)?.undoLast === true;
   const undoTask = ({ seq, action }: { seq: number; action: JournalAction }): Task => ({
@@ -76,19 +85,25 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: st
       }
     },
   });
-  const defused = s.records.filter((r) => r.type === 'note' && r.event === 'old-copy-mode') as unknown as { data: { path: string; mode: number } }[];
+  const defused = s.records.filter((r) => r.type === 'note' && r.event === 'old-copy-mode') as unknown as {
+    data: { path: string; mode: number };
+  }[];
   const tasks: Task[] = [];
   if (defused.length && pending.length) {
     tasks.push({
       title: `Give ${defused.length} kept old file${defused.length === 1 ? '' : 's'} back their setuid/setgid mode`,
       run: async () => {
-        for (const d of defused) await ctx.host.chmod(d.data.path, d.data.mode).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+        for (const d of defused)
+          await ctx.host
+            .chmod(d.data.path, d.data.mode)
+            .catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
       },
     });
   }
   tasks.push(...pending.filter((p) => !isLate(p.action)).map(undoTask));
   const touchedLive = s.records.some((r) => r.type === 'intent' && safeModule(r.action.kind)?.workDirOnly !== true);
-  if (s.backupId && !touchedLive) report.lines.push(`backup ${s.backupId} not restored: no step changed the live system`);
+  if (s.backupId && !touchedLive)
+    report.lines.push(`backup ${s.backupId} not restored: no step changed the live system`);
   if (s.backupId && touchedLive) {
     const id = s.backupId;
     tasks.push({
@@ -96,7 +111,11 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: st
       run: async (line) => {
         try {
           const r = await restoreBackup({
-            host: ctx.host, storeDir: path.join(ctx.stateDir, 'backups'), id, real: ctx.real, onProgress: line,
+            host: ctx.host,
+            storeDir: path.join(ctx.stateDir, 'backups'),
+            id,
+            real: ctx.real,
+            onProgress: line,
             expect: { sha256: s.backupSha256, paths: [...ctx.plan.binaries, ...ctx.plan.configs] },
           });
           report.lines.push(...r.lines);
@@ -119,12 +138,15 @@ export function rollbackTasks(s: RunSummary, ctx: UndoContext & { redact: (t: st
  */
 export function rollbackOutline(s: RunSummary): { undo: string[]; restoresBackup: boolean } {
   const isLate = (a: JournalAction) => safeModule(a.kind)?.undoLast === true;
-  const argv = (a: JournalAction) => (Array.isArray(a.data['argv']) ? ` ${(a.data['argv'] as unknown[]).join(' ').slice(0, 100)}` : '');
+  const argv = (a: JournalAction) =>
+    Array.isArray(a.data['argv']) ? ` ${(a.data['argv'] as unknown[]).join(' ').slice(0, 100)}` : '';
   const title = (a: JournalAction) => `${a.kind}: ${a.action}${describeTarget(a) || argv(a)}`;
   const pending = pendingIntents(s);
   const touchedLive = s.records.some((r) => r.type === 'intent' && safeModule(r.action.kind)?.workDirOnly !== true);
   return {
-    undo: [...pending.filter((p) => !isLate(p.action)), ...pending.filter((p) => isLate(p.action))].map((p) => title(p.action)),
+    undo: [...pending.filter((p) => !isLate(p.action)), ...pending.filter((p) => isLate(p.action))].map((p) =>
+      title(p.action),
+    ),
     restoresBackup: !!s.backupId && touchedLive,
   };
 }

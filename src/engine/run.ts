@@ -19,7 +19,17 @@ import type { Handover, RunContext } from '../steps/types.js';
 import type { Host } from '../host/types.js';
 import { createBackup } from './backups.js';
 import { runChecks, failedRequired, formatChecks, type CheckOutcome } from './checks.js';
-import { baseContext, checkContext, engineHost, journaledOverrides, openRunLog, planFacts, redactorFor, runPaths, type EngineOptions } from './context.js';
+import {
+  baseContext,
+  checkContext,
+  engineHost,
+  journaledOverrides,
+  openRunLog,
+  planFacts,
+  redactorFor,
+  runPaths,
+  type EngineOptions,
+} from './context.js';
 import { Journal, listRuns, needsRollback, readJournal } from './journal.js';
 import { acquireLock, refuseIfLocked } from './lock.js';
 import { planTargets, sweepAfterKill } from './after-kill.js';
@@ -59,7 +69,11 @@ export async function runPlan(o: EngineOptions): Promise<RunOutcome> {
   await refuseUnfinished(host, o);
   // The same verdict as the dry run's, before the lock, the journal and the backup (--yes: without printing it).
   const exec = host.executor({ dryRun: true, signal: o.signal, redact });
-  const pv = await preview(o, baseContext(o, exec, runPaths(o.stateDir, '(preview)'), () => {}), { quiet: !o.confirm });
+  const pv = await preview(
+    o,
+    baseContext(o, exec, runPaths(o.stateDir, '(preview)'), () => {}),
+    { quiet: !o.confirm },
+  );
   if (judge(o, pv, !!o.confirm)) return { checks: pv.checks, metrics: {} };
   if (o.confirm && !(await o.confirm())) throw new MtaError('refused', msg.declined('run'));
 
@@ -107,7 +121,13 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
   const journal = await Journal.create(host, paths.runDir, o.clock, redact);
   // The host's own way back (revert.sh) covers every live change before it happens; the dead-man timer runs it
   // if this controller goes silent (src/engine/revert/).
-  const runGuard = new RunGuard({ host, runDir: paths.runDir, runId: paths.runId, toolVersion: TOOL_VERSION, timeoutS: o.confirmTimeoutS ?? 120 });
+  const runGuard = new RunGuard({
+    host,
+    runDir: paths.runDir,
+    runId: paths.runId,
+    toolVersion: TOOL_VERSION,
+    timeoutS: o.confirmTimeoutS ?? 120,
+  });
   journal.beforeIntent = async (records) => {
     const last = records[records.length - 1];
     if (last?.type === 'intent' && safeModule(last.action.kind)?.workDirOnly !== true) await runGuard.refresh(records);
@@ -120,11 +140,21 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
   const metrics: RunOutcome['metrics'] = {};
   // The logs the checks read (tls-log's `log`): the service step records their sizes at the restart, and the checks
   // after it read from there (CheckContext.logOffsets), not the whole log.
-  const handover: Handover = { serviceLogs: plan.checks.flatMap((c) => ('log' in c && typeof c.log === 'string' ? [base.real(c.log)] : [])) };
+  const handover: Handover = {
+    serviceLogs: plan.checks.flatMap((c) => ('log' in c && typeof c.log === 'string' ? [base.real(c.log)] : [])),
+  };
   const outcome: RunOutcome = { runId: paths.runId, checks: [], metrics };
   await journal.write({
-    type: 'start', runId: paths.runId, plan: plan.name, planFile: path.resolve(o.loaded.file), planHash: o.loaded.hash,
-    pid: process.pid, root: o.root, host: os.hostname(), tool: TOOL_VERSION, vars: journaledOverrides(o.loaded),
+    type: 'start',
+    runId: paths.runId,
+    plan: plan.name,
+    planFile: path.resolve(o.loaded.file),
+    planHash: o.loaded.hash,
+    pid: process.pid,
+    root: o.root,
+    host: os.hostname(),
+    tool: TOOL_VERSION,
+    vars: journaledOverrides(o.loaded),
     secretOverrides: Object.keys(o.loaded.overrides).filter((k) => o.loaded.secretVars.includes(k)),
     ...(host.remote ? { target: host.label } : {}),
   });
@@ -172,7 +202,14 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
         storeDir: path.join(o.stateDir, 'backups'),
         paths: [...plan.binaries, ...plan.configs],
         real: base.real,
-        meta: { plan: plan.name, planHash: o.loaded.hash, toolVersion: TOOL_VERSION, runId: paths.runId, keep: plan.keep, checks: preChecks.map(flatten) },
+        meta: {
+          plan: plan.name,
+          planHash: o.loaded.hash,
+          toolVersion: TOOL_VERSION,
+          runId: paths.runId,
+          keep: plan.keep,
+          checks: preChecks.map(flatten),
+        },
         clock: o.clock,
         onProgress: (l: string) => report(l),
       });
@@ -194,11 +231,19 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
     ),
     task('Verify the upgraded system', async () => {
       crashPoint('verify'); // tests: every change made, the run not yet confirmed
-      outcome.checks = await runChecks(plan.checks, checkContext(base, { since: handover.serviceSince, logOffsets: handover.serviceLogOffsets }));
+      outcome.checks = await runChecks(
+        plan.checks,
+        checkContext(base, { since: handover.serviceSince, logOffsets: handover.serviceLogOffsets }),
+      );
       for (const c of outcome.checks) o.event('check', { phase: 'after', ...flatten(c) });
       await journal.write({ type: 'note', event: 'post-checks', data: { results: outcome.checks.map(flatten) } });
       const bad = failedRequired(outcome.checks);
-      if (bad.length) throw new MtaError('failed', msg.checkFailed(bad.length), bad.map((b) => `${b.name}: ${b.result.summary}`));
+      if (bad.length)
+        throw new MtaError(
+          'failed',
+          msg.checkFailed(bad.length),
+          bad.map((b) => `${b.name}: ${b.result.summary}`),
+        );
       return `${plural(outcome.checks.length, 'check')} passed`;
     }),
   ];
@@ -232,7 +277,13 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
   }
   // Undo must not be cancelled by the Ctrl-C that started it: a fresh executor without the abort signal.
   const undoExec = host.executor({ dryRun: false, redact, log: (l) => log.write(l) });
-  const rb = await rollback(o, journal, paths.runId, { ...base, exec: undoExec, signal: new AbortController().signal }, 'auto');
+  const rb = await rollback(
+    o,
+    journal,
+    paths.runId,
+    { ...base, exec: undoExec, signal: new AbortController().signal },
+    'auto',
+  );
   const status = rb.failures.length ? 'rollback-incomplete' : interrupted ? 'interrupted' : 'rolled-back';
   try {
     await journal.write({ type: 'end', status, message: redact(errorText(cause)) });
@@ -242,7 +293,12 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
   }
   await log.close().catch(() => {});
   const details = [...rb.lines.map((l) => `  ${l}`), ...rb.failures.map((f) => `  NOT UNDONE: ${f}`)];
-  if (rb.failures.length) throw new MtaError('rollback-incomplete', msg.rollbackIncomplete(hintText(o.event, ['rollback', paths.runId], hintWhere(o.root, o.stateDir, o.target))), details);
+  if (rb.failures.length)
+    throw new MtaError(
+      'rollback-incomplete',
+      msg.rollbackIncomplete(hintText(o.event, ['rollback', paths.runId], hintWhere(o.root, o.stateDir, o.target))),
+      details,
+    );
   const undoneText = rb.undone || rb.lines.length ? msg.rolledBack(rb.undone, rb.restored) : msg.nothingChanged;
   if (interrupted) throw new MtaError('interrupted', `${msg.interrupted}; ${undoneText}`, details);
   throw new MtaError('failed', `${failed[0]!.title} failed; ${undoneText}`, details);
@@ -251,7 +307,8 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
 function printSummary(o: EngineOptions, r: RunOutcome, totalMs: number): void {
   o.out('');
   o.out(`Done: run ${r.runId}, backup ${r.backupId}, in ${formatDuration(totalMs)}.`);
-  for (const [name, m] of Object.entries(r.metrics)) o.out(`  ${name.replace(/_/g, ' ')}: ${formatMetric(m.value, m.unit)}`);
+  for (const [name, m] of Object.entries(r.metrics))
+    o.out(`  ${name.replace(/_/g, ' ')}: ${formatMetric(m.value, m.unit)}`);
   o.out(`Undo with: ${hintText(o.event, ['rollback', r.runId ?? ''], hintWhere(o.root, o.stateDir, o.target))}`);
 }
 

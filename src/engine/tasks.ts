@@ -33,10 +33,21 @@ export async function runTasks(
             opts.event('output', { index, line });
           });
           if (note) task.title = `${t.title}: ${note}`;
-          opts.event('task', { index, title: t.title, state: 'completed', note: note ?? null, durationMs: Math.round(performance.now() - started) });
+          opts.event('task', {
+            index,
+            title: t.title,
+            state: 'completed',
+            note: note ?? null,
+            durationMs: Math.round(performance.now() - started),
+          });
         } catch (error) {
           failed.push({ title: t.title, error });
-          opts.event('task', { index, title: t.title, state: 'failed', error: error instanceof Error ? error.message : String(error) });
+          opts.event('task', {
+            index,
+            title: t.title,
+            state: 'failed',
+            error: error instanceof Error ? error.message : String(error),
+          });
           throw error;
         }
       },

@@ -81,11 +81,22 @@ export function judge(o: EngineOptions, pv: { checks: CheckOutcome[]; recap: Rec
   if (print) {
     o.out('');
     for (const l of recapLines(r)) o.out(l);
-    o.event('recap', { backupPaths: r.backupPaths, replaceFiles: r.replaceFiles, commands: r.commands, checksPassing: r.checksPassing, checks: r.checks, blockers: r.blockers });
+    o.event('recap', {
+      backupPaths: r.backupPaths,
+      replaceFiles: r.replaceFiles,
+      commands: r.commands,
+      checksPassing: r.checksPassing,
+      checks: r.checks,
+      blockers: r.blockers,
+    });
   }
   if (r.blockers.length) {
     if (o.dryRun) o.out(`\n${msg.dryRunDone}`);
-    throw new MtaError('blocked', msg.blocked(r.blockers.length, o.dryRun), r.blockers.map((b) => `${blockerWhere(b)}: ${b.reason}`));
+    throw new MtaError(
+      'blocked',
+      msg.blocked(r.blockers.length, o.dryRun),
+      r.blockers.map((b) => `${blockerWhere(b)}: ${b.reason}`),
+    );
   }
   return false;
 }

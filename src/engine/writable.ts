@@ -22,14 +22,23 @@ async function existingDir(host: Host, p: string): Promise<string> {
  * The directories among those a run writes (each real path's directory, the state directory) that the host says
  * are not writable, each with the paths that need it. Read-only: `test -w`, no file is created.
  */
-export async function unwritableDirs(host: Host, exec: Executor, paths: string[], stateDir: string): Promise<{ dir: string; for: string[] }[]> {
+export async function unwritableDirs(
+  host: Host,
+  exec: Executor,
+  paths: string[],
+  stateDir: string,
+): Promise<{ dir: string; for: string[] }[]> {
   const need = new Map<string, string[]>();
   const add = (dir: string, why: string) => need.set(dir, [...(need.get(dir) ?? []), why]);
   for (const p of paths) add(await existingDir(host, path.posix.dirname(p.replace(/\/+$/, '')) || '/'), p);
   add(await existingDir(host, stateDir), `the state directory ${stateDir}`);
   const dirs = [...need.keys()];
   // One command for all: the names are arguments, never part of the script.
-  const r = await exec.run({ argv: ['sh', '-c', 'for d do test -w "$d" || printf "%s\\n" "$d"; done', 'sh', ...dirs], mutates: false, timeoutMs: 30_000 });
+  const r = await exec.run({
+    argv: ['sh', '-c', 'for d do test -w "$d" || printf "%s\\n" "$d"; done', 'sh', ...dirs],
+    mutates: false,
+    timeoutMs: 30_000,
+  });
   if (!r.ok) return []; // no verdict (no sh?): the run finds out itself, as before
   const bad = new Set(r.stdout.split('\n').filter(Boolean));
   return dirs.filter((d) => bad.has(d)).map((d) => ({ dir: d, for: need.get(d)! }));

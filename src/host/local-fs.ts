@@ -29,8 +29,17 @@ export async function lstat(p: HostPath, follow = false): Promise<HostStat | und
     throw e;
   }
   const out: HostStat = {
-    type: typeOf(st), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, mtimeMs: st.mtimeMs,
-    atimeMs: st.atimeMs, ino: st.ino, dev: st.dev, nlink: st.nlink, blocks: st.blocks,
+    type: typeOf(st),
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    atimeMs: st.atimeMs,
+    ino: st.ino,
+    dev: st.dev,
+    nlink: st.nlink,
+    blocks: st.blocks,
   };
   if (out.type === 'symlink') out.link = await fsp.readlink(p, { encoding: 'buffer' });
   return out;
@@ -55,7 +64,14 @@ export const readlink = (p: HostPath): Promise<Buffer> => fsp.readlink(p, { enco
 
 /** A temp name in the same directory, so the final rename never crosses a filesystem. */
 export function tempBeside(p: HostPath, tag = 'mta'): HostPath {
-  return joinPath(dirnamePath(p), Buffer.concat([Buffer.from('.'), Buffer.from(basenamePath(p)), Buffer.from(`.${tag}-${randomBytes(4).toString('hex')}`)]));
+  return joinPath(
+    dirnamePath(p),
+    Buffer.concat([
+      Buffer.from('.'),
+      Buffer.from(basenamePath(p)),
+      Buffer.from(`.${tag}-${randomBytes(4).toString('hex')}`),
+    ]),
+  );
 }
 
 /** A file or a directory; a directory that refuses fsync (EINVAL) is not an error (lib/fsync.ts). */
@@ -128,7 +144,9 @@ export async function safeParent(p: HostPath, root: string): Promise<void> {
     if (comp.length <= rootLen || comp.length === 0) continue;
     const st = await lstat(comp);
     if (st && st.type !== 'dir') {
-      const err = new Error(`${showPath(comp)} is a ${st.type}, not a directory: refusing to write ${showPath(p)} through it`) as NodeJS.ErrnoException;
+      const err = new Error(
+        `${showPath(comp)} is a ${st.type}, not a directory: refusing to write ${showPath(p)} through it`,
+      ) as NodeJS.ErrnoException;
       err.code = 'ESYMLINKPARENT';
       throw err;
     }

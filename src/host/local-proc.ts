@@ -20,7 +20,9 @@ async function procStat(pid: number): Promise<{ state: string; start: string; pg
 
 function psLine(pid: number): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile('ps', ['-o', 'pgid=,stat=,lstart=', '-p', String(pid)], (err, out) => resolve(err ? undefined : out.trim() || undefined));
+    execFile('ps', ['-o', 'pgid=,stat=,lstart=', '-p', String(pid)], (err, out) =>
+      resolve(err ? undefined : out.trim() || undefined),
+    );
   });
 }
 
@@ -34,7 +36,10 @@ export async function localProcessRef(pid: number): Promise<ProcessRef | undefin
   if (process.platform === 'linux') {
     const st = await procStat(pid);
     if (!st || st.state === 'Z') return undefined;
-    bootId ??= readFile('/proc/sys/kernel/random/boot_id', 'utf8').then((s) => s.trim(), () => '');
+    bootId ??= readFile('/proc/sys/kernel/random/boot_id', 'utf8').then(
+      (s) => s.trim(),
+      () => '',
+    );
     return { pid, pgid: st.pgid, startTime: `${await bootId}:${st.start}` };
   }
   const line = await psLine(pid);

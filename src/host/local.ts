@@ -47,10 +47,20 @@ export class LocalHost implements Host {
 
   facts(): Promise<HostFacts> {
     this.factsP ??= Promise.resolve({
-      os: process.platform, hostname: os.hostname(), userland: process.platform === 'linux' ? 'gnu' : 'bsd',
-      stat: 'node', sha256: 'node', fsync: 'node', lock: 'node', tar: 'node',
-      ldd: process.platform !== 'darwin', procstat: process.platform === 'freebsd', proc: fs.existsSync('/proc/self/stat'),
-      timeout: false, setsid: false, daemon: false,
+      os: process.platform,
+      hostname: os.hostname(),
+      userland: process.platform === 'linux' ? 'gnu' : 'bsd',
+      stat: 'node',
+      sha256: 'node',
+      fsync: 'node',
+      lock: 'node',
+      tar: 'node',
+      ldd: process.platform !== 'darwin',
+      procstat: process.platform === 'freebsd',
+      proc: fs.existsSync('/proc/self/stat'),
+      timeout: false,
+      setsid: false,
+      daemon: false,
     } satisfies HostFacts);
     return this.factsP;
   }

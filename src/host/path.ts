@@ -24,7 +24,8 @@ function settle(b: Buffer, wasString: boolean): HostPath {
 
 /** `a/b` with exactly one slash between them; a Buffer if either side is one that is not UTF-8. */
 export function joinPath(a: HostPath, ...rest: HostPath[]): HostPath {
-  if (typeof a === 'string' && rest.every((r) => typeof r === 'string')) return path.posix.join(a, ...(rest as string[]));
+  if (typeof a === 'string' && rest.every((r) => typeof r === 'string'))
+    return path.posix.join(a, ...(rest as string[]));
   let out = bytes(a);
   for (const r of rest) {
     const rb = bytes(r);

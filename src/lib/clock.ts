@@ -13,6 +13,9 @@ export const systemClock: Clock = {
 
 /** A sortable, filesystem-safe id for runs and backups: 20261128T021646Z-1a2b. */
 export function timeId(clock: Clock, suffix = Math.random().toString(16).slice(2, 6)): string {
-  const iso = new Date(clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const iso = new Date(clock.now())
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${iso}-${suffix}`;
 }

@@ -10,14 +10,28 @@ type Style = 'green' | 'red' | 'yellow';
 
 /** Words that carry a verdict, as they appear in our tables; matched as whole words only. */
 const WORDS: Record<string, Style> = {
-  ok: 'green', OK: 'green', pass: 'green', accepted: 'green', yes: 'green',
-  FAIL: 'red', FAILED: 'red', MISSING: 'red', refused: 'red', UNFINISHED: 'red', INCOMPLETE: 'red', ERROR: 'red',
-  WARN: 'yellow', legacy: 'yellow',
+  ok: 'green',
+  OK: 'green',
+  pass: 'green',
+  accepted: 'green',
+  yes: 'green',
+  FAIL: 'red',
+  FAILED: 'red',
+  MISSING: 'red',
+  refused: 'red',
+  UNFINISHED: 'red',
+  INCOMPLETE: 'red',
+  ERROR: 'red',
+  WARN: 'yellow',
+  legacy: 'yellow',
 };
 // A verdict word stands alone: between spaces, at a line's start or end, or before ':' / ',' / ')'.
 const PATTERN = new RegExp(`(?<=^|[\\s(=])(${Object.keys(WORDS).join('|')})(?=$|[\\s:,)])`, 'g');
 
-export function colorWanted(stream: NodeJS.WritableStream, opts: { flag?: boolean; env?: NodeJS.ProcessEnv } = {}): boolean {
+export function colorWanted(
+  stream: NodeJS.WritableStream,
+  opts: { flag?: boolean; env?: NodeJS.ProcessEnv } = {},
+): boolean {
   const env = opts.env ?? process.env;
   if (opts.flag === false) return false;
   if (env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '') return false;

@@ -78,7 +78,10 @@ export function shellQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-export function formatCommand(req: Pick<ExecRequest, 'argv' | 'cwd' | 'env'>, redact: (s: string) => string = (s) => s): string {
+export function formatCommand(
+  req: Pick<ExecRequest, 'argv' | 'cwd' | 'env'>,
+  redact: (s: string) => string = (s) => s,
+): string {
   const env = Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`);
   const line = [...env, ...req.argv.map(shellQuote)].join(' ');
   return redact(req.cwd ? `(cd ${shellQuote(req.cwd)} && ${line})` : line);
@@ -144,7 +147,11 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     if (req.onStart && child.pid !== undefined) {
       // The child is its own group leader (detached): pgid = pid. It waits at the gate until this resolves.
       const gate = child.stdio[3] as NodeJS.WritableStream | undefined;
-      const ref = (await opts.processRef?.(child.pid).catch(() => undefined)) ?? { pid: child.pid, pgid: child.pid, startTime: '' };
+      const ref = (await opts.processRef?.(child.pid).catch(() => undefined)) ?? {
+        pid: child.pid,
+        pgid: child.pid,
+        startTime: '',
+      };
       try {
         await req.onStart(ref);
         gate?.end('go\n');
@@ -182,7 +189,11 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     if (stoppedEarly) message = `stopped once its output was read: ${shown}`;
     else if (timedOut) message = `timed out after ${req.timeoutMs} ms: ${shown}`;
     else if (canceled) message = `interrupted: ${shown}`;
-    else if ((r as { code?: string }).code === 'ENOENT' || (gated && exitCode === 127 && /not found/.test(String(r.stderr)))) message = `command not found: ${req.argv[0]} (${shown})`;
+    else if (
+      (r as { code?: string }).code === 'ENOENT' ||
+      (gated && exitCode === 127 && /not found/.test(String(r.stderr)))
+    )
+      message = `command not found: ${req.argv[0]} (${shown})`;
     else if (exitCode === 0) message = `ok: ${shown}`;
     else if (exitCode !== undefined) message = `exit code ${exitCode}: ${shown}`;
     else message = `killed by ${r.signal ?? 'a signal'}: ${shown}`;

@@ -27,7 +27,8 @@ export interface HostReport {
   failed_msg?: string | null;
 }
 
-export type Outcome = 'changed' | 'would change' | 'unchanged' | 'rolled back' | 'FAILED' | 'ROLLBACK INCOMPLETE' | 'untouched';
+export type Outcome =
+  'changed' | 'would change' | 'unchanged' | 'rolled back' | 'FAILED' | 'ROLLBACK INCOMPLETE' | 'untouched';
 
 export interface FleetRow {
   host: string;

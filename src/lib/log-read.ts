@@ -24,7 +24,10 @@ export async function readLogFrom(host: Host, file: string, offset: number): Pro
   const gzip = head[0] === 0x1f && head[1] === 0x8b;
   const from = gzip || offset > st.size ? 0 : offset;
   // Small tails (the usual case after a restart) in one read; a whole big log as a stream.
-  const raw = st.size - from <= 8 << 20 ? Readable.from([await host.readFile(file, { offset: from, maxBytes: st.size - from })]) : skip(host.readStream(file), from);
+  const raw =
+    st.size - from <= 8 << 20
+      ? Readable.from([await host.readFile(file, { offset: from, maxBytes: st.size - from })])
+      : skip(host.readStream(file), from);
   const chunks = gzip ? pipeline(raw, zlib.createGunzip(), () => {}) : raw;
   return { from, size: st.size, mtimeMs: st.mtimeMs, chunks: chunks as AsyncIterable<Buffer> };
 }

@@ -54,7 +54,11 @@ export async function checkOwners(fs: ReadsFiles, root: string, user: string, gr
   const lines: string[] = [];
   const look = (kind: 'user' | 'group', name: string, map: Map<string, number>, file: string) => {
     const id = /^\d+$/.test(name) ? Number(name) : map.get(name);
-    lines.push(id === undefined ? `${kind} ${name}: MISSING in ${path.join(root, file)}` : `${kind} ${name}: ${kind === 'user' ? 'uid' : 'gid'} ${id} (${path.join(root, file)})`);
+    lines.push(
+      id === undefined
+        ? `${kind} ${name}: MISSING in ${path.join(root, file)}`
+        : `${kind} ${name}: ${kind === 'user' ? 'uid' : 'gid'} ${id} (${path.join(root, file)})`,
+    );
     return id;
   };
   const uid = look('user', user, acc.users, 'etc/passwd');

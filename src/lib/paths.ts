@@ -23,8 +23,14 @@ export function resolveStateDir(root: string, stateDir?: string): string {
  * when one is in force, --state-dir when it is not this machine's default (a remote FreeBSD host's default,
  * /var/db/…, is then named: harmless, and right when pasted).
  */
-export function hintWhere(root: string, stateDir: string, target?: string[]): { target?: string[]; root?: string; stateDir?: string } {
+export function hintWhere(
+  root: string,
+  stateDir: string,
+  target?: string[],
+): { target?: string[]; root?: string; stateDir?: string } {
   const r = root && root !== '/' ? root : undefined;
-  const same = target?.length ? path.posix.normalize(stateDir) === underRoot(r ?? '/', defaultStateDir()) : path.resolve(stateDir) === resolveStateDir(r ?? '/');
+  const same = target?.length
+    ? path.posix.normalize(stateDir) === underRoot(r ?? '/', defaultStateDir())
+    : path.resolve(stateDir) === resolveStateDir(r ?? '/');
   return { ...(target?.length ? { target } : {}), root: r, stateDir: same ? undefined : stateDir };
 }

@@ -7,8 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 
 /** The pid on the first line of a pid file (sendmail's format), or undefined when absent or not a pid. */
-export async function readPidFile(files: { readFile(p: string, o?: { maxBytes?: number }): Promise<Buffer> }, file: string): Promise<number | undefined> {
-  const text = await files.readFile(file, { maxBytes: 64 }).then((b) => b.toString('utf8'), () => '');
+export async function readPidFile(
+  files: { readFile(p: string, o?: { maxBytes?: number }): Promise<Buffer> },
+  file: string,
+): Promise<number | undefined> {
+  const text = await files.readFile(file, { maxBytes: 64 }).then(
+    (b) => b.toString('utf8'),
+    () => '',
+  );
   const n = Number(text.split('\n')[0]!.trim());
   return Number.isInteger(n) && n > 0 ? n : undefined;
 }
@@ -46,7 +52,12 @@ export function processStart(pid: number): string | undefined {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' && existsSync('/proc/self/stat')) return undefined; // gone
   }
   try {
-    return execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+    return (
+      execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() || undefined
+    );
   } catch {
     return undefined;
   }
@@ -64,7 +75,11 @@ export function bootId(): string | undefined {
       boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
     } catch {
       try {
-        boot = execFileSync('sysctl', ['-n', 'kern.boottime'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
+        boot =
+          execFileSync('sysctl', ['-n', 'kern.boottime'], {
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'ignore'],
+          }).trim() || null;
       } catch {
         /* unknown: judge by pid and start time only */
       }
@@ -74,7 +89,11 @@ export function bootId(): string | undefined {
 }
 
 /** Why the process a record names (pid, start, boot) is not running any more, or undefined when it is. */
-export function whyGone(pid: number, start: string | undefined, recordedBoot: string | undefined): 'gone' | 'reused' | 'rebooted' | undefined {
+export function whyGone(
+  pid: number,
+  start: string | undefined,
+  recordedBoot: string | undefined,
+): 'gone' | 'reused' | 'rebooted' | undefined {
   const now = bootId();
   if (recordedBoot && now && recordedBoot !== now) return 'rebooted';
   if (!pidAlive(pid)) return 'gone';

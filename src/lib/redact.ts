@@ -31,14 +31,17 @@ export function makeRedactor(secretValues: string[] = []): (text: string) => str
   const values = [...new Set(secretValues.filter((v) => v.length > 0))].sort((a, b) => b.length - a.length);
   const long = values.filter((v) => v.length >= MIN_SUBSTRING_SECRET);
   const short = values.filter((v) => v.length < MIN_SUBSTRING_SECRET);
-  const shortRe = short.length ? new RegExp(`(^|[${TOKEN_EDGE}])(?:${short.map(escape).join('|')})(?=$|[${TOKEN_EDGE}])`, 'g') : undefined;
+  const shortRe = short.length
+    ? new RegExp(`(^|[${TOKEN_EDGE}])(?:${short.map(escape).join('|')})(?=$|[${TOKEN_EDGE}])`, 'g')
+    : undefined;
   return (text: string) => {
     let out = text;
     for (const v of long) out = out.split(v).join(REDACTED);
     if (shortRe) out = out.replace(shortRe, `$1${REDACTED}`);
     // Authorization: Bearer TOKEN — the token, not the scheme word
-    out = out.replace(/\b((?:Proxy-)?Authorization:\s*(?:Bearer|Basic|Digest|Token|Negotiate)\s+|Bearer\s+)([^\s"',]+)/gi, (m, head: string, tok: string) =>
-      tok === REDACTED ? m : `${head}${REDACTED}`,
+    out = out.replace(
+      /\b((?:Proxy-)?Authorization:\s*(?:Bearer|Basic|Digest|Token|Negotiate)\s+|Bearer\s+)([^\s"',]+)/gi,
+      (m, head: string, tok: string) => (tok === REDACTED ? m : `${head}${REDACTED}`),
     );
     // scheme://user:password@host
     out = out.replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):([^\s@/]+)@/gi, `$1:${REDACTED}@`);
@@ -51,9 +54,15 @@ export function makeRedactor(secretValues: string[] = []): (text: string) => str
       v.startsWith('-') || v === REDACTED ? m : `${flag}${sp}${REDACTED}`,
     );
     // mysql -pPASSWORD (attached form) on a line that runs a mysql/mariadb client
-    if (/\b(mysql\w*|mariadb\w*)\b/.test(out)) out = out.replace(/(^|\s|["'])-p(?!\s)([^\s"']+)/g, (m, pre: string, v: string) => (v === REDACTED ? m : `${pre}-p${REDACTED}`));
+    if (/\b(mysql\w*|mariadb\w*)\b/.test(out))
+      out = out.replace(/(^|\s|["'])-p(?!\s)([^\s"']+)/g, (m, pre: string, v: string) =>
+        v === REDACTED ? m : `${pre}-p${REDACTED}`,
+      );
     // PEM private key blocks
-    out = out.replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g, '[private key redacted]');
+    out = out.replace(
+      /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
+      '[private key redacted]',
+    );
     return out;
   };
 }

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { absPath } from './zod-helpers.js';
 
 /** m4 quotes are ` and ': a value containing either would end the quoted string early. */
-const m4Safe = (s: z.ZodString) => s.refine((v) => !/[`']/.test(v), { message: 'must not contain ` or \'' });
+const m4Safe = (s: z.ZodString) => s.refine((v) => !/[`']/.test(v), { message: "must not contain ` or '" });
 const dir = m4Safe(absPath);
 
 const DIR_KEYS = ['ebindir', 'manroot', 'manrootman', 'mbindir', 'sbindir', 'ubindir', 'libdir', 'includedir'] as const;
@@ -37,7 +37,9 @@ export const featuresSchema = z
     multiarch: z
       .union([z.literal('auto'), z.boolean(), z.string().regex(/^[a-z0-9_]+(-[a-z0-9_]+)+$/)])
       .optional()
-      .describe("Debian multiarch triplet for confLIBSEARCHPATH: 'auto' (default, probe on Linux), true, false, or the triplet."),
+      .describe(
+        "Debian multiarch triplet for confLIBSEARCHPATH: 'auto' (default, probe on Linux), true, false, or the triplet.",
+      ),
     ipv6: z.boolean().optional(),
     tls: z
       .union([
@@ -48,7 +50,10 @@ export const featuresSchema = z
             openssl_include: dir.optional(),
             openssl_lib: dir.optional().describe('Default <openssl_prefix>/lib (OpenSSL 3 builds may use lib64).'),
             rpath: z.boolean().optional().describe('Add -Wl,-rpath=<openssl lib> (default true with an OpenSSL dir).'),
-            envdef: z.array(m4Safe(z.string().regex(/^-[DIU]\S+$/))).optional().describe('Extra flags on the STARTTLS line, e.g. -D_FFR_TLS_EC.'),
+            envdef: z
+              .array(m4Safe(z.string().regex(/^-[DIU]\S+$/)))
+              .optional()
+              .describe('Extra flags on the STARTTLS line, e.g. -D_FFR_TLS_EC.'),
           })
           .strict(),
       ])
@@ -56,7 +61,10 @@ export const featuresSchema = z
     sasl2: z.union([z.boolean(), z.object({ include: dir.optional(), lib: dir.optional() }).strict()]).optional(),
     localbase: dir.optional().describe('FreeBSD LOCALBASE for port templates (default /usr/local).'),
     milter: z.boolean().optional(),
-    m4: z.array(z.string().refine((l) => !l.includes('\n'), 'one line each')).optional().describe('Free m4 lines, appended last.'),
+    m4: z
+      .array(z.string().refine((l) => !l.includes('\n'), 'one line each'))
+      .optional()
+      .describe('Free m4 lines, appended last.'),
   })
   .strict();
 
@@ -79,7 +87,14 @@ function dirLines(f: Features): string[] {
   const d = f.dirs ?? {};
   const p = d.prefix;
   const fromPrefix: Partial<Record<(typeof DIR_KEYS)[number], string>> = p
-    ? { ebindir: `${p}/libexec`, manroot: `${p}/share/man/cat`, manrootman: `${p}/share/man/man`, mbindir: `${p}/sbin`, sbindir: `${p}/sbin`, ubindir: `${p}/bin` }
+    ? {
+        ebindir: `${p}/libexec`,
+        manroot: `${p}/share/man/cat`,
+        manrootman: `${p}/share/man/man`,
+        mbindir: `${p}/sbin`,
+        sbindir: `${p}/sbin`,
+        ubindir: `${p}/bin`,
+      }
     : {};
   const lines: string[] = [];
   for (const k of DIR_KEYS) {
@@ -140,7 +155,11 @@ function sasl2Lines(f: Features, os: SiteFacts['os']): string[] {
   }
   if (os === 'linux') {
     // Debian's libsasl2-dev: headers in /usr/include/sasl, the library on the default search path.
-    return [app('conf_sendmail_ENVDEF', '-I/usr/include/sasl'), app('conf_sendmail_ENVDEF', '-DSASL=2'), app('conf_sendmail_LIBS', '-lsasl2')];
+    return [
+      app('conf_sendmail_ENVDEF', '-I/usr/include/sasl'),
+      app('conf_sendmail_ENVDEF', '-DSASL=2'),
+      app('conf_sendmail_LIBS', '-lsasl2'),
+    ];
   }
   // The port's template, kept as dnl lines above its substitution (as the original admin did) so a reader can
   // diff the block against the port's file; cyrus-sasl lives under LOCALBASE.
@@ -155,7 +174,10 @@ function sasl2Lines(f: Features, os: SiteFacts['os']): string[] {
 }
 
 // libmilter's own build and sendmail's milter.c; on by default since 8.17 but explicit keeps 8.15 right too.
-const MILTER = { freebsd: [app('conf_libmilter_ENVDEF', '-DMILTER'), app('conf_sendmail_ENVDEF', '-DMILTER')], linux: [app('conf_sendmail_ENVDEF', '-DMILTER'), app('conf_libmilter_ENVDEF', '-DMILTER')] };
+const MILTER = {
+  freebsd: [app('conf_libmilter_ENVDEF', '-DMILTER'), app('conf_sendmail_ENVDEF', '-DMILTER')],
+  linux: [app('conf_sendmail_ENVDEF', '-DMILTER'), app('conf_libmilter_ENVDEF', '-DMILTER')],
+};
 
 /** The fragments that `features` turns on, in order: [fragment name, lines]. */
 export function siteFragments(f: Features, facts: SiteFacts): Array<[string, string[]]> {

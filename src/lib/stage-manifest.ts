@@ -58,7 +58,14 @@ export async function walkStage(fs: StatFiles, stageRoot: string): Promise<Manif
 }
 
 function same(a: ManifestEntry, b: ManifestEntry): boolean {
-  return a.type === b.type && a.sha256 === b.sha256 && a.link === b.link && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid;
+  return (
+    a.type === b.type &&
+    a.sha256 === b.sha256 &&
+    a.link === b.link &&
+    a.mode === b.mode &&
+    a.uid === b.uid &&
+    a.gid === b.gid
+  );
 }
 
 /**
@@ -66,7 +73,12 @@ function same(a: ManifestEntry, b: ManifestEntry): boolean {
  * 'only-live' (the new version no longer installs it, or the stage is incomplete). Directories that exist on both
  * sides are left out: the swap never touches an existing directory.
  */
-export async function diffStage(fs: StatFiles, stage: ManifestEntry[], real: (p: string) => string, extra: string[] = []): Promise<DiffEntry[]> {
+export async function diffStage(
+  fs: StatFiles,
+  stage: ManifestEntry[],
+  real: (p: string) => string,
+  extra: string[] = [],
+): Promise<DiffEntry[]> {
   const out: DiffEntry[] = [];
   const staged = new Set(stage.map((e) => e.path));
   for (const s of stage) {

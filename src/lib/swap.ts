@@ -39,28 +39,49 @@ export interface SwapRecord {
 
 /** Sets `parentsPlain` on each record (before it is journaled: the undo reads it from the journal). */
 export async function noteParents(host: Host, records: SwapRecord[]): Promise<void> {
-  for (const r of records) r.parentsPlain = await host.safeParent(r.target).then(() => true, () => false);
+  for (const r of records)
+    r.parentsPlain = await host.safeParent(r.target).then(
+      () => true,
+      () => false,
+    );
 }
 
 /** Refuses, naming the link, when a parent that was a plain directory is not one any more. */
 async function parentsStillPlain(host: Host, r: SwapRecord, kind: 'failed' | 'rollback-incomplete'): Promise<void> {
   if (!r.parentsPlain) return;
   await host.safeParent(r.target).catch((e: Error) => {
-    throw new MtaError(kind, `${r.planPath}: ${e.message}`, ['it was a plain directory when the run began: put the directory back, then run the rollback again', 'nothing was written through it']);
+    throw new MtaError(kind, `${r.planPath}: ${e.message}`, [
+      'it was a plain directory when the run began: put the directory back, then run the rollback again',
+      'nothing was written through it',
+    ]);
   });
 }
 
-
-export function swapRecord(planPath: string, target: string, runId: string, src: ManifestEntry & { type: 'file' | 'symlink' }, sourceReal: string, live?: ManifestEntry): SwapRecord {
+export function swapRecord(
+  planPath: string,
+  target: string,
+  runId: string,
+  src: ManifestEntry & { type: 'file' | 'symlink' },
+  sourceReal: string,
+  live?: ManifestEntry,
+): SwapRecord {
   const dir = path.dirname(target);
   const base = path.basename(target);
   return {
-    planPath, target, type: src.type, mode: src.mode, uid: src.uid, gid: src.gid,
+    planPath,
+    target,
+    type: src.type,
+    mode: src.mode,
+    uid: src.uid,
+    gid: src.gid,
     tmp: path.join(dir, `.${base}.mta-new.${runId}`),
     old: `${target}.mta-old.${runId}`,
     source: src.type === 'file' ? sourceReal : undefined,
-    sha256: src.sha256, link: src.link,
-    existed: live !== undefined, oldSha256: live?.sha256, oldLink: live?.link,
+    sha256: src.sha256,
+    link: src.link,
+    existed: live !== undefined,
+    oldSha256: live?.sha256,
+    oldLink: live?.link,
   };
 }
 
@@ -82,7 +103,8 @@ async function writeTemp(host: Host, r: SwapRecord): Promise<void> {
 
 /** Keep the live file under the old name. A hard link for files; symlinks are re-created (link(2) on a symlink follows it on BSD). */
 async function keepOld(host: Host, r: SwapRecord): Promise<void> {
-  if (await host.lstat(r.old)) throw new MtaError('refused', `${r.old} already exists; a previous run with this id was not cleaned up`);
+  if (await host.lstat(r.old))
+    throw new MtaError('refused', `${r.old} already exists; a previous run with this id was not cleaned up`);
   const st = (await host.lstat(r.target))!;
   if (st.type === 'symlink') {
     await host.symlink(st.link!, r.old);
@@ -104,10 +126,15 @@ async function keepOld(host: Host, r: SwapRecord): Promise<void> {
 export async function prepareSwap(host: Host, r: SwapRecord): Promise<void> {
   const dir = path.dirname(r.target);
   const parent = await host.lstat(dir);
-  if (parent?.type !== 'dir') throw new MtaError('failed', `${path.dirname(r.planPath)} is not a directory; refusing to install ${r.planPath}`);
+  if (parent?.type !== 'dir')
+    throw new MtaError('failed', `${path.dirname(r.planPath)} is not a directory; refusing to install ${r.planPath}`);
   await parentsStillPlain(host, r, 'failed');
   const cur = await host.lstat(r.target);
-  if (cur?.type === 'dir') throw new MtaError('refused', `${r.planPath} is a directory on the live system; refusing to replace it with a ${r.type}`);
+  if (cur?.type === 'dir')
+    throw new MtaError(
+      'refused',
+      `${r.planPath} is a directory on the live system; refusing to replace it with a ${r.type}`,
+    );
   await writeTemp(host, r);
   if (cur) await keepOld(host, r);
   await host.fsync(dir);
@@ -153,7 +180,10 @@ export async function swapBack(host: Host, r: SwapRecord): Promise<string> {
     }
     const oldType = r.oldLink !== undefined ? 'symlink' : 'file';
     if (await matches(host, r.target, oldType, r.oldSha256, r.oldLink)) return `already restored ${r.planPath}`;
-    throw new MtaError('rollback-incomplete', `cannot restore ${r.planPath}: ${oldName} is missing and the file is not the previous one`);
+    throw new MtaError(
+      'rollback-incomplete',
+      `cannot restore ${r.planPath}: ${oldName} is missing and the file is not the previous one`,
+    );
   }
   if (!(await host.lstat(r.target))) return `already removed ${r.planPath} (absent before)`;
   if (!(await matches(host, r.target, r.type, r.sha256, r.link))) {
@@ -194,7 +224,11 @@ export async function removeDir(host: Host, r: DirRecord): Promise<string> {
 }
 
 /** The undo of every action a swapping step journals ('replace-file', 'mkdir'): install and mailer-conf share it. */
-export async function undoSwapAction(host: Host, kind: string, action: { action: string; data: Record<string, unknown> }): Promise<string> {
+export async function undoSwapAction(
+  host: Host,
+  kind: string,
+  action: { action: string; data: Record<string, unknown> },
+): Promise<string> {
   if (action.action === 'replace-file') return swapBack(host, action.data as unknown as SwapRecord);
   if (action.action === 'mkdir') return removeDir(host, action.data as unknown as DirRecord);
   throw new MtaError('failed', `${kind}: unknown journal action ${action.action}`);

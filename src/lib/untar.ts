@@ -18,7 +18,11 @@ export interface UntarLimits {
   maxDecompressionRatio?: number;
 }
 
-export const UNTAR_DEFAULTS: Required<UntarLimits> = { maxBytes: 512 * 2 ** 20, maxEntries: 100_000, maxDecompressionRatio: 100 };
+export const UNTAR_DEFAULTS: Required<UntarLimits> = {
+  maxBytes: 512 * 2 ** 20,
+  maxEntries: 100_000,
+  maxDecompressionRatio: 100,
+};
 
 export interface UntarResult {
   entries: number;
@@ -68,8 +72,15 @@ function entryRules(lim: Required<UntarLimits>) {
   const st = { problems: [] as string[], entries: 0, bytes: 0, top: new Set<string>(), special: [] as string[] };
   const filter = (p: string, e: ReadEntry | import('node:fs').Stats): boolean => {
     const entry = e as ReadEntry;
-    const kind = entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'Directory' ? undefined : entry.type;
-    const bad = pathProblem(p) ?? (kind === undefined ? undefined : kind === 'SymbolicLink' ? linkProblem(p, entry.linkpath ?? '') : `${kind} refused: ${p}${entry.linkpath ? ` -> ${entry.linkpath}` : ''}`);
+    const kind =
+      entry.type === 'File' || entry.type === 'OldFile' || entry.type === 'Directory' ? undefined : entry.type;
+    const bad =
+      pathProblem(p) ??
+      (kind === undefined
+        ? undefined
+        : kind === 'SymbolicLink'
+          ? linkProblem(p, entry.linkpath ?? '')
+          : `${kind} refused: ${p}${entry.linkpath ? ` -> ${entry.linkpath}` : ''}`);
     st.entries += 1;
     st.bytes += entry.size ?? 0;
     if (!bad && st.entries > lim.maxEntries) st.problems.push(`more than ${lim.maxEntries} entries`);
@@ -90,14 +101,26 @@ function entryRules(lim: Required<UntarLimits>) {
  * applied to the stream of its bytes (whose sha256 was already checked where they lie). That host's tar cannot be
  * told to drop setuid bits portably, so an entry with them is refused here instead (a source tarball has none).
  */
-export async function checkUntrusted(name: string, bytes: NodeJS.ReadableStream, limits: UntarLimits = {}): Promise<UntarResult> {
+export async function checkUntrusted(
+  name: string,
+  bytes: NodeJS.ReadableStream,
+  limits: UntarLimits = {},
+): Promise<UntarResult> {
   const lim = { ...UNTAR_DEFAULTS, ...limits };
   const { st, filter } = entryRules(lim);
   const tar = await import('tar');
-  const fail = (why: string) => new UntarError(`refusing ${name}: ${why}`, [...st.problems, ...(st.problems.includes(why) ? [] : [why])]);
+  const fail = (why: string) =>
+    new UntarError(`refusing ${name}: ${why}`, [...st.problems, ...(st.problems.includes(why) ? [] : [why])]);
   try {
     await new Promise<void>((resolve, reject) => {
-      const parser = tar.t({ strict: true, maxDecompressionRatio: lim.maxDecompressionRatio, onReadEntry: (e: ReadEntry) => { filter(e.path, e); e.resume(); } } as never) as unknown as NodeJS.WritableStream;
+      const parser = tar.t({
+        strict: true,
+        maxDecompressionRatio: lim.maxDecompressionRatio,
+        onReadEntry: (e: ReadEntry) => {
+          filter(e.path, e);
+          e.resume();
+        },
+      } as never) as unknown as NodeJS.WritableStream;
       parser.on('error', reject);
       parser.on('end', resolve);
       parser.on('close', resolve);
@@ -116,7 +139,13 @@ export async function checkUntrusted(name: string, bytes: NodeJS.ReadableStream,
 /** Extract `tarball` into `dest`, which must not exist yet. Nothing is left behind on failure. */
 export async function extractUntrusted(tarball: string, dest: string, limits: UntarLimits = {}): Promise<UntarResult> {
   const lim = { ...UNTAR_DEFAULTS, ...limits };
-  if (await stat(dest).then(() => true, () => false)) throw new UntarError(`${dest} already exists`, []);
+  if (
+    await stat(dest).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new UntarError(`${dest} already exists`, []);
   const staging = await mkdtemp(path.join(path.dirname(dest), `.${path.basename(dest)}.staging-`));
   const { st, filter } = entryRules(lim);
   const problems = st.problems;

@@ -11,7 +11,10 @@ export const absPath = z
   .describe('Absolute path (mapped under --root). A trailing / means a directory.');
 
 /** An argv array: the program and its arguments, never a shell string. */
-export const argv = z.array(z.string()).min(1, 'needs at least the program name').describe('Program and arguments, run without a shell.');
+export const argv = z
+  .array(z.string())
+  .min(1, 'needs at least the program name')
+  .describe('Program and arguments, run without a shell.');
 
 /**
  * The longest timer Node.js sets: a longer delay overflows to 1 ms (the command would be killed at once). 2^31-1
@@ -24,7 +27,9 @@ const DURATION_RE = /^\d+(\.\d+)?(ms|s|m|h)$/;
 /** Durations are written as 30s, 5m, 1500ms or a number of seconds. */
 export const duration = z
   .union([z.number().positive(), z.string().regex(DURATION_RE, 'a duration like 30s, 5m, 1500ms')])
-  .refine((d) => (typeof d === 'string' && !DURATION_RE.test(d)) || durationMs(d, 0) <= MAX_DURATION_MS, { message: `too long: at most ${MAX_DURATION_MS} ms (about 24 days, the longest timer Node.js can set)` })
+  .refine((d) => (typeof d === 'string' && !DURATION_RE.test(d)) || durationMs(d, 0) <= MAX_DURATION_MS, {
+    message: `too long: at most ${MAX_DURATION_MS} ms (about 24 days, the longest timer Node.js can set)`,
+  })
   .describe('Duration: seconds as a number, or 1500ms, 30s, 5m, 1h (at most 24 days).');
 
 export function durationMs(d: number | string | undefined, fallbackMs: number): number {

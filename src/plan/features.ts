@@ -15,7 +15,9 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 function configureFeatures(plan: unknown): { index: number; features: Obj }[] {
   const steps = isObj(plan) ? plan['steps'] : undefined;
   if (!Array.isArray(steps)) return [];
-  return steps.flatMap((s, index) => (isObj(s) && s['type'] === 'configure' && isObj(s['features']) ? [{ index, features: s['features'] }] : []));
+  return steps.flatMap((s, index) =>
+    isObj(s) && s['type'] === 'configure' && isObj(s['features']) ? [{ index, features: s['features'] }] : [],
+  );
 }
 
 /** Issues of every configure step's features against the plan's MTA, with paths from the plan's top. */
@@ -25,7 +27,8 @@ export function featuresIssues(plan: unknown): z.core.$ZodIssue[] {
   const out: z.core.$ZodIssue[] = [];
   for (const { index, features } of configureFeatures(plan)) {
     const r = schema.safeParse(features);
-    if (!r.success) for (const issue of r.error.issues) out.push({ ...issue, path: ['steps', index, 'features', ...issue.path] });
+    if (!r.success)
+      for (const issue of r.error.issues) out.push({ ...issue, path: ['steps', index, 'features', ...issue.path] });
   }
   return out;
 }
@@ -34,7 +37,10 @@ export function featuresIssues(plan: unknown): z.core.$ZodIssue[] {
  * For a path inside a configure step's features: the MTA's features schema, the path and the data below
  * `features`. Undefined elsewhere (the plan schema itself describes everything else).
  */
-export function featuresScope(plan: unknown, p: PathKey[]): { schema: z.ZodType; path: PathKey[]; data: unknown } | undefined {
+export function featuresScope(
+  plan: unknown,
+  p: PathKey[],
+): { schema: z.ZodType; path: PathKey[]; data: unknown } | undefined {
   if (p.length < 3 || p[0] !== 'steps' || p[2] !== 'features' || !isObj(plan)) return undefined;
   const schema = featuresSchemaFor(plan['mta']);
   const step = Array.isArray(plan['steps']) ? plan['steps'][Number(p[1])] : undefined;

@@ -32,7 +32,10 @@ export function resolveVars(
     if (own(vars, name)) return vars[name];
     if (!own(raw, name)) return undefined;
     if (resolving.has(name)) {
-      problems.push({ path: ['vars', name], message: `variable '${name}' refers to itself (${[...resolving, name].join(' → ')})` });
+      problems.push({
+        path: ['vars', name],
+        message: `variable '${name}' refers to itself (${[...resolving, name].join(' → ')})`,
+      });
       return '';
     }
     resolving.add(name);
@@ -88,7 +91,8 @@ function substitute(
     if (!put(text.slice(last, m.index))) break;
     last = m.index + whole.length;
     let piece = whole;
-    if (escaped) piece = whole.slice(1); // $${x} → ${x}
+    if (escaped)
+      piece = whole.slice(1); // $${x} → ${x}
     else if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
       problems.push({ path, message: `bad variable reference '${whole}': names are letters, digits and _` });
     } else {
@@ -105,7 +109,10 @@ function substitute(
   }
   if (size <= MAX_INTERPOLATED) put(text.slice(last));
   if (size > MAX_INTERPOLATED) {
-    problems.push({ path, message: `interpolated value longer than ${MAX_INTERPOLATED} characters (variables that double each other?)` });
+    problems.push({
+      path,
+      message: `interpolated value longer than ${MAX_INTERPOLATED} characters (variables that double each other?)`,
+    });
     return '';
   }
   return parts.join('');

@@ -88,21 +88,29 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
 
   const raw = toJS(doc, lc, shown);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new MtaError('plan-invalid', msg.planInvalid(shown, 1), [`${shown}:1:1: the plan must be a YAML mapping (name:, mta:, steps: …)`]);
+    throw new MtaError('plan-invalid', msg.planInvalid(shown, 1), [
+      `${shown}:1:1: the plan must be a YAML mapping (name:, mta:, steps: …)`,
+    ]);
   }
   const root = (opts.root ?? '').replace(/\/+$/, '');
   const rawVars = (raw as Record<string, unknown>)['vars'];
-  const declared = rawVars && typeof rawVars === 'object' && !Array.isArray(rawVars) ? (rawVars as Record<string, unknown>) : {};
+  const declared =
+    rawVars && typeof rawVars === 'object' && !Array.isArray(rawVars) ? (rawVars as Record<string, unknown>) : {};
   const overrideProblems: string[] = [];
   for (const name of Object.keys(opts.overrides ?? {})) {
     if (!Object.hasOwn(declared, name)) {
       const hint = closest(name, Object.keys(declared));
-      overrideProblems.push(`--var ${name}: the plan declares no such variable${hint ? ` (did you mean '${hint}'?)` : ''}; declared: ${Object.keys(declared).join(', ') || 'none'}`);
+      overrideProblems.push(
+        `--var ${name}: the plan declares no such variable${hint ? ` (did you mean '${hint}'?)` : ''}; declared: ${Object.keys(declared).join(', ') || 'none'}`,
+      );
     }
   }
   if (overrideProblems.length) throw new MtaError('usage', `${shown}: bad --var`, overrideProblems);
   const secretVars = Object.keys(declared).filter((k) => isSecretVar(declared[k]));
-  const varsIn: Record<string, unknown> = { ...Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, varValue(v)])), ...(opts.overrides ?? {}) };
+  const varsIn: Record<string, unknown> = {
+    ...Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, varValue(v)])),
+    ...(opts.overrides ?? {}),
+  };
   const { vars, problems: varProblems } = resolveVars(varsIn, { root });
   const located: { pos: { line: number; col: number }; text: string }[] = [];
   const at = (p: PathKey[], message: string, key?: string) =>
@@ -127,10 +135,20 @@ export function parsePlan(text: string, file: string, opts: LoadOptions = {}): L
   const plan = result.data as Plan;
   const allSecret = [...new Set([...secretVars, ...plan.secrets])];
   const secretValues = [...allSecret.map((n) => vars[n] ?? ''), ...secretEnvValues(plan)].filter((v) => v !== '');
-  return { plan, vars, file, text, overrides: opts.overrides ?? {}, secretVars: allSecret, secretValues, hash: createHash('sha256').update(text).digest('hex') };
+  return {
+    plan,
+    vars,
+    file,
+    text,
+    overrides: opts.overrides ?? {},
+    secretVars: allSecret,
+    secretValues,
+    hash: createHash('sha256').update(text).digest('hex'),
+  };
 }
 
-const isVarObject = (v: unknown): v is { value: unknown; secret?: unknown } => !!v && typeof v === 'object' && !Array.isArray(v) && 'value' in v;
+const isVarObject = (v: unknown): v is { value: unknown; secret?: unknown } =>
+  !!v && typeof v === 'object' && !Array.isArray(v) && 'value' in v;
 const isSecretVar = (v: unknown): boolean => isVarObject(v) && v.secret !== false;
 const varValue = (v: unknown): unknown => (isVarObject(v) ? v.value : v);
 
@@ -142,7 +160,8 @@ function secretEnvValues(plan: Plan): string[] {
     if (!v || typeof v !== 'object') return;
     for (const [k, x] of Object.entries(v)) {
       if (k === 'env' && x && typeof x === 'object' && !Array.isArray(x)) {
-        for (const [name, value] of Object.entries(x)) if (isSecretName(name) && typeof value === 'string') out.push(value);
+        for (const [name, value] of Object.entries(x))
+          if (isSecretName(name) && typeof value === 'string') out.push(value);
       } else walk(x);
     }
   };
@@ -182,8 +201,14 @@ function toJS(doc: Document, lc: LineCounter, shown: string): unknown {
     const range = (node as Node | undefined)?.range;
     const p = range ? lc.linePos(range[0]) : { line: 1, col: 1 };
     const what = isAlias(node) ? `alias *${node.source}` : 'here';
-    const why = /^Unresolved alias/.test((e as Error).message) ? 'refers to an anchor that is not defined before it' : /alias count/i.test((e as Error).message) ? `expands too many aliases (more than ${MAX_ALIAS_COUNT}: a billion-laughs document?)` : (e as Error).message;
-    throw new MtaError('plan-invalid', msg.planInvalid(shown, 1), [`${shown}:${p.line}:${p.col}: YAML: ${what} ${why}`]);
+    const why = /^Unresolved alias/.test((e as Error).message)
+      ? 'refers to an anchor that is not defined before it'
+      : /alias count/i.test((e as Error).message)
+        ? `expands too many aliases (more than ${MAX_ALIAS_COUNT}: a billion-laughs document?)`
+        : (e as Error).message;
+    throw new MtaError('plan-invalid', msg.planInvalid(shown, 1), [
+      `${shown}:${p.line}:${p.col}: YAML: ${what} ${why}`,
+    ]);
   }
 }
 
@@ -197,7 +222,11 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown, at: At): void {
     const allowed = allowedKeys(scope.schema, scope.path, scope.data);
     for (const key of issue.keys) {
       const hint = closest(key, allowed);
-      at(p, `unknown key${hint ? ` (did you mean '${hint}'?)` : allowed.length ? `; allowed: ${allowed.join(', ')}` : ''}`, key);
+      at(
+        p,
+        `unknown key${hint ? ` (did you mean '${hint}'?)` : allowed.length ? `; allowed: ${allowed.join(', ')}` : ''}`,
+        key,
+      );
     }
     return;
   }
@@ -211,18 +240,30 @@ function describeIssue(issue: z.core.$ZodIssue, data: unknown, at: At): void {
       const type = (obj as Record<string, unknown>)['type'];
       if (type === undefined) return at(item, `missing 'type:'; one of: ${choices.join(', ')}`);
       const hint = closest(String(type), choices);
-      return at([...item, 'type'], `unknown type '${String(type)}'${hint ? ` (did you mean '${hint}'?)` : ''}; one of: ${choices.join(', ')}`);
+      return at(
+        [...item, 'type'],
+        `unknown type '${String(type)}'${hint ? ` (did you mean '${hint}'?)` : ''}; one of: ${choices.join(', ')}`,
+      );
     }
     if (choices.length) return at(item, `expected a mapping with 'type:' (one of: ${choices.join(', ')})`);
   }
-  if (issue.code === 'invalid_type' && issue.expected === 'object' && discriminatorChoices(PlanSchema, p, data).length) {
+  if (
+    issue.code === 'invalid_type' &&
+    issue.expected === 'object' &&
+    discriminatorChoices(PlanSchema, p, data).length
+  ) {
     return at(p, `expected a mapping with 'type:' (one of: ${discriminatorChoices(PlanSchema, p, data).join(', ')})`);
   }
   if (issue.code === 'invalid_key') {
     const inner = issue.issues[0];
     return at(p.slice(0, -1), inner ? inner.message : issue.message, String(p[p.length - 1]));
   }
-  if (value === undefined && p.length && typeof p[p.length - 1] === 'string' && (issue.code === 'invalid_type' || issue.code === 'invalid_value')) {
+  if (
+    value === undefined &&
+    p.length &&
+    typeof p[p.length - 1] === 'string' &&
+    (issue.code === 'invalid_type' || issue.code === 'invalid_value')
+  ) {
     const last = String(p[p.length - 1]);
     const what = issue.code === 'invalid_value' ? `one of: ${issue.values.map(String).join(', ')}` : issue.expected;
     return at(p.slice(0, -1), `missing required key '${last}' (${what})`);

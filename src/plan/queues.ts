@@ -20,9 +20,13 @@ export interface QueueConflict {
 
 const norm = (p: string) => path.posix.normalize(p).replace(/\/+$/, '') || '/';
 /** `entry` is the queue, lies inside it, or contains it (listing /var/spool/ would back up the queue too). */
-const overlaps = (entry: string, queue: string) => entry === queue || entry.startsWith(queue + '/') || queue.startsWith(entry === '/' ? '/' : entry + '/');
+const overlaps = (entry: string, queue: string) =>
+  entry === queue || entry.startsWith(queue + '/') || queue.startsWith(entry === '/' ? '/' : entry + '/');
 
-export function queueConflicts(plan: { binaries: string[]; configs: string[] }, extraQueues: string[] = []): QueueConflict[] {
+export function queueConflicts(
+  plan: { binaries: string[]; configs: string[] },
+  extraQueues: string[] = [],
+): QueueConflict[] {
   const queues = [...new Set([...KNOWN_QUEUES, ...extraQueues].map(norm))];
   const out: QueueConflict[] = [];
   for (const list of ['binaries', 'configs'] as const) {
@@ -37,6 +41,11 @@ export function queueConflicts(plan: { binaries: string[]; configs: string[] }, 
 
 /** The refusal, one line per offending entry: what, and why restoring it would lose mail. */
 export function queueProblem(c: QueueConflict): string {
-  const what = c.entry.replace(/\/+$/, '') === c.queue ? `is the mail queue ${c.queue}` : norm(c.entry).startsWith(c.queue + '/') ? `is inside the mail queue ${c.queue}` : `contains the mail queue ${c.queue}`;
+  const what =
+    c.entry.replace(/\/+$/, '') === c.queue
+      ? `is the mail queue ${c.queue}`
+      : norm(c.entry).startsWith(c.queue + '/')
+        ? `is inside the mail queue ${c.queue}`
+        : `contains the mail queue ${c.queue}`;
   return `${c.entry} ${what}: mail is not configuration; restoring it from a backup would delete the mail received since the backup (list the queue nowhere; it is left alone)`;
 }

@@ -34,13 +34,29 @@ export const PlanSchema = z
       .regex(VERSION_RE, 'a version like 8.15.2 or 8.17.1.9')
       .describe('Target version: 3 or 4 numeric parts, an optional vendor suffix.'),
     vars: z
-      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names are letters, digits and _'), z.union([scalar, SecretVar]))
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'variable names are letters, digits and _'),
+        z.union([scalar, SecretVar]),
+      )
       .default({})
-      .describe('Variables for ${name} interpolation in every string; ${root} is the --root directory ("" without one). A secret one is written {value: …, secret: true}.'),
-    secrets: z.array(z.string()).default([]).describe('Names of vars whose values are redacted from logs and output (same as secret: true on the var).'),
-    keep: z.number().int().positive().default(5).describe('How many backups `backups prune` keeps (pinned and the latest are always kept).'),
+      .describe(
+        'Variables for ${name} interpolation in every string; ${root} is the --root directory ("" without one). A secret one is written {value: …, secret: true}.',
+      ),
+    secrets: z
+      .array(z.string())
+      .default([])
+      .describe('Names of vars whose values are redacted from logs and output (same as secret: true on the var).'),
+    keep: z
+      .number()
+      .int()
+      .positive()
+      .default(5)
+      .describe('How many backups `backups prune` keeps (pinned and the latest are always kept).'),
     binaries: z.array(absPath).default([]).describe('Installed programs to back up and restore (absolute paths).'),
-    configs: z.array(absPath).default([]).describe('Configuration files and directories (trailing /) to back up and restore.'),
+    configs: z
+      .array(absPath)
+      .default([])
+      .describe('Configuration files and directories (trailing /) to back up and restore.'),
     steps: z.array(Step).default([]).describe('What the upgrade does, in order.'),
     checks: z.array(Check).default([]).describe('What must hold after the upgrade; required failures roll back.'),
   })
@@ -50,9 +66,12 @@ export const PlanSchema = z
   })
   // The configure step's features, by the plan's mta: (src/plan/features.ts). Runs even when other parts of the
   // plan have problems, so that one `validate` lists them all; featuresIssues reads the data defensively.
-  .superRefine((p, ctx) => {
-    for (const issue of featuresIssues(p)) ctx.addIssue({ ...issue });
-  }, { when: () => true })
+  .superRefine(
+    (p, ctx) => {
+      for (const issue of featuresIssues(p)) ctx.addIssue({ ...issue });
+    },
+    { when: () => true },
+  )
   .meta({ title: 'mta-upgrade plan', $id: 'https://mta-upgrade.invalid/mta-plan.schema.json' });
 
 /** Steps and checks are typed by their own modules; here they are known only by their `type:`. */
@@ -68,20 +87,30 @@ export const VAR_REF_PATTERN = '\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}';
  * `/etc/mail`, `/etc/mail/` and `/etc//mail/` are one path; a path under another listed one would be archived
  * twice and restored twice. All are refused (not merged), so the plan says exactly what a rollback puts back.
  */
-export function backedUpPathProblems(binaries: string[], configs: string[]): { path: (string | number)[]; message: string }[] {
+export function backedUpPathProblems(
+  binaries: string[],
+  configs: string[],
+): { path: (string | number)[]; message: string }[] {
   const out: { path: (string | number)[]; message: string }[] = [];
   const seen: { key: string; where: string }[] = [];
-  const all = [...binaries.map((p, i) => ['binaries', i, p] as const), ...configs.map((p, i) => ['configs', i, p] as const)];
+  const all = [
+    ...binaries.map((p, i) => ['binaries', i, p] as const),
+    ...configs.map((p, i) => ['configs', i, p] as const),
+  ];
   for (const [list, i, p] of all) {
     const key = path.posix.normalize(p).replace(/\/+$/, '');
     if (key === '' || key === '/') {
-      out.push({ path: [list, i], message: 'the root directory cannot be backed up or restored as a whole; list the paths the upgrade changes' });
+      out.push({
+        path: [list, i],
+        message: 'the root directory cannot be backed up or restored as a whole; list the paths the upgrade changes',
+      });
       continue;
     }
     const where = `${list}[${i}] ${p}`;
     for (const s of seen) {
       if (s.key === key) out.push({ path: [list, i], message: `same path as ${s.where}; list it once` });
-      else if (key.startsWith(s.key + '/')) out.push({ path: [list, i], message: `lies under ${s.where}, which is already backed up whole; list it once` });
+      else if (key.startsWith(s.key + '/'))
+        out.push({ path: [list, i], message: `lies under ${s.where}, which is already backed up whole; list it once` });
       else if (s.key.startsWith(key + '/')) out.push({ path: [list, i], message: `contains ${s.where}; list it once` });
       else continue;
       break;
@@ -92,7 +121,8 @@ export function backedUpPathProblems(binaries: string[], configs: string[]): { p
 }
 
 export function jsonSchema(): unknown {
-  const convert = (schema: z.ZodType) => allowVarRefs(z.toJSONSchema(schema, { target: 'draft-7', io: 'input' })) as Node;
+  const convert = (schema: z.ZodType) =>
+    allowVarRefs(z.toJSONSchema(schema, { target: 'draft-7', io: 'input' })) as Node;
   // The features rules are added after allowVarRefs: their `mta` condition must match the literal value only.
   return withFeaturesByMta(convert(PlanSchema), (schema) => {
     const { $schema: _drop, ...rest } = convert(schema);
@@ -113,19 +143,28 @@ function allowVarRefs(schema: unknown, key?: string): unknown {
   if (!isNode(schema)) return schema;
   const out: Node = {};
   for (const [k, v] of Object.entries(schema)) {
-    if (k === 'properties' && isNode(v)) out[k] = Object.fromEntries(Object.entries(v).map(([name, s]) => [name, allowVarRefs(s, name)]));
+    if (k === 'properties' && isNode(v))
+      out[k] = Object.fromEntries(Object.entries(v).map(([name, s]) => [name, allowVarRefs(s, name)]));
     else if (isNode(v) || Array.isArray(v)) out[k] = allowVarRefs(v);
     else out[k] = v;
   }
   if (key === 'type' || !constrainedScalar(out)) return out;
   const { description, title, default: dflt, ...rest } = out;
   const ref = { type: 'string', pattern: VAR_REF_PATTERN };
-  return { ...(title === undefined ? {} : { title }), ...(description === undefined ? {} : { description }), ...(dflt === undefined ? {} : { default: dflt }), anyOf: [rest, ref] };
+  return {
+    ...(title === undefined ? {} : { title }),
+    ...(description === undefined ? {} : { description }),
+    ...(dflt === undefined ? {} : { default: dflt }),
+    anyOf: [rest, ref],
+  };
 }
 
 function constrainedScalar(s: Node): boolean {
   const t = s['type'];
   if (t === 'number' || t === 'integer' || t === 'boolean') return true;
-  if (t === 'string') return s['pattern'] !== undefined || s['enum'] !== undefined || s['const'] !== undefined || s['format'] !== undefined;
+  if (t === 'string')
+    return (
+      s['pattern'] !== undefined || s['enum'] !== undefined || s['const'] !== undefined || s['format'] !== undefined
+    );
   return t === undefined && (s['enum'] !== undefined || s['const'] !== undefined);
 }

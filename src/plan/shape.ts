@@ -12,7 +12,13 @@ const def = (s: unknown): AnyDef => (s as { _zod: { def: AnyDef } })._zod.def;
 function settle(schema: unknown, data: unknown): unknown {
   for (let i = 0; i < 20; i++) {
     const d = def(schema);
-    if (d.type === 'optional' || d.type === 'default' || d.type === 'nullable' || d.type === 'prefault' || d.type === 'readonly')
+    if (
+      d.type === 'optional' ||
+      d.type === 'default' ||
+      d.type === 'nullable' ||
+      d.type === 'prefault' ||
+      d.type === 'readonly'
+    )
       schema = d['innerType'];
     else if (d.type === 'pipe') schema = d['in'];
     else if (d.type === 'union' && typeof d['discriminator'] === 'string' && data && typeof data === 'object') {

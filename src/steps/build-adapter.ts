@@ -44,8 +44,10 @@ export async function applyWithAdapter(adapter: MtaAdapter, step: BuildStep, ctx
   const dir = treeOf(step, ctx);
   if (!dir) throw new MtaError('plan-invalid', 'build: no source tree (put a `source` step before it, or give `dir:`)');
   const bad = sendmailOnly(step);
-  if (bad.length) throw new MtaError('plan-invalid', `build: ${bad.join(', ')}: sendmail's options, not ${adapter.name}'s`);
+  if (bad.length)
+    throw new MtaError('plan-invalid', `build: ${bad.join(', ')}: sendmail's options, not ${adapter.name}'s`);
   const started = ctx.clock.mono();
-  for (const q of requests(adapter, step, ctx, dir)) await ctx.runOrThrow({ ...q, onLine: (l) => ctx.report(l) }, 'build failed', 20);
+  for (const q of requests(adapter, step, ctx, dir))
+    await ctx.runOrThrow({ ...q, onLine: (l) => ctx.report(l) }, 'build failed', 20);
   ctx.metric('build', Math.round(ctx.clock.mono() - started), 'ms');
 }

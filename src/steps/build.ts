@@ -30,7 +30,7 @@ import type { BaseContext, JournalAction, StepContext, StepModule } from './type
 export const buildSchema = z
   .object({
     type: z.literal('build'),
-    dir: absPath.optional().describe("Source tree; default: the one the `source` step unpacked."),
+    dir: absPath.optional().describe('Source tree; default: the one the `source` step unpacked.'),
     site_config: absPath.optional().describe('Site config for -f; default: the one the `configure` step wrote.'),
     milter: z.boolean().optional().describe('Also build libmilter; default: features.milter of the configure step.'),
     env: envMap.optional(),
@@ -62,7 +62,10 @@ export function buildRequests(step: BuildStep, r: Resolved & { dir: string }): E
 }
 
 const objDirs = async (ctx: BaseContext, dir: string) =>
-  (await ctx.host.readdir(dir).catch(() => [] as Buffer[])).map(String).filter((n) => n.startsWith('obj.')).sort();
+  (await ctx.host.readdir(dir).catch(() => [] as Buffer[]))
+    .map(String)
+    .filter((n) => n.startsWith('obj.'))
+    .sort();
 
 export const buildStep: StepModule<BuildStep> = defineStep({
   workDirOnly: true,
@@ -78,7 +81,9 @@ export const buildStep: StepModule<BuildStep> = defineStep({
     const reqs = buildRequests(step, { ...r, dir: r.dir ?? '<source.dir>' });
     const out = reqs.map((q) => `would run: ${ctx.exec.format(q)}`);
     if (!r.dir) out.push('source tree not unpacked yet (dry run)');
-    out.push(r.siteConfig ? `site config: ${r.siteConfig}` : 'no site config given: Build uses devtools/Site/ defaults');
+    out.push(
+      r.siteConfig ? `site config: ${r.siteConfig}` : 'no site config given: Build uses devtools/Site/ defaults',
+    );
     out.push('-c removes any existing obj.* dir first; output goes to the run log');
     // sh ./Build runs m4, make and the C compiler.
     const missing = await missingTools(ctx, ['cc', 'make', 'm4']);
@@ -93,12 +98,14 @@ export const buildStep: StepModule<BuildStep> = defineStep({
     const adapter = adapterFor(ctx.plan);
     if (adapter) return applyWithAdapter(adapter, step, ctx);
     const r = resolve(step, ctx);
-    if (!r.dir) throw new MtaError('plan-invalid', 'build: no source tree (put a `source` step before it, or give `dir:`)');
+    if (!r.dir)
+      throw new MtaError('plan-invalid', 'build: no source tree (put a `source` step before it, or give `dir:`)');
     const dir = r.dir;
     const before = await objDirs(ctx, dir);
     const seq = await ctx.intent('build', { dir, before });
     const started = ctx.clock.mono();
-    for (const req of buildRequests(step, { ...r, dir })) await ctx.runOrThrow({ ...req, onLine: (l) => ctx.report(l) }, 'build failed', 20);
+    for (const req of buildRequests(step, { ...r, dir }))
+      await ctx.runOrThrow({ ...req, onLine: (l) => ctx.report(l) }, 'build failed', 20);
     ctx.metric('build', Math.round(ctx.clock.mono() - started), 'ms');
     const obj = (await objDirs(ctx, dir)).find((n) => !n.endsWith('.tmp'));
     if (obj) ctx.handover.buildObjDir = path.join(dir, obj);
@@ -110,7 +117,8 @@ export const buildStep: StepModule<BuildStep> = defineStep({
     const { dir, before } = action.data as { dir: string; before: string[] };
     // Only trees in our work area: a tree the plan pointed at elsewhere keeps its obj dirs.
     const rel = path.relative(ctx.stateDir, dir);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) return `${dir}: not under the state directory; obj dirs left alone`;
+    if (rel.startsWith('..') || path.isAbsolute(rel))
+      return `${dir}: not under the state directory; obj dirs left alone`;
     if (!(await ctx.host.stat(dir))) return `${dir}: gone; nothing to remove`;
     const made = (await objDirs(ctx, dir)).filter((n) => !before.includes(n));
     for (const n of made) await ctx.host.rm(path.join(dir, n), { recursive: true, force: true });

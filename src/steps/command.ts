@@ -24,7 +24,11 @@ export const commandSchema = z
   .strict()
   .superRefine((s, ctx) => {
     if (s.shell && s.argv.length !== 1)
-      ctx.addIssue({ code: 'custom', path: ['argv'], message: 'with shell: true, argv must be one string (the script)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['argv'],
+        message: 'with shell: true, argv must be one string (the script)',
+      });
   });
 
 export type CommandStep = z.output<typeof commandSchema>;
@@ -60,7 +64,9 @@ export const commandStep: StepModule<CommandStep> = defineStep({
 
   async apply(step, ctx) {
     const req = { ...commandRequest(step, ctx), onLine: (l: string) => ctx.report(l) };
-    const seq = step.mutates ? await ctx.intent('run', { argv: req.argv, cwd: req.cwd, undo: step.undo ?? null }) : undefined;
+    const seq = step.mutates
+      ? await ctx.intent('run', { argv: req.argv, cwd: req.cwd, undo: step.undo ?? null })
+      : undefined;
     await ctx.runOrThrow(req, 'command failed');
     if (seq !== undefined) await ctx.journal.done(seq);
   },
@@ -69,7 +75,11 @@ export const commandStep: StepModule<CommandStep> = defineStep({
     const undoArgv = action.data['undo'] as string[] | null;
     const cmd = (action.data['argv'] as string[]).join(' ');
     if (!undoArgv) return `nothing to undo for '${cmd}' (paths it changed are restored from the backup)`;
-    await ctx.runOrThrow({ argv: undoArgv, cwd: action.data['cwd'] as string | undefined, mutates: true, timeoutMs: 600_000 }, `undo of '${cmd}' failed`, 5);
+    await ctx.runOrThrow(
+      { argv: undoArgv, cwd: action.data['cwd'] as string | undefined, mutates: true, timeoutMs: 600_000 },
+      `undo of '${cmd}' failed`,
+      5,
+    );
     return `undid '${cmd}' with '${undoArgv.join(' ')}'`;
   },
 });

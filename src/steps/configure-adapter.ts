@@ -14,24 +14,47 @@ import type { BaseContext, StepContext } from './types.js';
 const CONFIGURE_TIMEOUT_MS = 10 * 60_000;
 
 /** The adapter's files and requests for this tree; the os the plan left open is the target's (never this machine's). */
-async function plan(adapter: MtaAdapter, features: Record<string, unknown>, ctx: BaseContext, tree: string): Promise<{ files: TreeFile[]; requests: ExecRequest[] }> {
+async function plan(
+  adapter: MtaAdapter,
+  features: Record<string, unknown>,
+  ctx: BaseContext,
+  tree: string,
+): Promise<{ files: TreeFile[]; requests: ExecRequest[] }> {
   const facts = await mtaFacts(ctx, features);
   const f = adapterFeatures(adapter, { ...features, os: features['os'] ?? facts.os });
   const { files, commands } = adapter.configure(f, facts);
   return { files, requests: commands.map((c) => commandRequest(c, tree, { timeoutMs: CONFIGURE_TIMEOUT_MS })) };
 }
 
-export async function describeWithAdapter(adapter: MtaAdapter, features: Record<string, unknown>, ctx: StepContext, dir: string | undefined): Promise<string[]> {
+export async function describeWithAdapter(
+  adapter: MtaAdapter,
+  features: Record<string, unknown>,
+  ctx: StepContext,
+  dir: string | undefined,
+): Promise<string[]> {
   const tree = dir && (await ctx.host.stat(dir)) ? dir : undefined;
   const { files, requests } = await plan(adapter, features, ctx, tree ?? '<source.dir>');
   const out = tree ? [] : ['source tree not unpacked yet (dry run)'];
-  for (const f of files) out.push(`would write ${tree ?? '<source.dir>'}/${f.path}:`, ...f.text.trimEnd().split('\n').map((l) => `  ${l}`));
+  for (const f of files)
+    out.push(
+      `would write ${tree ?? '<source.dir>'}/${f.path}:`,
+      ...f.text
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
   for (const q of requests) out.push(`would run: ${ctx.exec.format(q)}`);
   return out;
 }
 
-export async function applyWithAdapter(adapter: MtaAdapter, features: Record<string, unknown>, ctx: StepContext, dir: string | undefined): Promise<void> {
-  if (!dir) throw new MtaError('plan-invalid', 'configure: no source tree (put a `source` step before it, or give `dir:`)');
+export async function applyWithAdapter(
+  adapter: MtaAdapter,
+  features: Record<string, unknown>,
+  ctx: StepContext,
+  dir: string | undefined,
+): Promise<void> {
+  if (!dir)
+    throw new MtaError('plan-invalid', 'configure: no source tree (put a `source` step before it, or give `dir:`)');
   const { files, requests } = await plan(adapter, features, ctx, dir);
   for (const f of files) {
     const target = path.join(dir, f.path);

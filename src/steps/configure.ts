@@ -23,10 +23,14 @@ import type { BaseContext, JournalAction, StepContext, StepModule } from './type
 export const configureSchema = z
   .object({
     type: z.literal('configure'),
-    dir: absPath.optional().describe("Source tree; default: the one the `source` step unpacked."),
+    dir: absPath.optional().describe('Source tree; default: the one the `source` step unpacked.'),
     // Whose features these are depends on the plan's mta:, which a step cannot see: the plan checks them
     // (src/plan/features.ts) and the JSON Schema does so per MTA (src/plan/features-json.ts).
-    features: z.looseObject({}).describe("What to compile in: sendmail's site.config.m4 knobs or postfix's make makefiles options (by the plan's mta:)."),
+    features: z
+      .looseObject({})
+      .describe(
+        "What to compile in: sendmail's site.config.m4 knobs or postfix's make makefiles options (by the plan's mta:).",
+      ),
   })
   .strict();
 
@@ -37,7 +41,10 @@ export const SITE_CONFIG = 'devtools/Site/site.config.m4';
 
 /** The multiarch triplet if this is a multiarch (Debian-like) system, else undefined. Read-only probes. */
 async function probeMultiarch(ctx: BaseContext): Promise<string | undefined> {
-  for (const argv of [['dpkg-architecture', '-qDEB_HOST_MULTIARCH'], ['gcc', '-print-multiarch']]) {
+  for (const argv of [
+    ['dpkg-architecture', '-qDEB_HOST_MULTIARCH'],
+    ['gcc', '-print-multiarch'],
+  ]) {
     const r = await ctx.exec.run({ argv, mutates: false, timeoutMs: 10_000 });
     const t = r.stdout.trim();
     if (r.ok && /^[a-z0-9_]+(-[a-z0-9_]+)+$/.test(t)) return t;
@@ -51,7 +58,11 @@ export async function siteFacts(f: Features, ctx: BaseContext): Promise<SiteFact
   if (typeof f.multiarch === 'string' && f.multiarch !== 'auto') multiarch = f.multiarch;
   else if (f.multiarch === true || (osName === 'linux' && (f.multiarch ?? 'auto') === 'auto')) {
     multiarch = await probeMultiarch(ctx);
-    if (!multiarch && f.multiarch === true) throw new MtaError('failed', 'configure: multiarch: true, but no multiarch triplet found (dpkg-architecture, gcc -print-multiarch)');
+    if (!multiarch && f.multiarch === true)
+      throw new MtaError(
+        'failed',
+        'configure: multiarch: true, but no multiarch triplet found (dpkg-architecture, gcc -print-multiarch)',
+      );
   }
   return { os: osName, multiarch, real: (p) => ctx.real(p) };
 }
@@ -67,7 +78,9 @@ export function unifiedDiff(before: string, after: string, name: string): string
   const n = a.length;
   const m = b.length;
   const L = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) L[i]![j] = a[i] === b[j] ? L[i + 1]![j + 1]! + 1 : Math.max(L[i + 1]![j]!, L[i]![j + 1]!);
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = m - 1; j >= 0; j--)
+      L[i]![j] = a[i] === b[j] ? L[i + 1]![j + 1]! + 1 : Math.max(L[i + 1]![j]!, L[i]![j + 1]!);
   const out = [`--- ${name} (now)`, `+++ ${name} (generated)`, `@@ -1,${n} +1,${m} @@`];
   let i = 0;
   let j = 0;
@@ -90,7 +103,10 @@ export const configureStep: StepModule<ConfigureStep> = defineStep({
   type: 'configure',
   schema: configureSchema as unknown as z.ZodType<ConfigureStep>,
   mutates: true,
-  title: (_step, plan) => (plan && adapterFor(plan) ? `Configure ${plan.mta} (the make files from features)` : 'Write devtools/Site/site.config.m4'),
+  title: (_step, plan) =>
+    plan && adapterFor(plan)
+      ? `Configure ${plan.mta} (the make files from features)`
+      : 'Write devtools/Site/site.config.m4',
 
   async describe(step, ctx) {
     const adapter = adapterFor(ctx.plan);
@@ -98,10 +114,21 @@ export const configureStep: StepModule<ConfigureStep> = defineStep({
     const text = siteConfigM4(step.features, await siteFacts(step.features, ctx));
     const dir = treeOf(step, ctx);
     const target = dir && path.join(dir, SITE_CONFIG);
-    const out = [target && (await ctx.host.stat(dir)) ? `would write ${target}:` : `source tree not unpacked yet (dry run): would write <source.dir>/${SITE_CONFIG}:`];
-    out.push(...text.trimEnd().split('\n').map((l) => `  ${l}`));
+    const out = [
+      target && (await ctx.host.stat(dir))
+        ? `would write ${target}:`
+        : `source tree not unpacked yet (dry run): would write <source.dir>/${SITE_CONFIG}:`,
+    ];
+    out.push(
+      ...text
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
     const before = target ? await readOrNull(ctx, target) : null;
-    out.push(...(before === null ? [`(no ${SITE_CONFIG} there now: new file)`] : unifiedDiff(before, text, SITE_CONFIG)));
+    out.push(
+      ...(before === null ? [`(no ${SITE_CONFIG} there now: new file)`] : unifiedDiff(before, text, SITE_CONFIG)),
+    );
     return out;
   },
 
@@ -109,7 +136,8 @@ export const configureStep: StepModule<ConfigureStep> = defineStep({
     const dir = treeOf(step, ctx);
     const adapter = adapterFor(ctx.plan);
     if (adapter) return applyWithAdapter(adapter, step.features, ctx, dir);
-    if (!dir) throw new MtaError('plan-invalid', 'configure: no source tree (put a `source` step before it, or give `dir:`)');
+    if (!dir)
+      throw new MtaError('plan-invalid', 'configure: no source tree (put a `source` step before it, or give `dir:`)');
     const text = siteConfigM4(step.features, await siteFacts(step.features, ctx));
     const target = path.join(dir, SITE_CONFIG);
     const previous = await readOrNull(ctx, target);

@@ -13,7 +13,12 @@ export function outputTail(output: string, n: number): string[] {
 }
 
 /** Run, or throw: interrupted → 'interrupted'; any other failure → 'failed' with `what` and the last lines. */
-export async function runOrThrowWith(exec: Executor, req: ExecRequest, what: string, tailLines = 10): Promise<ExecResult> {
+export async function runOrThrowWith(
+  exec: Executor,
+  req: ExecRequest,
+  what: string,
+  tailLines = 10,
+): Promise<ExecResult> {
   const r = await exec.run(req);
   if (r.ok) return r;
   if (r.canceled) throw new MtaError('interrupted', r.message);

@@ -9,7 +9,16 @@ import { installStep } from './install.js';
 import { serviceStep } from './service.js';
 import { mailerConfStep } from './mailer-conf.js';
 
-export const stepModules: StepModule<any>[] = [sourceStep, patchStep, configureStep, buildStep, installStep, mailerConfStep, serviceStep, commandStep];
+export const stepModules: StepModule<any>[] = [
+  sourceStep,
+  patchStep,
+  configureStep,
+  buildStep,
+  installStep,
+  mailerConfStep,
+  serviceStep,
+  commandStep,
+];
 
 export function stepModule(type: string): StepModule<any> {
   const m = stepModules.find((s) => s.type === type);

@@ -16,7 +16,11 @@ import type { MtaAdapter } from '../mta/types.js';
 import { adapterFeatures, commandRequest, mtaFacts } from './mta.js';
 import type { StepContext } from './types.js';
 
-export function adapterStageCommands(adapter: MtaAdapter, ctx: StepContext, opts: { src: string; stage: string; makeArgs: string[]; timeoutMs: number }): ExecRequest[] {
+export function adapterStageCommands(
+  adapter: MtaAdapter,
+  ctx: StepContext,
+  opts: { src: string; stage: string; makeArgs: string[]; timeoutMs: number },
+): ExecRequest[] {
   const f = adapterFeatures(adapter, ctx.plan.features);
   return adapter.stagedInstall(f, opts.stage).map((c) => {
     // The plan's extra make arguments right after the program, as for sendmail's Build (options before the target).
@@ -43,9 +47,14 @@ export async function describePostInstall(adapter: MtaAdapter, ctx: StepContext)
   const post = adapter.postInstall(f, await mtaFacts(ctx, ctx.plan.features));
   // `run: ` lines: the preview's recap counts them as commands (src/engine/verdict.ts countLines).
   const out = post.commands.length ? ['after the swap, on the live system:'] : [];
-  out.push(...post.commands.map((c) => `run: ${ctx.exec.format(commandRequest(c, '/', { timeoutMs: POST_TIMEOUT_MS }))}`));
+  out.push(
+    ...post.commands.map((c) => `run: ${ctx.exec.format(commandRequest(c, '/', { timeoutMs: POST_TIMEOUT_MS }))}`),
+  );
   if (post.edits.length) out.push(`(${post.edits.join(' ')} copied into the journal first: rollback puts them back)`);
-  if (ctx.root !== '/' && adapter.postInstallPaths) out.push(`under --root: the directories the live configuration names must lie inside ${ctx.root}, checked before these run`);
+  if (ctx.root !== '/' && adapter.postInstallPaths)
+    out.push(
+      `under --root: the directories the live configuration names must lie inside ${ctx.root}, checked before these run`,
+    );
   return out;
 }
 
@@ -56,9 +65,18 @@ async function checkInsideRoot(adapter: MtaAdapter, f: unknown, ctx: StepContext
   if (ctx.root === '/' || !adapter.postInstallPaths) return;
   const { probe, parse } = adapter.postInstallPaths(f, await mtaFacts(ctx, ctx.plan.features));
   const r = await ctx.exec.run({ ...commandRequest(probe, '/', { timeoutMs: 60_000 }), mutates: false });
-  if (!r.ok) throw new MtaError('failed', `${adapter.name} post-install: cannot read the live configuration's paths (${r.message})`, r.output.trim().split('\n').slice(-5));
+  if (!r.ok)
+    throw new MtaError(
+      'failed',
+      `${adapter.name} post-install: cannot read the live configuration's paths (${r.message})`,
+      r.output.trim().split('\n').slice(-5),
+    );
   const outside = parse(r.stdout).filter((p) => p !== ctx.root && !p.startsWith(ctx.root.replace(/\/+$/, '') + '/'));
-  if (outside.length) throw new MtaError('refused', `${adapter.name} post-install: under --root ${ctx.root} the live configuration names paths outside it: ${outside.join(' ')}; its commands would change the host's files`);
+  if (outside.length)
+    throw new MtaError(
+      'refused',
+      `${adapter.name} post-install: under --root ${ctx.root} the live configuration names paths outside it: ${outside.join(' ')}; its commands would change the host's files`,
+    );
 }
 
 /** After the swap: journal the files the adapter's commands edit, then run them against the live system. */
@@ -72,12 +90,20 @@ export async function applyPostInstall(adapter: MtaAdapter, ctx: StepContext): P
     const previous = await ctx.host.readFile(target).then(String, () => null);
     seqs.push(await ctx.intent('post-install-edit', { path: target, previous }));
   }
-  for (const c of post.commands) await ctx.runOrThrow({ ...commandRequest(c, '/', { timeoutMs: POST_TIMEOUT_MS }), onLine: (l) => ctx.report(l) }, `${adapter.name} post-install failed`, 20);
+  for (const c of post.commands)
+    await ctx.runOrThrow(
+      { ...commandRequest(c, '/', { timeoutMs: POST_TIMEOUT_MS }), onLine: (l) => ctx.report(l) },
+      `${adapter.name} post-install failed`,
+      20,
+    );
   for (const seq of seqs) await ctx.journal.done(seq);
 }
 
 /** Undo of 'post-install-edit': the file's content before the commands ran (absent: removed). Idempotent. */
-export async function undoPostInstallEdit(host: Host, data: { path: string; previous: string | null }): Promise<string> {
+export async function undoPostInstallEdit(
+  host: Host,
+  data: { path: string; previous: string | null },
+): Promise<string> {
   const now = await host.readFile(data.path).then(String, () => null);
   if (now === data.previous) return `${data.path}: already as before the post-install`;
   if (data.previous === null) {

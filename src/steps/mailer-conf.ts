@@ -8,7 +8,17 @@ import path from 'node:path';
 import { z } from 'zod';
 import { MtaError } from '../lib/errors.js';
 import { statEntry } from '../lib/stage-manifest.js';
-import { makeDir, removeDir, swapBack, undoSwapAction, swapIn, swapRecord, type DirRecord, type SwapRecord, noteParents } from '../lib/swap.js';
+import {
+  makeDir,
+  removeDir,
+  swapBack,
+  undoSwapAction,
+  swapIn,
+  swapRecord,
+  type DirRecord,
+  type SwapRecord,
+  noteParents,
+} from '../lib/swap.js';
 import { crashPoint } from '../lib/crash-point.js';
 import { absPath } from '../lib/zod-helpers.js';
 import { defineStep } from './context.js';
@@ -18,9 +28,16 @@ export const MAILER_NAMES = ['sendmail', 'send-mail', 'mailq', 'newaliases', 'ho
 export const mailerConfSchema = z
   .object({
     type: z.literal('mailer-conf'),
-    files: z.array(absPath).min(1).default(['/usr/local/etc/mail/mailer.conf']).describe('mailer.conf files to edit (mailwrapper reads /usr/local/etc/mail first).'),
+    files: z
+      .array(absPath)
+      .min(1)
+      .default(['/usr/local/etc/mail/mailer.conf'])
+      .describe('mailer.conf files to edit (mailwrapper reads /usr/local/etc/mail first).'),
     sendmail: absPath.describe('The binary every name points at, e.g. /usr/local/sbin/sendmail.'),
-    names: z.array(z.string().regex(/^[\w.-]+$/)).min(1).default(MAILER_NAMES),
+    names: z
+      .array(z.string().regex(/^[\w.-]+$/))
+      .min(1)
+      .default(MAILER_NAMES),
   })
   .strict();
 export type MailerConfStep = z.output<typeof mailerConfSchema>;
@@ -44,7 +61,9 @@ export function lineDiff(a: string, b: string, label: string): string[] {
   const x = a === '' ? [] : a.replace(/\n$/, '').split('\n');
   const y = b.replace(/\n$/, '').split('\n');
   const L = Array.from({ length: x.length + 1 }, () => new Array<number>(y.length + 1).fill(0));
-  for (let i = x.length - 1; i >= 0; i--) for (let j = y.length - 1; j >= 0; j--) L[i]![j] = x[i] === y[j] ? L[i + 1]![j + 1]! + 1 : Math.max(L[i + 1]![j]!, L[i]![j + 1]!);
+  for (let i = x.length - 1; i >= 0; i--)
+    for (let j = y.length - 1; j >= 0; j--)
+      L[i]![j] = x[i] === y[j] ? L[i + 1]![j + 1]! + 1 : Math.max(L[i + 1]![j]!, L[i]![j + 1]!);
   const ops: string[] = [];
   let i = 0;
   let j = 0;
@@ -79,7 +98,8 @@ async function describe(step: MailerConfStep, ctx: StepContext): Promise<string[
 
 async function apply(step: MailerConfStep, ctx: StepContext): Promise<void> {
   const bin = await statEntry(ctx.host, ctx.real(step.sendmail), step.sendmail);
-  if (bin?.type !== 'file' || (bin.mode & 0o111) === 0) throw new MtaError('failed', `mailer-conf: ${step.sendmail} is not an executable file; mailer.conf left as it is`);
+  if (bin?.type !== 'file' || (bin.mode & 0o111) === 0)
+    throw new MtaError('failed', `mailer-conf: ${step.sendmail} is not an executable file; mailer.conf left as it is`);
   for (const [i, file] of step.files.entries()) {
     const p = await plan(step, ctx, file);
     if (p.before === p.after) {
@@ -94,7 +114,12 @@ async function apply(step: MailerConfStep, ctx: StepContext): Promise<void> {
     if (!p.st) {
       // Missing parents (/usr/local/etc/mail on a fresh port install), top-down, each journaled so undo removes them.
       const missing: string[] = [];
-      for (let d = path.posix.dirname(file); d !== '/' && !(await statEntry(ctx.host, ctx.real(d), d)); d = path.posix.dirname(d)) missing.unshift(d);
+      for (
+        let d = path.posix.dirname(file);
+        d !== '/' && !(await statEntry(ctx.host, ctx.real(d), d));
+        d = path.posix.dirname(d)
+      )
+        missing.unshift(d);
       for (const d of missing) {
         const rec: DirRecord = { planPath: d, dir: ctx.real(d), mode: 0o755 };
         const seq = await ctx.intent('mkdir', { ...rec });
@@ -103,7 +128,15 @@ async function apply(step: MailerConfStep, ctx: StepContext): Promise<void> {
       }
     }
     const live = p.st ? await statEntry(ctx.host, p.real, file) : undefined;
-    const entry = { path: file, type: 'file' as const, size: p.after.length, mode: live?.mode ?? 0o644, uid: live?.uid ?? 0, gid: live?.gid ?? 0, sha256: await ctx.host.sha256(src) };
+    const entry = {
+      path: file,
+      type: 'file' as const,
+      size: p.after.length,
+      mode: live?.mode ?? 0o644,
+      uid: live?.uid ?? 0,
+      gid: live?.gid ?? 0,
+      sha256: await ctx.host.sha256(src),
+    };
     const rec = swapRecord(file, p.real, ctx.runId, entry, src, live);
     await noteParents(ctx.host, [rec]);
     const seq = await ctx.intent('replace-file', rec as unknown as Record<string, unknown>);

@@ -20,12 +20,21 @@ export function adapterFeatures(adapter: MtaAdapter, features: unknown): unknown
 
 /** What the adapter may know about the target: the features' os, else the host's; paths under --root. */
 export async function mtaFacts(ctx: BaseContext, features: { os?: unknown }): Promise<MtaFacts> {
-  const os = features.os === 'freebsd' || features.os === 'linux' ? features.os : (await ctx.host.facts()).os === 'freebsd' ? 'freebsd' : 'linux';
+  const os =
+    features.os === 'freebsd' || features.os === 'linux'
+      ? features.os
+      : (await ctx.host.facts()).os === 'freebsd'
+        ? 'freebsd'
+        : 'linux';
   return { os, real: (p) => ctx.real(p) };
 }
 
 /** An adapter command as a mutating request; without a cwd of its own it runs in the source tree. */
-export function commandRequest(c: MtaCommand, tree: string, extra: { env?: Record<string, string>; timeoutMs: number }): ExecRequest {
+export function commandRequest(
+  c: MtaCommand,
+  tree: string,
+  extra: { env?: Record<string, string>; timeoutMs: number },
+): ExecRequest {
   const env = c.env || extra.env ? { ...(extra.env ?? {}), ...(c.env ?? {}) } : undefined;
   return { argv: c.argv, cwd: c.cwd ?? tree, ...(env ? { env } : {}), mutates: true, timeoutMs: extra.timeoutMs };
 }

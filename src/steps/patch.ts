@@ -20,16 +20,25 @@ const patchEntry = z
   .object({
     file: absPath,
     strip: z.number().int().min(0).max(20).default(0).describe('patch -p level; ports patches are -p0.'),
-    fuzz: z.number().int().min(0).max(3).default(0).describe('Context lines allowed to mismatch (patch -F); 0 = exact.'),
+    fuzz: z
+      .number()
+      .int()
+      .min(0)
+      .max(3)
+      .default(0)
+      .describe('Context lines allowed to mismatch (patch -F); 0 = exact.'),
   })
   .strict();
 
 export const patchSchema = z
   .object({
     type: z.literal('patch'),
-    dir: absPath.optional().describe("Tree to patch; default: the one the `source` step unpacked."),
+    dir: absPath.optional().describe('Tree to patch; default: the one the `source` step unpacked.'),
     patches: z.array(patchEntry).min(1),
-    macros: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'macro names are upper case'), z.string()).default({}).describe('%%NAME%% → value, e.g. PREFIX, LOCALBASE, CC.'),
+    macros: z
+      .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'macro names are upper case'), z.string())
+      .default({})
+      .describe('%%NAME%% → value, e.g. PREFIX, LOCALBASE, CC.'),
   })
   .strict();
 
@@ -46,13 +55,22 @@ export function substituteMacros(text: string, macros: Record<string, string>, f
   });
   if (missing.length) {
     const names = [...new Set(missing.map((m) => m.replace(/^.*: /, '')))].join(', ');
-    throw new MtaError('plan-invalid', `unsubstituted macro ${names} in ${file}: add it to the patch step's macros:`, missing);
+    throw new MtaError(
+      'plan-invalid',
+      `unsubstituted macro ${names} in ${file}: add it to the patch step's macros:`,
+      missing,
+    );
   }
   return text.replace(MACRO, (_, name: string) => macros[name]!);
 }
 
 /** The one patch command, for the dry-run probe, the apply, and the undo (reverse). */
-export function patchRequest(dir: string, e: Pick<Entry, 'strip' | 'fuzz'>, text: string, mode: { dryRun: boolean; reverse?: boolean; os: string }): ExecRequest {
+export function patchRequest(
+  dir: string,
+  e: Pick<Entry, 'strip' | 'fuzz'>,
+  text: string,
+  mode: { dryRun: boolean; reverse?: boolean; os: string },
+): ExecRequest {
   const argv = ['patch', '--batch', '--forward', `-p${e.strip}`, `-F${e.fuzz}`, '-d', dir];
   // With --reverse, --forward still matters: without it --batch takes a not-applied patch for a reversed one and
   // applies it forwards, so a second undo would re-apply the patch.
@@ -71,7 +89,8 @@ export function failedHunks(output: string): string[] {
     const f = /^(?:checking|patching) file (.+)$/.exec(line) ?? /^Patching file (.+) using/.exec(line);
     if (f) file = f[1]!.replace(/^'|'$/g, '');
     if (/^Hunk #\d+ FAILED/.test(line)) out.push(`${file}: ${line.trim()}`);
-    if (/can't find file to patch|No file to patch|Reversed \(or previously applied\)/.test(line)) out.push(`${file}: ${line.trim()}`);
+    if (/can't find file to patch|No file to patch|Reversed \(or previously applied\)/.test(line))
+      out.push(`${file}: ${line.trim()}`);
   }
   return out;
 }
@@ -98,7 +117,10 @@ async function tryAll(dir: string, patches: Awaited<ReturnType<typeof loadAll>>,
   const { os } = await ctx.host.facts();
   for (const p of patches) {
     const r = await ctx.exec.run(patchRequest(dir, p.e, p.text, { dryRun: true, os }));
-    if (!r.ok) problems.push(`${p.e.file}: does not apply: ${failedHunks(r.output).join('; ') || r.output.trim().split('\n').pop() || r.message}`);
+    if (!r.ok)
+      problems.push(
+        `${p.e.file}: does not apply: ${failedHunks(r.output).join('; ') || r.output.trim().split('\n').pop() || r.message}`,
+      );
   }
   return problems;
 }
@@ -114,16 +136,30 @@ export const patchStep: StepModule<PatchStep> = defineStep({
     const patches = await loadAll(step, ctx); // also proves every macro is substituted
     const dir = treeOf(step, ctx);
     const { os } = await ctx.host.facts();
-    const shown = (p: (typeof patches)[0]) => ctx.exec.format(patchRequest(dir ?? '<source.dir>', p.e, p.text, { dryRun: false, os }));
-    const out = patches.map((p) => `would run: ${shown(p)} < ${p.file} (macros substituted: ${Object.keys(step.macros).join(', ') || 'none'})`);
-    if (!dir || !(await ctx.host.stat(dir))) return [...out, 'source tree not unpacked yet (dry run): the patches are tried with patch --dry-run first at apply time'];
+    const shown = (p: (typeof patches)[0]) =>
+      ctx.exec.format(patchRequest(dir ?? '<source.dir>', p.e, p.text, { dryRun: false, os }));
+    const out = patches.map(
+      (p) =>
+        `would run: ${shown(p)} < ${p.file} (macros substituted: ${Object.keys(step.macros).join(', ') || 'none'})`,
+    );
+    if (!dir || !(await ctx.host.stat(dir)))
+      return [
+        ...out,
+        'source tree not unpacked yet (dry run): the patches are tried with patch --dry-run first at apply time',
+      ];
     const problems = await tryAll(dir, patches, ctx);
-    return [...out, ...(problems.length ? problems.map((p) => `WOULD FAIL: ${p}`) : [`patch --dry-run: all ${patches.length} apply to ${dir}`])];
+    return [
+      ...out,
+      ...(problems.length
+        ? problems.map((p) => `WOULD FAIL: ${p}`)
+        : [`patch --dry-run: all ${patches.length} apply to ${dir}`]),
+    ];
   },
 
   async apply(step, ctx) {
     const dir = treeOf(step, ctx);
-    if (!dir) throw new MtaError('plan-invalid', 'patch: no source tree (put a `source` step before it, or give `dir:`)');
+    if (!dir)
+      throw new MtaError('plan-invalid', 'patch: no source tree (put a `source` step before it, or give `dir:`)');
     const patches = await loadAll(step, ctx);
     const problems = await tryAll(dir, patches, ctx);
     if (problems.length) throw new MtaError('failed', `patches do not apply to ${dir}; nothing was changed`, problems);
@@ -131,8 +167,12 @@ export const patchStep: StepModule<PatchStep> = defineStep({
     for (const p of patches) {
       const data = { dir, strip: p.e.strip, fuzz: p.e.fuzz, file: p.file, text: p.text };
       const seq = await ctx.intent('apply-patch', data);
-      const r = await ctx.exec.run({ ...patchRequest(dir, p.e, p.text, { dryRun: false, os }), onLine: (l) => ctx.report(l) });
-      if (!r.ok) throw new MtaError('failed', `${p.e.file}: patch failed after its dry run passed`, failedHunks(r.output));
+      const r = await ctx.exec.run({
+        ...patchRequest(dir, p.e, p.text, { dryRun: false, os }),
+        onLine: (l) => ctx.report(l),
+      });
+      if (!r.ok)
+        throw new MtaError('failed', `${p.e.file}: patch failed after its dry run passed`, failedHunks(r.output));
       await ctx.journal.done(seq);
     }
   },
@@ -145,10 +185,15 @@ export const patchStep: StepModule<PatchStep> = defineStep({
     if (!reversible.ok) {
       const forward = await ctx.exec.run(patchRequest(d.dir, d, d.text, { dryRun: true, os }));
       if (forward.ok) return `${d.file}: not applied in ${d.dir}`;
-      throw new MtaError('rollback-incomplete', `${d.file}: can be neither reversed nor re-applied in ${d.dir}`, failedHunks(reversible.output));
+      throw new MtaError(
+        'rollback-incomplete',
+        `${d.file}: can be neither reversed nor re-applied in ${d.dir}`,
+        failedHunks(reversible.output),
+      );
     }
     const r = await ctx.exec.run(patchRequest(d.dir, d, d.text, { dryRun: false, reverse: true, os }));
-    if (!r.ok) throw new MtaError('rollback-incomplete', `${d.file}: patch -R failed in ${d.dir}`, failedHunks(r.output));
+    if (!r.ok)
+      throw new MtaError('rollback-incomplete', `${d.file}: patch -R failed in ${d.dir}`, failedHunks(r.output));
     return `${d.file}: reversed in ${d.dir}`;
   },
 });

@@ -24,7 +24,9 @@ export const serviceSchema = z
     action: z.enum(ACTIONS),
     stop: argv.optional(),
     start: argv.optional(),
-    restart: argv.optional().describe('e.g. [/etc/rc.sendmail, restart]; without it restart = stop, wait until down, start.'),
+    restart: argv
+      .optional()
+      .describe('e.g. [/etc/rc.sendmail, restart]; without it restart = stop, wait until down, start.'),
     reload: argv.optional(),
     pidfile: absPath.optional().describe('First line is the daemon pid (sendmail: /var/run/sendmail.pid).'),
     port: port.optional(),
@@ -32,8 +34,12 @@ export const serviceSchema = z
     wait: duration.optional().describe('How long the daemon may take to come up or go down; default 90s.'),
   })
   .strict()
-  .refine((s) => s.pidfile !== undefined || s.port !== undefined, { message: 'needs pidfile or port to see the daemon' })
-  .refine((s) => (s.action === 'restart' ? !!s.restart || (!!s.stop && !!s.start) : !!s[s.action]), { message: 'the action needs its command (restart may be stop + start)' })
+  .refine((s) => s.pidfile !== undefined || s.port !== undefined, {
+    message: 'needs pidfile or port to see the daemon',
+  })
+  .refine((s) => (s.action === 'restart' ? !!s.restart || (!!s.stop && !!s.start) : !!s[s.action]), {
+    message: 'the action needs its command (restart may be stop + start)',
+  })
   .refine((s) => s.action !== 'start' || !!s.stop, { message: "start needs 'stop' too: undo stops it again" })
   .refine((s) => s.action !== 'stop' || !!s.start, { message: "stop needs 'start' too: undo starts it again" });
 export type ServiceStep = z.output<typeof serviceSchema>;
@@ -69,11 +75,19 @@ function accepts(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function state(host: Host, d: ServiceData): Promise<{ pid?: number; running: boolean; accepting?: boolean; oldGone: boolean }> {
+async function state(
+  host: Host,
+  d: ServiceData,
+): Promise<{ pid?: number; running: boolean; accepting?: boolean; oldGone: boolean }> {
   const pid = d.pidfile ? await readPidFile(host, d.pidfile) : undefined;
   const accepting = d.port ? await accepts(d.host, d.port) : undefined;
   const up = await alive(host, pid);
-  return { pid: up ? pid : undefined, running: d.pidfile ? up : !!accepting, accepting, oldGone: !(await alive(host, d.oldPid)) };
+  return {
+    pid: up ? pid : undefined,
+    running: d.pidfile ? up : !!accepting,
+    accepting,
+    oldGone: !(await alive(host, d.oldPid)),
+  };
 }
 
 /** Poll every 10 ms (the downtime target is tight) until `ok`, or fail after waitMs. */
@@ -83,7 +97,11 @@ async function waitFor(ctx: Ctx, d: ServiceData, what: string, ok: (s: Awaited<R
     const s = await state(ctx.host, d);
     if (ok(s)) return { ...s, at: ctx.clock.mono() };
     if (ctx.signal.aborted) throw new MtaError('interrupted', `service: interrupted while waiting until ${what}`);
-    if (ctx.clock.mono() > deadline) throw new MtaError('failed', `service: not ${what} after ${d.waitMs} ms (pid ${s.pid ?? 'none'}, port ${d.port ?? '-'} ${s.accepting ? 'accepting' : 'closed'})`);
+    if (ctx.clock.mono() > deadline)
+      throw new MtaError(
+        'failed',
+        `service: not ${what} after ${d.waitMs} ms (pid ${s.pid ?? 'none'}, port ${d.port ?? '-'} ${s.accepting ? 'accepting' : 'closed'})`,
+      );
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -113,7 +131,18 @@ async function restart(ctx: Ctx, d: ServiceData, oldPid?: number): Promise<{ ms:
 
 function data(step: ServiceStep, ctx: StepContext, oldPid?: number): ServiceData {
   const { action, stop, start, restart, reload, port, host } = step;
-  return { action, stop, start, restart, reload, port, host, pidfile: step.pidfile && ctx.real(step.pidfile), waitMs: durationMs(step.wait, 90_000), oldPid };
+  return {
+    action,
+    stop,
+    start,
+    restart,
+    reload,
+    port,
+    host,
+    pidfile: step.pidfile && ctx.real(step.pidfile),
+    waitMs: durationMs(step.wait, 90_000),
+    oldPid,
+  };
 }
 
 async function describe(step: ServiceStep, ctx: StepContext): Promise<string[]> {
@@ -142,7 +171,10 @@ async function apply(step: ServiceStep, ctx: StepContext): Promise<void> {
     await waitFor(ctx, d, 'up', isUp(d));
   } else {
     const t0 = ctx.clock.mono();
-    const r = step.action === 'restart' ? await restart(ctx, d, before.pid) : (await run(ctx, d, d.reload!), { ms: (await waitFor(ctx, d, 'up', isUp(d))).at - t0 });
+    const r =
+      step.action === 'restart'
+        ? await restart(ctx, d, before.pid)
+        : (await run(ctx, d, d.reload!), { ms: (await waitFor(ctx, d, 'up', isUp(d))).at - t0 });
     ctx.metric('downtime', r.ms, 'ms');
     ctx.report(`${step.action}: up again after ${r.ms.toFixed(0)} ms`);
   }

@@ -28,10 +28,20 @@ export const sourceSchema = z
   .object({
     type: z.literal('source'),
     tarball: location,
-    sha256: z.string().regex(/^[0-9a-f]{64}$/i, '64 hex digits').describe('Checked before the tarball is opened.'),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/i, '64 hex digits')
+      .describe('Checked before the tarball is opened.'),
     signature: location.optional().describe('Detached PGP signature (.asc/.sig), checked with gpgv.'),
-    keyring: absPath.optional().describe('Binary OpenPGP keyring (gpg --dearmor / gpg --export) trusted for `signature`.'),
-    max_bytes: z.number().int().positive().optional().describe(`Unpacked size cap (default ${UNTAR_DEFAULTS.maxBytes}).`),
+    keyring: absPath
+      .optional()
+      .describe('Binary OpenPGP keyring (gpg --dearmor / gpg --export) trusted for `signature`.'),
+    max_bytes: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(`Unpacked size cap (default ${UNTAR_DEFAULTS.maxBytes}).`),
   })
   .strict()
   .refine((s) => !s.signature === !s.keyring, { message: '`signature` and `keyring` go together', path: ['keyring'] });
@@ -44,16 +54,24 @@ const isUrl = (l: string) => /^https?:\/\//.test(l);
 /** Where everything of this step lives: removing it is the whole undo. */
 function layout(step: SourceStep, ctx: BaseContext) {
   const base = path.join(ctx.workDir, 'source');
-  const local = (l: string, sub: string) => (isUrl(l) ? path.join(base, sub, path.basename(new URL(l).pathname) || 'download') : ctx.real(l));
+  const local = (l: string, sub: string) =>
+    isUrl(l) ? path.join(base, sub, path.basename(new URL(l).pathname) || 'download') : ctx.real(l);
   return {
-    base, tree: path.join(base, 'tree'), tarball: local(step.tarball, 'download'), signature: step.signature && local(step.signature, 'download'),
+    base,
+    tree: path.join(base, 'tree'),
+    tarball: local(step.tarball, 'download'),
+    signature: step.signature && local(step.signature, 'download'),
     upload: path.join(base, 'upload', path.basename(step.tarball)),
   };
 }
 
 /** The one gpgv command, for describe and apply alike. No homedir is read: only the plan's keyring is trusted. */
 export function gpgvRequest(keyring: string, signature: string, tarball: string): ExecRequest {
-  return { argv: ['gpgv', '--keyring', keyring, '--status-fd', '1', signature, tarball], mutates: false, timeoutMs: 60_000 };
+  return {
+    argv: ['gpgv', '--keyring', keyring, '--status-fd', '1', signature, tarball],
+    mutates: false,
+    timeoutMs: 60_000,
+  };
 }
 
 const exists = async (ctx: BaseContext, p: string) => (await ctx.host.lstat(p)) !== undefined;
@@ -106,19 +124,28 @@ async function download(url: string, to: string, ctx: StepContext, maxBytes = MA
 
 async function checkSha(ctx: BaseContext, file: string, want: string): Promise<void> {
   const got = await ctx.host.sha256(file);
-  if (got !== want.toLowerCase()) throw new MtaError('refused', `refusing to open ${file}: sha256 is ${got}, the plan says ${want}`);
+  if (got !== want.toLowerCase())
+    throw new MtaError('refused', `refusing to open ${file}: sha256 is ${got}, the plan says ${want}`);
 }
 
 async function checkSignature(step: SourceStep, l: ReturnType<typeof layout>, ctx: BaseContext): Promise<string> {
   const keyring = ctx.real(step.keyring!);
-  const head = await ctx.host.readFile(keyring, { maxBytes: 40 }).then((b) => b.toString('latin1'), () => '');
-  if (head.startsWith('-----BEGIN PGP')) throw new MtaError('refused', `${keyring} is ASCII-armored; gpgv needs a binary keyring (gpg --dearmor)`);
+  const head = await ctx.host.readFile(keyring, { maxBytes: 40 }).then(
+    (b) => b.toString('latin1'),
+    () => '',
+  );
+  if (head.startsWith('-----BEGIN PGP'))
+    throw new MtaError('refused', `${keyring} is ASCII-armored; gpgv needs a binary keyring (gpg --dearmor)`);
   const r = await ctx.exec.run({ ...gpgvRequest(keyring, l.signature!, l.tarball), onLine: (x) => ctx.report(x) });
   const valid = /^\[GNUPG:\] VALIDSIG (\S+)/m.exec(r.stdout);
   if (r.ok && valid) return valid[1]!;
   const missing = /^\[GNUPG:\] NO_PUBKEY (\S+)/m.exec(r.stdout);
   const why = missing ? `no key ${missing[1]} in ${keyring}` : r.message;
-  throw new MtaError('refused', `bad or unverifiable PGP signature on ${l.tarball}: ${why}`, r.output.trim().split('\n').slice(-5));
+  throw new MtaError(
+    'refused',
+    `bad or unverifiable PGP signature on ${l.tarball}: ${why}`,
+    r.output.trim().split('\n').slice(-5),
+  );
 }
 
 /** The host's own tar unpacks (a remote host has no Node): owners not restored (-o), gzip (-z). */
@@ -132,11 +159,18 @@ function hostTarRequest(tarball: string, into: string): ExecRequest {
  * so the archive that was unpacked is the one that was checked.
  */
 async function unpackOnHost(step: SourceStep, l: ReturnType<typeof layout>, ctx: StepContext): Promise<UntarResult> {
-  const res = await checkUntrusted(path.basename(l.tarball), ctx.host.readStream(l.tarball), { maxBytes: step.max_bytes });
+  const res = await checkUntrusted(path.basename(l.tarball), ctx.host.readStream(l.tarball), {
+    maxBytes: step.max_bytes,
+  });
   const staging = await ctx.host.mkdtemp(path.join(l.base, '.tree.staging-'));
   try {
     const r = await ctx.exec.run({ ...hostTarRequest(l.tarball, staging), onLine: (x) => ctx.report(x) });
-    if (!r.ok) throw new MtaError('failed', `${ctx.host.label}: tar could not unpack ${l.tarball}: ${r.message}`, r.output.trim().split('\n').slice(-5));
+    if (!r.ok)
+      throw new MtaError(
+        'failed',
+        `${ctx.host.label}: tar could not unpack ${l.tarball}: ${r.message}`,
+        r.output.trim().split('\n').slice(-5),
+      );
     await checkSha(ctx, l.tarball, step.sha256);
     await ctx.host.rename(staging, l.tree);
   } catch (e) {
@@ -157,11 +191,14 @@ export const sourceStep: StepModule<SourceStep> = defineStep({
     const l = layout(step, ctx);
     const out: string[] = [];
     const ctl = await onController(step, l.tarball, ctx);
-    if (isUrl(step.tarball)) out.push(`would fetch ${step.tarball} to ${l.tarball}, then require sha256 ${step.sha256}`);
+    if (isUrl(step.tarball))
+      out.push(`would fetch ${step.tarball} to ${l.tarball}, then require sha256 ${step.sha256}`);
     else if (ctl) {
       const got = await sha256File(ctl);
       const ok = got === step.sha256.toLowerCase();
-      out.push(`tarball ${ctl} on this controller (not on ${ctx.host.label}): sha256 ${ok ? 'matches the plan' : `${got} DOES NOT MATCH the plan's ${step.sha256}`}; would upload it to ${l.upload} and check its sha256 there`);
+      out.push(
+        `tarball ${ctl} on this controller (not on ${ctx.host.label}): sha256 ${ok ? 'matches the plan' : `${got} DOES NOT MATCH the plan's ${step.sha256}`}; would upload it to ${l.upload} and check its sha256 there`,
+      );
       if (!ok) ctx.blocker?.(`tarball ${ctl}: sha256 ${got}, the plan says ${step.sha256}`);
     } else if (!(await exists(ctx, l.tarball))) {
       out.push(`tarball ${l.tarball}: MISSING (apply would fail)`);
@@ -169,7 +206,9 @@ export const sourceStep: StepModule<SourceStep> = defineStep({
     } else {
       const got = await ctx.host.sha256(l.tarball);
       const ok = got === step.sha256.toLowerCase();
-      out.push(`tarball ${l.tarball}: sha256 ${ok ? 'matches the plan' : `${got} DOES NOT MATCH the plan's ${step.sha256}`}`);
+      out.push(
+        `tarball ${l.tarball}: sha256 ${ok ? 'matches the plan' : `${got} DOES NOT MATCH the plan's ${step.sha256}`}`,
+      );
       if (!ok) ctx.blocker?.(`tarball ${l.tarball}: sha256 ${got}, the plan says ${step.sha256}`);
     }
     if (step.signature) {
@@ -188,8 +227,13 @@ export const sourceStep: StepModule<SourceStep> = defineStep({
           ),
         );
     }
-    if (ctx.host.remote) out.push(`would check the archive's entries here, then unpack it on ${ctx.host.label} with: ${ctx.exec.format(hostTarRequest(l.tarball, `${l.base}/.tree.staging-XXXXXX`))}`);
-    out.push(`would unpack into ${l.tree} (regular files and dirs only, no absolute or '..' paths, ≤ ${step.max_bytes ?? UNTAR_DEFAULTS.maxBytes} bytes, gzip ratio ≤ ${UNTAR_DEFAULTS.maxDecompressionRatio})`);
+    if (ctx.host.remote)
+      out.push(
+        `would check the archive's entries here, then unpack it on ${ctx.host.label} with: ${ctx.exec.format(hostTarRequest(l.tarball, `${l.base}/.tree.staging-XXXXXX`))}`,
+      );
+    out.push(
+      `would unpack into ${l.tree} (regular files and dirs only, no absolute or '..' paths, ≤ ${step.max_bytes ?? UNTAR_DEFAULTS.maxBytes} bytes, gzip ratio ≤ ${UNTAR_DEFAULTS.maxDecompressionRatio})`,
+    );
     return out;
   },
 
@@ -210,13 +254,18 @@ export const sourceStep: StepModule<SourceStep> = defineStep({
     if (step.signature) ctx.report(`signature good (key ${await checkSignature(step, l, ctx)})`);
     let top: string[];
     try {
-      ({ top } = ctx.host.remote ? await unpackOnHost(step, l, ctx) : await extractUntrusted(l.tarball, l.tree, { maxBytes: step.max_bytes }));
+      ({ top } = ctx.host.remote
+        ? await unpackOnHost(step, l, ctx)
+        : await extractUntrusted(l.tarball, l.tree, { maxBytes: step.max_bytes }));
     } catch (e) {
       if (e instanceof UntarError) throw new MtaError('refused', e.message, e.problems.slice(0, 10));
       throw e;
     }
     // A release tarball has one top dir (sendmail-8.17.1.9/); anything else is used as unpacked.
-    const dir = top.length === 1 && (await ctx.host.stat(path.join(l.tree, top[0]!)))?.type === 'dir' ? path.join(l.tree, top[0]!) : l.tree;
+    const dir =
+      top.length === 1 && (await ctx.host.stat(path.join(l.tree, top[0]!)))?.type === 'dir'
+        ? path.join(l.tree, top[0]!)
+        : l.tree;
     ctx.handover.sourceDir = dir;
     ctx.handover.sourceTarball = l.tarball;
     await ctx.journal.done(seq, { dir });
@@ -227,7 +276,8 @@ export const sourceStep: StepModule<SourceStep> = defineStep({
     const dir = String(action.data['dir'] ?? '');
     // Only ever remove our own scratch: a path under the state directory's work area.
     const rel = path.relative(ctx.stateDir, dir);
-    if (!dir || rel.startsWith('..') || path.isAbsolute(rel) || !rel) throw new MtaError('failed', `source undo: ${dir} is not under ${ctx.stateDir}; left alone`);
+    if (!dir || rel.startsWith('..') || path.isAbsolute(rel) || !rel)
+      throw new MtaError('failed', `source undo: ${dir} is not under ${ctx.stateDir}; left alone`);
     if (!(await exists(ctx, dir))) return `${dir}: already absent`;
     await ctx.host.rm(dir, { recursive: true, force: true });
     return `${dir}: removed`;

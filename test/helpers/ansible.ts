@@ -45,11 +45,22 @@ export interface ModuleResult {
 
 /** `ansible localhost -m mta_upgrade.mta.upgrade -a JSON [--check]`: the module's result as Ansible printed it. */
 export async function runModule(args: Record<string, unknown>, opts: { check?: boolean } = {}): Promise<ModuleResult> {
-  const r = await execa('ansible', ['localhost', '-m', 'mta_upgrade.mta.upgrade', '-a', JSON.stringify({ mta_upgrade: MTA_CLI, ...args }), ...(opts.check ? ['--check'] : [])], {
-    env: ansibleEnv(),
-    reject: false,
-    timeout: 180_000,
-  });
+  const r = await execa(
+    'ansible',
+    [
+      'localhost',
+      '-m',
+      'mta_upgrade.mta.upgrade',
+      '-a',
+      JSON.stringify({ mta_upgrade: MTA_CLI, ...args }),
+      ...(opts.check ? ['--check'] : []),
+    ],
+    {
+      env: ansibleEnv(),
+      reject: false,
+      timeout: 180_000,
+    },
+  );
   const out = String(r.stdout);
   const at = out.indexOf('=> {');
   if (at < 0) throw new Error(`no module result in ansible's output (exit ${r.exitCode}):\n${out}\n${r.stderr}`);

@@ -17,7 +17,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function cli(args: string[], opts: { tty?: boolean; answer?: boolean; hints?: false } = {}): Promise<CliResult> {
+export async function cli(
+  args: string[],
+  opts: { tty?: boolean; answer?: boolean; hints?: false } = {},
+): Promise<CliResult> {
   const hints: string[][] = [];
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -28,7 +31,10 @@ export async function cli(args: string[], opts: { tty?: boolean; answer?: boolea
   const json = args.includes('--json');
   const io: Io = {
     out: (l) => void (!json && stdout.write(l + '\n')),
-    err: (l) => void (!json ? stderr.write(l + '\n') : l.trim() && stdout.write(JSON.stringify(recordEvent('message', { level: 'warn', text: l })) + '\n')),
+    err: (l) =>
+      void (!json
+        ? stderr.write(l + '\n')
+        : l.trim() && stdout.write(JSON.stringify(recordEvent('message', { level: 'warn', text: l })) + '\n')),
     event: (type, data) => {
       const e = recordEvent(type, data);
       if (type === 'hint') hints.push(data['argv'] as string[]);
@@ -59,19 +65,31 @@ async function checkHints(hints: string[][]): Promise<void> {
       const r = await cli(argv, { hints: false });
       // status exits 1 by design when a run needs a rollback (monitoring pages on it): the hint still worked.
       const attention = argv[0] === 'status' && r.code === 1 && /need attention/.test(r.stderr);
-      assert.ok(r.code === 0 || attention, `hint 'mta-upgrade ${argv.join(' ')}' failed when run (exit ${r.code}): ${r.stderr}`);
+      assert.ok(
+        r.code === 0 || attention,
+        `hint 'mta-upgrade ${argv.join(' ')}' failed when run (exit ${r.code}): ${r.stderr}`,
+      );
       hintsSeen.push({ argv, checked: 'ran' });
     } else if (argv[0] === 'rollback' && argv[1] && !argv[1].startsWith('-')) {
       const r = await cli([...argv, '--dry-run'], { hints: false });
       assert.equal(r.code, 0, `hint 'mta-upgrade ${argv.join(' ')}' failed when run with --dry-run: ${r.stderr}`);
-      assert.match(r.stdout, new RegExp(`(Would roll back|already rolled back|reverted).*${argv[1]}|${argv[1]}.*(already rolled back|reverted)`), `hint 'mta-upgrade ${argv.join(' ')}' --dry-run: ${r.stdout}`);
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `(Would roll back|already rolled back|reverted).*${argv[1]}|${argv[1]}.*(already rolled back|reverted)`,
+        ),
+        `hint 'mta-upgrade ${argv.join(' ')}' --dry-run: ${r.stdout}`,
+      );
       hintsSeen.push({ argv, checked: 'ran with --dry-run' });
     } else hintsSeen.push({ argv, checked: 'not run' });
   }
 }
 
 /** The real thing: `node dist/src/cli.js ...` with no stdin. */
-export async function cliProcess(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeout?: number } = {}) {
+export async function cliProcess(
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string; timeout?: number } = {},
+) {
   const before = readEventLog().end;
   const r = await execa(process.execPath, [CLI, ...args], {
     reject: false,
@@ -81,6 +99,10 @@ export async function cliProcess(args: string[], opts: { env?: Record<string, st
     cwd: opts.cwd ?? REPO,
     timeout: opts.timeout ?? 60_000,
   });
-  await checkHints(readEventLog(EVENT_LOG, before).events.filter((l) => l.event['type'] === 'hint').map((l) => l.event['argv'] as string[]));
+  await checkHints(
+    readEventLog(EVENT_LOG, before)
+      .events.filter((l) => l.event['type'] === 'hint')
+      .map((l) => l.event['argv'] as string[]),
+  );
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), signal: r.signal };
 }

@@ -37,7 +37,14 @@ export function readEventLog(file = EVENT_LOG, from = 0): { events: LoggedEvent[
   } catch {
     return { events: [], end: 0 };
   }
-  return { events: text.slice(from).split('\n').filter(Boolean).map((l) => JSON.parse(l) as LoggedEvent), end: text.length };
+  return {
+    events: text
+      .slice(from)
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as LoggedEvent),
+    end: text.length,
+  };
 }
 
 /** A draft-07 validator for the events' schema (ajv's default dialect is draft-07). */
@@ -51,7 +58,10 @@ export function assertEventsValid(events: LoggedEvent[]): void {
   const validate = eventValidator();
   const bad: string[] = [];
   for (const { argv, event } of events) {
-    if (!validate(event)) bad.push(`${argv.join(' ')}: ${JSON.stringify(event).slice(0, 300)}\n    ${JSON.stringify(validate.errors?.slice(0, 3))}`);
+    if (!validate(event))
+      bad.push(
+        `${argv.join(' ')}: ${JSON.stringify(event).slice(0, 300)}\n    ${JSON.stringify(validate.errors?.slice(0, 3))}`,
+      );
   }
   assert.deepEqual(bad, [], `${bad.length} of ${events.length} events do not match schemas/events.schema.json`);
 }

@@ -34,9 +34,12 @@ export async function startFakeDns(zone: Zone, opts: { silent?: boolean; servfai
     queries.push(`${question.type} ${name}`);
     if (opts.silent) return;
     const answers: dnsPacket.Answer[] = [];
-    if (question.type === 'MX' && !opts.servfail) for (const d of zone.mx?.[name] ?? []) answers.push({ type: 'MX', name, ttl: 60, data: d });
-    if (question.type === 'A') for (const d of zone.a?.[name] ?? []) answers.push({ type: 'A', name, ttl: 60, data: d });
-    if (question.type === 'AAAA') for (const d of zone.aaaa?.[name] ?? []) answers.push({ type: 'AAAA', name, ttl: 60, data: d });
+    if (question.type === 'MX' && !opts.servfail)
+      for (const d of zone.mx?.[name] ?? []) answers.push({ type: 'MX', name, ttl: 60, data: d });
+    if (question.type === 'A')
+      for (const d of zone.a?.[name] ?? []) answers.push({ type: 'A', name, ttl: 60, data: d });
+    if (question.type === 'AAAA')
+      for (const d of zone.aaaa?.[name] ?? []) answers.push({ type: 'AAAA', name, ttl: 60, data: d });
     const flags = opts.servfail ? SERVFAIL : dnsPacket.AUTHORITATIVE_ANSWER | (known(name) ? 0 : NXDOMAIN);
     const reply = dnsPacket.encode({ type: 'response', id: q.id, flags, questions: q.questions, answers });
     sock.send(reply, rinfo.port, rinfo.address);

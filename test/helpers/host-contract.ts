@@ -31,20 +31,23 @@ export function hostContract(name: string, make: () => Promise<ContractSubject>)
       }
     });
 
-  withHost('writeFileAtomic keeps the exact mode, owner and mtime and leaves no temp behind', async ({ host, dir, uid }) => {
-    const f = `${dir}/cf`;
-    await host.writeFileAtomic(f, 'old\n', { mode: 0o600 });
-    const owner = uid === 0 ? 1 : uid;
-    const mtimeMs = Date.UTC(2020, 0, 2, 3, 4, 5);
-    await host.writeFileAtomic(f, Buffer.from('new\n'), { mode: 0o2755, uid: owner, gid: owner, mtimeMs });
-    const st = await host.lstat(f);
-    assert.equal(st?.type, 'file');
-    assert.equal(st?.mode, 0o2755, 'setgid survives: owner is set before mode');
-    assert.equal(st?.uid, owner);
-    assert.equal(st?.mtimeMs, mtimeMs);
-    assert.equal((await host.readFile(f)).toString(), 'new\n');
-    assert.deepEqual((await host.readdir(dir)).map(String), ['cf']);
-  });
+  withHost(
+    'writeFileAtomic keeps the exact mode, owner and mtime and leaves no temp behind',
+    async ({ host, dir, uid }) => {
+      const f = `${dir}/cf`;
+      await host.writeFileAtomic(f, 'old\n', { mode: 0o600 });
+      const owner = uid === 0 ? 1 : uid;
+      const mtimeMs = Date.UTC(2020, 0, 2, 3, 4, 5);
+      await host.writeFileAtomic(f, Buffer.from('new\n'), { mode: 0o2755, uid: owner, gid: owner, mtimeMs });
+      const st = await host.lstat(f);
+      assert.equal(st?.type, 'file');
+      assert.equal(st?.mode, 0o2755, 'setgid survives: owner is set before mode');
+      assert.equal(st?.uid, owner);
+      assert.equal(st?.mtimeMs, mtimeMs);
+      assert.equal((await host.readFile(f)).toString(), 'new\n');
+      assert.deepEqual((await host.readdir(dir)).map(String), ['cf']);
+    },
+  );
 
   withHost('appendDurable appends whole records and creates the file 0600', async ({ host, dir }) => {
     const f = `${dir}/journal.jsonl`;
@@ -54,33 +57,42 @@ export function hostContract(name: string, make: () => Promise<ContractSubject>)
     assert.equal((await host.lstat(f))?.mode, 0o600);
   });
 
-  withHost('readdir returns names as bytes; a non-UTF-8 name round-trips through every method', async ({ host, dir }) => {
-    const name = Buffer.from([0x6a, 0xff]);
-    const p = joinPath(dir, name);
-    assert.ok(Buffer.isBuffer(p), 'joinPath keeps a non-UTF-8 name a Buffer');
-    await host.writeFileAtomic(p, 'x', { mode: 0o644 });
-    await host.mkdir(`${dir}/d`, { mode: 0o700 });
-    const names = await host.readdir(dir);
-    assert.ok(names.every((n) => Buffer.isBuffer(n)));
-    assert.ok(names.some((n) => n.equals(name)), `the name came back as the same bytes: ${names.map((n) => n.toString('hex'))}`);
-    assert.equal((await host.lstat(p))?.size, 1);
-    assert.equal(await host.sha256(p), sha('x'));
-    await host.rm(p);
-    assert.equal(await host.lstat(p), undefined);
-  });
+  withHost(
+    'readdir returns names as bytes; a non-UTF-8 name round-trips through every method',
+    async ({ host, dir }) => {
+      const name = Buffer.from([0x6a, 0xff]);
+      const p = joinPath(dir, name);
+      assert.ok(Buffer.isBuffer(p), 'joinPath keeps a non-UTF-8 name a Buffer');
+      await host.writeFileAtomic(p, 'x', { mode: 0o644 });
+      await host.mkdir(`${dir}/d`, { mode: 0o700 });
+      const names = await host.readdir(dir);
+      assert.ok(names.every((n) => Buffer.isBuffer(n)));
+      assert.ok(
+        names.some((n) => n.equals(name)),
+        `the name came back as the same bytes: ${names.map((n) => n.toString('hex'))}`,
+      );
+      assert.equal((await host.lstat(p))?.size, 1);
+      assert.equal(await host.sha256(p), sha('x'));
+      await host.rm(p);
+      assert.equal(await host.lstat(p), undefined);
+    },
+  );
 
-  withHost('lstat tells a fifo, a symlink (with its target as bytes) and a missing path apart', async ({ host, dir }) => {
-    const r = await host.exec.run({ argv: ['mkfifo', `${dir}/fifo`], mutates: true });
-    assert.ok(r.ok, r.message);
-    await host.symlink('target/../x', `${dir}/ln`);
-    assert.equal((await host.lstat(`${dir}/fifo`))?.type, 'fifo');
-    const ln = await host.lstat(`${dir}/ln`);
-    assert.equal(ln?.type, 'symlink');
-    assert.ok(ln?.link?.equals(Buffer.from('target/../x')));
-    assert.ok((await host.readlink(`${dir}/ln`)).equals(Buffer.from('target/../x')));
-    assert.equal(await host.lstat(`${dir}/absent`), undefined);
-    assert.equal(await host.lstat(`${dir}/fifo/under`), undefined, 'ENOTDIR counts as missing');
-  });
+  withHost(
+    'lstat tells a fifo, a symlink (with its target as bytes) and a missing path apart',
+    async ({ host, dir }) => {
+      const r = await host.exec.run({ argv: ['mkfifo', `${dir}/fifo`], mutates: true });
+      assert.ok(r.ok, r.message);
+      await host.symlink('target/../x', `${dir}/ln`);
+      assert.equal((await host.lstat(`${dir}/fifo`))?.type, 'fifo');
+      const ln = await host.lstat(`${dir}/ln`);
+      assert.equal(ln?.type, 'symlink');
+      assert.ok(ln?.link?.equals(Buffer.from('target/../x')));
+      assert.ok((await host.readlink(`${dir}/ln`)).equals(Buffer.from('target/../x')));
+      assert.equal(await host.lstat(`${dir}/absent`), undefined);
+      assert.equal(await host.lstat(`${dir}/fifo/under`), undefined, 'ENOTDIR counts as missing');
+    },
+  );
 
   withHost('safeParent refuses a path whose parent is (or passes through) a symlink', async ({ host, dir }) => {
     await host.mkdir(`${dir}/real/sub`, { mode: 0o755, recursive: true });
@@ -113,7 +125,9 @@ export function hostContract(name: string, make: () => Promise<ContractSubject>)
 
   withHost('writeStream: nothing at the path until commit; abort leaves nothing', async ({ host, dir }) => {
     const w = host.writeStream(`${dir}/big`, 0o600);
-    await new Promise<void>((resolve, reject) => w.stream.end(Buffer.alloc(100_000, 7), () => resolve()).on('error', reject));
+    await new Promise<void>((resolve, reject) =>
+      w.stream.end(Buffer.alloc(100_000, 7), () => resolve()).on('error', reject),
+    );
     assert.equal(await host.lstat(`${dir}/big`), undefined);
     await w.commit();
     assert.equal((await host.lstat(`${dir}/big`))?.size, 100_000);

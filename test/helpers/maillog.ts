@@ -10,7 +10,12 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 const INBOUND_PEERS = 5000;
 const OUTBOUND_PEERS = 500;
 const VERSIONS = ['TLSv1.2', 'TLSv1.2', 'TLSv1.2', 'TLSv1.3', 'TLSv1.3', 'TLSv1', 'TLSv1.1'];
-const CIPHERS = ['ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES128-GCM-SHA256', 'TLS_AES_256_GCM_SHA384', 'ECDHE-RSA-AES256-SHA'];
+const CIPHERS = [
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'ECDHE-RSA-AES256-SHA',
+];
 const VERIFY = ['NO', 'NO', 'NO', 'FAIL', 'OK'];
 
 let rnd = xorshift32(2463534242); // reset by generateMaillog: the same data every run
@@ -35,7 +40,13 @@ interface Conversation {
 }
 
 const SCANNERS = 3000;
-const PROBE_REASONS = ['wrong version number', 'unsupported protocol', 'no shared cipher', 'version too low', 'http request'];
+const PROBE_REASONS = [
+  'wrong version number',
+  'unsupported protocol',
+  'no shared cipher',
+  'version too low',
+  'http request',
+];
 
 /**
  * A failed handshake as a public MX sees thousands a day: scanners (3,000 addresses) probing with SSLv3/TLSv1,
@@ -98,13 +109,21 @@ function conversation(n: number, failShare: number): Conversation {
     const relay = inboundPeer(i);
     const lines = [];
     if (rnd(200) === 0) {
-      lines.push(`STARTTLS=server, error: accept failed=0, reason=unsupported protocol, SSL_error=1, errno=0, retry=-1, relay=${relay}`);
-      lines.push(`STARTTLS=server: ${pid}:error:1408A102:SSL routines:ssl3_get_client_hello:unsupported protocol:s3_srvr.c:1030:`);
+      lines.push(
+        `STARTTLS=server, error: accept failed=0, reason=unsupported protocol, SSL_error=1, errno=0, retry=-1, relay=${relay}`,
+      );
+      lines.push(
+        `STARTTLS=server: ${pid}:error:1408A102:SSL routines:ssl3_get_client_hello:unsupported protocol:s3_srvr.c:1030:`,
+      );
       return { program: `sm-mta[${pid}]`, lines };
     }
     lines.push(`STARTTLS=server, relay=${relay}, ${profile(i)}, bits=256/256`);
-    lines.push(`${qid}: from=<user${n % 1000}@sender${i % 97}.example>, size=${1000 + rnd(90000)}, class=0, nrcpts=1, msgid=<${n}.${qid}@sender${i % 97}.example>, proto=ESMTPS, daemon=MTA, relay=${relay}`);
-    lines.push(`${qid}: to=<rcpt${n % 300}@example.jp>, delay=00:00:01, xdelay=00:00:00, mailer=local, pri=${30000 + rnd(90000)}, dsn=2.0.0, stat=Sent`);
+    lines.push(
+      `${qid}: from=<user${n % 1000}@sender${i % 97}.example>, size=${1000 + rnd(90000)}, class=0, nrcpts=1, msgid=<${n}.${qid}@sender${i % 97}.example>, proto=ESMTPS, daemon=MTA, relay=${relay}`,
+    );
+    lines.push(
+      `${qid}: to=<rcpt${n % 300}@example.jp>, delay=00:00:01, xdelay=00:00:00, mailer=local, pri=${30000 + rnd(90000)}, dsn=2.0.0, stat=Sent`,
+    );
     return { program: `sm-mta[${pid}]`, lines };
   }
   if (kind < 75) {
@@ -112,12 +131,20 @@ function conversation(n: number, failShare: number): Conversation {
     const mx = `mx${o}.receiver${o % 53}.example`;
     const lines = [];
     if (rnd(100) === 0) {
-      lines.push('STARTTLS=client, error: connect failed=-1, reason=unsupported protocol, SSL_error=1, errno=0, retry=-1');
-      lines.push(`${qid}: ruleset=tls_server, arg1=SOFTWARE, relay=${rnd(2) ? mx : ''}, reject=403 4.7.0 TLS handshake failed.`);
-      lines.push(`${qid}: to=<a@receiver${o % 53}.example>, delay=00:00:02, xdelay=00:00:01, mailer=esmtp, pri=120000, relay=${mx}. [203.0.113.${o & 255}], dsn=4.0.0, stat=Deferred: 403 4.7.0 TLS handshake failed.`);
+      lines.push(
+        'STARTTLS=client, error: connect failed=-1, reason=unsupported protocol, SSL_error=1, errno=0, retry=-1',
+      );
+      lines.push(
+        `${qid}: ruleset=tls_server, arg1=SOFTWARE, relay=${rnd(2) ? mx : ''}, reject=403 4.7.0 TLS handshake failed.`,
+      );
+      lines.push(
+        `${qid}: to=<a@receiver${o % 53}.example>, delay=00:00:02, xdelay=00:00:01, mailer=esmtp, pri=120000, relay=${mx}. [203.0.113.${o & 255}], dsn=4.0.0, stat=Deferred: 403 4.7.0 TLS handshake failed.`,
+      );
     } else {
       lines.push(`STARTTLS=client, relay=${mx}., ${profile(o)}, bits=128/128`);
-      lines.push(`${qid}: to=<a@receiver${o % 53}.example>, delay=00:00:02, xdelay=00:00:01, mailer=esmtp, pri=120000, relay=${mx}. [203.0.113.${o & 255}], dsn=2.0.0, stat=Sent (ok ${n})`);
+      lines.push(
+        `${qid}: to=<a@receiver${o % 53}.example>, delay=00:00:02, xdelay=00:00:01, mailer=esmtp, pri=120000, relay=${mx}. [203.0.113.${o & 255}], dsn=2.0.0, stat=Sent (ok ${n})`,
+      );
     }
     return { program: `sm-mta[${pid}]`, lines };
   }
@@ -179,4 +206,3 @@ export function generateMaillog(file: string, mb: number, failShare = 0): { star
   fs.closeSync(fd);
   return { starttls, failedStarttls };
 }
-

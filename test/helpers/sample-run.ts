@@ -49,7 +49,9 @@ export async function setup(base: string, o: { steps?: string; name?: string } =
   const plan = path.join(base, 'plan.yaml');
   const bins = tree.paths.filter((p) => !p.endsWith('/'));
   const cfgs = tree.paths.filter((p) => p.endsWith('/'));
-  await fs.writeFile(plan, `name: ${o.name ?? 'revert'}\nmta: sendmail\nversion: 8.17.1.9\nbinaries: [${bins.join(', ')}]\nconfigs: [${cfgs.join(', ')}]\nsteps:${o.steps ?? STEPS}checks:\n  - type: file\n    path: /etc/mail/sendmail.cf\n`);
+  await fs.writeFile(
+    plan,
+    `name: ${o.name ?? 'revert'}\nmta: sendmail\nversion: 8.17.1.9\nbinaries: [${bins.join(', ')}]\nconfigs: [${cfgs.join(', ')}]\nsteps:${o.steps ?? STEPS}checks:\n  - type: file\n    path: /etc/mail/sendmail.cf\n`,
+  );
   return { root, stateDir, plan };
 }
-

@@ -93,13 +93,25 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
   const plainHome = path.join(dir, 'home-mta');
   fs.mkdirSync(path.join(plainHome, '.ssh'), { recursive: true, mode: 0o700 });
   fs.writeFileSync(path.join(plainHome, '.ssh/authorized_keys'), clientPub + '\n', { mode: 0o600 });
-  for (const p of [plainHome, path.join(plainHome, '.ssh'), path.join(plainHome, '.ssh/authorized_keys')]) fs.chownSync(p, MTA_UID, MTA_UID);
+  for (const p of [plainHome, path.join(plainHome, '.ssh'), path.join(plainHome, '.ssh/authorized_keys')])
+    fs.chownSync(p, MTA_UID, MTA_UID);
   const sudoersDir = path.join(dir, 'sudoers.d');
   fs.mkdirSync(sudoersDir, { mode: 0o755 });
   fs.chmodSync(sudoersDir, 0o755);
-  const passwd = fs.readFileSync('/etc/passwd', 'utf8').split('\n').filter((l) => l && !l.startsWith('root:'));
-  fs.writeFileSync(path.join(dir, 'passwd'), [`root:x:0:0:root:${home}:/bin/sh`, ...passwd,
-    `mta:x:${MTA_UID}:${MTA_UID}:mta-upgrade test:${plainHome}:/bin/sh`, ''].join('\n'), { mode: 0o644 });
+  const passwd = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('root:'));
+  fs.writeFileSync(
+    path.join(dir, 'passwd'),
+    [
+      `root:x:0:0:root:${home}:/bin/sh`,
+      ...passwd,
+      `mta:x:${MTA_UID}:${MTA_UID}:mta-upgrade test:${plainHome}:/bin/sh`,
+      '',
+    ].join('\n'),
+    { mode: 0o644 },
+  );
   // sudo's PAM account check wants the user in /etc/shadow ('*': no password, not locked).
   const shadow = fs.existsSync('/etc/shadow') ? fs.readFileSync('/etc/shadow', 'utf8').trimEnd() + '\n' : '';
   fs.writeFileSync(path.join(dir, 'shadow'), `${shadow}mta:*:19000:0:99999:7:::\n`, { mode: 0o640 });
@@ -117,13 +129,29 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const config = path.join(dir, 'sshd_config');
-    fs.writeFileSync(config, [
-      `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${path.join(dir, 'host_key')}`, `PidFile ${path.join(dir, 'sshd.pid')}`,
-      'AuthorizedKeysFile .ssh/authorized_keys', 'PubkeyAuthentication yes', 'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no', 'PermitRootLogin prohibit-password', 'UsePAM no', 'StrictModes yes',
-      'PrintMotd no', 'PrintLastLog no', 'LogLevel VERBOSE', 'MaxStartups 64', `SetEnv PATH=${loginPath}`,
-      ...(opts.config ?? []), '',
-    ].join('\n'));
+    fs.writeFileSync(
+      config,
+      [
+        `Port ${port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${path.join(dir, 'host_key')}`,
+        `PidFile ${path.join(dir, 'sshd.pid')}`,
+        'AuthorizedKeysFile .ssh/authorized_keys',
+        'PubkeyAuthentication yes',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PermitRootLogin prohibit-password',
+        'UsePAM no',
+        'StrictModes yes',
+        'PrintMotd no',
+        'PrintLastLog no',
+        'LogLevel VERBOSE',
+        'MaxStartups 64',
+        `SetEnv PATH=${loginPath}`,
+        ...(opts.config ?? []),
+        '',
+      ].join('\n'),
+    );
     const setup = [
       'set -e',
       `mount --bind ${path.join(dir, 'passwd')} /etc/passwd`,
@@ -164,11 +192,24 @@ export async function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
     };
     process.once('exit', reap);
     const server: TestSshd = {
-      host: '127.0.0.1', port, user: 'root', plainUser: 'mta', sudoersDir, dest: `root@127.0.0.1:${port}`, userland, path: loginPath, hostKey,
+      host: '127.0.0.1',
+      port,
+      user: 'root',
+      plainUser: 'mta',
+      sudoersDir,
+      dest: `root@127.0.0.1:${port}`,
+      userland,
+      path: loginPath,
+      hostKey,
       identity: path.join(dir, 'client_key'),
       knownHosts: writeKnownHosts(dir, port, hostKey),
-      sshOptions: [`UserKnownHostsFile=${path.join(dir, 'known_hosts')}`, 'GlobalKnownHostsFile=/dev/null', 'IdentitiesOnly=yes'],
-      targetRoot, backingDir,
+      sshOptions: [
+        `UserKnownHostsFile=${path.join(dir, 'known_hosts')}`,
+        'GlobalKnownHostsFile=/dev/null',
+        'IdentitiesOnly=yes',
+      ],
+      targetRoot,
+      backingDir,
       log: () => log,
       acceptedConnections: () => (log.match(/^Connection from \S+ port \d+ on /gm) ?? []).length,
       stop: async () => {

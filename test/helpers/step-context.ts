@@ -11,7 +11,14 @@ import { LocalHost } from '../../src/host/local.js';
 import { Journal, readJournal as readEngineJournal, summarize } from '../../src/engine/journal.js';
 import { pendingIntents, undoOrder } from '../../src/engine/rollback.js';
 import { stepContext, undoContext } from '../../src/steps/context.js';
-import type { Handover, JournalAction, PlanFacts, StepContext, StepModule, UndoContext } from '../../src/steps/types.js';
+import type {
+  Handover,
+  JournalAction,
+  PlanFacts,
+  StepContext,
+  StepModule,
+  UndoContext,
+} from '../../src/steps/types.js';
 
 /** The journal as the step tests read it: intents (flattened), dones and notes, minus the engine's process notes. */
 export type JournalRecord =
@@ -77,7 +84,13 @@ function baseFacts(plan?: Partial<PlanFacts>): PlanFacts {
   return { name: 'test', mta: 'sendmail', version: '8.18.1', binaries: [], configs: [], features: {}, ...plan };
 }
 
-export function makeUndoContext(o: { root: string; stateDir: string; runId: string; plan?: Partial<PlanFacts>; report?: (l: string) => void }): UndoContext {
+export function makeUndoContext(o: {
+  root: string;
+  stateDir: string;
+  runId: string;
+  plan?: Partial<PlanFacts>;
+  report?: (l: string) => void;
+}): UndoContext {
   const h = host(o.root, false);
   return undoContext({
     host: h,
@@ -102,7 +115,8 @@ export async function undoJournal(file: string, modules: StepModule[], uctx: Und
   const s = summarize('test', path.dirname(file), await readEngineJournal(uctx.host, file));
   const pending = pendingIntents(s).filter((p) => byKind.has(p.action.kind));
   const out: string[] = [];
-  for (const { action } of undoOrder(pending, (a) => byKind.get(a.kind)?.undoLast === true)) out.push(await byKind.get(action.kind)!.undo(action, uctx));
+  for (const { action } of undoOrder(pending, (a) => byKind.get(a.kind)?.undoLast === true))
+    out.push(await byKind.get(action.kind)!.undo(action, uctx));
   return out;
 }
 
@@ -143,10 +157,17 @@ export async function makeStepContext(opts: StepContextOptions = {}): Promise<Te
     opts.kind ?? 'test',
   );
   return {
-    ctx, root, stateDir, journalPath: journal.file, reports, metrics, execLog,
+    ctx,
+    root,
+    stateDir,
+    journalPath: journal.file,
+    reports,
+    metrics,
+    execLog,
     readJournal: () => readJournal(journal.file),
     readRawJournal: () => readEngineJournal(h, journal.file),
-    undoAll: (modules) => undoJournal(journal.file, modules, makeUndoContext({ root, stateDir, runId, plan: opts.plan })),
+    undoAll: (modules) =>
+      undoJournal(journal.file, modules, makeUndoContext({ root, stateDir, runId, plan: opts.plan })),
     cleanup: async () => {
       for (const d of made) await rm(d, { recursive: true, force: true });
     },

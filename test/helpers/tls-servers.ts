@@ -23,8 +23,28 @@ export function makeCert(cn = 'mx.test.invalid', days = 365): TestCert {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mta-cert-'));
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', String(days), '-subj', `/CN=${cn}`,
-    '-addext', `subjectAltName=DNS:${cn}`, '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      String(days),
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      `subjectAltName=DNS:${cn}`,
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: 'ignore' },
+  );
   return { key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile), certFile, dir };
 }
 
@@ -59,7 +79,13 @@ export const SERVERS = {
 } as const;
 
 export async function startSmtpServer(o: SmtpServerOptions): Promise<SmtpServer> {
-  const ctx = tls.createSecureContext({ key: o.cert.key, cert: o.cert.cert, minVersion: o.minVersion, maxVersion: o.maxVersion, ciphers: o.ciphers });
+  const ctx = tls.createSecureContext({
+    key: o.cert.key,
+    cert: o.cert.cert,
+    minVersion: o.minVersion,
+    maxVersion: o.maxVersion,
+    ciphers: o.ciphers,
+  });
   const sessions: string[][] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((sock) => {
@@ -88,8 +114,18 @@ export async function startSmtpServer(o: SmtpServerOptions): Promise<SmtpServer>
         log.push(line + (buf ? ' [PIPELINED]' : ''));
         const verb = line.split(' ')[0]!.toUpperCase();
         if (verb === 'EHLO') {
-          const ext = ['PIPELINING', '8BITMIME', 'SIZE 10485760', ...(o.starttls !== false && !secure ? ['STARTTLS'] : []), 'HELP'];
-          sock.write([`250-mx.test.invalid Hello`, ...ext.map((x, i) => `250${i === ext.length - 1 ? ' ' : '-'}${x}`)].join('\r\n') + '\r\n');
+          const ext = [
+            'PIPELINING',
+            '8BITMIME',
+            'SIZE 10485760',
+            ...(o.starttls !== false && !secure ? ['STARTTLS'] : []),
+            'HELP',
+          ];
+          sock.write(
+            [`250-mx.test.invalid Hello`, ...ext.map((x, i) => `250${i === ext.length - 1 ? ' ' : '-'}${x}`)].join(
+              '\r\n',
+            ) + '\r\n',
+          );
         } else if (verb === 'STARTTLS' && o.starttls !== false && !secure) {
           sock.off('data', onData);
           sock.write('220 2.0.0 Ready to start TLS\r\n');
@@ -98,7 +134,9 @@ export async function startSmtpServer(o: SmtpServerOptions): Promise<SmtpServer>
           converse(t, true, log);
           return;
         } else if (verb === 'MAIL') {
-          sock.write(o.requireTls && !secure ? '530 5.7.0 Must issue a STARTTLS command first\r\n' : '250 2.1.0 Sender ok\r\n');
+          sock.write(
+            o.requireTls && !secure ? '530 5.7.0 Must issue a STARTTLS command first\r\n' : '250 2.1.0 Sender ok\r\n',
+          );
         } else if (verb === 'RSET') sock.write('250 2.0.0 Reset state\r\n');
         else if (verb === 'QUIT') return void sock.end('221 2.0.0 closing connection\r\n');
         else sock.write('502 5.5.1 Command not implemented\r\n');
@@ -129,7 +167,13 @@ export async function closedPort(): Promise<number> {
 }
 
 /** An Io that keeps what a command printed, for asserting on output. */
-export function captureIo(json = false): import('../../src/commands/types.js').Io & { lines: string[]; errs: string[]; events: { type: string; data: Record<string, unknown> }[] } {
+export function captureIo(
+  json = false,
+): import('../../src/commands/types.js').Io & {
+  lines: string[];
+  errs: string[];
+  events: { type: string; data: Record<string, unknown> }[];
+} {
   const lines: string[] = [];
   const errs: string[] = [];
   const events: { type: string; data: Record<string, unknown> }[] = [];

@@ -23,7 +23,14 @@ export async function snapshotTree(dir: string): Promise<Map<string, NodeInfo>> 
     const p = path.join(dir, rel);
     const st = await fs.lstat(p);
     const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeMs: Math.round(st.mtimeMs) };
-    if (st.isFile()) out.set(rel, { type: 'file', ...base, sha256: createHash('sha256').update(await fs.readFile(p)).digest('hex') });
+    if (st.isFile())
+      out.set(rel, {
+        type: 'file',
+        ...base,
+        sha256: createHash('sha256')
+          .update(await fs.readFile(p))
+          .digest('hex'),
+      });
     else if (st.isSymbolicLink()) out.set(rel, { type: 'symlink', ...base, mode: 0, link: await fs.readlink(p) });
     else if (st.isDirectory()) {
       out.set(rel, { type: 'dir', ...base });

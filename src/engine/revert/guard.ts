@@ -44,7 +44,14 @@ export class RunGuard {
   /** Before a live change: revert.sh from the journal so far (the caller includes the intent it is about to write). */
   async refresh(records: JournalRecord[]): Promise<void> {
     const { host } = this.o;
-    const text = revertScript({ runId: this.o.runId, runDir: this.o.runDir, toolVersion: this.o.toolVersion, real: (p) => host.real(p), records, backup: this.backup });
+    const text = revertScript({
+      runId: this.o.runId,
+      runDir: this.o.runDir,
+      toolVersion: this.o.toolVersion,
+      real: (p) => host.real(p),
+      records,
+      backup: this.backup,
+    });
     await host.writeFileAtomic(this.file('revert.sh'), text, { mode: 0o700 });
     if (!this.armed && this.o.timeoutS > 0) await this.arm();
   }
@@ -66,7 +73,9 @@ export class RunGuard {
   async beat(): Promise<void> {
     if (!this.armed) return;
     this.beats++;
-    await this.o.host.writeFileAtomic(this.file(TIMER_FILES.heartbeat), `${this.beats}\n`, { mode: 0o600 }).catch(() => {});
+    await this.o.host
+      .writeFileAtomic(this.file(TIMER_FILES.heartbeat), `${this.beats}\n`, { mode: 0o600 })
+      .catch(() => {});
   }
 
   get isArmed(): boolean {

@@ -45,7 +45,9 @@ function undoLine(r: Intent, oldModes: Map<string, number>): string | undefined 
   // A config file an MTA's post-install edited (install's 'post-install-edit'): its earlier content, or absent.
   if (action === 'post-install-edit') {
     const p = s('path');
-    return data['previous'] === null ? `rm -f ${q(p)}` : `printf '%s' ${q(s('previous'))} > ${q(p + '.mta-revert')} && mv -f ${q(p + '.mta-revert')} ${q(p)}`;
+    return data['previous'] === null
+      ? `rm -f ${q(p)}`
+      : `printf '%s' ${q(s('previous'))} > ${q(p + '.mta-revert')} && mv -f ${q(p + '.mta-revert')} ${q(p)}`;
   }
   // A secret was redacted out of this intent (src/engine/journal.ts): its undo argv holds '***', not the secret,
   // and the script never gets the secret in clear. Only `mta-upgrade rollback` can resolve it again.
@@ -53,7 +55,9 @@ function undoLine(r: Intent, oldModes: Map<string, number>): string | undefined 
     return `say ${q(`cannot undo ${kind} '${action}' from sh (its undo holds a secret): run 'mta-upgrade rollback' for it`)}; FAILED=1`;
   if (kind === 'command' && Array.isArray(data['undo'])) {
     const cwd = s('cwd');
-    return cwd ? `(cd ${q(cwd)} && run_cmd ${line(data['undo'] as string[])})` : `run_cmd ${line(data['undo'] as string[])}`;
+    return cwd
+      ? `(cd ${q(cwd)} && run_cmd ${line(data['undo'] as string[])})`
+      : `run_cmd ${line(data['undo'] as string[])}`;
   }
   if (kind === 'service' || kind === 'command') return undefined;
   if (['build', 'configure', 'patch', 'source'].includes(kind)) return undefined;
@@ -65,7 +69,13 @@ function serviceLines(intents: Intent[]): string[] {
   const out: string[] = [];
   for (const r of intents) {
     if (r.action.kind !== 'service') continue;
-    const d = r.action.data as { action?: string; restart?: string[]; stop?: string[]; start?: string[]; reload?: string[] };
+    const d = r.action.data as {
+      action?: string;
+      restart?: string[];
+      stop?: string[];
+      start?: string[];
+      reload?: string[];
+    };
     if (d.action === 'start' && d.stop) out.push(`run_cmd ${line(d.stop)}`);
     else if (d.action === 'stop' && d.start) out.push(`run_cmd ${line(d.start)}`);
     else if (d.restart) out.push(`run_cmd ${line(d.restart)}`);
@@ -77,9 +87,13 @@ function serviceLines(intents: Intent[]): string[] {
 
 function restoreLines(b: NonNullable<RevertInput['backup']>, real: (p: string) => string): string[] {
   const m = b.manifest;
-  const out: string[] = [`[ "$(sha256_of ${q(b.file)})" = ${q(b.sha256)} ] || fail ${q(`${b.file} is not the archive this run made (sha256): refusing to restore from it`)}`];
+  const out: string[] = [
+    `[ "$(sha256_of ${q(b.file)})" = ${q(b.sha256)} ] || fail ${q(`${b.file} is not the archive this run made (sha256): refusing to restore from it`)}`,
+  ];
   const present = m.paths.filter((p) => p.state === 'present').map((p) => p.name);
-  out.push(`mkdir -p "$STAGE" && (cd "$STAGE" && tar -x -p --numeric-owner -f ${q(b.file)} ${present.map(q).join(' ')}) || fail ${q(`cannot extract ${b.file}`)}`);
+  out.push(
+    `mkdir -p "$STAGE" && (cd "$STAGE" && tar -x -p --numeric-owner -f ${q(b.file)} ${present.map(q).join(' ')}) || fail ${q(`cannot extract ${b.file}`)}`,
+  );
   for (const e of m.entries) {
     if (e.type === 'file') out.push(`check_file ${q(e.name)} ${q(e.sha256 ?? '')}`);
     else if (e.type === 'symlink') out.push(`check_link ${q(e.name)} ${q(e.link ?? '')}`);
@@ -92,7 +106,10 @@ function restoreLines(b: NonNullable<RevertInput['backup']>, real: (p: string) =
       continue;
     }
     const name = memberName(p.path);
-    const keep = m.skipped.map((s) => s.replace(/^\/+/, '')).filter((s) => s.startsWith(name + '/')).map((s) => s.slice(name.length + 1));
+    const keep = m.skipped
+      .map((s) => s.replace(/^\/+/, ''))
+      .filter((s) => s.startsWith(name + '/'))
+      .map((s) => s.slice(name.length + 1));
     out.push(`put_back ${q(target)} ${q(name)}${keep.map((k) => ' ' + q(k)).join('')}`);
   }
   return out;
@@ -101,7 +118,8 @@ function restoreLines(b: NonNullable<RevertInput['backup']>, real: (p: string) =
 export function revertScript(i: RevertInput): string {
   const intents = i.records.filter((r): r is Intent => r.type === 'intent').reverse();
   const oldModes = new Map<string, number>();
-  for (const r of i.records) if (r.type === 'note' && r.event === 'old-copy-mode') oldModes.set(String(r.data['path']), Number(r.data['mode']));
+  for (const r of i.records)
+    if (r.type === 'note' && r.event === 'old-copy-mode') oldModes.set(String(r.data['path']), Number(r.data['mode']));
   const undos = intents.map((r) => undoLine(r, oldModes)).filter((l): l is string => !!l);
   const restore = i.backup ? restoreLines(i.backup, i.real) : ['UNDO_NOW'];
   const at = restore.indexOf('UNDO_NOW');

@@ -12,7 +12,11 @@ import { shellCommand } from './session.js';
 export class Channels {
   private active = 0;
   private readonly queue: (() => void)[] = [];
-  constructor(private readonly conn: SshConnection, private readonly become?: 'sudo' | 'doas', private readonly max = 8) {}
+  constructor(
+    private readonly conn: SshConnection,
+    private readonly become?: 'sudo' | 'doas',
+    private readonly max = 8,
+  ) {}
 
   private async slot(): Promise<void> {
     if (this.active < this.max) return void this.active++;
@@ -43,24 +47,33 @@ export class Channels {
   /** stdout of `script` as a stream that errors (with the channel's stderr) unless the script exits 0. */
   output(script: Buffer, what: string): NodeJS.ReadableStream {
     const out = new PassThrough();
-    this.open(script).then((child) => {
-      child.stdin!.end();
-      let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d.slice(0, 4096)));
-      child.stdout!.pipe(out, { end: false });
-      child.once('exit', (code, signal) => {
-        child.stdout!.once('end', () => {});
-        const finish = () => (code === 0 ? out.end() : out.destroy(Object.assign(new Error(`${what}: ${stderr.trim() || `exit ${code ?? signal}`}`), { code: 'EIO' })));
-        if (child.stdout!.readableEnded) finish();
-        else child.stdout!.once('end', finish);
-      });
-    }, (e) => out.destroy(e));
+    this.open(script).then(
+      (child) => {
+        child.stdin!.end();
+        let stderr = '';
+        child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d.slice(0, 4096)));
+        child.stdout!.pipe(out, { end: false });
+        child.once('exit', (code, signal) => {
+          child.stdout!.once('end', () => {});
+          const finish = () =>
+            code === 0
+              ? out.end()
+              : out.destroy(
+                  Object.assign(new Error(`${what}: ${stderr.trim() || `exit ${code ?? signal}`}`), { code: 'EIO' }),
+                );
+          if (child.stdout!.readableEnded) finish();
+          else child.stdout!.once('end', finish);
+        });
+      },
+      (e) => out.destroy(e),
+    );
     return out;
   }
 }
 
 /** Resolves the exit code (or the signal's name) when the channel has closed. */
 export function exited(child: ChildProcess): Promise<{ code: number | null; signal: string | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
 }

@@ -27,27 +27,40 @@ export interface SshConnectOptions {
 }
 
 /** Options that would accept a host key blindly or prompt: refused whatever the user's intent. */
-const REFUSED = /^(StrictHostKeyChecking=(no|off|accept-new)|BatchMode=no|ControlPath=|ControlMaster=|PermitLocalCommand=yes)/i;
+const REFUSED =
+  /^(StrictHostKeyChecking=(no|off|accept-new)|BatchMode=no|ControlPath=|ControlMaster=|PermitLocalCommand=yes)/i;
 
 export class SshConnection {
   readonly dest: SshDest;
   private closed = false;
-  private constructor(readonly opts: SshConnectOptions, private readonly ctlDir: string) {
+  private constructor(
+    readonly opts: SshConnectOptions,
+    private readonly ctlDir: string,
+  ) {
     this.dest = parseDest(opts.dest);
   }
 
   /** Connects (one TCP connection, authenticated) or throws MtaError naming the fix. */
   static async open(opts: SshConnectOptions): Promise<SshConnection> {
     for (const o of opts.sshOptions ?? []) {
-      if (!/^[A-Za-z][A-Za-z0-9]*=./.test(o)) throw new MtaError('usage', `--ssh-option ${JSON.stringify(o)}: expected KEY=VALUE`);
-      if (REFUSED.test(o)) throw new MtaError('refused', `--ssh-option ${o} is not allowed: mta-upgrade checks host keys and never prompts`);
+      if (!/^[A-Za-z][A-Za-z0-9]*=./.test(o))
+        throw new MtaError('usage', `--ssh-option ${JSON.stringify(o)}: expected KEY=VALUE`);
+      if (REFUSED.test(o))
+        throw new MtaError(
+          'refused',
+          `--ssh-option ${o} is not allowed: mta-upgrade checks host keys and never prompts`,
+        );
     }
     const ctlDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mta-ssh-'));
     fs.chmodSync(ctlDir, 0o700);
     const conn = new SshConnection(opts, ctlDir);
-    const master = spawn('ssh', conn.args(['-o', 'ControlMaster=yes', '-o', `ControlPersist=${opts.controlPersist ?? 10}`, '-N']), {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const master = spawn(
+      'ssh',
+      conn.args(['-o', 'ControlMaster=yes', '-o', `ControlPersist=${opts.controlPersist ?? 10}`, '-N']),
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     master.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     // With ControlPersist and -N, ssh goes to the background once authenticated: exit 0 means connected.
@@ -67,14 +80,22 @@ export class SshConnection {
   args(extra: string[] = []): string[] {
     const d = this.dest;
     return [
-      '-T', '-o', 'BatchMode=yes', '-o', `ControlPath=${path.join(this.ctlDir, '%C')}`,
-      '-o', `ConnectTimeout=${this.opts.connectTimeout ?? 15}`, '-o', 'ServerAliveInterval=15',
+      '-T',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `ControlPath=${path.join(this.ctlDir, '%C')}`,
+      '-o',
+      `ConnectTimeout=${this.opts.connectTimeout ?? 15}`,
+      '-o',
+      'ServerAliveInterval=15',
       ...extra,
       ...(d.port ? ['-p', String(d.port)] : []),
       ...(d.user ? ['-l', d.user] : []),
       ...(this.opts.identity ? ['-i', this.opts.identity] : []),
       ...(this.opts.sshOptions ?? []).flatMap((o) => ['-o', o]),
-      '--', d.host,
+      '--',
+      d.host,
     ];
   }
 

@@ -12,7 +12,9 @@ export interface SshDest {
 
 export function parseDest(dest: string): SshDest {
   const bad = (why: string) =>
-    new MtaError('usage', `--host ${JSON.stringify(dest)}: ${why}`, ['expected [user@]host[:port] or ssh://[user@]host[:port]; an IPv6 address in brackets: [2001:db8::1]:22']);
+    new MtaError('usage', `--host ${JSON.stringify(dest)}: ${why}`, [
+      'expected [user@]host[:port] or ssh://[user@]host[:port]; an IPv6 address in brackets: [2001:db8::1]:22',
+    ]);
   let s = dest.trim();
   if (s.startsWith('ssh://')) s = s.slice(6).replace(/\/$/, '');
   else if (s.includes('://')) throw bad('only ssh:// is understood');
@@ -45,7 +47,8 @@ export function parseDest(dest: string): SshDest {
   let port: number | undefined;
   if (portText !== undefined) {
     port = Number(portText);
-    if (!/^\d+$/.test(portText) || port < 1 || port > 65535) throw bad(`the port is not a number from 1 to 65535: ${portText}`);
+    if (!/^\d+$/.test(portText) || port < 1 || port > 65535)
+      throw bad(`the port is not a number from 1 to 65535: ${portText}`);
   }
   return { user, host, port };
 }

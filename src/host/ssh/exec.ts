@@ -4,7 +4,14 @@
  * caller journals it (onStart), waits for a go-ahead line. No timeout(1) on FreeBSD: a timeout, an abort or
  * `until` kill the group from the controller over the persistent shell. Dry run and format are lib/exec's.
  */
-import { formatCommand, type ExecRequest, type ExecResult, type Executor, type ExecutorOptions, type ProcessRef } from '../../lib/exec.js';
+import {
+  formatCommand,
+  type ExecRequest,
+  type ExecResult,
+  type Executor,
+  type ExecutorOptions,
+  type ProcessRef,
+} from '../../lib/exec.js';
 import { exited, type Channels } from './channels.js';
 import { raw, sh, words } from './quote.js';
 
@@ -16,13 +23,19 @@ export interface SshExecDeps {
 const START = 'mta-started';
 
 function script(req: ExecRequest): Buffer {
-  for (const k of Object.keys(req.env ?? {})) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`not an environment variable name: ${k}`);
+  for (const k of Object.keys(req.env ?? {}))
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`not an environment variable name: ${k}`);
   const env = Object.entries(req.env ?? {}).map(([k, v]) => sh`${raw(k)}=${v} `);
   const cd = req.cwd ? sh`cd -- ${req.cwd} || exit 126; ` : Buffer.alloc(0);
   const go = req.onStart ? sh`read _go || exit 125; ` : Buffer.alloc(0);
   const stdin = req.input === undefined ? ' </dev/null' : '';
-  return Buffer.concat([cd, sh`printf '${raw(START)} %s %s\\n' $$ "$(ps -o pgid=,lstart= -p $$)"; `, go,
-    ...env, sh`${words(req.argv)}${raw(stdin)}; exit $?`]);
+  return Buffer.concat([
+    cd,
+    sh`printf '${raw(START)} %s %s\\n' $$ "$(ps -o pgid=,lstart= -p $$)"; `,
+    go,
+    ...env,
+    sh`${words(req.argv)}${raw(stdin)}; exit $?`,
+  ]);
 }
 
 export function createSshExecutor(opts: ExecutorOptions, deps: SshExecDeps): Executor {
@@ -33,14 +46,35 @@ export function createSshExecutor(opts: ExecutorOptions, deps: SshExecDeps): Exe
   async function run(req: ExecRequest): Promise<ExecResult> {
     const shown = format(req);
     const t0 = performance.now();
-    const base = { stdout: '', stderr: '', output: '', timedOut: false, canceled: false, stoppedEarly: false, skipped: false };
-    const done = (r: Partial<ExecResult> & { ok: boolean; message: string }): ExecResult => ({ ...base, ...r, durationMs: performance.now() - t0 });
-    if (opts.dryRun && req.mutates) return log(`[dry-run] would run: ${shown}`), done({ ok: true, skipped: true, message: `would run: ${shown}` });
-    if (opts.signal?.aborted) return done({ ok: false, canceled: true, message: `not started (interrupted): ${shown}` });
+    const base = {
+      stdout: '',
+      stderr: '',
+      output: '',
+      timedOut: false,
+      canceled: false,
+      stoppedEarly: false,
+      skipped: false,
+    };
+    const done = (r: Partial<ExecResult> & { ok: boolean; message: string }): ExecResult => ({
+      ...base,
+      ...r,
+      durationMs: performance.now() - t0,
+    });
+    if (opts.dryRun && req.mutates)
+      return (log(`[dry-run] would run: ${shown}`), done({ ok: true, skipped: true, message: `would run: ${shown}` }));
+    if (opts.signal?.aborted)
+      return done({ ok: false, canceled: true, message: `not started (interrupted): ${shown}` });
     log(`$ ${shown}`);
     const child = await deps.channels.open(script(req));
-    let stdout = '', stderr = '', output = '', head = '', ref: ProcessRef | undefined;
-    let timedOut = false, canceled = false, stoppedEarly = false, startError: unknown;
+    let stdout = '',
+      stderr = '',
+      output = '',
+      head = '',
+      ref: ProcessRef | undefined;
+    let timedOut = false,
+      canceled = false,
+      stoppedEarly = false,
+      startError: unknown;
     let hardKill: NodeJS.Timeout | undefined;
     const stop = () => {
       if (!ref) return void child.kill('SIGTERM');
@@ -56,10 +90,11 @@ export function createSshExecutor(opts: ExecutorOptions, deps: SshExecDeps): Exe
         output += l + '\n';
         log(redact(l));
         req.onLine?.(redact(l));
-        if (!stoppedEarly && req.until?.(output)) (stoppedEarly = true), stop();
+        if (!stoppedEarly && req.until?.(output)) ((stoppedEarly = true), stop());
       }
     };
-    const outRest = { rest: '' }, errRest = { rest: '' };
+    const outRest = { rest: '' },
+      errRest = { rest: '' };
     const started = new Promise<void>((resolve) => {
       child.stdout!.setEncoding('utf8').on('data', (d: string) => {
         if (!ref) {
@@ -101,11 +136,32 @@ export function createSshExecutor(opts: ExecutorOptions, deps: SshExecDeps): Exe
     // ssh exits 255 for its own failures and for a remote command killed by a signal.
     const exitCode = code === null || (code === 255 && (timedOut || canceled || stoppedEarly)) ? undefined : code;
     const ok = stoppedEarly || (!timedOut && !canceled && exitCode === 0);
-    const message = stoppedEarly ? `stopped once its output was read: ${shown}` : timedOut ? `timed out after ${req.timeoutMs} ms: ${shown}`
-      : canceled ? `interrupted: ${shown}` : exitCode === 127 ? `command not found: ${req.argv[0]} (${shown})`
-      : exitCode === 0 ? `ok: ${shown}` : exitCode !== undefined ? `exit code ${exitCode}: ${shown}` : `killed by ${signal ?? 'a signal'}: ${shown}`;
+    const message = stoppedEarly
+      ? `stopped once its output was read: ${shown}`
+      : timedOut
+        ? `timed out after ${req.timeoutMs} ms: ${shown}`
+        : canceled
+          ? `interrupted: ${shown}`
+          : exitCode === 127
+            ? `command not found: ${req.argv[0]} (${shown})`
+            : exitCode === 0
+              ? `ok: ${shown}`
+              : exitCode !== undefined
+                ? `exit code ${exitCode}: ${shown}`
+                : `killed by ${signal ?? 'a signal'}: ${shown}`;
     log(`# ${message}`);
-    return done({ ok, exitCode, signal: signal ?? undefined, stdout: redact(stdout), stderr: redact(stderr), output: redact(output), timedOut, canceled, stoppedEarly, message });
+    return done({
+      ok,
+      exitCode,
+      signal: signal ?? undefined,
+      stdout: redact(stdout),
+      stderr: redact(stderr),
+      output: redact(output),
+      timedOut,
+      canceled,
+      stoppedEarly,
+      message,
+    });
   }
   return { dryRun: opts.dryRun, run, format };
 }

@@ -5,7 +5,20 @@
 import type { HostFacts } from '../types.js';
 import type { ShellSession } from './session.js';
 
-const TOOLS = ['sha256sum', 'sha256', 'shasum', 'openssl', 'fsync', 'flock', 'lockf', 'ldd', 'procstat', 'timeout', 'setsid', 'daemon'];
+const TOOLS = [
+  'sha256sum',
+  'sha256',
+  'shasum',
+  'openssl',
+  'fsync',
+  'flock',
+  'lockf',
+  'ldd',
+  'procstat',
+  'timeout',
+  'setsid',
+  'daemon',
+];
 
 export const FACTS_SCRIPT = `uname -s; hostname 2>/dev/null || uname -n
 for t in ${TOOLS.join(' ')}; do command -v "$t" >/dev/null 2>&1 && printf '%s ' "$t"; done; echo
@@ -17,7 +30,9 @@ if [ -r /proc/self/stat ]; then echo proc; else echo noproc; fi`;
 /** Parses what FACTS_SCRIPT printed. Throws when the host lacks a way to stat or hash. */
 export function parseFacts(out: string): HostFacts {
   const lines = out.split('\n');
-  const [os = '', hostname = '', tools = '', stat = '', tar = '', , sync = '', , proc = ''] = lines.map((l) => l.trim());
+  const [os = '', hostname = '', tools = '', stat = '', tar = '', , sync = '', , proc = ''] = lines.map((l) =>
+    l.trim(),
+  );
   const has = new Set(tools.split(/\s+/).filter(Boolean));
   if (stat !== 'gnu' && stat !== 'bsd') throw new Error('the host has neither GNU stat (-c) nor BSD stat (-f)');
   const sha256 = (['sha256sum', 'sha256', 'shasum', 'openssl'] as const).find((t) => has.has(t));

@@ -13,7 +13,10 @@ export class Framer {
   private chunks: Buffer[] = [];
   private size = 0;
   private readonly needle: Buffer;
-  constructor(marker: string, private readonly onFrame: (f: Frame) => void) {
+  constructor(
+    marker: string,
+    private readonly onFrame: (f: Frame) => void,
+  ) {
     this.needle = Buffer.from(`\n${marker}`);
   }
 
@@ -28,7 +31,10 @@ export class Framer {
       if (at < 0) break;
       const eol = buf.indexOf(0x0a, at + this.needle.length);
       if (eol < 0) break; // the tail line is not complete yet
-      const tail = buf.subarray(at + this.needle.length, eol).toString('latin1').trim();
+      const tail = buf
+        .subarray(at + this.needle.length, eol)
+        .toString('latin1')
+        .trim();
       this.onFrame({ payload: Buffer.from(buf.subarray(0, at)), tail });
       buf = buf.subarray(eol + 1);
     }

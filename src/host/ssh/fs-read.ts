@@ -5,7 +5,13 @@ import { sh, words } from './quote.js';
 import { ERRNO, hostError } from './errno.js';
 
 const TYPES: Record<number, HostFileType> = {
-  0o100000: 'file', 0o040000: 'dir', 0o120000: 'symlink', 0o010000: 'fifo', 0o140000: 'socket', 0o020000: 'char', 0o060000: 'block',
+  0o100000: 'file',
+  0o040000: 'dir',
+  0o120000: 'symlink',
+  0o010000: 'fifo',
+  0o140000: 'socket',
+  0o020000: 'char',
+  0o060000: 'block',
 };
 
 /** Seconds with an optional fraction ("1577934245.123000000") → milliseconds. */
@@ -16,11 +22,24 @@ function ms(text: string): number {
 
 export function parseStat(out: Buffer, gnuStat: boolean): HostStat {
   const nl = out.indexOf(0x0a);
-  const f = out.subarray(0, nl < 0 ? out.length : nl).toString('latin1').trim().split(/\s+/);
+  const f = out
+    .subarray(0, nl < 0 ? out.length : nl)
+    .toString('latin1')
+    .trim()
+    .split(/\s+/);
   const mode = parseInt(f[0]!, gnuStat ? 16 : 8);
   const st: HostStat = {
-    type: TYPES[mode & 0o170000] ?? 'file', mode: mode & 0o7777, uid: Number(f[1]), gid: Number(f[2]), size: Number(f[3]),
-    mtimeMs: ms(f[4]!), atimeMs: ms(f[5]!), ino: Number(f[6]), dev: Number(f[7]), nlink: Number(f[8]), blocks: Number(f[9]),
+    type: TYPES[mode & 0o170000] ?? 'file',
+    mode: mode & 0o7777,
+    uid: Number(f[1]),
+    gid: Number(f[2]),
+    size: Number(f[3]),
+    mtimeMs: ms(f[4]!),
+    atimeMs: ms(f[5]!),
+    ino: Number(f[6]),
+    dev: Number(f[7]),
+    nlink: Number(f[8]),
+    blocks: Number(f[9]),
   };
   // readlink prints the target and one newline: everything between the stat line and that newline is the target.
   if (st.type === 'symlink' && nl >= 0) st.link = Buffer.from(out.subarray(nl + 1, out.length - 1));
@@ -29,15 +48,21 @@ export function parseStat(out: Buffer, gnuStat: boolean): HostStat {
 
 /** lstat(2), or stat(2) with `follow` (a dangling link is then missing). */
 export async function lstat(c: OpsContext, p: HostPath, follow = false): Promise<HostStat | undefined> {
-  const r = await c.run(follow
-    ? sh`[ -e ${p} ] || return ${ERRNO.ENOENT}; ${statCmd(c.facts, true)} ${p}`
-    : sh`_x ${p} || return ${ERRNO.ENOENT}; ${statCmd(c.facts)} ${p} || return; [ ! -L ${p} ] || readlink -- ${p}`);
+  const r = await c.run(
+    follow
+      ? sh`[ -e ${p} ] || return ${ERRNO.ENOENT}; ${statCmd(c.facts, true)} ${p}`
+      : sh`_x ${p} || return ${ERRNO.ENOENT}; ${statCmd(c.facts)} ${p} || return; [ ! -L ${p} ] || readlink -- ${p}`,
+  );
   if (r.status === ERRNO.ENOENT) return undefined;
   if (r.status !== 0) throw hostError('lstat', p, r.status, r.stderr, c.label);
   return parseStat(r.stdout, c.facts.stat === 'gnu');
 }
 
-export async function readFile(c: OpsContext, p: HostPath, o: { maxBytes?: number; offset?: number } = {}): Promise<Buffer> {
+export async function readFile(
+  c: OpsContext,
+  p: HostPath,
+  o: { maxBytes?: number; offset?: number } = {},
+): Promise<Buffer> {
   const guard = sh`[ ! -d ${p} ] || return ${ERRNO.EISDIR}; [ -e ${p} ] || return ${ERRNO.ENOENT}; `;
   const off = o.offset ?? 0;
   let read: Buffer;
@@ -49,8 +74,13 @@ export async function readFile(c: OpsContext, p: HostPath, o: { maxBytes?: numbe
 
 /** Names as bytes: a glob in the shell (no fork), each name followed by '/', which no name can hold. */
 export async function readdir(c: OpsContext, p: HostPath): Promise<Buffer[]> {
-  const out = await call(c, 'scandir', p, sh`[ -d ${p} ] || { _x ${p} && return ${ERRNO.ENOTDIR}; return ${ERRNO.ENOENT}; }
-for _f in ${p}/* ${p}/.[!.]* ${p}/..?*; do _x "$_f" && printf '%s/' "\${_f##*/}"; done; :`);
+  const out = await call(
+    c,
+    'scandir',
+    p,
+    sh`[ -d ${p} ] || { _x ${p} && return ${ERRNO.ENOTDIR}; return ${ERRNO.ENOENT}; }
+for _f in ${p}/* ${p}/.[!.]* ${p}/..?*; do _x "$_f" && printf '%s/' "\${_f##*/}"; done; :`,
+  );
   const names: Buffer[] = [];
   let start = 0;
   for (let i = out.indexOf(0x2f); i >= 0; i = out.indexOf(0x2f, start)) {
@@ -61,7 +91,12 @@ for _f in ${p}/* ${p}/.[!.]* ${p}/..?*; do _x "$_f" && printf '%s/' "\${_f##*/}"
 }
 
 export async function readlink(c: OpsContext, p: HostPath): Promise<Buffer> {
-  const out = await call(c, 'readlink', p, sh`[ -L ${p} ] || { _x ${p} && return ${ERRNO.EINVAL}; return ${ERRNO.ENOENT}; }; readlink -- ${p}`);
+  const out = await call(
+    c,
+    'readlink',
+    p,
+    sh`[ -L ${p} ] || { _x ${p} && return ${ERRNO.EINVAL}; return ${ERRNO.ENOENT}; }; readlink -- ${p}`,
+  );
   return Buffer.from(out.subarray(0, out.length - 1));
 }
 
@@ -76,7 +111,9 @@ const BATCH = 200;
 export async function sha256Many(c: OpsContext, ps: HostPath[]): Promise<string[]> {
   if (ps.length === 0) return [];
   const tool = c.facts.sha256;
-  const parts: Buffer[] = [sh`for _f in ${words(ps)}; do [ ! -d "$_f" ] || { printf '%s' "$_f" >&2; return ${ERRNO.EISDIR}; }; [ -f "$_f" ] || { printf '%s' "$_f" >&2; return ${ERRNO.ENOENT}; }; done\n`];
+  const parts: Buffer[] = [
+    sh`for _f in ${words(ps)}; do [ ! -d "$_f" ] || { printf '%s' "$_f" >&2; return ${ERRNO.EISDIR}; }; [ -f "$_f" ] || { printf '%s' "$_f" >&2; return ${ERRNO.ENOENT}; }; done\n`,
+  ];
   for (let i = 0; i < ps.length; i += BATCH) {
     const list = words(ps.slice(i, i + BATCH));
     if (tool === 'sha256sum') parts.push(sh`sha256sum -- ${list} || return\n`);
@@ -86,9 +123,15 @@ export async function sha256Many(c: OpsContext, ps: HostPath[]): Promise<string[
   }
   const out = await call(c, 'sha256', ps[0]!, Buffer.concat(parts));
   // GNU marks a line whose name needed escaping with a leading backslash; the digest comes first either way.
-  const digests = out.toString('latin1').split('\n').filter(Boolean).map((l) => l.replace(/^\\/, '').slice(0, 64));
+  const digests = out
+    .toString('latin1')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.replace(/^\\/, '').slice(0, 64));
   if (digests.length !== ps.length || !digests.every((d) => /^[0-9a-f]{64}$/.test(d))) {
-    throw Object.assign(new Error(`sha256 on ${c.label}: ${digests.length} digests for ${ps.length} files`), { code: 'EIO' });
+    throw Object.assign(new Error(`sha256 on ${c.label}: ${digests.length} digests for ${ps.length} files`), {
+      code: 'EIO',
+    });
   }
   return digests;
 }

@@ -44,7 +44,10 @@ export class SshHost implements Host {
   private readonly channels: Channels;
   private readonly shell: ShellSession;
 
-  private constructor(private readonly o: SshHostOptions, private readonly core: Core) {
+  private constructor(
+    private readonly o: SshHostOptions,
+    private readonly core: Core,
+  ) {
     this.label = destLabel(core.conn.dest);
     this.root = o.root || '/';
     this.shell = core.shell;
@@ -68,8 +71,10 @@ export class SshHost implements Host {
     const conn = await SshConnection.open({ dest: o.host, identity: o.identity, sshOptions: o.sshOptions });
     try {
       const shell = await ShellSession.start(conn.channel(shellCommand(o.become))).catch((e) => {
-        throw (o.become && becomeError(conn.dest, o.become, errorText(e))) ||
-          new MtaError('failed', `cannot start /bin/sh on ${destLabel(conn.dest)}: ${errorText(e)}`);
+        throw (
+          (o.become && becomeError(conn.dest, o.become, errorText(e))) ||
+          new MtaError('failed', `cannot start /bin/sh on ${destLabel(conn.dest)}: ${errorText(e)}`)
+        );
       });
       const probe = await shell.run(FACTS_SCRIPT);
       const facts = (() => {
@@ -140,7 +145,10 @@ export class SshHost implements Host {
   /** Ends the remote shell, then the connection (ssh -O exit). Idempotent. */
   close(): Promise<void> {
     const c = this.core;
-    c.closing ??= c.shell.close().catch(() => {}).then(() => c.conn.close());
+    c.closing ??= c.shell
+      .close()
+      .catch(() => {})
+      .then(() => c.conn.close());
     return c.closing;
   }
 }

@@ -25,7 +25,11 @@ export function syncCmd(f: HostFacts): Raw {
 /** `stat` of one path, not following a link unless `follow`: mode, uid, gid, size, mtime, atime, ino, dev, nlink, blocks. */
 export function statCmd(f: HostFacts, follow = false): Raw {
   const L = follow ? '-L ' : '';
-  return raw(f.stat === 'gnu' ? `stat ${L}-c '%f %u %g %s %.9Y %.9X %i %d %h %b' --` : `stat ${L}-f '%p %u %g %z %m %a %i %d %l %b' --`);
+  return raw(
+    f.stat === 'gnu'
+      ? `stat ${L}-c '%f %u %g %s %.9Y %.9X %i %d %h %b' --`
+      : `stat ${L}-f '%p %u %g %z %m %a %i %d %l %b' --`,
+  );
 }
 
 /** `touch` setting atime (-a) or mtime (-m) of the link itself to `ms`: GNU keeps the fraction, BSD the second. */

@@ -61,7 +61,8 @@ export function printfData(data: Buffer): Buffer {
     let fmt = '';
     for (const c of part) {
       // A format that starts with '-' is an option to printf (dash: "Illegal option --"): a PEM key is "-----BEGIN".
-      const plain = c >= 0x20 && c < 0x7f && c !== 0x25 /* % */ && c !== 0x5c /* \ */ && c !== QUOTE && !(c === 0x2d && fmt === '');
+      const plain =
+        c >= 0x20 && c < 0x7f && c !== 0x25 /* % */ && c !== 0x5c /* \ */ && c !== QUOTE && !(c === 0x2d && fmt === '');
       fmt += plain ? String.fromCharCode(c) : `\\${c.toString(8).padStart(3, '0')}`;
     }
     cmds.push(Buffer.from(`printf '${fmt}'\n`, 'latin1'));

@@ -36,7 +36,10 @@ export class ShellSession {
   private done?: Error;
   private stderrText = '';
 
-  private constructor(private readonly child: ChildProcess, marker: string) {
+  private constructor(
+    private readonly child: ChildProcess,
+    marker: string,
+  ) {
     const settle = () => {
       while (this.waiters[0]?.out && this.waiters[0].err) {
         const w = this.waiters.shift()!;
@@ -45,11 +48,11 @@ export class ShellSession {
     };
     const outF = new Framer(marker, (f) => {
       const w = this.waiters.find((x) => !x.out);
-      if (w) (w.out = f), settle();
+      if (w) ((w.out = f), settle());
     });
     const errF = new Framer(marker, (f) => {
       const w = this.waiters.find((x) => !x.err);
-      if (w) (w.err = f), settle();
+      if (w) ((w.err = f), settle());
     });
     child.stdout!.on('data', (c: Buffer) => outF.push(c));
     child.stderr!.on('data', (c: Buffer) => {
@@ -58,7 +61,9 @@ export class ShellSession {
     });
     child.stdin!.on('error', () => {}); // the exit handler below reports it
     child.once('exit', (code, signal) => {
-      this.done = new Error(`the remote shell ended (${signal ?? `exit ${code}`}): ${errF.rest().toString('utf8').trim() || this.stderrText.trim()}`);
+      this.done = new Error(
+        `the remote shell ended (${signal ?? `exit ${code}`}): ${errF.rest().toString('utf8').trim() || this.stderrText.trim()}`,
+      );
       for (const w of this.waiters.splice(0)) w.reject(this.done);
     });
   }

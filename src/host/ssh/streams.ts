@@ -17,16 +17,27 @@ export function readStream(ch: Channels, p: HostPath): NodeJS.ReadableStream {
 export function tarOut(ch: Channels, c: OpsContext, cwd: HostPath, names: Buffer[]): NodeJS.ReadableStream {
   const noRec = c.facts.tar === 'gnu' ? '--no-recursion' : '-n';
   const list = printfData(Buffer.concat(names.flatMap((n) => [n, Buffer.from([0])])));
-  return ch.output(sh`cd -- ${cwd} || exit 1; { ${raw(list)}} | tar -c -f - --numeric-owner ${raw(noRec)} --null -T -; exit $?`, 'tar');
+  return ch.output(
+    sh`cd -- ${cwd} || exit 1; { ${raw(list)}} | tar -c -f - --numeric-owner ${raw(noRec)} --null -T -; exit $?`,
+    'tar',
+  );
 }
 
 /**
  * The channel makes the temp (0600 by mktemp, then `mode`) and says its name before reading a byte; commit()
  * waits for cat to finish, then syncs and renames over the persistent shell.
  */
-export function writeStream(ch: Channels, c: OpsContext, p: HostPath, mode: number, prepare?: (temp: HostPath) => Buffer): HostWriteStream {
+export function writeStream(
+  ch: Channels,
+  c: OpsContext,
+  p: HostPath,
+  mode: number,
+  prepare?: (temp: HostPath) => Buffer,
+): HostWriteStream {
   const dir = dirnamePath(p);
-  const opened = ch.open(sh`_t=$(mktemp ${dir}/.mta.XXXXXXXX) || exit 1; chmod ${octal(mode)} "$_t" || exit 1; printf '%s\\n' "\${_t##*/}"; exec cat >"$_t"; exit`);
+  const opened = ch.open(
+    sh`_t=$(mktemp ${dir}/.mta.XXXXXXXX) || exit 1; chmod ${octal(mode)} "$_t" || exit 1; printf '%s\\n' "\${_t##*/}"; exec cat >"$_t"; exit`,
+  );
   let temp: Promise<HostPath> | undefined;
   const started = opened.then((child) => {
     temp = new Promise<HostPath>((resolve, reject) => {
@@ -39,7 +50,9 @@ export function writeStream(ch: Channels, c: OpsContext, p: HostPath, mode: numb
         resolve(Buffer.concat([Buffer.from(dir), Buffer.from('/'), got.subarray(0, nl)]));
       };
       child.stdout!.on('data', onData);
-      child.once('exit', (code) => reject(Object.assign(new Error(`cannot create a temp file in ${String(dir)} (exit ${code})`), { code: 'EIO' })));
+      child.once('exit', (code) =>
+        reject(Object.assign(new Error(`cannot create a temp file in ${String(dir)} (exit ${code})`), { code: 'EIO' })),
+      );
     });
     return temp.then(() => child);
   });
@@ -59,10 +72,16 @@ export function writeStream(ch: Channels, c: OpsContext, p: HostPath, mode: numb
       const child = await started;
       const { code } = await exited(child);
       const t = await temp!;
-      if (code !== 0) throw Object.assign(new Error(`writing ${String(p)} on ${c.label} failed (exit ${code})`), { code: 'EIO' });
+      if (code !== 0)
+        throw Object.assign(new Error(`writing ${String(p)} on ${c.label} failed (exit ${code})`), { code: 'EIO' });
       const sync = syncCmd(c.facts);
       const before = raw(prepare ? Buffer.concat([prepare(t), Buffer.from(' && ')]) : '');
-      await call(c, 'rename', p, sh`${before}${sync} ${t} && mv -f ${t} ${p} && ${sync} ${dir} || { _rc=$?; rm -f ${t}; return $_rc; }`);
+      await call(
+        c,
+        'rename',
+        p,
+        sh`${before}${sync} ${t} && mv -f ${t} ${p} && ${sync} ${dir} || { _rc=$?; rm -f ${t}; return $_rc; }`,
+      );
       settled = true;
     },
     async abort() {

@@ -35,7 +35,7 @@ function sha256File(p: string): string {
   const buf = Buffer.allocUnsafe(1 << 20);
   const fd = fs.openSync(p, 'r');
   try {
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
   } finally {
     fs.closeSync(fd);
   }
@@ -117,7 +117,8 @@ export function applyStaged(staged: Staged, real: (p: string) => string, log: (l
     const kids = children.get(e.name) ?? [];
     const keep = new Set(kids.map((c) => path.basename(c.name)));
     // Sockets, fifos and devices were left out of the backup on purpose: not in it does not mean "remove".
-    for (const sk of manifest.skipped) if (path.posix.dirname(sk.replace(/^\//, '')) === e.name) keep.add(path.posix.basename(sk));
+    for (const sk of manifest.skipped)
+      if (path.posix.dirname(sk.replace(/^\//, '')) === e.name) keep.add(path.posix.basename(sk));
     for (const c of kids) place(c, path.join(live, path.basename(c.name)));
     for (const name of fs.readdirSync(live)) {
       if (keep.has(name)) continue;

@@ -16,7 +16,10 @@ const Entry = z.object({
   name: z.string(),
   type: z.enum(['file', 'dir', 'symlink']),
   size: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   mode: z.number().int().min(0).max(0o7777),
   uid: z.number().int().nonnegative(),
   gid: z.number().int().nonnegative(),
@@ -83,7 +86,9 @@ export function manifestProblems(m: Manifest): string[] {
   const problems: string[] = [];
   const tops = new Map<string, PathRecord>();
   for (const p of m.paths) {
-    const bad = !p.path.startsWith('/') ? 'not absolute' : unsafeName(p.name) ?? (memberName(p.path) !== p.name ? 'name does not match path' : undefined);
+    const bad = !p.path.startsWith('/')
+      ? 'not absolute'
+      : (unsafeName(p.name) ?? (memberName(p.path) !== p.name ? 'name does not match path' : undefined));
     if (bad) problems.push(`${p.path}: backed-up path refused: ${bad}`);
     tops.set(p.name, p);
   }
@@ -97,13 +102,16 @@ export function manifestProblems(m: Manifest): string[] {
     } else {
       const parent = seen.get(path.posix.dirname(e.name));
       if (!parent) problems.push(`${e.name}: entry refused: outside the backed-up paths`);
-      else if (parent.type !== 'dir') problems.push(`${e.name}: entry refused: parent ${parent.name} is a ${parent.type}`);
+      else if (parent.type !== 'dir')
+        problems.push(`${e.name}: entry refused: parent ${parent.name} is a ${parent.type}`);
     }
-    if (e.type === 'symlink' && (e.link === undefined || linkEscapes(e.name, e.link))) problems.push(`${e.name}: link refused: target ${e.link ?? '(none)'} escapes the root`);
+    if (e.type === 'symlink' && (e.link === undefined || linkEscapes(e.name, e.link)))
+      problems.push(`${e.name}: link refused: target ${e.link ?? '(none)'} escapes the root`);
     if (e.type === 'file' && !e.sha256) problems.push(`${e.name}: entry refused: no sha256`);
     seen.set(e.name, e);
   }
-  for (const [name, p] of tops) if (p.state === 'present' && !seen.has(name)) problems.push(`${p.path}: recorded present but has no entry`);
+  for (const [name, p] of tops)
+    if (p.state === 'present' && !seen.has(name)) problems.push(`${p.path}: recorded present but has no entry`);
   return problems;
 }
 

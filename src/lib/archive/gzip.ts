@@ -97,11 +97,12 @@ export async function* readGzip(file: string, concurrency = defaultConcurrency()
       const got = fs.readSync(fd, head, 0, head.length, pos);
       const len = memberLength(head.subarray(0, got));
       if (len === undefined) break; // not one of ours: stream the rest below
-      if (pos + len > size) throw new Error(`archive truncated: member at byte ${pos} needs ${len} bytes, ${size - pos} left`);
+      if (pos + len > size)
+        throw new Error(`archive truncated: member at byte ${pos} needs ${len} bytes, ${size - pos} left`);
       const z = Buffer.allocUnsafe(len);
       fs.readSync(fd, z, 0, len, pos);
       const at = pos;
-      const p = gunzip(z, { chunkSize: CHUNK, maxOutputLength: BLOCK_SIZE }) // our members hold one block: more is a hostile archive.catch((e: Error) => Promise.reject(new Error(`archive corrupt at byte ${at}: ${e.message}`)));
+      const p = gunzip(z, { chunkSize: CHUNK, maxOutputLength: BLOCK_SIZE }); // our members hold one block: more is a hostile archive.catch((e: Error) => Promise.reject(new Error(`archive corrupt at byte ${at}: ${e.message}`)));
       p.catch(() => {}); // surfaces when awaited in order, even if the consumer stopped early
       queue.push(p);
       pos += len;

@@ -7,7 +7,15 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { readGzip } from './gzip.js';
 import { TarReader, type EntrySink, type TarHead } from './tar.js';
-import { MANIFEST_NAME, MAX_MANIFEST_BYTES, Manifest, TAR_TYPE, manifestProblems, unsafeName, type ManifestEntry } from './format.js';
+import {
+  MANIFEST_NAME,
+  MAX_MANIFEST_BYTES,
+  Manifest,
+  TAR_TYPE,
+  manifestProblems,
+  unsafeName,
+  type ManifestEntry,
+} from './format.js';
 
 export class ArchiveRefused extends Error {
   constructor(readonly problems: string[]) {
@@ -61,7 +69,8 @@ export async function readArchive(file: string, opts: ReadOptions = {}): Promise
   };
 
   const manifestSink = (h: TarHead): EntrySink => {
-    if (h.path !== MANIFEST_NAME || h.type !== 'File') fatal([`not a backup of this tool: first member is ${h.path}, not ${MANIFEST_NAME}`]);
+    if (h.path !== MANIFEST_NAME || h.type !== 'File')
+      fatal([`not a backup of this tool: first member is ${h.path}, not ${MANIFEST_NAME}`]);
     if (h.size > MAX_MANIFEST_BYTES) fatal([`manifest refused: ${h.size} bytes`]);
     const parts: Buffer[] = [];
     return {
@@ -75,7 +84,10 @@ export async function readArchive(file: string, opts: ReadOptions = {}): Promise
           fatal([`manifest unreadable: ${(e as Error).message}`]);
         }
         const parsed = Manifest.safeParse(json);
-        if (!parsed.success) return fatal([`manifest invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`]);
+        if (!parsed.success)
+          return fatal([
+            `manifest invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+          ]);
         const m = parsed.data;
         const bad = manifestProblems(m);
         if (bad.length) fatal(bad);
@@ -96,7 +108,8 @@ export async function readArchive(file: string, opts: ReadOptions = {}): Promise
     if (seen.has(name)) return void problem(`${name}: member refused: appears twice`);
     seen.add(name);
     const parent = path.posix.dirname(name);
-    if (byName.has(parent) && !seen.has(parent)) return void problem(`${name}: member refused: comes before its directory`);
+    if (byName.has(parent) && !seen.has(parent))
+      return void problem(`${name}: member refused: comes before its directory`);
     const diff = headDiff(h, me);
     if (diff) return void problem(`${name}: does not match the manifest: ${diff}`);
     const user = await guard(() => opts.onEntry?.(me));
@@ -112,7 +125,8 @@ export async function readArchive(file: string, opts: ReadOptions = {}): Promise
       },
       end: async () => {
         const got = hash.digest('hex');
-        if (got !== me.sha256) problem(`${name}: sha256 mismatch (archive ${got.slice(0, 12)}…, manifest ${me.sha256!.slice(0, 12)}…)`);
+        if (got !== me.sha256)
+          problem(`${name}: sha256 mismatch (archive ${got.slice(0, 12)}…, manifest ${me.sha256!.slice(0, 12)}…)`);
         else res.checked++;
         if (user) await guard(() => user.end());
       },

@@ -29,7 +29,10 @@ export interface Staged {
    * Files and links found identical on the target before staging, so not staged (remote restores: each staged
    * file costs round trips); with the live stat they had, which must still hold when they are placed.
    */
-  unstaged?: Map<string, { ino: number; dev: number; size: number; mtimeMs: number; mode: number; uid: number; gid: number }>;
+  unstaged?: Map<
+    string,
+    { ino: number; dev: number; size: number; mtimeMs: number; mode: number; uid: number; gid: number }
+  >;
 }
 
 export interface StageOptions {
@@ -141,10 +144,11 @@ const ZEROS = Buffer.alloc(HOLE);
  * is skipped reads as zeros. Returns the position after `c`.
  */
 function writeSparse(fd: number, c: Buffer, pos: number): number {
-  for (let off = 0; off < c.length; ) {
+  for (let off = 0; off < c.length;) {
     const len = Math.min(c.length - off, HOLE - (pos % HOLE));
     const piece = c.subarray(off, off + len);
-    if (!piece.equals(ZEROS.subarray(0, len))) for (let w = 0; w < len; ) w += fs.writeSync(fd, piece, w, len - w, pos + w);
+    if (!piece.equals(ZEROS.subarray(0, len)))
+      for (let w = 0; w < len;) w += fs.writeSync(fd, piece, w, len - w, pos + w);
     off += len;
     pos += len;
   }

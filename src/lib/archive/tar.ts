@@ -48,7 +48,14 @@ export interface EntrySink {
  */
 export class TarReader {
   private pending: Buffer = Buffer.alloc(0);
-  private body: { head: TarHead; left: number; pad: number; sink?: EntrySink; paxParts?: Buffer[]; global?: boolean } | null = null;
+  private body: {
+    head: TarHead;
+    left: number;
+    pad: number;
+    sink?: EntrySink;
+    paxParts?: Buffer[];
+    global?: boolean;
+  } | null = null;
   private ex?: HeaderData;
   private gex?: HeaderData;
   private zeros = 0;

@@ -32,12 +32,30 @@ export async function probeMxMatrix(lookup: MxLookup, o: MatrixOptions): Promise
   const rows: MxRow[] = [];
   for (const h of lookup.hosts) {
     if (!h.addresses.length) {
-      rows.push({ host: h.exchange, priority: h.priority, address: '-', starttls: '-', best: '-', cipher: '-', verify: '-', ms: 0, ok: false, message: h.error ?? 'no address' });
+      rows.push({
+        host: h.exchange,
+        priority: h.priority,
+        address: '-',
+        starttls: '-',
+        best: '-',
+        cipher: '-',
+        verify: '-',
+        ms: 0,
+        ok: false,
+        message: h.error ?? 'no address',
+      });
       continue;
     }
     for (const a of h.addresses) {
       const port = typeof o.port === 'function' ? o.port(h.exchange) : o.port;
-      const { result, legacy } = await probeBest({ host: a.address, port, servername: h.exchange, minVersion: o.minVersion, timeoutMs: o.timeoutMs, ca: o.ca });
+      const { result, legacy } = await probeBest({
+        host: a.address,
+        port,
+        servername: h.exchange,
+        minVersion: o.minVersion,
+        timeoutMs: o.timeoutMs,
+        ca: o.ca,
+      });
       const tls = result.tls ?? legacy?.tls;
       rows.push({
         host: h.exchange,
@@ -49,7 +67,11 @@ export async function probeMxMatrix(lookup: MxLookup, o: MatrixOptions): Promise
         verify: tls ? (tls.verify === 'FAIL' && tls.verifyReason ? `FAIL (${tls.verifyReason})` : tls.verify) : '-',
         ms: result.durationMs + (legacy?.durationMs ?? 0),
         ok: result.ok,
-        message: result.ok ? 'ok' : result.outcome === 'protocol-too-old' ? tooOldMessage(o.minVersion, legacy) : result.message!,
+        message: result.ok
+          ? 'ok'
+          : result.outcome === 'protocol-too-old'
+            ? tooOldMessage(o.minVersion, legacy)
+            : result.message!,
         result,
       });
     }

@@ -15,12 +15,17 @@ export function mxInventory(lookup: MxLookup, opts: { port: number; generatedAt:
   for (const h of lookup.hosts) {
     const hosts = byPref.get(h.priority) ?? {};
     // Addresses are informative only: Ansible connects by name unless the admin adds ansible_host.
-    hosts[h.exchange.replace(/\.$/, '')] = { mx_preference: h.priority, mx_addresses: h.addresses.map((a) => a.address) };
+    hosts[h.exchange.replace(/\.$/, '')] = {
+      mx_preference: h.priority,
+      mx_addresses: h.addresses.map((a) => a.address),
+    };
     byPref.set(h.priority, hosts);
   }
   const children: Record<string, { hosts: Record<string, Record<string, unknown>> }> = {};
   for (const pref of [...byPref.keys()].sort((a, b) => b - a)) children[groupName(pref)] = { hosts: byPref.get(pref)! };
-  const doc = { all: { children: { mx: { vars: { mx_domain: lookup.domain, mta_upgrade_smtp_port: opts.port }, children } } } };
+  const doc = {
+    all: { children: { mx: { vars: { mx_domain: lookup.domain, mta_upgrade_smtp_port: opts.port }, children } } },
+  };
   const head = [
     `# MX hosts of ${lookup.domain} from DNS at ${opts.generatedAt}${lookup.implicit ? ' (no MX record: the domain itself, RFC 5321 implicit MX)' : ''}.`,
     '# Groups run from the least preferred (secondaries) to the primary: the order of a rolling upgrade.',

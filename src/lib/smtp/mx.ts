@@ -22,7 +22,10 @@ export interface MxLookup {
 }
 
 export class DnsError extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
   }
 }
@@ -30,7 +33,10 @@ export class DnsError extends Error {
 function withDeadline<T>(p: Promise<T>, end: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DnsError(`DNS timeout: no answer for ${what}`, 'ETIMEOUT')), Math.max(0, end - performance.now()));
+    timer = setTimeout(
+      () => reject(new DnsError(`DNS timeout: no answer for ${what}`, 'ETIMEOUT')),
+      Math.max(0, end - performance.now()),
+    );
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
@@ -50,7 +56,8 @@ export async function resolveMxHosts(domain: string, resolver: Resolver, deadlin
     records = [{ exchange: domain, priority: 0 }];
     implicit = true;
   }
-  if (records.length === 1 && records[0]!.exchange === '' ) throw new DnsError(`${domain} accepts no mail (null MX, RFC 7505)`, 'NULLMX');
+  if (records.length === 1 && records[0]!.exchange === '')
+    throw new DnsError(`${domain} accepts no mail (null MX, RFC 7505)`, 'NULLMX');
   records.sort((a, b) => a.priority - b.priority || a.exchange.localeCompare(b.exchange));
   const hosts = await Promise.all(
     records.map(async (r): Promise<MxHost> => {
@@ -63,7 +70,11 @@ export async function resolveMxHosts(domain: string, resolver: Resolver, deadlin
         ...(v6.status === 'fulfilled' ? v6.value.map((a) => ({ family: 6 as const, address: a })) : []),
       ];
       const failures = [v4, v6].filter((s): s is PromiseRejectedResult => s.status === 'rejected' && !noData(s.reason));
-      const error = addresses.length ? undefined : failures.length ? String(failures[0]!.reason?.message) : 'no A or AAAA record';
+      const error = addresses.length
+        ? undefined
+        : failures.length
+          ? String(failures[0]!.reason?.message)
+          : 'no A or AAAA record';
       return { exchange: r.exchange, priority: r.priority, addresses, error };
     }),
   );

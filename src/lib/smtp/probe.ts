@@ -64,7 +64,16 @@ export async function probeSmtp(o: ProbeOptions): Promise<ProbeResult> {
   const started = performance.now();
   const deadline = new Deadline(o.timeoutMs);
   const min = o.minVersion ?? 'TLSv1.2';
-  const r: ProbeResult = { outcome: 'ok', ok: false, host: o.host, port: o.port, servername: o.servername, extensions: [], warnings: [], durationMs: 0 };
+  const r: ProbeResult = {
+    outcome: 'ok',
+    ok: false,
+    host: o.host,
+    port: o.port,
+    servername: o.servername,
+    extensions: [],
+    warnings: [],
+    durationMs: 0,
+  };
   let stage: Stage = 'connect';
   let plain: net.Socket | undefined;
   let secure: tls.TLSSocket | undefined;
@@ -107,15 +116,24 @@ export async function probeSmtp(o: ProbeOptions): Promise<ProbeResult> {
       return done(r, { outcome: 'no-starttls', stage: 'ehlo', message: 'STARTTLS not offered' }, started);
     }
     const go = await ask('starttls', 'STARTTLS', 'the reply to STARTTLS');
-    if (go.code !== 220) return done(r, { outcome: 'starttls-rejected', stage: 'starttls', message: `STARTTLS refused: ${go.code} ${go.text}` }, started);
-    if (smtp.unread()) r.warnings.push(`the server sent data right after its 220 to STARTTLS (${JSON.stringify(smtp.unread().slice(0, 60))}): command injection risk`);
+    if (go.code !== 220)
+      return done(
+        r,
+        { outcome: 'starttls-rejected', stage: 'starttls', message: `STARTTLS refused: ${go.code} ${go.text}` },
+        started,
+      );
+    if (smtp.unread())
+      r.warnings.push(
+        `the server sent data right after its 220 to STARTTLS (${JSON.stringify(smtp.unread().slice(0, 60))}): command injection risk`,
+      );
     smtp.detach();
     stage = 'tls';
     secure = await deadline.race(handshake(plain, o, min), 'tls', 'the TLS handshake', () => plain?.destroy());
     r.tls = describeSession(secure);
     smtp = new SmtpReader(secure);
     const again = await ask('ehlo-tls', `EHLO ${ehloName}`, 'the EHLO reply inside TLS');
-    if (again.lines.slice(1).some((x) => /^STARTTLS\b/i.test(x.trim()))) r.warnings.push('STARTTLS is still advertised inside TLS (RFC 3207 says it must not be)');
+    if (again.lines.slice(1).some((x) => /^STARTTLS\b/i.test(x.trim())))
+      r.warnings.push('STARTTLS is still advertised inside TLS (RFC 3207 says it must not be)');
     await quit(smtp, deadline);
     r.ok = true;
     return done(r, { outcome: 'ok', stage: 'quit', message: 'ok' }, started);

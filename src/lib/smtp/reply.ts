@@ -55,8 +55,12 @@ export class SmtpReader {
     this.buf += d.toString('latin1');
     this.pump();
   };
-  private readonly onEnd = () => this.fail(new StageError(this.waiting?.stage ?? 'banner', 'the server closed the connection', 'ECONNRESET', 'closed'));
-  private readonly onError = (e: NodeJS.ErrnoException) => this.fail(new StageError(this.waiting?.stage ?? 'banner', e.message, e.code));
+  private readonly onEnd = () =>
+    this.fail(
+      new StageError(this.waiting?.stage ?? 'banner', 'the server closed the connection', 'ECONNRESET', 'closed'),
+    );
+  private readonly onError = (e: NodeJS.ErrnoException) =>
+    this.fail(new StageError(this.waiting?.stage ?? 'banner', e.message, e.code));
 
   constructor(readonly socket: Socket) {
     socket.on('data', this.onData).on('end', this.onEnd).on('close', this.onEnd).on('error', this.onError);
@@ -102,7 +106,15 @@ export class SmtpReader {
       const line = this.buf.slice(pos, nl).replace(/\r$/, '');
       pos = nl + 1;
       const m = /^(\d{3})([ -]|$)(.*)$/.exec(line);
-      if (!m) return this.fail(new StageError(this.waiting.stage, `not an SMTP reply: ${JSON.stringify(line.slice(0, 80))}`, 'EPROTO', 'protocol'));
+      if (!m)
+        return this.fail(
+          new StageError(
+            this.waiting.stage,
+            `not an SMTP reply: ${JSON.stringify(line.slice(0, 80))}`,
+            'EPROTO',
+            'protocol',
+          ),
+        );
       lines.push(m[3]!);
       if (m[2] !== '-') {
         this.buf = this.buf.slice(pos);

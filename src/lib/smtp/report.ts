@@ -12,7 +12,8 @@ export function parseTarget(target: string, defaultPort = 25): { host: string; p
   let port: string | undefined;
   const v6 = /^\[([^\]]+)\](?::(.*))?$/.exec(t);
   if (v6) [host, port] = [v6[1]!, v6[2]];
-  else if (!net.isIPv6(t) && t.includes(':')) [host, port] = [t.slice(0, t.lastIndexOf(':')), t.slice(t.lastIndexOf(':') + 1)];
+  else if (!net.isIPv6(t) && t.includes(':'))
+    [host, port] = [t.slice(0, t.lastIndexOf(':')), t.slice(t.lastIndexOf(':') + 1)];
   if (!host || /\s/.test(host)) throw new Error(`not a host: ${JSON.stringify(target)}`);
   if (port === undefined) return { host, port: defaultPort };
   const n = Number(port);
@@ -31,7 +32,11 @@ export function probeLines(r: ProbeResult): string[] {
   if (r.banner !== undefined) label('banner', r.banner);
   if (r.extensions.length) label('EHLO', r.extensions.join(' '));
   if (r.starttls !== undefined) label('STARTTLS', r.starttls ? 'offered' : 'not offered');
-  if (r.plaintextMail) label('plaintext', `MAIL FROM without TLS: ${r.plaintextMail.reply} (${r.plaintextMail.refused ? 'refused: STARTTLS required' : 'accepted: STARTTLS not required'})`);
+  if (r.plaintextMail)
+    label(
+      'plaintext',
+      `MAIL FROM without TLS: ${r.plaintextMail.reply} (${r.plaintextMail.refused ? 'refused: STARTTLS required' : 'accepted: STARTTLS not required'})`,
+    );
   if (r.tls) {
     label('TLS', sendmailLogLine(r.tls));
     const c = r.tls.cert;
@@ -50,14 +55,25 @@ export function probeLines(r: ProbeResult): string[] {
 }
 
 export function scanLines(s: ScanResult): string[] {
-  const out = s.versions.map((v) => `  ${v.version.padEnd(9)}${(v.accepted ? 'accepted' : v.note.startsWith('not tested') ? 'untested' : 'refused').padEnd(10)}${v.note}`);
-  if (s.legacyAccepted.length) out.push(`  legacy protocols still enabled: ${s.legacyAccepted.join(', ')} (phase out: RFC 8996)`);
-  out.push(`  time     ${formatDuration(s.durationMs)} for ${plural(s.versions.filter((v) => v.result).length, 'connection')}`);
+  const out = s.versions.map(
+    (v) =>
+      `  ${v.version.padEnd(9)}${(v.accepted ? 'accepted' : v.note.startsWith('not tested') ? 'untested' : 'refused').padEnd(10)}${v.note}`,
+  );
+  if (s.legacyAccepted.length)
+    out.push(`  legacy protocols still enabled: ${s.legacyAccepted.join(', ')} (phase out: RFC 8996)`);
+  out.push(
+    `  time     ${formatDuration(s.durationMs)} for ${plural(s.versions.filter((v) => v.result).length, 'connection')}`,
+  );
   return out;
 }
 
 /** Right-pad columns of a small table. */
 export function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }

@@ -3,7 +3,14 @@
  * (mail servers rate-limit bursts of connections). The legacy versions are offered with SECLEVEL=0 on our side,
  * otherwise OpenSSL 3 refuses them locally and a server that still accepts TLSv1 looks safe when it is not.
  */
-import { LEGACY_CIPHERS, TLS_VERSIONS, probeSmtp, type ProbeOptions, type ProbeResult, type TlsVersion } from './probe.js';
+import {
+  LEGACY_CIPHERS,
+  TLS_VERSIONS,
+  probeSmtp,
+  type ProbeOptions,
+  type ProbeResult,
+  type TlsVersion,
+} from './probe.js';
 
 export interface VersionVerdict {
   version: TlsVersion;
@@ -24,7 +31,9 @@ export interface ScanResult {
 
 const isLegacy = (v: TlsVersion) => v === 'TLSv1' || v === 'TLSv1.1';
 
-export async function scanVersions(o: Omit<ProbeOptions, 'minVersion' | 'maxVersion' | 'ciphers'>): Promise<ScanResult> {
+export async function scanVersions(
+  o: Omit<ProbeOptions, 'minVersion' | 'maxVersion' | 'ciphers'>,
+): Promise<ScanResult> {
   const started = performance.now();
   const out: ScanResult = { versions: [], legacyAccepted: [], durationMs: 0 };
   for (const v of TLS_VERSIONS) {
@@ -32,13 +41,23 @@ export async function scanVersions(o: Omit<ProbeOptions, 'minVersion' | 'maxVers
       out.versions.push({ version: v, accepted: false, note: `not tested: ${out.preTls.message}` });
       continue;
     }
-    const r = await probeSmtp({ ...o, minVersion: v, maxVersion: v, ciphers: isLegacy(v) ? LEGACY_CIPHERS : undefined, requireStarttls: o.requireStarttls && v === 'TLSv1' });
+    const r = await probeSmtp({
+      ...o,
+      minVersion: v,
+      maxVersion: v,
+      ciphers: isLegacy(v) ? LEGACY_CIPHERS : undefined,
+      requireStarttls: o.requireStarttls && v === 'TLSv1',
+    });
     if (r.ok) {
       out.versions.push({ version: v, accepted: true, note: r.tls!.cipher, result: r });
       out.best = r;
       if (isLegacy(v)) out.legacyAccepted.push(v);
     } else if (r.stage === 'tls' && r.outcome !== 'timeout') {
-      const why = r.alert ? `alert ${r.alert}` : r.outcome === 'local-seclevel' ? 'refused by our own OpenSSL' : r.code ?? r.message!;
+      const why = r.alert
+        ? `alert ${r.alert}`
+        : r.outcome === 'local-seclevel'
+          ? 'refused by our own OpenSSL'
+          : (r.code ?? r.message!);
       out.versions.push({ version: v, accepted: false, note: why, result: r });
     } else {
       out.preTls = r;
@@ -59,7 +78,13 @@ export async function probeBest(o: ProbeOptions): Promise<{ result: ProbeResult;
   const min = o.minVersion ?? 'TLSv1.2';
   const below = TLS_VERSIONS.slice(0, TLS_VERSIONS.indexOf(min));
   if (!below.length) return { result };
-  const legacy = await probeSmtp({ ...o, minVersion: below[0], maxVersion: below[below.length - 1], ciphers: LEGACY_CIPHERS, requireStarttls: false });
+  const legacy = await probeSmtp({
+    ...o,
+    minVersion: below[0],
+    maxVersion: below[below.length - 1],
+    ciphers: LEGACY_CIPHERS,
+    requireStarttls: false,
+  });
   return { result, legacy: legacy.ok ? legacy : undefined };
 }
 

@@ -52,7 +52,9 @@ export function describeSession(s: TLSSocket): TlsSession {
   const c = s.getCipher();
   const bits = cipherBits(c.name);
   const alg = /3DES|DES-CBC3/i.test(c.name) ? 168 : bits;
-  const err = s.authorizationError ? String((s.authorizationError as unknown as { code?: string }).code ?? s.authorizationError) : undefined;
+  const err = s.authorizationError
+    ? String((s.authorizationError as unknown as { code?: string }).code ?? s.authorizationError)
+    : undefined;
   const peer = s.getPeerCertificate();
   const hasCert = peer && Object.keys(peer).length > 0;
   return {
@@ -71,7 +73,10 @@ function summarizeCert(p: ReturnType<TLSSocket['getPeerCertificate']>): CertSumm
   return {
     subject: dn(p.subject),
     issuer: dn(p.issuer),
-    sans: (p.subjectaltname ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+    sans: (p.subjectaltname ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
     validTo: isNaN(validTo.getTime()) ? p.valid_to : validTo.toISOString(),
     daysLeft: Math.floor((validTo.getTime() - Date.now()) / 86_400_000),
   };
@@ -79,7 +84,9 @@ function summarizeCert(p: ReturnType<TLSSocket['getPeerCertificate']>): CertSumm
 
 function dn(o: Record<string, unknown> | undefined): string {
   if (!o) return '';
-  return Object.entries(o).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`).join(', ');
+  return Object.entries(o)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`)
+    .join(', ');
 }
 
 /** `version=TLSv1.2, verify=FAIL (self-signed), cipher=ECDHE-RSA-AES128-GCM-SHA256, bits=128/128` */
@@ -94,6 +101,7 @@ export const EXPIRY_WARN_DAYS = 30;
 export function expiryWarning(cert: CertSummary | undefined): string | undefined {
   if (!cert) return undefined;
   if (cert.daysLeft < 0) return `certificate expired on ${cert.validTo.slice(0, 10)}`;
-  if (cert.daysLeft < EXPIRY_WARN_DAYS) return `certificate expires in ${cert.daysLeft} days (${cert.validTo.slice(0, 10)})`;
+  if (cert.daysLeft < EXPIRY_WARN_DAYS)
+    return `certificate expires in ${cert.daysLeft} days (${cert.validTo.slice(0, 10)})`;
   return undefined;
 }

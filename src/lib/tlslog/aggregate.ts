@@ -116,7 +116,14 @@ export class Aggregator {
     const out: PeerPartial[] = [];
     for (const direction of ['inbound', 'outbound'] as const) {
       for (const [key, c] of this.peers[direction]) {
-        out.push({ key, stats: c.stats, versions: c.versions.pairs(), ciphers: c.ciphers.pairs(), verify: c.verify.pairs(), reasons: c.reasons.pairs() });
+        out.push({
+          key,
+          stats: c.stats,
+          versions: c.versions.pairs(),
+          ciphers: c.ciphers.pairs(),
+          verify: c.verify.pairs(),
+          reasons: c.reasons.pairs(),
+        });
       }
     }
     return out;
@@ -127,7 +134,8 @@ export class Aggregator {
     const s = w.stats;
     const c = this.counters(s.direction, w.key, s.name, s.firstSeen, s.lastSeen);
     const p = c.stats;
-    for (const addr of s.addresses) if (p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr)) p.addresses.push(addr);
+    for (const addr of s.addresses)
+      if (p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr)) p.addresses.push(addr);
     if (s.firstSeen < p.firstSeen) p.firstSeen = s.firstSeen;
     if (s.lastSeen > p.lastSeen) p.lastSeen = s.lastSeen;
     p.sessions += s.sessions;
@@ -136,7 +144,10 @@ export class Aggregator {
     for (const [k, n] of w.ciphers) c.ciphers.bump(k, n, this.cap);
     for (const [k, n] of w.verify) c.verify.bump(k, n, this.cap);
     for (const [k, n] of w.reasons) c.reasons.bump(k, n, this.cap);
-    if (s.lastSessionTime !== undefined && (p.lastSessionTime === undefined || s.lastSessionTime >= p.lastSessionTime)) {
+    if (
+      s.lastSessionTime !== undefined &&
+      (p.lastSessionTime === undefined || s.lastSessionTime >= p.lastSessionTime)
+    ) {
       p.lastSessionTime = s.lastSessionTime;
       p.lastVersion = s.lastVersion;
     }
@@ -146,8 +157,26 @@ export class Aggregator {
     const byKey = this.peers[direction];
     let c = byKey.get(key);
     if (!c) {
-      const stats: PeerStats = { direction, name, addresses: [], sessions: 0, versions: {}, ciphers: {}, verify: {}, failures: 0, failureReasons: {}, firstSeen: first, lastSeen: last };
-      c = { stats, versions: new KeyCounts(), ciphers: new KeyCounts(), verify: new KeyCounts(), reasons: new KeyCounts() };
+      const stats: PeerStats = {
+        direction,
+        name,
+        addresses: [],
+        sessions: 0,
+        versions: {},
+        ciphers: {},
+        verify: {},
+        failures: 0,
+        failureReasons: {},
+        firstSeen: first,
+        lastSeen: last,
+      };
+      c = {
+        stats,
+        versions: new KeyCounts(),
+        ciphers: new KeyCounts(),
+        verify: new KeyCounts(),
+        reasons: new KeyCounts(),
+      };
       byKey.set(key, c);
     }
     return c;

@@ -61,8 +61,27 @@ interface Exports {
  * edited assembly/ cannot drift from what this file calls.
  */
 export const EXPORT_ARITY: { [K in keyof Exports]: Parameters<Exports[K]>['length'] } = {
-  alloc: 1, free: 1, setSince: 1, setArenaLimit: 1, takeLines: 0, resetTable: 0, tableSize: 0, arenaPtr: 0, arenaUsed: 0, orderPtr: 0, hash: 2, merge: 4,
-  newline: 2, keyword: 2, scan: 2, scanWatching: 2, take: 3, watchBuffer: 0, setWatch: 1, openPid: 2, lastHit: 0,
+  alloc: 1,
+  free: 1,
+  setSince: 1,
+  setArenaLimit: 1,
+  takeLines: 0,
+  resetTable: 0,
+  tableSize: 0,
+  arenaPtr: 0,
+  arenaUsed: 0,
+  orderPtr: 0,
+  hash: 2,
+  merge: 4,
+  newline: 2,
+  keyword: 2,
+  scan: 2,
+  scanWatching: 2,
+  take: 3,
+  watchBuffer: 0,
+  setWatch: 1,
+  openPid: 2,
+  lastHit: 0,
 };
 
 let compiled: WebAssembly.Module | undefined;
@@ -72,19 +91,30 @@ declare const MTA_BUNDLED_WASM: string | undefined;
 /** Compiled once per thread. */
 export function wasmModule(): WebAssembly.Module {
   if (!compiled) {
-    const file = new URL(typeof MTA_BUNDLED_WASM === 'string' ? MTA_BUNDLED_WASM : '../../../wasm/tally.wasm', import.meta.url);
+    const file = new URL(
+      typeof MTA_BUNDLED_WASM === 'string' ? MTA_BUNDLED_WASM : '../../../wasm/tally.wasm',
+      import.meta.url,
+    );
     let bytes: Uint8Array<ArrayBuffer>;
     try {
       bytes = new Uint8Array(fs.readFileSync(file));
     } catch (e) {
-      throw new MtaError('failed', `tls-report: its WebAssembly part is missing (${file.pathname})`, ['build it: npm run build'], { cause: e });
+      throw new MtaError(
+        'failed',
+        `tls-report: its WebAssembly part is missing (${file.pathname})`,
+        ['build it: npm run build'],
+        { cause: e },
+      );
     }
     compiled = new WebAssembly.Module(bytes);
   }
   return compiled;
 }
 
-const tableFull = (limit: number) => new MtaError('failed', `tls-report: more than ${formatBytes(limit)} of distinct TLS session messages`, ['this does not look like a mail log; report on smaller parts of it']);
+const tableFull = (limit: number) =>
+  new MtaError('failed', `tls-report: more than ${formatBytes(limit)} of distinct TLS session messages`, [
+    'this does not look like a mail log; report on smaller parts of it',
+  ]);
 
 export class FastTally {
   /** The module's memory up to the end of the input areas, as one Buffer: positions below are indexes into it. */
@@ -106,7 +136,9 @@ export class FastTally {
         memory: this.memory,
         stampAt: (start: number) => stampAt(this.input, start, years),
         abort: () => {
-          throw new MtaError('failed', 'tls-report: out of memory for the distinct TLS session messages', ['report on smaller parts of the log']);
+          throw new MtaError('failed', 'tls-report: out of memory for the distinct TLS session messages', [
+            'report on smaller parts of the log',
+          ]);
         },
       },
     });
@@ -120,14 +152,20 @@ export class FastTally {
 
   /** Two buffers a file reader may read into (sources.ts fileChunks): no copy then. */
   readTargets(): [Buffer, Buffer] {
-    return [this.input.subarray(this.bases[0], this.bases[0] + CHUNK), this.input.subarray(this.bases[1], this.bases[1] + CHUNK)];
+    return [
+      this.input.subarray(this.bases[0], this.bases[0] + CHUNK),
+      this.input.subarray(this.bases[1], this.bases[1] + CHUNK),
+    ];
   }
 
   /** Where `chunk` lies in input when it was read into a read target; -1 for any other buffer. */
   positionOf(chunk: Buffer): number {
     if (chunk.buffer !== this.input.buffer) return -1;
     const at = chunk.byteOffset;
-    return (at >= this.bases[0] && at + chunk.length <= this.bases[0] + CHUNK) || (at >= this.bases[1] && at + chunk.length <= this.bases[1] + CHUNK) ? at : -1;
+    return (at >= this.bases[0] && at + chunk.length <= this.bases[0] + CHUNK) ||
+      (at >= this.bases[1] && at + chunk.length <= this.bases[1] + CHUNK)
+      ? at
+      : -1;
   }
 
   /**

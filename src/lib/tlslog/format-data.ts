@@ -60,11 +60,37 @@ export const CSV_VERSIONS = ['SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 /** Fixed version columns (spreadsheet-friendly), anything else under "other_versions". */
 export function reportCsv(r: TlsReport): string[] {
-  const head = ['direction', 'peer', 'addresses', 'sessions', ...CSV_VERSIONS, 'other_versions', 'verify', 'ciphers', 'failures', 'failure_reasons', 'first_seen', 'last_seen'];
+  const head = [
+    'direction',
+    'peer',
+    'addresses',
+    'sessions',
+    ...CSV_VERSIONS,
+    'other_versions',
+    'verify',
+    'ciphers',
+    'failures',
+    'failure_reasons',
+    'first_seen',
+    'last_seen',
+  ];
   const rows = [head.join(',')];
   for (const p of r.peers) {
     const other = Object.fromEntries(Object.entries(p.versions).filter(([v]) => !CSV_VERSIONS.includes(v)));
-    const values = [p.direction, p.name, p.addresses.join(' '), p.sessions, ...CSV_VERSIONS.map((v) => p.versions[v] ?? 0), joinCounts(other, true), joinCounts(p.verify), joinCounts(p.ciphers), p.failures, joinCounts(p.failureReasons), iso(p.firstSeen)!, iso(p.lastSeen)!];
+    const values = [
+      p.direction,
+      p.name,
+      p.addresses.join(' '),
+      p.sessions,
+      ...CSV_VERSIONS.map((v) => p.versions[v] ?? 0),
+      joinCounts(other, true),
+      joinCounts(p.verify),
+      joinCounts(p.ciphers),
+      p.failures,
+      joinCounts(p.failureReasons),
+      iso(p.firstSeen)!,
+      iso(p.lastSeen)!,
+    ];
     rows.push(values.map(cell).join(','));
   }
   return rows;

@@ -29,11 +29,18 @@ function peerText(p: PeerStats): string {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 function peerTable(peers: PeerStats[]): string[] {
-  const rows = [['PEER', 'ADDRESS', 'SESSIONS', 'VERSIONS', 'VERIFY', 'CIPHERS', 'FAILURES', 'FIRST SEEN', 'LAST SEEN']];
+  const rows = [
+    ['PEER', 'ADDRESS', 'SESSIONS', 'VERSIONS', 'VERIFY', 'CIPHERS', 'FAILURES', 'FIRST SEEN', 'LAST SEEN'],
+  ];
   for (const p of peers) {
     rows.push([
       peerText(p),
@@ -53,7 +60,9 @@ function peerTable(peers: PeerStats[]): string[] {
 export function formatText(r: TlsReport): string[] {
   const out: string[] = [];
   const since = r.since !== undefined ? `, since ${localTime(r.since)}` : '';
-  out.push(`TLS report: ${plural(r.sources.length, 'input')}, ${formatBytes(r.bytes)}, ${plural(r.tlsLines, 'TLS line')}${since}`);
+  out.push(
+    `TLS report: ${plural(r.sources.length, 'input')}, ${formatBytes(r.bytes)}, ${plural(r.tlsLines, 'TLS line')}${since}`,
+  );
   for (const direction of ['inbound', 'outbound'] as const) {
     const peers = r.peers.filter((p) => p.direction === direction);
     out.push('', DIRECTION_TITLE[direction]);
@@ -61,20 +70,29 @@ export function formatText(r: TlsReport): string[] {
     else out.push(...peerTable(peers));
   }
   const s = r.summary;
-  out.push('', 'Summary', `  ${plural(s.peers, 'peer')}, ${plural(s.sessions, 'TLS session')}, ${plural(s.failures, 'handshake failure')}`);
+  out.push(
+    '',
+    'Summary',
+    `  ${plural(s.peers, 'peer')}, ${plural(s.sessions, 'TLS session')}, ${plural(s.failures, 'handshake failure')}`,
+  );
   for (const direction of ['inbound', 'outbound'] as const) {
     const share = s.versionShare[direction];
-    if (share.length) out.push(`  ${direction} sessions by version: ${share.map((v) => `${v.version} ${v.percent}% (${v.sessions})`).join(', ')}`);
+    if (share.length)
+      out.push(
+        `  ${direction} sessions by version: ${share.map((v) => `${v.version} ${v.percent}% (${v.sessions})`).join(', ')}`,
+      );
   }
   if (s.legacyPeers.length) {
     out.push('  WARN Still on SSLv3/TLSv1/TLSv1.1 (latest session):');
-    for (const p of s.legacyPeers) out.push(`    ${p.direction.padEnd(8)} ${peerText(p)} ${p.lastVersion} at ${localTime(p.lastSessionTime!)}`);
+    for (const p of s.legacyPeers)
+      out.push(`    ${p.direction.padEnd(8)} ${peerText(p)} ${p.lastVersion} at ${localTime(p.lastSessionTime!)}`);
   } else {
     out.push('  ok   No peer is still on SSLv3/TLSv1/TLSv1.1.');
   }
   if (s.failingPeers.length) {
     out.push('  FAIL Handshake failures:');
-    for (const p of s.failingPeers) out.push(`    ${p.direction.padEnd(8)} ${peerText(p)} ${p.failures}: ${countsText(p.failureReasons)}`);
+    for (const p of s.failingPeers)
+      out.push(`    ${p.direction.padEnd(8)} ${peerText(p)} ${p.failures}: ${countsText(p.failureReasons)}`);
   }
   if (r.unrecognised) {
     out.push(`  ${plural(r.unrecognised, 'TLS line')} not recognised, e.g.:`);

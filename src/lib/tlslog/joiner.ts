@@ -73,7 +73,16 @@ export class Joiner {
         const stale = this.open.get(`${line.host}[${line.pid}]`);
         if (stale) this.flush(stale);
       }
-      this.emit({ kind: 'session', time: line.time, direction: rec.direction, peer: parsePeer(rec.relay), version: rec.version, cipher: rec.cipher, verify: rec.verify, bits: rec.bits });
+      this.emit({
+        kind: 'session',
+        time: line.time,
+        direction: rec.direction,
+        peer: parsePeer(rec.relay),
+        version: rec.version,
+        cipher: rec.cipher,
+        verify: rec.verify,
+        bits: rec.bits,
+      });
       return;
     }
     const key = `${line.host}[${line.pid}]`;
@@ -82,7 +91,8 @@ export class Joiner {
       const f = this.open.get(key) ?? (parsed.qid ? this.byQid.get(parsed.qid) : undefined);
       if (!f) return;
       if (!f.relay) this.complete(f, rec.relay);
-      else if (!hasAddress(f.relay) && parsePeer(f.relay).name === parsePeer(rec.relay).name) this.complete(f, rec.relay); // learn the address
+      else if (!hasAddress(f.relay) && parsePeer(f.relay).name === parsePeer(rec.relay).name)
+        this.complete(f, rec.relay); // learn the address
       if (f.closed && hasAddress(f.relay!)) this.flush(f);
       this.track(f, false);
       return;
@@ -149,7 +159,19 @@ export class Joiner {
    */
   snapshot(position: number): string {
     if (this.open.size > 0) this.expire(position);
-    const open = [...this.open.values()].map((f) => [f.key, f.position, f.time, f.direction, f.relay, f.started, f.closed, f.sslReason, f.startReason, f.rejectText, f.qid]);
+    const open = [...this.open.values()].map((f) => [
+      f.key,
+      f.position,
+      f.time,
+      f.direction,
+      f.relay,
+      f.started,
+      f.closed,
+      f.sslReason,
+      f.startReason,
+      f.rejectText,
+      f.qid,
+    ]);
     const qids = [...this.byQid].map(([q, f]) => [q, f.key]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
     return JSON.stringify([open, qids, this.peerless]);
   }
@@ -160,7 +182,15 @@ export class Joiner {
   }
 
   private create(key: string, line: SyslogLine, position: number): OpenFailure {
-    const f: OpenFailure = { key, pid: line.pid, position, time: line.time, started: false, closed: false, emitted: false };
+    const f: OpenFailure = {
+      key,
+      pid: line.pid,
+      position,
+      time: line.time,
+      started: false,
+      closed: false,
+      emitted: false,
+    };
     if (line.pid) {
       this.open.set(key, f);
       this.listener?.opened(f.pid);
@@ -201,7 +231,13 @@ export class Joiner {
     if (this.unresolvedOpen.delete(f)) this.watching = undefined;
     if (!f.relay) this.peerless--;
     const reason = f.sslReason ?? f.startReason ?? f.rejectText ?? 'handshake failed';
-    this.emit({ kind: 'failure', time: f.time, direction: f.direction ?? 'outbound', peer: parsePeer(f.relay ?? ''), reason });
+    this.emit({
+      kind: 'failure',
+      time: f.time,
+      direction: f.direction ?? 'outbound',
+      peer: parsePeer(f.relay ?? ''),
+      reason,
+    });
   }
 
   /** Map order is creation order, so only the head can be too old. */

@@ -97,7 +97,11 @@ async function* placed(chunks: AsyncIterable<Buffer>, t: FastTally): AsyncGenera
  * Every line of the input, in order. `startOffset`: input position of the first chunk (a worker reads a range of
  * the file). A line cut by a chunk's end is completed in the room before the next chunk (fast-tally.ts).
  */
-export async function forEachLine(chunks: AsyncIterable<Buffer>, h: LineHandler, startOffset = 0): Promise<LinesResult> {
+export async function forEachLine(
+  chunks: AsyncIterable<Buffer>,
+  h: LineHandler,
+  startOffset = 0,
+): Promise<LinesResult> {
   const t = h.tally;
   const input = t.input;
   let carry: Buffer | undefined; // the unfinished last line of the previous chunk
@@ -111,7 +115,11 @@ export async function forEachLine(chunks: AsyncIterable<Buffer>, h: LineHandler,
       try {
         next = await pieces.next();
       } catch (e) {
-        return { bytes: pos - startOffset, error: e instanceof Error ? e : new Error(String(e)), partialLine: carry !== undefined && carry.length > 0 };
+        return {
+          bytes: pos - startOffset,
+          error: e instanceof Error ? e : new Error(String(e)),
+          partialLine: carry !== undefined && carry.length > 0,
+        };
       }
       if (next.done) break;
       const [at, n] = next.value;

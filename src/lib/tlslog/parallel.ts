@@ -63,7 +63,12 @@ const DEFAULT_THREADS = () => Math.max(1, Math.floor(os.availableParallelism() /
 const FIRST_SHARE = 1.2;
 
 /** Chunk starts b_k and hand-over lines y_k (y_0 = b_0 = 0); undefined when the file is too small to split. */
-async function plan(file: string, size: number, workers: number, syncBytes: number): Promise<{ b: number[]; y: number[] } | undefined> {
+async function plan(
+  file: string,
+  size: number,
+  workers: number,
+  syncBytes: number,
+): Promise<{ b: number[]; y: number[] } | undefined> {
   const fh = await fs.promises.open(file, 'r');
   try {
     const b = [0];
@@ -92,14 +97,27 @@ function runWorker(task: ScanTask): Promise<PostedScan> {
  * Scan a plain file with workers into agg/counts; undefined when it was not split (too small, one core, or the
  * hand-over check failed): the caller then reads it sequentially, nothing having been added.
  */
-export async function parallelScan(src: OpenedSource, agg: Aggregator, counts: ScanCounts, opts: ParallelOptions & { year?: number; since?: number }): Promise<{ bytes: number } | undefined> {
+export async function parallelScan(
+  src: OpenedSource,
+  agg: Aggregator,
+  counts: ScanCounts,
+  opts: ParallelOptions & { year?: number; since?: number },
+): Promise<{ bytes: number } | undefined> {
   const size = src.size!;
   const workers = opts.workers ?? DEFAULT_THREADS();
   const syncBytes = opts.syncBytes ?? 2 << 20;
   if (workers < 2 || size < (opts.minBytes ?? 32 << 20)) return undefined;
   const cuts = await plan(src.name, size, workers, syncBytes);
   if (!cuts) return undefined;
-  const tasks = cuts.b.map((from, k): ScanTask => ({ file: src.name, reference: src.reference, year: opts.year, since: opts.since, from, syncAt: k > 0 ? cuts.y[k] : undefined, to: k < workers - 1 ? cuts.y[k + 1] : undefined }));
+  const tasks = cuts.b.map((from, k): ScanTask => ({
+    file: src.name,
+    reference: src.reference,
+    year: opts.year,
+    since: opts.since,
+    from,
+    syncAt: k > 0 ? cuts.y[k] : undefined,
+    to: k < workers - 1 ? cuts.y[k + 1] : undefined,
+  }));
   // The first range is read here (this thread would only wait otherwise), the others by workers.
   const runs = tasks.slice(1).map(runWorker);
   for (const run of runs) run.catch(() => {}); // awaited below; a failure then reads the file sequentially
@@ -120,7 +138,10 @@ export async function parallelScan(src: OpenedSource, agg: Aggregator, counts: S
     return undefined; // e.g. the file shrank while read: the sequential path reports it properly
   }
   const all = [first, ...rest];
-  const handedOver = all.every((r, k) => k === 0 || (r.syncEnd === cuts.y[k] && all[k - 1]!.end === cuts.y[k] && r.startState === all[k - 1]!.endState));
+  const handedOver = all.every(
+    (r, k) =>
+      k === 0 || (r.syncEnd === cuts.y[k] && all[k - 1]!.end === cuts.y[k] && r.startState === all[k - 1]!.endState),
+  );
   opts.onSplit?.({ chunks: workers, fallback: !handedOver, adopted });
   if (!handedOver) return undefined;
 

@@ -55,7 +55,8 @@ export async function plainScan(chunks: AsyncIterable<Buffer>, opts: PlainScanOp
       start = nl + 1;
     }
     // The unfinished last line waits for the next chunk (copied: a reader may reuse its buffer).
-    carry = start < buf.length ? Buffer.from(buf.subarray(start, Math.min(buf.length, start + MAX_LINE + 1))) : undefined;
+    carry =
+      start < buf.length ? Buffer.from(buf.subarray(start, Math.min(buf.length, start + MAX_LINE + 1))) : undefined;
     pos += start;
   }
   if (carry) line(carry, 0, carry.length, pos); // a last line without newline is complete

@@ -21,14 +21,26 @@ export const TRUST_TO_VERIFY: Record<string, string> = {
   Verified: 'VERIFIED', // chain and peer name verified (client side only)
 };
 
-const KNOWN = ['lost connection after STARTTLS', 'setting up TLS connection', 'TLS is required', 'Cannot start TLS', 'warning: TLS', 'STARTTLS', 'certificate verification failed', 'server certificate', 'client certificate', 'timeout after STARTTLS'];
+const KNOWN = [
+  'lost connection after STARTTLS',
+  'setting up TLS connection',
+  'TLS is required',
+  'Cannot start TLS',
+  'warning: TLS',
+  'STARTTLS',
+  'certificate verification failed',
+  'server certificate',
+  'client certificate',
+  'timeout after STARTTLS',
+];
 
 /** Postfix queue ids: upper-case hex (short form) or the long form with digits, then ": ". Not "warning: ". */
 const QID = /^(?:[0-9A-F]{6,12}|(?=[A-Za-z]*[0-9])[0-9A-Za-z]{12,20})$/;
 
 function splitQid(message: string): { qid?: string; rest: string } {
   const colon = message.indexOf(': ');
-  if (colon >= 6 && colon <= 20 && QID.test(message.slice(0, colon))) return { qid: message.slice(0, colon), rest: message.slice(colon + 2) };
+  if (colon >= 6 && colon <= 20 && QID.test(message.slice(0, colon)))
+    return { qid: message.slice(0, colon), rest: message.slice(colon + 2) };
   return { rest: message };
 }
 
@@ -43,7 +55,11 @@ function parseEstablished(m: string): TlsRecord | undefined {
   const at = m.indexOf('TLS connection ');
   const trust = m.slice(0, at).trim();
   const rest = m.slice(at + 15).replace(/^(established|reused) /, '');
-  const direction: Direction | undefined = rest.startsWith('from ') ? 'inbound' : rest.startsWith('to ') ? 'outbound' : undefined;
+  const direction: Direction | undefined = rest.startsWith('from ')
+    ? 'inbound'
+    : rest.startsWith('to ')
+      ? 'outbound'
+      : undefined;
   if (!direction) return undefined;
   const split = splitPeer(rest.slice(direction === 'inbound' ? 5 : 3));
   if (!split) return undefined;
@@ -53,23 +69,41 @@ function parseEstablished(m: string): TlsRecord | undefined {
   // "relay[ip]:25 to sni" (with SNI): drop the " to sni" part, keep the port.
   const peer = relay.replace(/\](:\d+)? to \S+$/, ']$1');
   const verify = trust === '' ? 'UNKNOWN' : (TRUST_TO_VERIFY[trust] ?? trust.toUpperCase());
-  return { type: 'session', direction, relay: peer, version: m2[1]!, cipher: m2[2]!, verify, bits: m2[3] ? `${m2[4]}/${m2[3]}` : undefined };
+  return {
+    type: 'session',
+    direction,
+    relay: peer,
+    version: m2[1]!,
+    cipher: m2[2]!,
+    verify,
+    bits: m2[3] ? `${m2[4]}/${m2[3]}` : undefined,
+  };
 }
 
 export function parsePostfix(message: string): ParsedMessage {
   const { qid, rest } = splitQid(message);
-  if (rest.includes('TLS connection established ') || rest.includes('TLS connection reused ')) return { qid, record: parseEstablished(rest) };
+  if (rest.includes('TLS connection established ') || rest.includes('TLS connection reused '))
+    return { qid, record: parseEstablished(rest) };
   if (rest.startsWith('SSL_accept error from ') || rest.startsWith('SSL_connect error to ')) {
     const inbound = rest.startsWith('SSL_accept');
     const split = splitPeer(rest.slice(inbound ? 22 : 21));
     if (!split) return { qid };
-    return { qid, record: { type: 'failure-start', direction: inbound ? 'inbound' : 'outbound', relay: split[0], reason: inbound ? 'SSL_accept error' : 'SSL_connect error' } };
+    return {
+      qid,
+      record: {
+        type: 'failure-start',
+        direction: inbound ? 'inbound' : 'outbound',
+        relay: split[0],
+        reason: inbound ? 'SSL_accept error' : 'SSL_connect error',
+      },
+    };
   }
   if (rest.startsWith('warning: TLS library problem: ')) {
     const reason = opensslReason(rest);
     return { qid, record: reason ? { type: 'ssl-detail', reason } : { type: 'known' } };
   }
-  if (rest.startsWith('Cannot start TLS: ')) return { qid, record: { type: 'ssl-detail', direction: 'outbound', reason: rest.slice(18) } };
+  if (rest.startsWith('Cannot start TLS: '))
+    return { qid, record: { type: 'ssl-detail', direction: 'outbound', reason: rest.slice(18) } };
   if (KNOWN.some((k) => rest.startsWith(k))) return { qid, record: { type: 'known' } };
   return { qid };
 }

@@ -40,7 +40,12 @@ export interface ScanResult {
   counts: ScanCounts;
 }
 
-async function* range(file: string, start: number, to: number | undefined, into: [Buffer, Buffer]): AsyncGenerator<Buffer> {
+async function* range(
+  file: string,
+  start: number,
+  to: number | undefined,
+  into: [Buffer, Buffer],
+): AsyncGenerator<Buffer> {
   if (to !== undefined && to <= start) return;
   yield* fileChunks(file, into, start, to);
 }
@@ -71,5 +76,14 @@ export async function scanRange(t: ScanTask): Promise<ScanResult> {
   const endState = t.to === undefined ? '' : scan.joiner.snapshot(pos);
   const parsed = new TallyParse();
   parsed.parse(scan.tally.view());
-  return { startState, endState, syncEnd, end: pos, peers: agg.partial(), tally: scan.tally, parsed, counts: scan.counts };
+  return {
+    startState,
+    endState,
+    syncEnd,
+    end: pos,
+    peers: agg.partial(),
+    tally: scan.tally,
+    parsed,
+    counts: scan.counts,
+  };
 }

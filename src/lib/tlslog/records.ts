@@ -6,7 +6,15 @@ import type { Direction } from './types.js';
 
 export type TlsRecord =
   /** A completed handshake: everything is on the line. */
-  | { type: 'session'; direction: Direction; relay: string; version: string; verify: string; cipher: string; bits?: string }
+  | {
+      type: 'session';
+      direction: Direction;
+      relay: string;
+      version: string;
+      verify: string;
+      cipher: string;
+      bits?: string;
+    }
   /** First line of a failed handshake ("accept failed", "connect failed", "SSL_accept error"); relay when logged. */
   | { type: 'failure-start'; direction: Direction; relay?: string; reason?: string }
   /** OpenSSL's own error text for the handshake in progress ("unsupported protocol"). */

@@ -43,15 +43,26 @@ export interface TlsReport {
 export async function buildReport(inputs: string[], opts: ReportOptions = {}): Promise<TlsReport> {
   const now = opts.now ?? Date.now();
   const opened: OpenedSource[] = [];
-  for (const name of inputs) opened.push(name === '-' ? await openStream('-', opts.stdin ?? process.stdin, now) : await openFile(name));
+  for (const name of inputs)
+    opened.push(name === '-' ? await openStream('-', opts.stdin ?? process.stdin, now) : await openFile(name));
 
   const agg = new Aggregator(opts.since);
-  const report: TlsReport = { sources: [], since: opts.since, bytes: 0, tlsLines: 0, unrecognised: 0, unrecognisedSamples: [], peers: [], summary: summarise([]) };
+  const report: TlsReport = {
+    sources: [],
+    since: opts.since,
+    bytes: 0,
+    tlsLines: 0,
+    unrecognised: 0,
+    unrecognisedSamples: [],
+    peers: [],
+    summary: summarise([]),
+  };
   const counts: ScanCounts = { tlsLines: 0, unrecognised: 0, samples: [] };
 
   for (const src of opened) {
     // A large plain file is split across workers; gzip and stdin stay here (decompression is the bottleneck).
-    const split = src.size !== undefined ? await parallelScan(src, agg, counts, { ...opts, ...opts.parallel }) : undefined;
+    const split =
+      src.size !== undefined ? await parallelScan(src, agg, counts, { ...opts, ...opts.parallel }) : undefined;
     if (split) {
       report.sources.push({ name: src.name, bytes: split.bytes, compressed: false });
       report.bytes += split.bytes;

@@ -49,7 +49,10 @@ export class SourceScan {
     this.tally = new FastTally(this.years, opts.since);
     const tally = this.tally;
     // The module keeps count of the processes with a failure open, so it can tell which sessions to send us.
-    this.joiner = new Joiner((e) => this.emit(e), { opened: (pid) => tally.openPid(pid, 1), closed: (pid) => tally.openPid(pid, -1) });
+    this.joiner = new Joiner((e) => this.emit(e), {
+      opened: (pid) => tally.openPid(pid, 1),
+      closed: (pid) => tally.openPid(pid, -1),
+    });
     const joiner = this.joiner;
     const slowPath = (text: string, hasKeyword: boolean, position: number, sl = parseSyslog(text, this.years)) => {
       if (!sl) {

@@ -12,7 +12,22 @@ import { field, opensslReason, type ParsedMessage, type TlsRecord } from './reco
 import type { Direction } from './types.js';
 
 /** Understood STARTTLS lines that carry nothing for the report (LogLevel > 11 details, setup notes). */
-const KNOWN_STARTTLS = [', cert-subject=', ', cert-issuer=', ', Diffie-Hellman', '=read', '=write', ': CRLFile', ' missing', ' unsafe', ', info:', ', init=', ', ServerCertFile', ', ClientCertFile', '=tls_', ', get_'];
+const KNOWN_STARTTLS = [
+  ', cert-subject=',
+  ', cert-issuer=',
+  ', Diffie-Hellman',
+  '=read',
+  '=write',
+  ': CRLFile',
+  ' missing',
+  ' unsafe',
+  ', info:',
+  ', init=',
+  ', ServerCertFile',
+  ', ClientCertFile',
+  '=tls_',
+  ', get_',
+];
 
 /** sendmail queue ids are 8 to 20 letters and digits ("4AB12CD3456789", "u4AClxB1015971"). */
 function splitQid(message: string): ParsedMessage & { rest: string } {
@@ -41,12 +56,25 @@ function parseStarttls(m: string): TlsRecord | undefined {
     const verify = field(after, ', verify=', versionAt);
     const cipher = field(after, ', cipher=', versionAt);
     if (!version || verify === undefined || cipher === undefined) return undefined;
-    return { type: 'session', direction, relay: after.slice(8, versionAt), version, verify, cipher, bits: field(after, ', bits=', versionAt) };
+    return {
+      type: 'session',
+      direction,
+      relay: after.slice(8, versionAt),
+      version,
+      verify,
+      cipher,
+      bits: field(after, ', bits=', versionAt),
+    };
   }
   if (after.startsWith(', error: accept failed=') || after.startsWith(', error: connect failed=')) {
     // relay= is the last field (server side, since 8.14.6) and may contain ", " -free "host [ip]".
     const relayAt = after.indexOf(', relay=');
-    return { type: 'failure-start', direction, reason: field(after, ', reason='), relay: relayAt < 0 ? undefined : after.slice(relayAt + 8) };
+    return {
+      type: 'failure-start',
+      direction,
+      reason: field(after, ', reason='),
+      relay: relayAt < 0 ? undefined : after.slice(relayAt + 8),
+    };
   }
   if (after.startsWith(': ')) {
     const reason = opensslReason(after);

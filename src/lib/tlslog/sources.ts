@@ -53,7 +53,12 @@ async function readHead(path: string): Promise<Buffer> {
  * allocated per piece (fresh ones cost page faults and GC; measured 2x the read time). A yielded buffer is valid
  * until the next one is asked for: callers copy what they keep.
  */
-export async function* fileChunks(path: string, into: [Buffer, Buffer], start = 0, end = Infinity): AsyncGenerator<Buffer> {
+export async function* fileChunks(
+  path: string,
+  into: [Buffer, Buffer],
+  start = 0,
+  end = Infinity,
+): AsyncGenerator<Buffer> {
   const fh = await fs.promises.open(path, 'r');
   const chunk = Math.min(into[0].length, into[1].length);
   const readAt = (k: number, pos: number) => fh.read(into[k]!, 0, Math.max(0, Math.min(chunk, end - pos)), pos);
@@ -84,7 +89,13 @@ export async function openFile(path: string): Promise<OpenedSource> {
   }
   if (!st.isFile()) throw new MtaError('not-found', `not a regular file: ${path}`);
   const compressed = isGzip(await readHead(path));
-  if (compressed) return { name: path, compressed, reference: st.mtimeMs, chunks: () => gunzip(fs.createReadStream(path, { highWaterMark: CHUNK })) };
+  if (compressed)
+    return {
+      name: path,
+      compressed,
+      reference: st.mtimeMs,
+      chunks: () => gunzip(fs.createReadStream(path, { highWaterMark: CHUNK })),
+    };
   return { name: path, compressed, reference: st.mtimeMs, size: st.size, chunks: (into) => fileChunks(path, into) };
 }
 

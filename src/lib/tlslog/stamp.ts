@@ -10,7 +10,12 @@ function monthAt(buf: Buffer, i: number): number {
   const key = (buf[i]! << 16) | (buf[i + 1]! << 8) | buf[i + 2]!;
   return MONTH_KEYS.get(key) ?? -1;
 }
-const MONTH_KEYS = new Map(Object.entries(MONTHS).map(([name, n]) => [(name.charCodeAt(0) << 16) | (name.charCodeAt(1) << 8) | name.charCodeAt(2), n]));
+const MONTH_KEYS = new Map(
+  Object.entries(MONTHS).map(([name, n]) => [
+    (name.charCodeAt(0) << 16) | (name.charCodeAt(1) << 8) | name.charCodeAt(2),
+    n,
+  ]),
+);
 
 function num(buf: Buffer, i: number, len: number): number {
   let n = 0;
@@ -32,7 +37,14 @@ export function stampAt(buf: Buffer, s: number, years: ClassicYear): number {
     return day >= 1 && day <= 31 ? years.dayStartOf(month, day) + clock : NaN;
   }
   if (buf[s + 4] !== 45 || buf[s + 10] !== 84 || buf[s + 13] !== 58) return NaN;
-  let ms = Date.UTC(num(buf, s, 4), num(buf, s + 5, 2) - 1, num(buf, s + 8, 2), num(buf, s + 11, 2), num(buf, s + 14, 2), num(buf, s + 17, 2));
+  let ms = Date.UTC(
+    num(buf, s, 4),
+    num(buf, s + 5, 2) - 1,
+    num(buf, s + 8, 2),
+    num(buf, s + 11, 2),
+    num(buf, s + 14, 2),
+    num(buf, s + 17, 2),
+  );
   let i = s + 19;
   if (buf[i] === 46) {
     const fracStart = ++i;

@@ -26,7 +26,8 @@ export function summarise(peers: PeerStats[]): Summary {
   for (const p of peers) {
     sessions += p.sessions;
     failures += p.failures;
-    for (const [v, n] of Object.entries(p.versions)) perDirection[p.direction].set(v, (perDirection[p.direction].get(v) ?? 0) + n);
+    for (const [v, n] of Object.entries(p.versions))
+      perDirection[p.direction].set(v, (perDirection[p.direction].get(v) ?? 0) + n);
   }
   const share = (m: Map<string, number>): VersionShare[] => {
     const total = [...m.values()].reduce((a, b) => a + b, 0);

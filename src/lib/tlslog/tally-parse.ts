@@ -116,7 +116,14 @@ export class TallyParse {
       let tail = v < 0 ? -1 : this.tails.get(message.slice(v));
       if (tail === undefined) {
         const rec = parseSendmail(message).record;
-        tail = rec?.type === 'session' ? this.tailFields.push(this.values.id(rec.version), this.values.id(rec.cipher), this.values.id(rec.verify)) - 3 : -1;
+        tail =
+          rec?.type === 'session'
+            ? this.tailFields.push(
+                this.values.id(rec.version),
+                this.values.id(rec.cipher),
+                this.values.id(rec.verify),
+              ) - 3
+            : -1;
         this.tails.set(message.slice(v), tail);
       }
       if (tail < 0) {
@@ -143,11 +150,19 @@ export class TallyParse {
   }
 
   /** Entry k as parsed (for tests): undefined when it is not a session. */
-  session(k: number): { direction: 'inbound' | 'outbound'; relay: string; version: string; cipher: string; verify: string } | undefined {
+  session(
+    k: number,
+  ): { direction: 'inbound' | 'outbound'; relay: string; version: string; cipher: string; verify: string } | undefined {
     const f = FIELDS * k;
     if (k >= this.size || this.fields[f]! < 0) return undefined;
     const v = (j: number) => this.values.all[this.fields[f + j]!]!;
-    return { direction: this.fields[f] === 0 ? 'inbound' : 'outbound', relay: this.relays.all[this.fields[f + 1]!]!, version: v(2), cipher: v(3), verify: v(4) };
+    return {
+      direction: this.fields[f] === 0 ? 'inbound' : 'outbound',
+      relay: this.relays.all[this.fields[f + 1]!]!,
+      version: v(2),
+      cipher: v(3),
+      verify: v(4),
+    };
   }
 
   /**
@@ -189,7 +204,15 @@ export class TallyParse {
     const order = new Int32Array(starts[groupOfPeer.size]!);
     for (let k = 0; k < n; k++) if (group[k]! >= 0) order[starts[group[k]!]!++] = k;
     // The aggregator keeps no event object: one serves for all.
-    const e: SessionEvent = { kind: 'session', time: 0, direction: 'inbound', peer: { name: '', address: '' }, version: '', cipher: '', verify: '' };
+    const e: SessionEvent = {
+      kind: 'session',
+      time: 0,
+      direction: 'inbound',
+      peer: { name: '', address: '' },
+      version: '',
+      cipher: '',
+      verify: '',
+    };
     for (const k of order) {
       const f = FIELDS * k;
       e.time = table.first(k);

@@ -18,8 +18,18 @@ export function postfixProgram(f: PostfixFeatures, facts: MtaFacts, name: string
 
 /** The install parameters whose paths `postfix set-permissions` changes (html/readme may be `no`). */
 const POST_INSTALL_PARAMS = [
-  'command_directory', 'daemon_directory', 'data_directory', 'queue_directory', 'meta_directory', 'sendmail_path',
-  'newaliases_path', 'mailq_path', 'manpage_directory', 'html_directory', 'readme_directory', 'shlib_directory',
+  'command_directory',
+  'daemon_directory',
+  'data_directory',
+  'queue_directory',
+  'meta_directory',
+  'sendmail_path',
+  'newaliases_path',
+  'mailq_path',
+  'manpage_directory',
+  'html_directory',
+  'readme_directory',
+  'shlib_directory',
 ];
 
 const configDir = (f: PostfixFeatures, facts: MtaFacts) => facts.real(postfixPaths(f).config_directory);
@@ -35,7 +45,8 @@ export function postconfCommand(f: PostfixFeatures, facts: MtaFacts, args: strin
 }
 
 /** The table types probe (`postconf -m`), for the `tables` check before and after the upgrade. */
-export const tablesProbe = (f: PostfixFeatures, facts: MtaFacts, stage?: string) => postconfCommand(f, facts, ['-m'], stage);
+export const tablesProbe = (f: PostfixFeatures, facts: MtaFacts, stage?: string) =>
+  postconfCommand(f, facts, ['-m'], stage);
 
 export const postfixAdapter: MtaAdapter<PostfixFeatures> = {
   name: 'postfix',
@@ -44,12 +55,20 @@ export const postfixAdapter: MtaAdapter<PostfixFeatures> = {
   build: (_f, opts) => [{ argv: buildArgv(opts?.jobs) }],
   stagedInstall: (f, stage) => [{ argv: stagedInstallArgv(f, stage) }],
   // postfix-files marks both `p` (preserve): postfix-install writes them only when absent, and so do we.
-  installOnlyIfMissing: (f) => ['main.cf', 'master.cf'].map((n) => path.posix.join(postfixPaths(f).config_directory, n)),
+  installOnlyIfMissing: (f) =>
+    ['main.cf', 'master.cf'].map((n) => path.posix.join(postfixPaths(f).config_directory, n)),
   postInstall(f, facts) {
     const p = postfixPaths(f);
     return {
       commands: [
-        postfixCommand(f, facts, 'set-permissions', 'upgrade-configuration', `mail_owner=${p.mail_owner}`, `setgid_group=${p.setgid_group}`),
+        postfixCommand(
+          f,
+          facts,
+          'set-permissions',
+          'upgrade-configuration',
+          `mail_owner=${p.mail_owner}`,
+          `setgid_group=${p.setgid_group}`,
+        ),
         postfixCommand(f, facts, 'check'),
       ],
       // upgrade-configuration adds new services and parameters to these two (postfix(1)).
@@ -59,7 +78,11 @@ export const postfixAdapter: MtaAdapter<PostfixFeatures> = {
   postInstallPaths: (f, facts) => ({
     // set-permissions walks postfix-files, whose entries are relative to these parameters (conf/postfix-files).
     probe: postconfCommand(f, facts, ['-h', ...POST_INSTALL_PARAMS]),
-    parse: (output) => output.split('\n').map((l) => l.trim()).filter((l) => l !== '' && l !== 'no'),
+    parse: (output) =>
+      output
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && l !== 'no'),
   }),
   serviceStop: (f, facts) => postfixCommand(f, facts, 'stop'),
   serviceStart: (f, facts) => postfixCommand(f, facts, 'start'),

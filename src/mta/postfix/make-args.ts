@@ -3,7 +3,13 @@
  * AUXLIBS=… AUXLIBS_LMDB=… AUXLIBS_PCRE=… name=value…`, `make`, and `make non-interactive-package
  * install_root=<stage> name=value…`. Pure: the same argv is shown in the dry run and run by the steps.
  */
-import { COMPILED_PARAMS, POSTFIX_DEFAULTS, postfixPaths, type PostfixFeatures, type PostfixParam } from './features.js';
+import {
+  COMPILED_PARAMS,
+  POSTFIX_DEFAULTS,
+  postfixPaths,
+  type PostfixFeatures,
+  type PostfixParam,
+} from './features.js';
 
 export interface MakefilesArgs {
   ccargs: string[];
@@ -14,7 +20,9 @@ export interface MakefilesArgs {
   params: string[];
 }
 
-const localbaseOf = (f: PostfixFeatures) => f.localbase ?? ((f.os ?? (process.platform === 'freebsd' ? 'freebsd' : 'linux')) === 'freebsd' ? '/usr/local' : undefined);
+const localbaseOf = (f: PostfixFeatures) =>
+  f.localbase ??
+  ((f.os ?? (process.platform === 'freebsd' ? 'freebsd' : 'linux')) === 'freebsd' ? '/usr/local' : undefined);
 
 /** The pieces of `make makefiles`, before they are joined into words. */
 export function makefilesArgs(f: PostfixFeatures): MakefilesArgs {
@@ -62,7 +70,8 @@ const dedupe = (words: string[]) => [...new Set(words)];
 export function makefilesArgv(f: PostfixFeatures): string[] {
   const a = makefilesArgs(f);
   return [
-    'make', 'makefiles',
+    'make',
+    'makefiles',
     `CCARGS=${a.ccargs.join(' ')}`,
     `AUXLIBS=${a.auxlibs.join(' ')}`,
     ...Object.entries(a.mapLibs).map(([k, v]) => `${k}=${v.join(' ')}`),
@@ -81,5 +90,10 @@ export function buildArgv(jobs?: number): string[] {
  */
 export function stagedInstallArgv(f: PostfixFeatures, stage: string): string[] {
   const paths = postfixPaths(f);
-  return ['make', 'non-interactive-package', `install_root=${stage}`, ...(Object.keys(paths) as PostfixParam[]).map((k) => `${k}=${paths[k]}`)];
+  return [
+    'make',
+    'non-interactive-package',
+    `install_root=${stage}`,
+    ...(Object.keys(paths) as PostfixParam[]).map((k) => `${k}=${paths[k]}`),
+  ];
 }

@@ -39,7 +39,10 @@ export function compareTableTypes(before: string[], after: string[]): TablesComp
 
 /** `postconf -h queue_directory` → [the directory], when the answer is an absolute path. */
 export function parseQueueDirectory(output: string): string[] {
-  const line = output.split('\n').map((l) => l.trim()).find((l) => l.length > 0);
+  const line = output
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.length > 0);
   const value = line?.replace(/^queue_directory\s*=\s*/, '');
   return value && value.startsWith('/') && !/\s/.test(value) ? [value.replace(/\/+$/, '') || '/'] : [];
 }
