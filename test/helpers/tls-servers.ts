@@ -167,9 +167,7 @@ export async function closedPort(): Promise<number> {
 }
 
 /** An Io that keeps what a command printed, for asserting on output. */
-export function captureIo(
-  json = false,
-): import('../../src/commands/types.js').Io & {
+export function captureIo(json = false): import('../../src/commands/types.js').Io & {
   lines: string[];
   errs: string[];
   events: { type: string; data: Record<string, unknown> }[];
