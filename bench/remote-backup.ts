@@ -1,0 +1,66 @@
+/**
+ * remote-backup: createBackup of a generated tree on the loopback test sshd (its own mount namespace) through
+ * SshHost (walk, hash, fetch, archive and verify here, upload, sha256 on the host) against
+ * `ssh host 'tar czf - …' > file` of the same tree, in the same run.
+ * Prints `remote-backup-vs-ssh-tar: <our time / ssh tar time>` (target <= 1.2; lower is better).
+ * BENCH_REMOTE_TREE_MB (default 50) sizes the tree; the issue's 300 MiB takes minutes on a loaded 2-CPU machine.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { createBackup } from '../src/engine/backups.js';
+import { systemClock } from '../src/lib/clock.js';
+import { SshHost } from '../src/host/ssh/index.js';
+import { sshdSkipReason, startSshd } from '../test/helpers/sshd.js';
+import { generateTree } from './backup.js';
+
+const skip = sshdSkipReason();
+if (skip) console.log(`remote-backup: skipped (${skip})`);
+else {
+  const mb = Number(process.env['BENCH_REMOTE_TREE_MB'] ?? 50);
+  const sshd = await startSshd();
+  try {
+    const files = generateTree(path.join(sshd.backingDir, 'root'), mb);
+    const root = `${sshd.targetRoot}/root`;
+    const host = await SshHost.open({
+      host: sshd.dest,
+      identity: sshd.identity,
+      sshOptions: sshd.sshOptions,
+      root,
+      dryRun: false,
+    });
+    const t0 = performance.now();
+    await createBackup({
+      host,
+      storeDir: `${sshd.targetRoot}/state/backups`,
+      paths: ['/etc/mail/'],
+      real: (p) => host.real(p),
+      meta: { plan: 'bench', planHash: 'h', toolVersion: 'bench' },
+      clock: systemClock,
+    });
+    const ours = performance.now() - t0;
+    await host.close();
+    const out = path.join(path.dirname(sshd.backingDir), 'ssh-tar.tar.gz');
+    const argv = [
+      '-p',
+      String(sshd.port),
+      '-i',
+      sshd.identity,
+      ...sshd.sshOptions.flatMap((o) => ['-o', o]),
+      '-o',
+      'BatchMode=yes',
+      'root@127.0.0.1',
+      `tar czf - -C ${root} etc/mail`,
+    ];
+    const t1 = performance.now();
+    const r = spawnSync('sh', ['-c', 'ssh "$@" > "$OUT"', 'sh', ...argv], { env: { ...process.env, OUT: out } });
+    const theirs = performance.now() - t1;
+    if (r.status !== 0) throw new Error(`ssh tar failed: ${r.stderr}`);
+    console.log(`remote-backup-tree: ${files} files, ${mb} MiB`);
+    console.log(`remote-backup-ms: ${ours.toFixed(0)}`);
+    console.log(`remote-backup-ssh-tar-ms: ${theirs.toFixed(0)} (${(fs.statSync(out).size / 2 ** 20).toFixed(1)} MiB)`);
+    console.log(`remote-backup-vs-ssh-tar: ${(ours / theirs).toFixed(2)}`);
+  } finally {
+    await sshd.stop();
+  }
+}
