@@ -12,24 +12,12 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { cliProcess } from './helpers/cli.js';
 import { setup, state } from './helpers/sample-run.js';
-import { sshdSkipReason, startSshd, type TestSshd } from './helpers/sshd.js';
+import { sshdSkipReason, startSshd, targetArgs, type TestSshd } from './helpers/sshd.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const skip = sshdSkipReason();
 
-function remoteArgs(d: TestSshd): string[] {
-  return [
-    '--host',
-    d.dest,
-    '--identity',
-    d.identity,
-    ...d.sshOptions.flatMap((o) => ['--ssh-option', o]),
-    '--root',
-    `${d.targetRoot}/root`,
-    '--state-dir',
-    `${d.targetRoot}/state`,
-  ];
-}
+const remoteArgs = (d: TestSshd): string[] => targetArgs(d);
 
 async function runDirOf(d: TestSshd): Promise<string> {
   const runs = path.join(d.backingDir, 'state/runs');
@@ -75,6 +63,30 @@ async function afterRevert(
   assert.equal((await cliProcess(['status', ...remoteArgs(d)])).code, 0);
 }
 
+/** Starts the run in the background; once `ready(runDir)` holds, cuts every ControlMaster to this sshd. */
+async function runAndCut(d: TestSshd, plan: string, ready: (runDir: string) => Promise<boolean>) {
+  const run = execa(
+    process.execPath,
+    [path.resolve('dist/src/cli.js'), 'run', plan, ...remoteArgs(d), '--yes', '--confirm-timeout', '5s'],
+    {
+      reject: false,
+      stdin: 'ignore',
+      env: { NO_COLOR: '1' },
+    },
+  );
+  const runDir = await runDirOf(d);
+  for (let i = 0; i < 1200 && !(await ready(runDir)); i++) await sleep(100);
+  const cut = async () => {
+    // The controller's own process stays alive: only its connection goes.
+    await execa('pkill', ['-f', `ControlMaster=yes.*${d.port}`], { reject: false });
+    const took = await waitReverted(runDir, 120_000);
+    const r = await run;
+    assert.notEqual(r.exitCode, 0, 'the controller saw its connection go');
+    return took;
+  };
+  return { runDir, cut };
+}
+
 test('controller killed with -9 after its changes: the host reverts by itself', { skip }, async (t) => {
   const d = await startSshd();
   t.after(() => d.stop());
@@ -104,25 +116,10 @@ test('the SSH connection cut during a long step: the host reverts by itself', { 
     ),
   );
   const before = await state(s.root);
-  const run = execa(
-    process.execPath,
-    [path.resolve('dist/src/cli.js'), 'run', s.plan, ...remoteArgs(d), '--yes', '--confirm-timeout', '5s'],
-    { reject: false, stdin: 'ignore', env: { NO_COLOR: '1' } },
+  const { cut } = await runAndCut(d, s.plan, async (runDir) =>
+    /"event":"process".*sleep 60/.test(await fs.readFile(path.join(runDir, 'journal.jsonl'), 'utf8').catch(() => '')),
   );
-  const runDir = await runDirOf(d);
-  const journal = path.join(runDir, 'journal.jsonl');
-  for (
-    let i = 0;
-    i < 1200 && !/"event":"process".*sleep 60/.test(await fs.readFile(journal, 'utf8').catch(() => ''));
-    i++
-  )
-    await sleep(100);
-  // Cut the connection: every ControlMaster to this sshd (the controller's own process stays alive).
-  await execa('pkill', ['-f', `ControlMaster=yes.*-p ${d.port}`], { reject: false });
-  await execa('pkill', ['-f', `ControlMaster=yes.*${d.port}`], { reject: false });
-  const took = await waitReverted(runDir, 120_000);
-  const r = await run;
-  assert.notEqual(r.exitCode, 0, 'the controller saw its connection go');
+  const took = await cut();
   await afterRevert(t, d, before, 'connection cut during a long step', took);
 });
 
@@ -142,19 +139,13 @@ test(
         "  - type: command\n    name: A slow check after the restart\n    argv: [sh, -c, 'if [ -e ${root}/marker ]; then sleep 61; fi']\n",
     );
     const before = await state(s.root);
-    const run = execa(
-      process.execPath,
-      [path.resolve('dist/src/cli.js'), 'run', s.plan, ...remoteArgs(d), '--yes', '--confirm-timeout', '5s'],
-      { reject: false, stdin: 'ignore', env: { NO_COLOR: '1' } },
+    const { cut } = await runAndCut(
+      d,
+      s.plan,
+      async () => (await execa('pgrep', ['-f', '^sleep 61$'], { reject: false })).exitCode === 0,
     );
-    const runDir = await runDirOf(d);
-    for (let i = 0; i < 1200 && (await execa('pgrep', ['-f', '^sleep 61$'], { reject: false })).exitCode !== 0; i++)
-      await sleep(100);
     assert.notDeepEqual(await state(s.root), before, 'the changes were made before the checks');
-    await execa('pkill', ['-f', `ControlMaster=yes.*${d.port}`], { reject: false });
-    const took = await waitReverted(runDir, 120_000);
-    const r = await run;
-    assert.notEqual(r.exitCode, 0, 'the controller saw its connection go');
+    const took = await cut();
     await afterRevert(t, d, before, 'connection cut while the checks ran', took);
   },
 );

@@ -10,23 +10,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { CLI, cliProcess } from './helpers/cli.js';
+import { sleep } from './helpers/proc.js';
 import { setup, state } from './helpers/sample-run.js';
-import { sshdSkipReason, startSshd, type TestSshd } from './helpers/sshd.js';
+import { sshdSkipReason, startSshd, targetArgs, type TestSshd } from './helpers/sshd.js';
 
 const skip = sshdSkipReason();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const where = (d: TestSshd, sub: string) => [
-  '--host',
-  d.dest,
-  '--identity',
-  d.identity,
-  ...d.sshOptions.flatMap((o) => ['--ssh-option', o]),
-  '--root',
-  `${d.targetRoot}/${sub}/root`,
-  '--state-dir',
-  `${d.targetRoot}/${sub}/state`,
-];
+const where = (d: TestSshd, sub: string) => targetArgs(d, sub);
 
 /** How many journal records a clean run of the sample plan writes (its points to be killed at). */
 async function journalPoints(d: TestSshd): Promise<number> {

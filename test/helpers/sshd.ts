@@ -249,3 +249,19 @@ async function killGroup(child: ChildProcess): Promise<void> {
   await gone;
   clearTimeout(t);
 }
+
+/** The CLI words that reach this sshd's target: --host and its keys, and --root/--state-dir under `sub`. */
+export function targetArgs(d: TestSshd, sub = ''): string[] {
+  const base = sub ? `${d.targetRoot}/${sub}` : d.targetRoot;
+  return [
+    '--host',
+    d.dest,
+    '--identity',
+    d.identity,
+    ...d.sshOptions.flatMap((o) => ['--ssh-option', o]),
+    '--root',
+    `${base}/root`,
+    '--state-dir',
+    `${base}/state`,
+  ];
+}
