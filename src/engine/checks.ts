@@ -3,6 +3,7 @@
  * results in plan order. Used before the upgrade (recorded in the backup), after it (required failures roll
  * back), on staged binaries before the swap, after a rollback, and by `mta-upgrade verify`.
  */
+import { errorText } from '../lib/errors.js';
 import { checkModule } from '../checks/index.js';
 import type { CheckContext, CheckResult } from '../checks/types.js';
 import type { PlanCheck } from '../plan/schema.js';
@@ -36,7 +37,7 @@ export async function runChecks(
       try {
         result = await mod.run(c, ctx);
       } catch (e) {
-        result = { status: 'fail', summary: `check crashed: ${e instanceof Error ? e.message : String(e)}` };
+        result = { status: 'fail', summary: `check crashed: ${errorText(e)}` };
       }
       result.durationMs ??= performance.now() - started;
       const required = (c as { required?: boolean }).required ?? true;

@@ -4,6 +4,7 @@
  * (atomically, owner, mode and mtime); then the late undos (service restarts) so the old binaries run again.
  * Each undo is journaled (`undone` / `undo-failed`); a second rollback finds nothing left and is a no-op.
  */
+import { errorText } from '../lib/errors.js';
 import path from 'node:path';
 import { stepModule } from '../steps/index.js';
 import type { JournalAction, UndoContext } from '../steps/types.js';
@@ -73,7 +74,7 @@ export function rollbackTasks(
         await journal.write({ type: 'undone', of: seq, state });
         return state;
       } catch (e) {
-        const error = ctx.redact(e instanceof Error ? e.message : String(e));
+        const error = ctx.redact(errorText(e));
         // Known before it is journaled: a journal that cannot be written (disk full) must not hide the failure.
         report.failures.push(`${action.kind} ${action.action}${describeTarget(action)}: ${error}`);
         try {
@@ -122,7 +123,7 @@ export function rollbackTasks(
           report.restored += r.changed;
           return `${r.changed} path${r.changed === 1 ? '' : 's'} put back`;
         } catch (e) {
-          report.failures.push(`restore of backup ${id}: ${e instanceof Error ? e.message : String(e)}`);
+          report.failures.push(`restore of backup ${id}: ${errorText(e)}`);
           throw e;
         }
       },

@@ -6,6 +6,7 @@
  * absolute or `..` paths, more than `maxBytes`/`maxEntries`, and gzip bombs (finite maxDecompressionRatio).
  * setuid/setgid/sticky bits are dropped and owners are not restored (we run as root; the archive's uids mean nothing).
  */
+import { errorText } from './errors.js';
 import { mkdtemp, rename, rm, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ReadEntry } from 'tar';
@@ -128,7 +129,7 @@ export async function checkUntrusted(
       bytes.pipe(parser);
     });
   } catch (e) {
-    throw fail(e instanceof Error ? e.message : String(e));
+    throw fail(errorText(e));
   }
   if (st.problems.length) throw fail(st.problems[0]!);
   if (st.special.length) throw fail(`setuid, setgid or sticky bits on ${st.special.slice(0, 3).join(', ')}`);
@@ -165,7 +166,7 @@ export async function extractUntrusted(tarball: string, dest: string, limits: Un
   } catch (e) {
     await rm(staging, { recursive: true, force: true });
     if (e instanceof UntarError) throw e;
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorText(e);
     throw new UntarError(`refusing ${path.basename(tarball)}: ${msg}`, [...problems, msg]);
   }
   return { entries: st.entries, bytes: st.bytes, top: (await readdir(dest)).sort() };
