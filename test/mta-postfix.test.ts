@@ -99,8 +99,8 @@ test('values that would need quoting for make or postfix-install are refused', (
 });
 
 test('staged install: non-interactive-package with install_root and every install parameter', () => {
-  const argv = stagedInstallArgv(features({ paths: { mail_owner: 'pfx' } }), '/work/stage');
-  assert.deepEqual(argv.slice(0, 3), ['make', 'non-interactive-package', 'install_root=/work/stage']);
+  const argv = stagedInstallArgv(features({ paths: { mail_owner: 'pfx' } }), '/tmp/stage');
+  assert.deepEqual(argv.slice(0, 3), ['make', 'non-interactive-package', 'install_root=/tmp/stage']);
   for (const w of [
     'config_directory=/etc/postfix',
     'command_directory=/usr/sbin',

@@ -5,14 +5,11 @@
  * the store's record while it streams, fsynced, then renamed.
  */
 import fs from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
-import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { MtaError, errorText } from '../lib/errors.js';
 import { fsyncDir, writeFileAtomic } from '../lib/fsync.js';
 import type { Host } from '../host/types.js';
+import { fetchFile } from './backup-transfer.js';
 
 export async function copyBackupToController(
   host: Host,
@@ -25,18 +22,10 @@ export async function copyBackupToController(
   await fs.chmod(to, 0o700); // also tightens a directory made by hand: archives of /etc/mail hold private keys
   const file = path.join(to, `${b.id}.tar.gz`);
   const tmp = path.join(to, `.${b.id}.tar.gz.partial`);
-  const hash = createHash('sha256');
-  const tap = new Transform({ transform: (chunk: Buffer, _e, cb) => (hash.update(chunk), cb(null, chunk)) });
   try {
-    await pipeline(
-      host.readStream(path.posix.join(storeDir, `${b.id}.tar.gz`)),
-      tap,
-      createWriteStream(tmp, { flags: 'wx', mode: 0o600 }),
-    );
-    const got = hash.digest('hex');
+    const got = await fetchFile(host, path.posix.join(storeDir, `${b.id}.tar.gz`), tmp);
     if (got !== b.sha256) throw new Error(`the copy's sha256 is ${got}, the store's record says ${b.sha256}`);
-    const fh = await fs.open(tmp, 'r');
-    await fh.sync().finally(() => fh.close());
+    await fsyncDir(tmp); // a file too: its bytes on disk before the rename
     await fs.rename(tmp, file);
     await writeFileAtomic(
       path.join(to, `${b.id}.json`),

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Host } from '../host/types.js';
+import { streamToHost } from '../host/write-stream.js';
 
 /** A fresh 0700 directory on the controller; `done` removes it and everything in it. */
 export function controllerTemp(tag: string): { dir: string; done(): void } {
@@ -24,20 +25,21 @@ export function controllerTemp(tag: string): { dir: string; done(): void } {
  * into place: a short write or a full disk on the target is caught here, not at restore time.
  */
 export async function uploadFile(host: Host, local: string, remoteTmp: string, sha256: string): Promise<void> {
-  const ws = host.writeStream(remoteTmp, 0o600);
-  try {
-    await pipeline(fs.createReadStream(local), ws.stream);
-    await ws.commit();
-  } catch (e) {
-    await ws.abort().catch(() => {});
-    throw e;
-  }
+  await streamToHost(host, remoteTmp, 0o600, fs.createReadStream(local));
   await host.chmod(remoteTmp, 0o600); // exact, whatever the host's umask did to the temp
   const got = await host.sha256(remoteTmp);
   if (got !== sha256)
     throw new Error(
       `the archive uploaded to ${host.label} reads back with sha256 ${got.slice(0, 12)}…, not ${sha256.slice(0, 12)}… (disk full?)`,
     );
+}
+
+/** Copy the host's `file` to a new controller file `local` (0600, exclusive); resolves the bytes' sha256. */
+export async function fetchFile(host: Host, file: string, local: string): Promise<string> {
+  const h = createHash('sha256');
+  const tap = new Transform({ transform: (c: Buffer, _e, cb) => (h.update(c), cb(null, c)) });
+  await pipeline(host.readStream(file), tap, fs.createWriteStream(local, { flags: 'wx', mode: 0o600 }));
+  return h.digest('hex');
 }
 
 /**
@@ -57,10 +59,7 @@ export async function withLocalArchive<T>(
   const tmp = controllerTemp('fetch');
   try {
     const local = path.join(tmp.dir, path.basename(file));
-    const h = createHash('sha256');
-    const tap = new Transform({ transform: (c: Buffer, _e, cb) => (h.update(c), cb(null, c)) });
-    await pipeline(host.readStream(file), tap, fs.createWriteStream(local, { flags: 'wx', mode: 0o600 }));
-    return await fn(local, h.digest('hex'));
+    return await fn(local, await fetchFile(host, file, local));
   } finally {
     tmp.done();
   }

@@ -9,9 +9,9 @@
  * Journal: one 'unpack' action whose undo removes <workDir>/source (the live system is never touched).
  */
 import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { createReadStream } from 'node:fs';
+import { streamToHost } from '../host/write-stream.js';
 import { stat } from 'node:fs/promises';
 import { sha256File } from '../lib/sha256.js';
 import { z } from 'zod';
@@ -89,14 +89,7 @@ async function onController(step: SourceStep, hostPath: string, ctx: BaseContext
 async function upload(from: string, to: string, ctx: StepContext): Promise<void> {
   ctx.report(`uploading ${from} to ${ctx.host.label}:${to}`);
   await ctx.host.mkdir(path.dirname(to), { recursive: true, mode: 0o700 });
-  const out = ctx.host.writeStream(to, 0o600);
-  try {
-    await pipeline(createReadStream(from), out.stream);
-    await out.commit();
-  } catch (e) {
-    await out.abort();
-    throw e;
-  }
+  await streamToHost(ctx.host, to, 0o600, createReadStream(from));
 }
 
 /** Streamed to disk with a size cap: a hostile server must not fill the disk or the memory before the sha check. */
@@ -112,14 +105,7 @@ async function download(url: string, to: string, ctx: StepContext, maxBytes = MA
       cb(n > maxBytes ? new MtaError('refused', `${url}: larger than ${maxBytes} bytes`) : null, chunk);
     },
   });
-  const out = ctx.host.writeStream(to, 0o600);
-  try {
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), cap, out.stream);
-    await out.commit();
-  } catch (e) {
-    await out.abort();
-    throw e;
-  }
+  await streamToHost(ctx.host, to, 0o600, Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), cap);
 }
 
 async function checkSha(ctx: BaseContext, file: string, want: string): Promise<void> {
