@@ -6,6 +6,7 @@ import { initScript, sandboxMc } from './mc-and-init-script.js';
 import type { OldBuild } from './old-build.js';
 import { PIDFILE, PLAN_TARBALL, SANDBOX_HOSTNAME } from './repo-plan.js';
 import { must, run, writeFile } from './run-process.js';
+import { selfSignedArgv } from './self-signed.js';
 
 /** root, bin and smmsp with THIS host's ids: the install step checks owners in <root>/etc/passwd|group. */
 async function accounts(root: string): Promise<void> {
@@ -84,25 +85,12 @@ export async function createSandbox(o: {
   // Certificate: self-signed for localhost / 127.0.0.1; the key must not be group/world readable ("unsafe").
   const certs = path.join(root, 'etc/mail/certs');
   await must(
-    [
-      'openssl',
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-sha256',
-      '-days',
-      '365',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      path.join(certs, 'key.pem'),
-      '-out',
-      path.join(certs, 'cert.pem'),
-    ],
+    selfSignedArgv({
+      cn: 'localhost',
+      san: 'DNS:localhost,IP:127.0.0.1',
+      keyFile: path.join(certs, 'key.pem'),
+      certFile: path.join(certs, 'cert.pem'),
+    }),
     { log },
   );
   await fs.chmod(path.join(certs, 'key.pem'), 0o600);

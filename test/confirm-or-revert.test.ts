@@ -11,35 +11,25 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cliProcess } from './helpers/cli.js';
-import { setup, state } from './helpers/sample-run.js';
+import { at, runArgs, setup, state } from './helpers/sample-run.js';
 import { listRuns, readJournal } from '../src/engine/journal.js';
 import { LocalHost } from '../src/host/local.js';
 import { TIMER_FILES } from '../src/engine/revert/deadman.js';
 
 const H = new LocalHost({ root: '/', dryRun: false });
-const args = (s: { plan: string; root: string; stateDir: string }, ...more: string[]) => [
-  'run',
-  s.plan,
-  '--root',
-  s.root,
-  '--state-dir',
-  s.stateDir,
-  '--yes',
-  ...more,
-];
 
 test('kill -9 after the changes: the host reverts by itself; status fails until acknowledged; rollback is a no-op', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-cor-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   // Where the last change of a run is journaled: its "done" record.
   const probe = await setup(path.join(dir, 'probe'));
-  assert.equal((await cliProcess(args(probe, '--confirm-timeout', '0'))).code, 0);
+  assert.equal((await cliProcess(runArgs(probe, '--confirm-timeout', '0'))).code, 0);
   const [pr] = await listRuns(H, probe.stateDir);
   const lastDone = (await readJournal(H, pr!.journal)).filter((r) => r.type === 'done').at(-1)!.seq;
 
   const s = await setup(path.join(dir, 'run'));
   const before = await state(s.root);
-  const killed = await cliProcess(args(s, '--confirm-timeout', '3s'), {
+  const killed = await cliProcess(runArgs(s, '--confirm-timeout', '3s'), {
     env: { MTA_UPGRADE_CRASH_AT: `after:${lastDone}` },
   });
   assert.equal(killed.signal, 'SIGKILL');
@@ -57,7 +47,7 @@ test('kill -9 after the changes: the host reverts by itself; status fails until 
   const st = await cliProcess(['status', '--root', s.root, '--state-dir', s.stateDir]);
   assert.equal(st.code, 1, st.stdout);
   assert.match(st.stdout, /REVERTED BY THE HOST/);
-  const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+  const rb = await cliProcess(['rollback', ...at(s)]);
   assert.equal(rb.code, 0, rb.stderr);
   assert.match(rb.stdout, /already reverted on the host/);
   assert.deepEqual(await state(s.root), before);
@@ -70,7 +60,7 @@ test('a confirmed run: the timer is gone and never reverts it', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-cor-ok-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   const s = await setup(dir);
-  const ok = await cliProcess(args(s, '--confirm-timeout', '2s'));
+  const ok = await cliProcess(runArgs(s, '--confirm-timeout', '2s'));
   assert.equal(ok.code, 0, ok.stderr);
   const changed = await state(s.root);
   const [run] = await listRuns(H, s.stateDir);

@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { CLI, REPO, cliProcess } from './helpers/cli.js';
-import { setup as sampleSetup, state } from './helpers/sample-run.js';
+import type { TestContext } from 'node:test';
+import { at, runArgs, setup as sampleSetup, state } from './helpers/sample-run.js';
 
 const skip = process.platform !== 'linux' && 'reads /proc to see the process group';
 
@@ -39,9 +40,15 @@ async function groupAlive(pgid: number): Promise<boolean> {
   return false;
 }
 
-/** Start a run, wait for the slow command's process note, let it run ~1 s, kill -9 the controller. */
-async function killMidCommand(s: Awaited<ReturnType<typeof setup>>): Promise<{ pgid: number; killedAt: number }> {
-  const child = execa(process.execPath, [CLI, 'run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes'], {
+/**
+ * Start a run, wait for the slow command's process note, let it run ~1 s, kill -9 the controller. The command's
+ * group is killed when the test ends, whatever happened.
+ */
+async function killMidCommand(
+  t: TestContext,
+  s: Awaited<ReturnType<typeof setup>>,
+): Promise<{ pgid: number; killedAt: number }> {
+  const child = execa(process.execPath, [CLI, ...runArgs(s)], {
     reject: false,
     stdin: 'ignore',
     cwd: REPO,
@@ -61,6 +68,13 @@ async function killMidCommand(s: Awaited<ReturnType<typeof setup>>): Promise<{ p
     }
   }
   assert.ok(pgid, 'the slow command was journaled');
+  t.after(() => {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
   await new Promise((r) => setTimeout(r, 1000));
   child.kill('SIGKILL');
   const r = await child;
@@ -77,14 +91,7 @@ test(
     t.after(() => fs.rm(dir, { recursive: true, force: true }));
     const s = await setup(dir);
     const before = await state(s.root);
-    const { pgid } = await killMidCommand(s);
-    t.after(() => {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    });
+    const { pgid } = await killMidCommand(t, s);
 
     const st = await cliProcess(['status', '--root', s.root, '--state-dir', s.stateDir]);
     assert.equal(st.code, 1, st.stderr);
@@ -94,7 +101,7 @@ test(
     );
     assert.ok(await groupAlive(pgid), 'status only names it');
 
-    const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+    const rb = await cliProcess(['rollback', ...at(s)]);
     assert.equal(rb.code, 0, `${rb.stdout}\n${rb.stderr}`);
     assert.match(rb.stdout, new RegExp(`stopped process group ${pgid} left running by the run`));
     assert.equal(await groupAlive(pgid), false);
@@ -115,16 +122,9 @@ test(
     t.after(() => fs.rm(dir, { recursive: true, force: true }));
     const s = await setup(dir);
     const before = await state(s.root);
-    const { pgid, killedAt } = await killMidCommand(s);
-    t.after(() => {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    });
+    const { pgid, killedAt } = await killMidCommand(t, s);
 
-    const again = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+    const again = await cliProcess(runArgs(s));
     assert.equal(again.code, 2, again.stderr);
     assert.match(
       again.stderr,
@@ -134,7 +134,7 @@ test(
     assert.equal(await groupAlive(pgid), false);
     await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 4000 - Date.now())));
     assert.doesNotMatch(await fs.readFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'utf8'), /LATE/);
-    const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+    const rb = await cliProcess(['rollback', ...at(s)]);
     assert.equal(rb.code, 0, `${rb.stdout}\n${rb.stderr}`);
     assert.deepEqual(await state(s.root), before);
   },

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cliProcess } from './helpers/cli.js';
-import { setup, state } from './helpers/sample-run.js';
+import { at, runArgs, setup, state } from './helpers/sample-run.js';
 
 function deadPid(): number {
   return Number(
@@ -76,17 +76,7 @@ test('the next run removes what killed processes left, and leaves a live revert.
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-left-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   const s = await setup(dir);
-  const first = await cliProcess([
-    'run',
-    s.plan,
-    '--root',
-    s.root,
-    '--state-dir',
-    s.stateDir,
-    '--yes',
-    '--confirm-timeout',
-    '0',
-  ]);
+  const first = await cliProcess(runArgs(s, '--confirm-timeout', '0'));
   assert.equal(first.code, 0, first.stderr);
   const [runId] = await fs.readdir(path.join(s.stateDir, 'runs'));
   const planted = await plant(s.stateDir, { runDir: path.join(s.stateDir, 'runs', runId!), root: s.root });
@@ -108,17 +98,7 @@ test('the next run removes what killed processes left, and leaves a live revert.
       'steps:\n  - type: command\n    argv: [/bin/true]\nchecks:',
     ),
   );
-  const r = await cliProcess([
-    'run',
-    again,
-    '--root',
-    s.root,
-    '--state-dir',
-    s.stateDir,
-    '--yes',
-    '--confirm-timeout',
-    '0',
-  ]);
+  const r = await cliProcess(runArgs({ ...s, plan: again }, '--confirm-timeout', '0'));
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, new RegExp(`removed ${planted.length} files a killed process left: `));
   assert.deepEqual(await remaining(planted), []);
@@ -130,13 +110,13 @@ test('rollback after kill -9 removes the leftovers too, and the root is byte-ide
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   const s = await setup(dir);
   const before = await state(s.root);
-  const crashed = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes'], {
+  const crashed = await cliProcess(runArgs(s), {
     env: { MTA_UPGRADE_CRASH_AT: 'after:6' },
   });
   assert.equal(crashed.signal, 'SIGKILL', crashed.stderr);
   const [runId] = await fs.readdir(path.join(s.stateDir, 'runs'));
   const planted = await plant(s.stateDir, { runDir: path.join(s.stateDir, 'runs', runId!), root: s.root });
-  const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+  const rb = await cliProcess(['rollback', ...at(s)]);
   assert.equal(rb.code, 0, `${rb.stdout}\n${rb.stderr}`);
   assert.match(rb.stdout, /removed \d+ files a killed process left/);
   assert.deepEqual(await remaining(planted), []);
@@ -147,22 +127,12 @@ test('backups prune removes the leftovers in the store and the run directories',
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-left-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
   const s = await setup(dir);
-  const ok = await cliProcess([
-    'run',
-    s.plan,
-    '--root',
-    s.root,
-    '--state-dir',
-    s.stateDir,
-    '--yes',
-    '--confirm-timeout',
-    '0',
-  ]);
+  const ok = await cliProcess(runArgs(s, '--confirm-timeout', '0'));
   assert.equal(ok.code, 0, ok.stderr);
   const [runId] = await fs.readdir(path.join(s.stateDir, 'runs'));
   const planted = await plant(s.stateDir, { runDir: path.join(s.stateDir, 'runs', runId!) });
   const backups = (await fs.readdir(path.join(s.stateDir, 'backups'))).filter((n) => /^\d.*\.json$/.test(n));
-  const r = await cliProcess(['backups', 'prune', '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+  const r = await cliProcess(['backups', 'prune', ...at(s)]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`removed ${planted.length} files a killed process left`));
   assert.deepEqual(await remaining(planted), []);

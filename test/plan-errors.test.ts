@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cli } from './helpers/cli.js';
+import { type PlanCase, validateEach } from './helpers/broken-plans.js';
 
 const BASE = `name: t
 mta: sendmail
@@ -27,7 +28,7 @@ checks:
 `;
 
 /** [name, plan text, expected "line:col", expected text in that line] */
-const CASES: [string, string, string, RegExp][] = [
+const CASES: PlanCase[] = [
   ['tab indentation', BASE.replace('  - type: command', '\t- type: command'), '11:1', /YAML syntax/],
   ['unclosed flow sequence', BASE.replace('[/bin/true]', '[/bin/true'), '', /YAML syntax/],
   [
@@ -164,21 +165,7 @@ const CASES: [string, string, string, RegExp][] = [
 
 test(`${CASES.length} broken plans each exit 2 with file:line:col`, async (t) => {
   assert.ok(CASES.length >= 30);
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-plan-'));
-  t.after(() => fs.rm(dir, { recursive: true, force: true }));
-  for (const [name, text, pos, expected] of CASES) {
-    await t.test(name, async () => {
-      const file = path.join(dir, `${name.replace(/\W+/g, '-')}.yaml`);
-      await fs.writeFile(file, text);
-      const r = await cli(['validate', file]);
-      assert.equal(r.code, 2, `${name}: exit code\n${r.stderr}`);
-      const lines = r.stderr.split('\n');
-      const hit = lines.find((l) => expected.test(l));
-      assert.ok(hit, `${name}: no line matches ${expected}\n${r.stderr}`);
-      assert.ok(hit.includes(file), `${name}: the message names the file: ${hit}`);
-      if (pos) assert.ok(hit.includes(`${file}:${pos}:`), `${name}: expected position ${pos} in: ${hit}`);
-    });
-  }
+  await validateEach(t, CASES);
 });
 
 test('all problems of a plan are reported at once, sorted by position', async (t) => {

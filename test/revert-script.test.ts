@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { cliProcess } from './helpers/cli.js';
-import { setup, state } from './helpers/sample-run.js';
+import { at, runArgs, setup, state } from './helpers/sample-run.js';
 import { readJournal, listRuns, needsRollback } from '../src/engine/journal.js';
 import { readBackup } from '../src/engine/backups.js';
 import { revertScript } from '../src/engine/revert/script.js';
@@ -27,7 +27,7 @@ async function crashAndScript(
   s: Awaited<ReturnType<typeof setup>>,
   point: string,
 ): Promise<{ script: string; runDir: string }> {
-  const crashed = await cliProcess(['run', s.plan, '--root', s.root, '--state-dir', s.stateDir, '--yes'], {
+  const crashed = await cliProcess(runArgs(s), {
     env: { MTA_UPGRADE_CRASH_AT: point },
   });
   assert.equal(crashed.signal, 'SIGKILL', `killed at ${point}: ${crashed.stderr}`);
@@ -74,7 +74,7 @@ test('revert.sh under dash puts the root back byte-identical after a kill at jou
       assert.equal(needsRollback(after!), false);
       assert.ok((await fs.readdir(runDir)).includes('reverted'));
       // The TypeScript rollback agrees: nothing left to do, and the root stays as it is.
-      const rb = await cliProcess(['rollback', '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+      const rb = await cliProcess(['rollback', ...at(s)]);
       assert.equal(rb.code, 0, rb.stderr);
       assert.deepEqual(await state(s.root), before);
     });
@@ -127,7 +127,7 @@ test('a revert.sh killed part-way does not block the rollback for ever: rollback
   assert.equal(typeof started.pid, 'number', 'revert.sh journals its pid');
   process.kill(-child.pid!, 'SIGKILL');
   await child;
-  const rb = await cliProcess(['rollback', run!.id, '--root', s.root, '--state-dir', s.stateDir, '--yes']);
+  const rb = await cliProcess(['rollback', run!.id, ...at(s)]);
   assert.equal(rb.code, 0, rb.stdout + rb.stderr);
   assert.match(
     rb.stderr,

@@ -4,6 +4,10 @@
  * own process group so a timeout or Ctrl-C stops `sh ./Build` and every make below it, not just the shell.
  */
 
+import { endingMessage, frameOf, notStarted, resultOf } from './exec-frame.js';
+
+export { formatCommand, shellQuote } from './exec-frame.js';
+
 /** A running process on the target: its pid, its process group, and its start time in the host's own terms. */
 export interface ProcessRef {
   pid: number;
@@ -72,36 +76,15 @@ export interface ExecutorOptions {
 /** The start gate (see run): wait for one line on fd 3, close it, become the command. */
 const GATE = 'read _ <&3 || exit 125; exec 3<&-; exec "$@"';
 
-const SAFE = /^[\w@%+=:,./-]+$/;
-export function shellQuote(arg: string): string {
-  if (arg !== '' && SAFE.test(arg)) return arg;
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-export function formatCommand(
-  req: Pick<ExecRequest, 'argv' | 'cwd' | 'env'>,
-  redact: (s: string) => string = (s) => s,
-): string {
-  const env = Object.entries(req.env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`);
-  const line = [...env, ...req.argv.map(shellQuote)].join(' ');
-  return redact(req.cwd ? `(cd ${shellQuote(req.cwd)} && ${line})` : line);
-}
-
 export function createExecutor(opts: ExecutorOptions): Executor {
-  const redact = opts.redact ?? ((s: string) => s);
-  const log = opts.log ?? (() => {});
-  const format = (req: Pick<ExecRequest, 'argv' | 'cwd' | 'env'>) => formatCommand(req, redact);
+  const frame = frameOf(opts);
+  const { redact, log, format } = frame;
 
   async function run(req: ExecRequest): Promise<ExecResult> {
     const shown = format(req);
     const started = performance.now();
-    if (opts.dryRun && req.mutates) {
-      log(`[dry-run] would run: ${shown}`);
-      return result({ ok: true, skipped: true, message: `would run: ${shown}` }, started);
-    }
-    if (opts.signal?.aborted) {
-      return result({ ok: false, canceled: true, message: `not started (interrupted): ${shown}` }, started);
-    }
+    const early = notStarted(opts, frame, req, shown, started);
+    if (early) return early;
     log(`$ ${shown}`);
     // execa costs ~100 ms to load: only commands that run something pay for it.
     const { execa } = await import('execa');
@@ -185,20 +168,15 @@ export function createExecutor(opts: ExecutorOptions): Executor {
 
     const exitCode = typeof r.exitCode === 'number' ? r.exitCode : undefined;
     const ok = stoppedEarly || (!timedOut && !canceled && exitCode === 0);
-    let message: string;
-    if (stoppedEarly) message = `stopped once its output was read: ${shown}`;
-    else if (timedOut) message = `timed out after ${req.timeoutMs} ms: ${shown}`;
-    else if (canceled) message = `interrupted: ${shown}`;
-    else if (
-      (r as { code?: string }).code === 'ENOENT' ||
-      (gated && exitCode === 127 && /not found/.test(String(r.stderr)))
-    )
-      message = `command not found: ${req.argv[0]} (${shown})`;
-    else if (exitCode === 0) message = `ok: ${shown}`;
-    else if (exitCode !== undefined) message = `exit code ${exitCode}: ${shown}`;
-    else message = `killed by ${r.signal ?? 'a signal'}: ${shown}`;
+    const notFound =
+      (r as { code?: string }).code === 'ENOENT' || (gated && exitCode === 127 && /not found/.test(String(r.stderr)));
+    const message = endingMessage(
+      { stoppedEarly, timedOut, canceled, notFound, exitCode, signal: r.signal ?? undefined },
+      req,
+      shown,
+    );
     log(`# ${message}`);
-    return result(
+    return resultOf(
       {
         ok,
         exitCode,
@@ -216,18 +194,4 @@ export function createExecutor(opts: ExecutorOptions): Executor {
   }
 
   return { dryRun: opts.dryRun, run, format };
-}
-
-function result(partial: Partial<ExecResult> & { ok: boolean; message: string }, started: number): ExecResult {
-  return {
-    stdout: '',
-    stderr: '',
-    output: '',
-    timedOut: false,
-    canceled: false,
-    stoppedEarly: false,
-    skipped: false,
-    ...partial,
-    durationMs: performance.now() - started,
-  };
 }

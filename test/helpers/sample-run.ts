@@ -55,3 +55,11 @@ export async function setup(base: string, o: { steps?: string; name?: string } =
   );
   return { root, stateDir, plan };
 }
+
+type Sandbox = { plan: string; root: string; stateDir: string };
+
+/** `--root … --state-dir … --yes`: where a sandbox's commands act, without a prompt. */
+export const at = (s: Omit<Sandbox, 'plan'>): string[] => ['--root', s.root, '--state-dir', s.stateDir, '--yes'];
+
+/** The argv of `run` of a sandbox's plan, then `more`. */
+export const runArgs = (s: Sandbox, ...more: string[]): string[] => ['run', s.plan, ...at(s), ...more];

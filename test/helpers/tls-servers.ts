@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { recordEvent } from './events.js';
+import { selfSignedArgv } from '../../demo/self-signed.js';
 
 export interface TestCert {
   key: Buffer;
@@ -23,28 +24,8 @@ export function makeCert(cn = 'mx.test.invalid', days = 365): TestCert {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mta-cert-'));
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-sha256',
-      '-days',
-      String(days),
-      '-subj',
-      `/CN=${cn}`,
-      '-addext',
-      `subjectAltName=DNS:${cn}`,
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
+  const [cmd, ...args] = selfSignedArgv({ cn, days, keyFile, certFile });
+  execFileSync(cmd!, args, { stdio: 'ignore' });
   return { key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile), certFile, dir };
 }
 

@@ -4,8 +4,8 @@
  * caller journals it (onStart), waits for a go-ahead line. No timeout(1) on FreeBSD: a timeout, an abort or
  * `until` kill the group from the controller over the persistent shell. Dry run and format are lib/exec's.
  */
+import { endingMessage, frameOf, notStarted, resultOf } from '../../lib/exec-frame.js';
 import {
-  formatCommand,
   type ExecRequest,
   type ExecResult,
   type Executor,
@@ -39,31 +39,14 @@ function script(req: ExecRequest): Buffer {
 }
 
 export function createSshExecutor(opts: ExecutorOptions, deps: SshExecDeps): Executor {
-  const redact = opts.redact ?? ((s: string) => s);
-  const log = opts.log ?? (() => {});
-  const format = (req: Pick<ExecRequest, 'argv' | 'cwd' | 'env'>) => formatCommand(req, redact);
+  const frame = frameOf(opts);
+  const { redact, log, format } = frame;
 
   async function run(req: ExecRequest): Promise<ExecResult> {
     const shown = format(req);
     const t0 = performance.now();
-    const base = {
-      stdout: '',
-      stderr: '',
-      output: '',
-      timedOut: false,
-      canceled: false,
-      stoppedEarly: false,
-      skipped: false,
-    };
-    const done = (r: Partial<ExecResult> & { ok: boolean; message: string }): ExecResult => ({
-      ...base,
-      ...r,
-      durationMs: performance.now() - t0,
-    });
-    if (opts.dryRun && req.mutates)
-      return (log(`[dry-run] would run: ${shown}`), done({ ok: true, skipped: true, message: `would run: ${shown}` }));
-    if (opts.signal?.aborted)
-      return done({ ok: false, canceled: true, message: `not started (interrupted): ${shown}` });
+    const early = notStarted(opts, frame, req, shown, t0);
+    if (early) return early;
     log(`$ ${shown}`);
     const child = await deps.channels.open(script(req));
     let stdout = '',
@@ -136,32 +119,27 @@ export function createSshExecutor(opts: ExecutorOptions, deps: SshExecDeps): Exe
     // ssh exits 255 for its own failures and for a remote command killed by a signal.
     const exitCode = code === null || (code === 255 && (timedOut || canceled || stoppedEarly)) ? undefined : code;
     const ok = stoppedEarly || (!timedOut && !canceled && exitCode === 0);
-    const message = stoppedEarly
-      ? `stopped once its output was read: ${shown}`
-      : timedOut
-        ? `timed out after ${req.timeoutMs} ms: ${shown}`
-        : canceled
-          ? `interrupted: ${shown}`
-          : exitCode === 127
-            ? `command not found: ${req.argv[0]} (${shown})`
-            : exitCode === 0
-              ? `ok: ${shown}`
-              : exitCode !== undefined
-                ? `exit code ${exitCode}: ${shown}`
-                : `killed by ${signal ?? 'a signal'}: ${shown}`;
+    const message = endingMessage(
+      { stoppedEarly, timedOut, canceled, notFound: exitCode === 127, exitCode, signal: signal ?? undefined },
+      req,
+      shown,
+    );
     log(`# ${message}`);
-    return done({
-      ok,
-      exitCode,
-      signal: signal ?? undefined,
-      stdout: redact(stdout),
-      stderr: redact(stderr),
-      output: redact(output),
-      timedOut,
-      canceled,
-      stoppedEarly,
-      message,
-    });
+    return resultOf(
+      {
+        ok,
+        exitCode,
+        signal: signal ?? undefined,
+        stdout: redact(stdout),
+        stderr: redact(stderr),
+        output: redact(output),
+        timedOut,
+        canceled,
+        stoppedEarly,
+        message,
+      },
+      t0,
+    );
   }
   return { dryRun: opts.dryRun, run, format };
 }
