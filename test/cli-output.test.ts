@@ -6,12 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { formatBytes, formatDuration, plural } from '../src/lib/format.js';
 import { colorWanted, paintVerdicts } from '../src/lib/color.js';
 import { CLI, cli, cliProcess } from './helpers/cli.js';
+import { cfSandbox } from './helpers/sample-run.js';
 
 const hasScript = await execa('script', ['--version'], { reject: false }).then(
   (r) => r.exitCode === 0,
@@ -20,17 +20,11 @@ const hasScript = await execa('script', ['--version'], { reject: false }).then(
 const ESC = '\u001b[';
 
 async function sandbox(t: { after(fn: () => Promise<void>): void }, check = 'path: /etc/mail/sendmail.cf') {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-out-'));
-  t.after(() => fs.rm(dir, { recursive: true, force: true }));
-  const root = path.join(dir, 'root');
-  await fs.mkdir(path.join(root, 'etc/mail'), { recursive: true });
-  await fs.writeFile(path.join(root, 'etc/mail/sendmail.cf'), 'O x=1\n');
-  const plan = path.join(dir, 'plan.yaml');
-  await fs.writeFile(
-    plan,
-    `name: output\nmta: sendmail\nversion: 8.17.1.9\nconfigs: [/etc/mail/]\nsteps:\n  - type: command\n    name: Wait a moment\n    argv: [sleep, '0.2']\nchecks:\n  - type: file\n    ${check}\n`,
-    { mode: 0o644 },
-  );
+  const { dir, root, plan } = await cfSandbox(t, 'mta-out-', {
+    name: 'output',
+    cf: 'O x=1\n',
+    rest: `steps:\n  - type: command\n    name: Wait a moment\n    argv: [sleep, '0.2']\nchecks:\n  - type: file\n    ${check}\n`,
+  });
   return { dir, root, plan, state: path.join(dir, 'state') };
 }
 

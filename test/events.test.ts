@@ -11,6 +11,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { cli, REPO } from './helpers/cli.js';
 import { assertEventsValid, eventValidator } from './helpers/events.js';
+import { cfSandbox } from './helpers/sample-run.js';
 
 test('the events schema is draft-07 and docs/events.md lists every event type and field', async () => {
   const schema = JSON.parse(await fs.readFile(path.join(REPO, 'schemas/events.schema.json'), 'utf8'));
@@ -37,17 +38,11 @@ test('the events schema is draft-07 and docs/events.md lists every event type an
 });
 
 test('a sandbox run, dry run, status, verify, backups and tls-report in --json: every line an event of the contract', async (t) => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-events-'));
-  t.after(() => fs.rm(dir, { recursive: true, force: true }));
-  const root = path.join(dir, 'root');
-  await fs.mkdir(path.join(root, 'etc/mail'), { recursive: true });
-  await fs.writeFile(path.join(root, 'etc/mail/sendmail.cf'), 'O x=1\n');
-  const plan = path.join(dir, 'plan.yaml');
-  await fs.writeFile(
-    plan,
-    'name: events\nmta: sendmail\nversion: 8.17.1.9\nconfigs: [/etc/mail/]\nsteps:\n  - type: command\n    argv: ["true"]\nchecks:\n  - type: file\n    path: /etc/mail/sendmail.cf\n',
-    { mode: 0o644 },
-  );
+  const { dir, root, plan } = await cfSandbox(t, 'mta-events-', {
+    name: 'events',
+    cf: 'O x=1\n',
+    rest: 'steps:\n  - type: command\n    argv: ["true"]\nchecks:\n  - type: file\n    path: /etc/mail/sendmail.cf\n',
+  });
   const g = ['--root', root, '--json'];
   const runs = [
     await cli(['validate', plan, ...g]),

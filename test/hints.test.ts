@@ -12,24 +12,19 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { hint } from '../src/messages.js';
 import { CLI, cliProcess, hintsSeen } from './helpers/cli.js';
+import { cfSandbox } from './helpers/sample-run.js';
 
 async function pasteable(t: { after(fn: () => Promise<void>): void }) {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta hints '));
-  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  const { dir, root, plan } = await cfSandbox(t, 'mta hints ', {
+    name: 'hints',
+    cf: 'O Old=yes\n',
+    rest: `steps:\n  - type: command\n    name: Change the config\n    argv: [sh, -c, 'echo "O New=yes" > "\${root}/etc/mail/sendmail.cf"']\n    undo: [sh, -c, 'true']\n`,
+  });
   const bin = path.join(dir, 'bin');
   await fs.mkdir(bin);
   await fs.writeFile(path.join(bin, 'mta-upgrade'), `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`, {
     mode: 0o755,
   });
-  const root = path.join(dir, 'root');
-  await fs.mkdir(path.join(root, 'etc/mail'), { recursive: true });
-  await fs.writeFile(path.join(root, 'etc/mail/sendmail.cf'), 'O Old=yes\n');
-  const plan = path.join(dir, 'plan.yaml');
-  await fs.writeFile(
-    plan,
-    `name: hints\nmta: sendmail\nversion: 8.17.1.9\nconfigs: [/etc/mail/]\nsteps:\n  - type: command\n    name: Change the config\n    argv: [sh, -c, 'echo "O New=yes" > "\${root}/etc/mail/sendmail.cf"']\n    undo: [sh, -c, 'true']\n`,
-    { mode: 0o644 },
-  );
   const paste = (text: string) =>
     execa('sh', ['-c', text], {
       reject: false,

@@ -4,6 +4,7 @@
  * marker with its own undo), on the sample tree of tree.ts. Shared by the revert.sh and confirm-or-revert tests.
  */
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { makeSampleTree, snapshotTree } from './tree.js';
 
@@ -63,3 +64,23 @@ export const at = (s: Omit<Sandbox, 'plan'>): string[] => ['--root', s.root, '--
 
 /** The argv of `run` of a sandbox's plan, then `more`. */
 export const runArgs = (s: Sandbox, ...more: string[]): string[] => ['run', s.plan, ...at(s), ...more];
+
+/**
+ * The smallest sandbox: `<dir>/root/etc/mail/sendmail.cf` holding `cf`, and `<dir>/plan.yaml` (0644) naming
+ * /etc/mail/ as its config, its steps and checks given as YAML after the `configs:` line. Removed after the test.
+ */
+export async function cfSandbox(
+  t: { after(fn: () => Promise<void>): void },
+  prefix: string,
+  o: { name: string; cf: string; rest: string },
+): Promise<{ dir: string; root: string; plan: string }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  const root = path.join(dir, 'root');
+  await fs.mkdir(path.join(root, 'etc/mail'), { recursive: true });
+  await fs.writeFile(path.join(root, 'etc/mail/sendmail.cf'), o.cf);
+  const plan = path.join(dir, 'plan.yaml');
+  const head = `name: ${o.name}\nmta: sendmail\nversion: 8.17.1.9\nconfigs: [/etc/mail/]\n`;
+  await fs.writeFile(plan, head + o.rest, { mode: 0o644 });
+  return { dir, root, plan };
+}
