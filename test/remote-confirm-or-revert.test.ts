@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { cliProcess } from './helpers/cli.js';
-import { setup, state } from './helpers/sample-run.js';
+import { STEPS, setup, state } from './helpers/sample-run.js';
 import { sshdSkipReason, startSshd, targetArgs, type TestSshd } from './helpers/sshd.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -106,15 +106,9 @@ test('controller killed with -9 after its changes: the host reverts by itself', 
 test('the SSH connection cut during a long step: the host reverts by itself', { skip }, async (t) => {
   const d = await startSshd();
   t.after(() => d.stop());
-  const s = await setup(d.backingDir);
-  const text = await fs.readFile(s.plan, 'utf8');
-  await fs.writeFile(
-    s.plan,
-    text.replace(
-      'checks:\n',
-      "  - type: command\n    name: A long build\n    argv: ['sleep 60']\n    shell: true\nchecks:\n",
-    ),
-  );
+  const s = await setup(d.backingDir, {
+    steps: STEPS + "  - type: command\n    name: A long build\n    argv: ['sleep 60']\n    shell: true\n",
+  });
   const before = await state(s.root);
   const { cut } = await runAndCut(d, s.plan, async (runDir) =>
     /"event":"process".*sleep 60/.test(await fs.readFile(path.join(runDir, 'journal.jsonl'), 'utf8').catch(() => '')),
