@@ -4,7 +4,7 @@
  * handed to each kind. Injected pieces (host, executor factory, clock) let tests drive the engine.
  */
 import path from 'node:path';
-import type { Executor, ExecutorOptions } from '../lib/exec.js';
+import type { Executor } from '../lib/exec.js';
 import { makeRedactor } from '../lib/redact.js';
 import { LocalHost } from '../host/local.js';
 import type { Host } from '../host/types.js';
@@ -25,8 +25,6 @@ export interface EngineOptions {
   host?: Host;
   /** The words that reach the same target in a pasted hint (--host DEST …); none for this machine. */
   target?: string[];
-  /** Injected in tests (only with the LocalHost made here); createExecutor otherwise. */
-  execFactory?: (o: ExecutorOptions) => Executor;
   /** A line for the user (preview, summary). */
   out: (line: string) => void;
   /** A warning or error line. */
@@ -86,7 +84,7 @@ export function journaledOverrides(loaded: LoadedPlan): Record<string, string> {
 
 /** The engine's host: the one given, or a LocalHost on --root (with the tests' executor factory, if any). */
 export function engineHost(o: EngineOptions): Host {
-  o.host ??= new LocalHost({ root: o.root, dryRun: o.dryRun, signal: o.signal }, o.execFactory);
+  o.host ??= new LocalHost({ root: o.root, dryRun: o.dryRun, signal: o.signal });
   return o.host;
 }
 

@@ -2,7 +2,7 @@
  * Opening the target: LocalHost without --host; with --host, the factory registered as `remote` (SshHost,
  * wired by the CLI so that local-only commands never load the SSH code).
  */
-import { LocalHost, type ExecFactory } from './local.js';
+import { LocalHost } from './local.js';
 import type { Host, HostOptions } from './types.js';
 
 export type { ExecSettings, Host, HostOptions, HostPath, HostStat, HostFacts, ProcessRef } from './types.js';
@@ -16,9 +16,9 @@ export function setRemoteHostFactory(f: RemoteFactory | undefined): void {
   remote = f;
 }
 
-/** `execFactory` injects executors (tests drive the engine with a fake one); LocalHost only. */
-export async function openHost(o: HostOptions, execFactory?: ExecFactory): Promise<Host> {
-  if (o.host === undefined) return new LocalHost(o, execFactory);
+/** This machine without `host`, else the registered remote factory's host. */
+export async function openHost(o: HostOptions): Promise<Host> {
+  if (o.host === undefined) return new LocalHost(o);
   if (!remote) throw new Error(`no remote host support is wired in: cannot open ${o.host}`);
   return remote({ ...o, host: o.host });
 }

@@ -8,13 +8,11 @@ import os from 'node:os';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { createExecutor, type Executor, type ExecutorOptions } from '../lib/exec.js';
+import { createExecutor, type Executor } from '../lib/exec.js';
 import { mapUnderRoot } from './path.js';
 import * as lf from './local-fs.js';
 import { localKillGroup, localProcessAlive, localProcessRef } from './local-proc.js';
 import type { ExecSettings, Host, HostFacts, HostOptions, HostPath, ProcessRef, WriteAtomicOptions } from './types.js';
-
-export type ExecFactory = (o: ExecutorOptions) => Executor;
 
 export class LocalHost implements Host {
   readonly label = 'local';
@@ -23,18 +21,14 @@ export class LocalHost implements Host {
   readonly exec: Executor;
   private factsP?: Promise<HostFacts>;
 
-  /** `execFactory` may be injected (tests drive the engine with a fake executor). */
-  constructor(
-    private readonly opts: HostOptions,
-    private readonly execFactory: ExecFactory = createExecutor,
-  ) {
+  constructor(private readonly opts: HostOptions) {
     const o = opts;
     this.root = o.root || '/';
     this.exec = this.executor(o);
   }
 
   executor(o: ExecSettings): Executor {
-    return this.execFactory({ ...o, processRef: localProcessRef });
+    return createExecutor({ ...o, processRef: localProcessRef });
   }
 
   real(planPath: string): string {
@@ -42,7 +36,7 @@ export class LocalHost implements Host {
   }
 
   rooted(root: string): Host {
-    return (root || '/') === this.root ? this : new LocalHost({ ...this.opts, root }, this.execFactory);
+    return (root || '/') === this.root ? this : new LocalHost({ ...this.opts, root });
   }
 
   facts(): Promise<HostFacts> {
