@@ -164,3 +164,32 @@ for (const tool of ['tar', 'bsdtar']) {
     }
   });
 }
+
+test('an archive made before names were bytes (mta-upgrade-backup/1, text names) still verifies and restores', async (t) => {
+  // test/fixtures/backup-v1: made by the previous version (commit afe350a) of a tree with UTF-8 names beyond ASCII.
+  const fixture = ['../../test/fixtures/backup-v1', '../fixtures/backup-v1']
+    .map((p) => path.join(import.meta.dirname, p))
+    .find((p) => fs.existsSync(p))!;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mta-names-v1-'));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const storeDir = path.join(root, 'store');
+  fs.cpSync(fixture, storeDir, { recursive: true });
+  fs.chmodSync(storeDir, 0o700);
+  const id = fs
+    .readdirSync(storeDir)
+    .find((n) => n.endsWith('.json'))!
+    .replace(/\.json$/, '');
+  assert.equal((await verifyBackup(H, storeDir, id)).ok, true);
+  const real = (p: string): string => path.join(root, 'sys', p);
+  fs.mkdirSync(real('/usr/lib'), { recursive: true });
+  fs.writeFileSync(real('/usr/lib/absent.so'), 'made by the upgrade');
+  const r = await restoreBackup({ host: H, storeDir, id, real });
+  assert.ok(r.lines.includes('removed /usr/lib/absent.so (absent at backup time)'), r.lines.join('\n'));
+  const mail = real('/etc/mail');
+  assert.equal(fs.readFileSync(path.join(mail, 'sub/été-😀.cf'), 'utf8'), 'été\n');
+  assert.equal(fs.readlinkSync(path.join(mail, 'link.cf')), 'sendmail.cf');
+  const st = fs.statSync(path.join(mail, 'sendmail.cf'));
+  assert.equal(st.mode & 0o7777, 0o640);
+  assert.equal(st.mtimeMs, Date.UTC(2024, 0, 2, 3, 4, 5, 250));
+  assert.equal((await restoreBackup({ host: H, storeDir, id, real })).changed, 0, 'a second restore is a no-op');
+});
