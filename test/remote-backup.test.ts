@@ -15,6 +15,7 @@ import { MtaError } from '../src/lib/errors.js';
 import { walk } from '../src/engine/backup-create.js';
 import { prefetchSmall } from '../src/engine/backup-prefetch.js';
 import { sshdSkipReason, startSshd } from './helpers/sshd.js';
+import { addByteNames, byteSnapshot, showHex } from './helpers/byte-tree.js';
 
 const skip = sshdSkipReason();
 if (skip) test('remote backups', (t) => t.skip(skip));
@@ -213,17 +214,32 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     );
   });
 
-  test(`remote backup (${userland}): a name that is not UTF-8 is refused, nothing left in the store`, async (t) => {
+  test(`remote backup over SSH (${userland}): names that are not UTF-8 come back byte-identical; new ones are removed`, async (t) => {
     const host = await open();
     t.after(() => host.close());
-    const junk = Buffer.concat([Buffer.from(path.join(live, 'etc/mail/junk')), Buffer.from([0xff])]);
-    fs.writeFileSync(junk, 'x');
-    t.after(() => fs.rmSync(junk));
-    const beforeStore = fs.readdirSync(storeSide).sort();
-    await assert.rejects(
-      createBackup({ host, storeDir, paths: PATHS, real: (p) => host.real(p), meta, clock: systemClock }),
-      /junk\\xff: name is not UTF-8/,
-    );
-    assert.deepEqual(fs.readdirSync(storeSide).sort(), beforeStore);
+    const mail = path.join(live, 'etc/mail');
+    fs.mkdirSync(mail, { recursive: true });
+    const names = addByteNames(mail);
+    const added = [names.junk, names.dir, names.surrogate, names.overlong, names.valid, names.link];
+    t.after(() => added.forEach((p) => fs.rmSync(p, { recursive: true, force: true })));
+    const before = byteSnapshot(mail, whole);
+    const b = await createBackup({ host, storeDir, paths: PATHS, real: (p) => host.real(p), meta, clock: systemClock });
+    assert.equal((await verifyBackup(host, storeDir, b.id)).ok, true);
+
+    // The "step": a changed file, a removed latin-1 directory, a re-pointed link, new names that are not UTF-8.
+    fs.writeFileSync(names.junk, 'changed by the upgrade\n');
+    fs.rmSync(names.dir, { recursive: true });
+    fs.rmSync(names.link);
+    fs.symlinkSync('elsewhere', names.link);
+    const created = [Buffer.from([0x6e, 0x80, 0x2e, 0x63, 0x66]), Buffer.from([0xe9, 0xe8])];
+    for (const c of created) fs.writeFileSync(Buffer.concat([Buffer.from(mail + '/'), c]), 'step\n');
+    added.push(...created.map((c) => Buffer.concat([Buffer.from(mail + '/'), c])));
+
+    const lines: string[] = [];
+    await restoreBackup({ host, storeDir, id: b.id, real: (p) => host.real(p), onProgress: (l) => lines.push(l) });
+    const after = byteSnapshot(mail, whole);
+    const diff = [...new Set([...after.keys(), ...before.keys()])].filter((k) => after.get(k) !== before.get(k));
+    assert.deepEqual(diff.map(showHex), [], 'byte-identical after the restore');
+    assert.ok(lines.includes('removed /etc/mail/n\\x80.cf (not in the backup)'), lines.join('\n'));
   });
 }

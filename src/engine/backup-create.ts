@@ -15,7 +15,8 @@ import { ParallelGzipWriter, BLOCK_SIZE } from '../lib/archive/gzip.js';
 import { encodeHead, pad512 } from '../lib/archive/tar.js';
 import { MANIFEST_NAME, TAR_TYPE, memberName, type ManifestEntry, type PathRecord } from '../lib/archive/format.js';
 import type { Host, HostPath } from '../host/types.js';
-import { isUtf8Name, joinPath, showPath } from '../host/path.js';
+import { joinPath } from '../host/path.js';
+import { keyOf } from '../lib/byte-names.js';
 import { PREFETCH_MAX_FILE, prefetchSmall } from './backup-prefetch.js';
 
 export interface WalkedEntry extends ManifestEntry {
@@ -42,22 +43,14 @@ export async function walk(host: Host, paths: string[], real: (p: string) => str
     const base = { name, real: file, size: 0, mode: st.mode, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
     if (st.type === 'file') out.entries.push({ ...base, type: 'file', size: st.size });
     else if (st.type === 'symlink') {
+      // Names and targets are bytes: held as name keys (src/lib/byte-names.ts), written back byte for byte.
       const link = st.link ?? (await host.readlink(file));
-      // The manifest and tar headers hold names as text: bytes that are not UTF-8 would not come back the same.
-      if (!isUtf8Name(link))
-        throw new Error(
-          `${showPath(file)}: link target is not UTF-8 (${showPath(link)}): this version cannot back it up exactly`,
-        );
-      out.entries.push({ ...base, type: 'symlink', link: link.toString('utf8') });
+      out.entries.push({ ...base, type: 'symlink', link: keyOf(link) });
     } else if (st.type === 'dir') {
       out.entries.push({ ...base, type: 'dir' });
-      const names = (await host.readdir(file)).map((b) => {
-        if (!isUtf8Name(b))
-          throw new Error(`${showPath(joinPath(file, b))}: name is not UTF-8: this version cannot back it up exactly`);
-        return b.toString('utf8');
-      });
-      for (const child of names.sort()) {
-        const p = joinPath(file, child);
+      const names = new Map((await host.readdir(file)).map((b) => [keyOf(b), b]));
+      for (const child of [...names.keys()].sort()) {
+        const p = joinPath(file, names.get(child)!);
         const cst = await host.lstat(p);
         if (cst) await visit(`${name}/${child}`, p, cst); // gone since readdir: not there to back up
       }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { timeId, type Clock } from '../lib/clock.js';
 import { MtaError, errorText, isMtaError } from '../lib/errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FORMAT, Manifest, memberName } from '../lib/archive/format.js';
+import { FORMAT, Manifest, manifestReplacer, memberName } from '../lib/archive/format.js';
 import { hashEntries, walk, writeArchive } from './backup-create.js';
 import { ArchiveRefused, readArchive } from '../lib/archive/read.js';
 import { stageArchive, type Staged } from '../lib/archive/stage.js';
@@ -18,6 +18,7 @@ import { applyStagedOnHost, syncTouchedOnHost } from './restore-host-apply.js';
 import { controllerTemp, uploadFile, withLocalArchive } from './backup-transfer.js';
 import type { Host } from '../host/types.js';
 import { formatBytes, plural } from '../lib/format.js';
+import { showKey } from '../lib/byte-names.js';
 
 export const DEFAULT_KEEP = 5;
 
@@ -63,7 +64,7 @@ const ID = /^[0-9A-Za-z][0-9A-Za-z._-]*$/;
 export const archivePath = (storeDir: string, id: string): string => path.posix.join(storeDir, `${id}.tar.gz`);
 const recordPath = (storeDir: string, id: string): string => path.posix.join(storeDir, `${id}.json`);
 const writeRecord = (host: Host, storeDir: string, r: StoreRecord): Promise<void> =>
-  host.writeFileAtomic(recordPath(storeDir, r.id), JSON.stringify(r), { mode: 0o600 });
+  host.writeFileAtomic(recordPath(storeDir, r.id), JSON.stringify(r, manifestReplacer), { mode: 0o600 });
 
 export function infoOf(storeDir: string, r: StoreRecord): BackupInfo {
   const m = r.manifest;
@@ -161,7 +162,12 @@ async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> 
       totals: { entries: walked.entries.length, files: files.length, bytes: files.reduce((s, e) => s + e.size, 0) },
     };
     say(`archiving ${plural(manifest.totals.files, 'file')} (${formatBytes(manifest.totals.bytes)})`);
-    const written = await writeArchive(host, localFile, Buffer.from(JSON.stringify(manifest)), walked.entries);
+    const written = await writeArchive(
+      host,
+      localFile,
+      Buffer.from(JSON.stringify(manifest, manifestReplacer)),
+      walked.entries,
+    );
     say('verifying the archive');
     const check = await readArchive(localFile);
     if (check.problems.length)
@@ -179,7 +185,7 @@ async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> 
       manifest: check.manifest!,
     };
     await writeRecord(host, storeDir, record);
-    for (const s of walked.skipped) say(`not archived (socket, fifo or device): ${s}`);
+    for (const s of walked.skipped) say(`not archived (socket, fifo or device): ${showKey(s)}`);
     return infoOf(storeDir, record);
   } catch (e) {
     for (const f of [tmp, file, recordPath(storeDir, id)]) await host.rm(f, { force: true }).catch(() => {});
@@ -217,11 +223,13 @@ export async function readBackup(host: Host, storeDir: string, id: string): Prom
   } catch (e) {
     throw new MtaError('refused', `backup record ${recordPath(storeDir, id)} is not readable: ${errorText(e)}`);
   }
+  // Parsed, not only checked: names that are not UTF-8 are {b64} in the JSON and name keys in memory.
+  const parsed = r && typeof r === 'object' ? Manifest.safeParse(r.manifest) : undefined;
   const bad =
     !r ||
     typeof r !== 'object' ||
     r.id !== id ||
-    !Manifest.safeParse(r.manifest).success ||
+    !parsed?.success ||
     typeof r.archive?.size !== 'number' ||
     typeof r.archive.sha256 !== 'string' ||
     typeof r.manifestSha256 !== 'string' ||
@@ -232,7 +240,7 @@ export async function readBackup(host: Host, storeDir: string, id: string): Prom
       'refused',
       `backup record ${recordPath(storeDir, id)} is not readable: not a backup record of this tool (format ${FORMAT})`,
     );
-  return r!;
+  return { ...r!, manifest: parsed!.data! };
 }
 
 /** Oldest first. Records that do not parse are skipped (reported by verify, not by list). */

@@ -10,15 +10,18 @@ import type { ManifestEntry } from '../lib/archive/format.js';
 import type { Staged } from '../lib/archive/stage.js';
 import type { ApplyResult } from '../lib/archive/apply.js';
 import type { Host, HostPath, HostStat } from '../host/types.js';
-import { joinPath, showPath } from '../host/path.js';
+import { keyBytes, keyOf, keyPath, showKey } from '../lib/byte-names.js';
 
 const ms = (t: number): number => Math.round(t);
+
+// Paths here are name keys (src/lib/byte-names.ts), joined as strings and handed to the Host as keyPath(): bytes
+// when a name is not UTF-8, so such a name is restored, compared and removed by its own bytes.
 
 /** Live path already equal to the entry: type, owner, mode, mtime, and content or link target. */
 async function sameAs(host: Host, live: HostPath, st: HostStat, e: ManifestEntry): Promise<boolean> {
   if (st.uid !== e.uid || st.gid !== e.gid) return false;
   if (e.type === 'symlink')
-    return st.type === 'symlink' && (st.link ?? (await host.readlink(live))).equals(Buffer.from(e.link!));
+    return st.type === 'symlink' && (st.link ?? (await host.readlink(live))).equals(keyBytes(e.link!));
   if (st.mode !== e.mode || ms(st.mtimeMs) !== ms(e.mtimeMs)) return false;
   if (e.type === 'dir') return st.type === 'dir';
   return st.type === 'file' && st.size === e.size && (await host.sha256(live)) === e.sha256;
@@ -45,53 +48,53 @@ export async function applyStagedOnHost(
   };
 
   const setMeta = async (p: string, e: ManifestEntry): Promise<void> => {
-    await host.lchown(p, e.uid, e.gid);
-    await host.chmod(p, e.mode);
-    await host.lutimes(p, e.mtimeMs, e.mtimeMs);
+    await host.lchown(keyPath(p), e.uid, e.gid);
+    await host.chmod(keyPath(p), e.mode);
+    await host.lutimes(keyPath(p), e.mtimeMs, e.mtimeMs);
   };
 
   /** rename, or, across a mount point inside the target, a copy to a temp name beside it and a rename. */
   const moveIn = async (from: string, to: string, e: ManifestEntry): Promise<void> => {
     touched.add(path.posix.dirname(to));
     try {
-      return await host.rename(from, to);
+      return await host.rename(keyPath(from), keyPath(to));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
     }
     if (e.type === 'dir') {
-      await host.mkdir(to, { mode: 0o700 });
+      await host.mkdir(keyPath(to), { mode: 0o700 });
       for (const c of children.get(e.name) ?? []) await place(c, path.posix.join(to, path.posix.basename(c.name)));
       return setMeta(to, e);
     }
     const tmp = tempNameFor(to, 'mta-restore');
     if (e.type === 'symlink') {
-      await host.symlink(e.link!, tmp);
-      await host.lchown(tmp, e.uid, e.gid);
-      await host.lutimes(tmp, e.mtimeMs, e.mtimeMs);
+      await host.symlink(keyPath(e.link!), keyPath(tmp));
+      await host.lchown(keyPath(tmp), e.uid, e.gid);
+      await host.lutimes(keyPath(tmp), e.mtimeMs, e.mtimeMs);
     } else {
-      await host.copyFile(from, tmp);
+      await host.copyFile(keyPath(from), keyPath(tmp));
       await setMeta(tmp, e);
-      await host.fsync(tmp);
+      await host.fsync(keyPath(tmp));
     }
-    await host.rename(tmp, to);
+    await host.rename(keyPath(tmp), keyPath(to));
   };
 
   const place = async (e: ManifestEntry, live: string): Promise<void> => {
-    const st = await host.lstat(live);
+    const st = await host.lstat(keyPath(live));
     if (e.type === 'dir' && st?.type === 'dir') return merge(e, live, st);
     const was = staged.unstaged?.get(e.name);
     if (was) {
       // Found identical (hashed) before staging and not staged: it must not have changed since.
       const still =
         st && (['ino', 'dev', 'size', 'mtimeMs', 'mode', 'uid', 'gid'] as const).every((k) => st[k] === was[k]);
-      if (still || (st && (await sameAs(host, live, st, e)))) return;
-      throw new Error(`/${e.name} changed on the target while the backup was being staged`);
+      if (still || (st && (await sameAs(host, keyPath(live), st, e)))) return;
+      throw new Error(`/${showKey(e.name)} changed on the target while the backup was being staged`);
     }
-    if (st && (await sameAs(host, live, st, e))) return;
+    if (st && (await sameAs(host, keyPath(live), st, e))) return;
     // A directory cannot be renamed over a file nor a file over a directory: remove what is in the way.
-    if (st && (st.type === 'dir' || e.type === 'dir')) await host.rm(live, { recursive: true, force: true });
+    if (st && (st.type === 'dir' || e.type === 'dir')) await host.rm(keyPath(live), { recursive: true, force: true });
     await moveIn(staged.stagedPath(e.name), live, e);
-    change(`restored /${e.name}`);
+    change(`restored /${showKey(e.name)}`);
   };
 
   const merge = async (e: ManifestEntry, live: string, st: HostStat): Promise<void> => {
@@ -102,18 +105,16 @@ export async function applyStagedOnHost(
     for (const sk of manifest.skipped)
       if (path.posix.dirname(sk.replace(/^\//, '')) === e.name) keep.add(path.posix.basename(sk));
     for (const c of kids) await place(c, path.posix.join(live, path.posix.basename(c.name)));
-    for (const name of await host.readdir(live)) {
-      // Compared as bytes: a name that is not UTF-8 is never in the backup, and is removed by its own bytes.
-      if ([...keep].some((k) => Buffer.from(k).equals(name))) continue;
-      const p = joinPath(live, name);
-      await host.rm(p, { recursive: true, force: true });
+    for (const name of (await host.readdir(keyPath(live))).map(keyOf)) {
+      if (keep.has(name)) continue;
+      await host.rm(keyPath(path.posix.join(live, name)), { recursive: true, force: true });
       touched.add(live);
-      change(`removed /${e.name}/${showPath(name)} (not in the backup)`);
+      change(`removed /${showKey(e.name)}/${showKey(name)} (not in the backup)`);
     }
     // Metadata last: renames inside moved the mtime, and a 0555 directory had to accept them first.
-    const metaDiffers = !(await sameAs(host, live, st, e));
+    const metaDiffers = !(await sameAs(host, keyPath(live), st, e));
     if (metaDiffers || count > start) await setMeta(live, e);
-    if (metaDiffers) change(`restored /${e.name}/ (owner, mode, mtime)`);
+    if (metaDiffers) change(`restored /${showKey(e.name)}/ (owner, mode, mtime)`);
   };
 
   const lines: string[] = [];
@@ -140,5 +141,5 @@ export async function applyStagedOnHost(
 
 /** Make the renames and removals durable. */
 export async function syncTouchedOnHost(host: Host, dirs: string[]): Promise<void> {
-  for (const d of dirs) if (await host.lstat(d)) await host.fsync(d);
+  for (const d of dirs) if (await host.lstat(keyPath(d))) await host.fsync(keyPath(d));
 }

@@ -15,7 +15,8 @@ import { readArchive } from '../lib/archive/read.js';
 import type { EntrySink } from '../lib/archive/tar.js';
 import type { Manifest, ManifestEntry, PathRecord } from '../lib/archive/format.js';
 import type { Staged } from '../lib/archive/stage.js';
-import type { Host, HostStat } from '../host/types.js';
+import type { Host, HostPath, HostStat } from '../host/types.js';
+import { keyBytes, keyPath } from '../lib/byte-names.js';
 
 export interface HostStageOptions {
   host: Host;
@@ -67,14 +68,14 @@ async function identicalLive(
     throw new Error(`${name}: no backed-up path holds it`);
   };
   const out: NonNullable<Staged['unstaged']> = new Map();
-  const files: [ManifestEntry, string, HostStat][] = [];
+  const files: [ManifestEntry, HostPath, HostStat][] = [];
   // Only below directories that are real directories on the target: a directory replaced by a link (or a file) is
   // moved in whole from staging, so everything in it must be staged.
   const liveDirs = new Set<string>();
   for (const e of m.entries) {
     const parent = path.posix.dirname(e.name);
     if (!tops.has(e.name) && !liveDirs.has(parent)) continue;
-    const live = liveOf(e.name);
+    const live = keyPath(liveOf(e.name)); // bytes when the name is not UTF-8
     const st = await host.lstat(live);
     if (e.type === 'dir') {
       if (st?.type === 'dir') liveDirs.add(e.name);
@@ -82,8 +83,7 @@ async function identicalLive(
     }
     if (!st || st.uid !== e.uid || st.gid !== e.gid || st.type !== e.type) continue;
     if (e.type === 'symlink') {
-      if (st.link?.equals(Buffer.from(e.link!)) && Math.round(st.mtimeMs) === Math.round(e.mtimeMs))
-        out.set(e.name, st);
+      if (st.link?.equals(keyBytes(e.link!)) && Math.round(st.mtimeMs) === Math.round(e.mtimeMs)) out.set(e.name, st);
     } else if (st.mode === e.mode && st.size === e.size && Math.round(st.mtimeMs) === Math.round(e.mtimeMs))
       files.push([e, live, st]);
   }
@@ -97,7 +97,7 @@ export async function stageArchiveOnHost(opts: HostStageOptions, created: string
   const { host } = opts;
   const tops = new Map<string, PathRecord>();
   const staging = new Map<string, string>();
-  const dirs: [string, ManifestEntry][] = [];
+  const dirs: [HostPath, ManifestEntry][] = [];
   let manifest: Manifest | undefined;
   let spools = 0;
   let unstaged: NonNullable<Staged['unstaged']> = new Map();
@@ -117,14 +117,14 @@ export async function stageArchiveOnHost(opts: HostStageOptions, created: string
 
   const onEntry = async (e: ManifestEntry): Promise<EntrySink | undefined> => {
     if (unstaged.has(e.name)) return undefined; // identical live: verified by the reader all the same
-    const to = stagedPath(e.name);
+    const to = keyPath(stagedPath(e.name));
     if (e.type === 'dir') {
       await host.mkdir(to, { mode: 0o700 }); // final mode after its contents: a 0555 dir must still take files
       dirs.push([to, e]);
       return undefined;
     }
     if (e.type === 'symlink') {
-      await host.symlink(e.link!, to);
+      await host.symlink(keyPath(e.link!), to);
       await host.lchown(to, e.uid, e.gid);
       await host.lutimes(to, e.mtimeMs, e.mtimeMs);
       return undefined;

@@ -9,6 +9,7 @@
 import path from 'node:path';
 import type { Host } from '../../host/types.js';
 import { MtaError } from '../../lib/errors.js';
+import { keyBytes } from '../../lib/byte-names.js';
 import type { JournalRecord } from '../journal.js';
 import { TIMER_FILES, deadmanScript, startDeadmanArgv } from './deadman.js';
 import { revertScript, type RevertInput } from './script.js';
@@ -52,7 +53,8 @@ export class RunGuard {
       records,
       backup: this.backup,
     });
-    await host.writeFileAtomic(this.file('revert.sh'), text, { mode: 0o700 });
+    // keyBytes, not UTF-8: a backed-up name that is not UTF-8 is quoted in the script as its own raw bytes.
+    await host.writeFileAtomic(this.file('revert.sh'), keyBytes(text), { mode: 0o700 });
     if (!this.armed && this.o.timeoutS > 0) await this.arm();
   }
 

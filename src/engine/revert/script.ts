@@ -115,6 +115,10 @@ function restoreLines(b: NonNullable<RevertInput['backup']>, real: (p: string) =
   return out;
 }
 
+/**
+ * The script as text; names in it are name keys (src/lib/byte-names.ts), so whoever writes it to the host writes
+ * keyBytes(text): a name that is not UTF-8 then appears in its quotes as its own bytes (sh quotes bytes).
+ */
 export function revertScript(i: RevertInput): string {
   const intents = i.records.filter((r): r is Intent => r.type === 'intent').reverse();
   const oldModes = new Map<string, number>();

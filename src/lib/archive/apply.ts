@@ -10,7 +10,11 @@ import { createHash } from 'node:crypto';
 import { fsyncDir, tempNameFor } from '../fsync.js';
 import type { ManifestEntry } from './format.js';
 import type { Staged } from './stage.js';
+import { keyOf, keyPath, showKey } from '../byte-names.js';
 
+// Paths here are name keys (src/lib/byte-names.ts) so that they join and split as strings; every node:fs call
+// takes keyPath() of them, and readdir/readlink answer in bytes: a name that is not UTF-8 is seen and removed by
+// its own bytes, never by a lossy decoding of them (the file would stay while the log said "removed").
 export interface ApplyResult {
   lines: string[];
   changed: number;
@@ -20,7 +24,7 @@ export interface ApplyResult {
 
 function lstatOrNull(p: string): fs.Stats | null {
   try {
-    return fs.lstatSync(p);
+    return fs.lstatSync(keyPath(p));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
@@ -33,7 +37,7 @@ const ms = (t: number): number => Math.round(t);
 function sha256File(p: string): string {
   const h = createHash('sha256');
   const buf = Buffer.allocUnsafe(1 << 20);
-  const fd = fs.openSync(p, 'r');
+  const fd = fs.openSync(keyPath(p), 'r');
   try {
     for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
   } finally {
@@ -45,7 +49,8 @@ function sha256File(p: string): string {
 /** Live path already equal to the entry: type, owner, mode, mtime, and content or link target. */
 export function sameAs(live: string, st: fs.Stats, e: ManifestEntry): boolean {
   if (st.uid !== e.uid || st.gid !== e.gid) return false;
-  if (e.type === 'symlink') return st.isSymbolicLink() && fs.readlinkSync(live) === e.link;
+  if (e.type === 'symlink')
+    return st.isSymbolicLink() && keyOf(fs.readlinkSync(keyPath(live), { encoding: 'buffer' })) === e.link;
   if ((st.mode & 0o7777) !== e.mode || ms(st.mtimeMs) !== ms(e.mtimeMs)) return false;
   if (e.type === 'dir') return st.isDirectory();
   return st.isFile() && st.size === e.size && sha256File(live) === e.sha256;
@@ -67,39 +72,39 @@ export function applyStaged(staged: Staged, real: (p: string) => string, log: (l
   };
 
   const setMeta = (p: string, e: ManifestEntry): void => {
-    fs.chownSync(p, e.uid, e.gid);
-    fs.chmodSync(p, e.mode);
-    fs.utimesSync(p, e.mtimeMs / 1000, e.mtimeMs / 1000);
+    fs.chownSync(keyPath(p), e.uid, e.gid);
+    fs.chmodSync(keyPath(p), e.mode);
+    fs.utimesSync(keyPath(p), e.mtimeMs / 1000, e.mtimeMs / 1000);
   };
 
   /** rename, or, across a mount point inside the target, a copy to a temp name beside it and a rename. */
   const moveIn = (from: string, to: string, e: ManifestEntry): void => {
     touched.add(path.dirname(to));
     try {
-      fs.renameSync(from, to);
+      fs.renameSync(keyPath(from), keyPath(to));
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
     }
     if (e.type === 'dir') {
-      fs.mkdirSync(to, 0o700);
+      fs.mkdirSync(keyPath(to), 0o700);
       for (const c of children.get(e.name) ?? []) place(c, path.join(to, path.basename(c.name)));
       setMeta(to, e);
       return;
     }
     const tmp = tempNameFor(to, 'mta-restore');
     if (e.type === 'symlink') {
-      fs.symlinkSync(e.link!, tmp);
-      fs.lchownSync(tmp, e.uid, e.gid);
-      fs.lutimesSync(tmp, e.mtimeMs / 1000, e.mtimeMs / 1000);
+      fs.symlinkSync(keyPath(e.link!), keyPath(tmp));
+      fs.lchownSync(keyPath(tmp), e.uid, e.gid);
+      fs.lutimesSync(keyPath(tmp), e.mtimeMs / 1000, e.mtimeMs / 1000);
     } else {
-      fs.copyFileSync(from, tmp, fs.constants.COPYFILE_EXCL);
+      fs.copyFileSync(keyPath(from), keyPath(tmp), fs.constants.COPYFILE_EXCL);
       setMeta(tmp, e);
-      const fd = fs.openSync(tmp, 'r');
+      const fd = fs.openSync(keyPath(tmp), 'r');
       fs.fsyncSync(fd);
       fs.closeSync(fd);
     }
-    fs.renameSync(tmp, to);
+    fs.renameSync(keyPath(tmp), keyPath(to));
   };
 
   const place = (e: ManifestEntry, live: string): void => {
@@ -107,9 +112,9 @@ export function applyStaged(staged: Staged, real: (p: string) => string, log: (l
     if (e.type === 'dir' && st?.isDirectory()) return merge(e, live, st);
     if (st && sameAs(live, st, e)) return;
     // A directory cannot be renamed over a file nor a file over a directory: remove what is in the way.
-    if (st && (st.isDirectory() || e.type === 'dir')) fs.rmSync(live, { recursive: true, force: true });
+    if (st && (st.isDirectory() || e.type === 'dir')) fs.rmSync(keyPath(live), { recursive: true, force: true });
     moveIn(staged.stagedPath(e.name), live, e);
-    change(`restored /${e.name}`);
+    change(`restored /${showKey(e.name)}`);
   };
 
   const merge = (e: ManifestEntry, live: string, st: fs.Stats): void => {
@@ -120,16 +125,16 @@ export function applyStaged(staged: Staged, real: (p: string) => string, log: (l
     for (const sk of manifest.skipped)
       if (path.posix.dirname(sk.replace(/^\//, '')) === e.name) keep.add(path.posix.basename(sk));
     for (const c of kids) place(c, path.join(live, path.basename(c.name)));
-    for (const name of fs.readdirSync(live)) {
+    for (const name of fs.readdirSync(keyPath(live), { encoding: 'buffer' }).map(keyOf)) {
       if (keep.has(name)) continue;
-      fs.rmSync(path.join(live, name), { recursive: true, force: true });
+      fs.rmSync(keyPath(path.join(live, name)), { recursive: true, force: true });
       touched.add(live);
-      change(`removed /${e.name}/${name} (not in the backup)`);
+      change(`removed /${showKey(e.name)}/${showKey(name)} (not in the backup)`);
     }
     // Metadata last: renames inside moved the mtime, and a 0555 directory had to accept them first.
     const metaDiffers = !sameAs(live, st, e);
     if (metaDiffers || count > start) setMeta(live, e);
-    if (metaDiffers) change(`restored /${e.name}/ (owner, mode, mtime)`);
+    if (metaDiffers) change(`restored /${showKey(e.name)}/ (owner, mode, mtime)`);
   };
 
   const lines: string[] = [];
@@ -155,5 +160,5 @@ export function applyStaged(staged: Staged, real: (p: string) => string, log: (l
 
 /** Make the renames and removals durable. */
 export async function syncTouched(dirs: string[]): Promise<void> {
-  for (const d of dirs) if (fs.existsSync(d)) await fsyncDir(d);
+  for (const d of dirs) if (fs.existsSync(keyPath(d))) await fsyncDir(keyPath(d));
 }

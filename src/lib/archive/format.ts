@@ -6,14 +6,33 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { isEscapedKey, isWellFormed, keyBytes, keyOf, showKey } from '../byte-names.js';
 
 export const MANIFEST_NAME = '.mta-upgrade/manifest.json';
 export const FORMAT = 'mta-upgrade-backup/1';
 /** A manifest is small (a line of JSON per file); anything bigger is not ours. */
 export const MAX_MANIFEST_BYTES = 64 << 20;
 
+/**
+ * A name or link target in the manifest's JSON: a string when the bytes are UTF-8, else `{"b64": <the bytes>}` (the
+ * journal's convention, src/host/path.ts). Parsed into a name key (src/lib/byte-names.ts); a string holding a lone
+ * surrogate is refused, so every key has exactly one JSON form.
+ */
+const NameJson = z.union([
+  z.string().refine(isWellFormed, 'not well-formed Unicode (bytes that are not UTF-8 are written as {"b64": …})'),
+  z
+    .object({ b64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/) })
+    .strict()
+    .transform((o) => keyOf(Buffer.from(o.b64, 'base64'))),
+]);
+
+/** JSON.stringify replacer for a manifest (and a record holding one): name keys that are not text → `{b64}`. */
+export function manifestReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'string' && isEscapedKey(value) ? { b64: keyBytes(value).toString('base64') } : value;
+}
+
 const Entry = z.object({
-  name: z.string(),
+  name: NameJson,
   type: z.enum(['file', 'dir', 'symlink']),
   size: z.number().int().nonnegative(),
   sha256: z
@@ -24,7 +43,7 @@ const Entry = z.object({
   uid: z.number().int().nonnegative(),
   gid: z.number().int().nonnegative(),
   mtimeMs: z.number(),
-  link: z.string().optional(),
+  link: NameJson.optional(),
 });
 export type ManifestEntry = z.infer<typeof Entry>;
 
@@ -44,7 +63,7 @@ export const Manifest = z.object({
   checks: z.unknown().optional(),
   paths: z.array(PathRecord),
   /** Sockets, fifos and devices found under a backed-up directory: not archived, listed so nobody is surprised. */
-  skipped: z.array(z.string()).default([]),
+  skipped: z.array(NameJson).default([]),
   entries: z.array(Entry),
   totals: z.object({ entries: z.number(), files: z.number(), bytes: z.number() }),
 });
@@ -95,19 +114,22 @@ export function manifestProblems(m: Manifest): string[] {
   const seen = new Map<string, ManifestEntry>();
   for (const e of m.entries) {
     const bad = unsafeName(e.name);
-    if (bad) problems.push(`${e.name}: entry refused: ${bad}`);
-    else if (seen.has(e.name)) problems.push(`${e.name}: entry refused: duplicate`);
+    if (bad) problems.push(`${showKey(e.name)}: entry refused: ${bad}`);
+    else if (seen.has(e.name)) problems.push(`${showKey(e.name)}: entry refused: duplicate`);
     else if (tops.has(e.name)) {
-      if (tops.get(e.name)!.state !== 'present') problems.push(`${e.name}: entry refused: path was recorded absent`);
+      if (tops.get(e.name)!.state !== 'present')
+        problems.push(`${showKey(e.name)}: entry refused: path was recorded absent`);
     } else {
       const parent = seen.get(path.posix.dirname(e.name));
-      if (!parent) problems.push(`${e.name}: entry refused: outside the backed-up paths`);
+      if (!parent) problems.push(`${showKey(e.name)}: entry refused: outside the backed-up paths`);
       else if (parent.type !== 'dir')
-        problems.push(`${e.name}: entry refused: parent ${parent.name} is a ${parent.type}`);
+        problems.push(`${showKey(e.name)}: entry refused: parent ${showKey(parent.name)} is a ${parent.type}`);
     }
     if (e.type === 'symlink' && (e.link === undefined || linkEscapes(e.name, e.link)))
-      problems.push(`${e.name}: link refused: target ${e.link ?? '(none)'} escapes the root`);
-    if (e.type === 'file' && !e.sha256) problems.push(`${e.name}: entry refused: no sha256`);
+      problems.push(
+        `${showKey(e.name)}: link refused: target ${e.link === undefined ? '(none)' : showKey(e.link)} escapes the root`,
+      );
+    if (e.type === 'file' && !e.sha256) problems.push(`${showKey(e.name)}: entry refused: no sha256`);
     seen.set(e.name, e);
   }
   for (const [name, p] of tops)

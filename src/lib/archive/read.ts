@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { readGzip } from './gzip.js';
+import { showKey } from '../byte-names.js';
 import { TarReader, type EntrySink, type TarHead } from './tar.js';
 import {
   MANIFEST_NAME,
@@ -70,7 +71,7 @@ export async function readArchive(file: string, opts: ReadOptions = {}): Promise
 
   const manifestSink = (h: TarHead): EntrySink => {
     if (h.path !== MANIFEST_NAME || h.type !== 'File')
-      fatal([`not a backup of this tool: first member is ${h.path}, not ${MANIFEST_NAME}`]);
+      fatal([`not a backup of this tool: first member is ${showKey(h.path)}, not ${MANIFEST_NAME}`]);
     if (h.size > MAX_MANIFEST_BYTES) fatal([`manifest refused: ${h.size} bytes`]);
     const parts: Buffer[] = [];
     return {
@@ -102,16 +103,16 @@ export async function readArchive(file: string, opts: ReadOptions = {}): Promise
   const entrySink = async (h: TarHead): Promise<EntrySink | undefined> => {
     const name = h.path.replace(/\/+$/, '');
     const unsafe = unsafeName(name);
-    if (unsafe) return void problem(`${h.path}: member refused: ${unsafe}`);
+    if (unsafe) return void problem(`${showKey(h.path)}: member refused: ${unsafe}`);
     const me = byName.get(name);
-    if (!me) return void problem(`${name}: member refused: not in the manifest (outside the backed-up paths)`);
-    if (seen.has(name)) return void problem(`${name}: member refused: appears twice`);
+    if (!me) return void problem(`${showKey(name)}: member refused: not in the manifest (outside the backed-up paths)`);
+    if (seen.has(name)) return void problem(`${showKey(name)}: member refused: appears twice`);
     seen.add(name);
     const parent = path.posix.dirname(name);
     if (byName.has(parent) && !seen.has(parent))
-      return void problem(`${name}: member refused: comes before its directory`);
+      return void problem(`${showKey(name)}: member refused: comes before its directory`);
     const diff = headDiff(h, me);
-    if (diff) return void problem(`${name}: does not match the manifest: ${diff}`);
+    if (diff) return void problem(`${showKey(name)}: does not match the manifest: ${diff}`);
     const user = await guard(() => opts.onEntry?.(me));
     if (me.type !== 'file') {
       res.checked++;
@@ -126,7 +127,9 @@ export async function readArchive(file: string, opts: ReadOptions = {}): Promise
       end: async () => {
         const got = hash.digest('hex');
         if (got !== me.sha256)
-          problem(`${name}: sha256 mismatch (archive ${got.slice(0, 12)}…, manifest ${me.sha256!.slice(0, 12)}…)`);
+          problem(
+            `${showKey(name)}: sha256 mismatch (archive ${got.slice(0, 12)}…, manifest ${me.sha256!.slice(0, 12)}…)`,
+          );
         else res.checked++;
         if (user) await guard(() => user.end());
       },
@@ -147,7 +150,7 @@ export async function readArchive(file: string, opts: ReadOptions = {}): Promise
   }
   if (!res.manifest) fatal(['archive holds no manifest']);
   const missing = res.manifest!.entries.filter((e) => !seen.has(e.name));
-  for (const e of missing.slice(0, 20)) problem(`${e.name}: missing from the archive`);
+  for (const e of missing.slice(0, 20)) problem(`${showKey(e.name)}: missing from the archive`);
   if (missing.length > 20) problem(`… and ${missing.length - 20} more entries missing`);
   return res;
 }
@@ -160,6 +163,7 @@ function headDiff(h: TarHead, me: ManifestEntry): string | undefined {
   // The writer rounds the manifest's sub-millisecond mtime to the millisecond (tar holds no finer): compare the same
   // rounding, or a file stamped in the last half millisecond of a second (…999.7) reads back as "changed" forever.
   if (Math.floor(h.mtime.getTime() / 1000) !== Math.floor(Math.round(me.mtimeMs) / 1000)) return 'mtime differs';
-  if (me.type === 'symlink' && h.linkpath !== me.link) return `link target ${h.linkpath}, expected ${me.link}`;
+  if (me.type === 'symlink' && h.linkpath !== me.link)
+    return `link target ${showKey(h.linkpath ?? '')}, expected ${showKey(me.link ?? '')}`;
   return undefined;
 }

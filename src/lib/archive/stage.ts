@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { readArchive } from './read.js';
 import type { EntrySink } from './tar.js';
 import type { Manifest, ManifestEntry, PathRecord } from './format.js';
+import { keyPath } from '../byte-names.js';
 
 const fsyncP = promisify(fs.fsync);
 const closeP = promisify(fs.close);
@@ -22,7 +23,7 @@ export interface Staged {
   manifest: Manifest;
   /** Top name → its staging directory; the path itself is staged as `<dir>/root`. */
   staging: Map<string, string>;
-  /** Entry name → staged path. */
+  /** Entry name → staged path, as a name key (keyPath() before a file-system call). */
   stagedPath(name: string): string;
   topOf(name: string): PathRecord;
   /**
@@ -58,7 +59,7 @@ function makeStaging(target: string, base: string): string {
 export async function stageArchive(opts: StageOptions, created: string[]): Promise<Staged> {
   const tops = new Map<string, PathRecord>();
   const staging = new Map<string, string>();
-  const dirs: [string, ManifestEntry][] = [];
+  const dirs: [string | Buffer, ManifestEntry][] = [];
   const inflight: Promise<void>[] = [];
   let manifest: Manifest | undefined;
 
@@ -75,14 +76,14 @@ export async function stageArchive(opts: StageOptions, created: string[]): Promi
   };
 
   const onEntry = (e: ManifestEntry): EntrySink | undefined => {
-    const to = stagedPath(e.name);
+    const to = keyPath(stagedPath(e.name)); // bytes when the name is not UTF-8
     if (e.type === 'dir') {
       fs.mkdirSync(to, 0o700); // final mode after its contents: a 0555 dir must still take files
       dirs.push([to, e]);
       return undefined;
     }
     if (e.type === 'symlink') {
-      fs.symlinkSync(e.link!, to);
+      fs.symlinkSync(keyPath(e.link!), to);
       fs.lchownSync(to, e.uid, e.gid);
       fs.lutimesSync(to, e.mtimeMs / 1000, e.mtimeMs / 1000);
       return undefined;

@@ -4,9 +4,12 @@
  * compressed, and lets the reader hand data to a hash and a file without node-tar's per-entry streams.
  */
 import { Header, Pax, type HeaderData } from 'tar';
+import { isUtf8 } from 'node:buffer';
+import { isEscapedKey, keyBytes, keyOf } from '../byte-names.js';
 
 export type TarType = 'File' | 'Directory' | 'SymbolicLink';
 
+/** `path` and `linkpath` are name keys (src/lib/byte-names.ts): bytes that are not UTF-8 survive. */
 export interface TarHead {
   path: string;
   type: string;
@@ -24,12 +27,78 @@ export interface TarHead {
  * milliseconds too, so an archive extracted by the host's own tar is as exact as our restore).
  */
 export function encodeHead(h: TarHead): Buffer {
+  if (isEscapedKey(h.path) || (h.linkpath !== undefined && isEscapedKey(h.linkpath))) return encodeBinaryHead(h);
   const header = new Header({ ...h, type: h.type as HeaderData['type'], uname: '', gname: '' });
   const needPax = header.encode() || h.mtime.getTime() % 1000 !== 0;
   const block = header.block!;
   if (!needPax) return block;
   const pax = new Pax({ path: h.path, linkpath: h.linkpath, size: h.size, uid: h.uid, gid: h.gid, mtime: h.mtime });
   return Buffer.concat([pax.encode(), block]);
+}
+
+/** One pax record, `<len> key=value\n`, where len counts its own digits too. */
+function paxRecord(key: string, value: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+  let len = body.length + 1;
+  while (String(len).length + body.length !== len) len = String(len).length + body.length;
+  return Buffer.concat([Buffer.from(String(len)), body]);
+}
+
+/**
+ * A name or link target that is not UTF-8: the POSIX way, `hdrcharset=BINARY` and the raw bytes in the pax path
+ * and linkpath records (GNU tar and bsdtar extract them as they are). The ustar fields get a lossy stand-in, read
+ * only by a tar that ignores pax.
+ */
+function encodeBinaryHead(h: TarHead): Buffer {
+  const recs = [paxRecord('hdrcharset', Buffer.from('BINARY')), paxRecord('path', keyBytes(h.path))];
+  if (h.linkpath !== undefined) recs.push(paxRecord('linkpath', keyBytes(h.linkpath)));
+  recs.push(
+    paxRecord('size', Buffer.from(String(h.size))),
+    paxRecord('uid', Buffer.from(String(h.uid))),
+    paxRecord('gid', Buffer.from(String(h.gid))),
+    paxRecord('mtime', Buffer.from(String(h.mtime.getTime() / 1000))),
+  );
+  const body = Buffer.concat(recs);
+  const stand = (k: string): string =>
+    keyBytes(k)
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, '_')
+      .slice(-99);
+  const ext = new Header({
+    path: 'PaxHeader/' + stand(h.path).slice(-80),
+    type: 'ExtendedHeader',
+    size: body.length,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtime: h.mtime,
+    uname: '',
+    gname: '',
+  });
+  ext.encode();
+  const header = new Header({
+    ...h,
+    path: stand(h.path),
+    linkpath: h.linkpath === undefined ? undefined : stand(h.linkpath),
+    type: h.type as HeaderData['type'],
+    uname: '',
+    gname: '',
+  });
+  header.encode();
+  return Buffer.concat([ext.block!, body, Buffer.alloc(pad512(body.length)), header.block!]);
+}
+
+/** A NUL-terminated header field as a name key (node-tar decodes it as UTF-8, losing bytes that are not). */
+function field(buf: Buffer, off: number, len: number): Buffer {
+  const end = buf.indexOf(0, off);
+  return buf.subarray(off, end < 0 || end > off + len ? off + len : end);
+}
+function ustarNames(buf: Buffer, off: number): { path: Buffer; linkpath: Buffer } {
+  const name = field(buf, off, 100);
+  const ustar = buf.toString('latin1', off + 257, off + 265) === 'ustar\x0000';
+  const prefix = ustar ? field(buf, off + 345, 155) : Buffer.alloc(0);
+  const path = prefix.length ? Buffer.concat([prefix, Buffer.from('/'), name]) : name;
+  return { path, linkpath: field(buf, off + 157, 100) };
 }
 
 const NO_DATA = new Set(['Directory', 'SymbolicLink', 'Link', 'CharacterDevice', 'BlockDevice', 'FIFO']);
@@ -127,15 +196,16 @@ export class TarReader {
     const isExt = h.type === 'ExtendedHeader' || h.type === 'GlobalExtendedHeader';
     const paxPath = isExt ? undefined : this.ex?.path;
     const paxLink = isExt ? undefined : this.ex?.linkpath;
+    const raw = ustarNames(buf, off);
     const head: TarHead = {
-      path: paxPath ?? h.path ?? '',
+      path: paxPath ?? (isUtf8(raw.path) ? (h.path ?? '') : keyOf(raw.path)),
       type: h.type,
       size,
       mode: h.mode ?? 0,
       uid: h.uid ?? 0,
       gid: h.gid ?? 0,
       mtime: h.mtime ?? new Date(0),
-      linkpath: paxLink ?? (h.linkpath || undefined),
+      linkpath: paxLink ?? (isUtf8(raw.linkpath) ? h.linkpath || undefined : keyOf(raw.linkpath)),
     };
     if (isExt) {
       this.body = { head, left: size, pad: pad512(size), paxParts: [], global: h.type === 'GlobalExtendedHeader' };
@@ -152,9 +222,29 @@ export class TarReader {
     }
   }
 
+  /** path and linkpath are taken as bytes (hdrcharset=BINARY, or any bytes at all), the rest as text. */
   private foldPax(parts: Buffer[], global: boolean): void {
-    const text = Buffer.concat(parts).toString('utf8');
-    if (global) this.gex = Pax.parse(text, this.gex, true);
-    else this.ex = Pax.parse(text, this.ex, false);
+    const body = Buffer.concat(parts);
+    const names: Record<string, string> = {};
+    let text = '';
+    for (let off = 0; off < body.length;) {
+      const sp = body.indexOf(0x20, off);
+      const len = sp < 0 ? NaN : Number(body.toString('latin1', off, sp));
+      if (!(len > 0) || off + len > body.length) {
+        text += body.toString('utf8', off); // torn: node-tar's parse of the rest decides, as before
+        break;
+      }
+      const rec = body.subarray(off, off + len);
+      const eq = rec.indexOf(0x3d);
+      const key = eq < 0 ? '' : rec.toString('latin1', sp - off + 1, eq);
+      if (key === 'path' || key === 'linkpath') names[key] = keyOf(rec.subarray(eq + 1, rec.length - 1));
+      else text += rec.toString('utf8');
+      off += len;
+    }
+    const pax = Pax.parse(text, global ? this.gex : this.ex, global);
+    if (names.path !== undefined) pax.path = names.path;
+    if (names.linkpath !== undefined) pax.linkpath = names.linkpath;
+    if (global) this.gex = pax;
+    else this.ex = pax;
   }
 }
