@@ -129,11 +129,16 @@ const EQ_CLIENT: u64 = 0x2c746e65696c633d;
 const RELAY_EQ: u64 = 0x3d79616c657220; // 7 bytes, read as the top 7 of the word at +15
 
 /**
- * Count the line [start, …) if it is a plain success line with a classic or ISO stamp, and return its end (its
- * newline, or `to`); -1 sends it to JavaScript. Mirrors what scan.ts would parse out of it, so the counted
- * message is exactly what the slow path would see.
+ * Count the line [start, …) if it is a plain success line with a classic or ISO stamp, or a line that only counts
+ * as read (tryKnown), and return its end (its newline, or `to`); -1 sends it to JavaScript.
  */
 function tryAdd(start: usize, hit: usize, to: usize): i32 {
+  const end = tryAddSuccess(start, hit, to);
+  return end == -1 ? tryKnown(start, hit, to) : end;
+}
+
+/** A success line: mirrors what scan.ts would parse out of it, so the counted message is what the slow path sees. */
+function tryAddSuccess(start: usize, hit: usize, to: usize): i32 {
   let msg: usize = 0;
   if (hit >= start + 5 && load<u8>(hit - 5) == 83) {
     msg = hit - 5;
@@ -166,6 +171,44 @@ function tryAdd(start: usize, hit: usize, to: usize): i32 {
   lines++;
   return <i32>lineEnd;
 }
+
+/**
+ * Postfix's "lost connection after STARTTLS from host[addr]", one line in three of a Postfix handshake failure: a
+ * TLS line that JavaScript would decode and parse only to find it means nothing to the report (parsePostfix gives
+ * `known`; the joiner ignores it, and skipping it only leaves the expiry of old failures to the next line read,
+ * which is where it would happen anyway). Counted as a TLS line here and skipped, when it is certain to be that:
+ * a classic or ISO line whose tag (where parseSyslog's splitTag takes it: after the stamp and the host) is
+ * postfix's, the message right after the tag's ": ", and nothing after the peer (no space: no other form can hide
+ * in the tail). Anything else goes to JavaScript as before. Returns the line's end, or -1.
+ */
+function tryKnown(start: usize, hit: usize, to: usize): i32 {
+  const msg = hit - 27; // "lost connection after START" before "TLS"
+  if (hit < start + 40 || load<u16>(msg - 2) != 0x203a || !startsWith(msg, to, LOST)) return -1;
+  // The tag: from after the host (classic: the first space from byte 16; ISO: the second space) to msg - 2.
+  let host: usize = start + 16;
+  const c0 = load<u8>(start);
+  if (c0 >= 48 && c0 <= 57) {
+    host = start;
+    while (host < msg && load<u8>(host) != 32) host++;
+    host++;
+  } else if (c0 == 60) {
+    return -1; // RFC 5424: JavaScript's
+  }
+  let tag = host;
+  while (tag < msg && load<u8>(tag) != 32) tag++;
+  tag++;
+  if (tag + 7 > msg - 2 || !startsWith(tag, msg, "postfix")) return -1;
+  // splitTag takes the tag to the first ": " after it: none before msg - 2, and no space in it.
+  for (let i = tag; i < msg - 2; i++) if (load<u8>(i) == 32 || load<u16>(i) == 0x203a) return -1;
+  const lineEnd = newline(hit, to);
+  const end = lineEnd > hit && load<u8>(lineEnd - 1) == 13 ? lineEnd - 1 : lineEnd;
+  for (let i = msg + LOST_LEN; i < end; i++) if (load<u8>(i) == 32) return -1;
+  if (end == msg + LOST_LEN || isNaN(timeAt(start, to))) return -1;
+  lines++;
+  return <i32>lineEnd;
+}
+const LOST = "lost connection after STARTTLS from ";
+const LOST_LEN: usize = 36;
 
 function startsWith(at: usize, to: usize, s: string): bool {
   const n = s.length;
@@ -272,17 +315,22 @@ function mayBeOpen(s: usize, e: usize): bool {
 /**
  * Line by line over [p, to) while a failure waits: returns the start of the first line JavaScript must read (one
  * holding a watched string, a TLS line other than a plain success line, or a TLS line of a process with a failure
- * open), DONE, or FULL. Success lines are counted and the rest skipped: a line without a watched string is not
- * from a waiting process (scan.ts).
+ * open), DONE, or FULL. Success lines and the lines tryKnown takes are counted and the rest skipped: a line
+ * without a watched string is not from a waiting process (scan.ts).
  */
 export function scanWatching(p: usize, to: usize): i32 {
   while (p < to) {
     const e = newline(p, to);
-    if (watched(p, e)) return <i32>p;
     const k = keyword(p, e);
+    // A line that only counts as read concerns no failure, whatever process or id it names.
+    if (k != NONE && tryKnown(p, <usize>k, e) >= 0) {
+      p = e + 1;
+      continue;
+    }
+    if (watched(p, e)) return <i32>p;
     if (k != NONE) {
       if (mayBeOpen(p, e)) return <i32>p;
-      const end = tryAdd(p, <usize>k, e);
+      const end = tryAddSuccess(p, <usize>k, e);
       if (end == FULL) return FULL;
       if (end < 0) return <i32>p;
     }

@@ -13,6 +13,7 @@
  * - `scan`: a range's success lines ("STARTTLS=server|client, relay=…", Postfix's "TLS connection
  *   established|reused …") counted in a table keyed by the message's bytes, with first and last time. It stops at
  *   the first TLS line it does not take and returns its start: JavaScript parses that one (scan.ts) and calls again.
+ *   Postfix's "lost connection after STARTTLS from …" is only counted as a TLS line read (lines.ts tryKnown).
  * - `scanWatching`: while a failure waits for its relay, the same, and also the lines holding a waiting process's
  *   id or queue id (the watch list) go to JavaScript, and the TLS lines of processes with a failure open (`openPid`
  *   keeps their count by pid).

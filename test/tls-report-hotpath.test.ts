@@ -22,6 +22,7 @@ import { parseSendmail } from '../src/lib/tlslog/sendmail.js';
 import { TallyParse } from '../src/lib/tlslog/tally-parse.js';
 import { buildReport, type TlsReport } from '../src/lib/tlslog/report.js';
 import { SourceScan } from '../src/lib/tlslog/scan.js';
+import { plainScan } from '../src/lib/tlslog/plain-scan.js';
 import { fileChunks } from '../src/lib/tlslog/sources.js';
 import { ClassicYear } from '../src/lib/tlslog/syslog.js';
 import { xorshift32 } from './helpers/xorshift.js';
@@ -570,4 +571,65 @@ test('--since: success lines before it still count as TLS lines read, not as ses
   const r = await buildReport([file], { year: 2024, since: Date.UTC(2024, 4, 10, 12, 0, 3) });
   assert.equal(r.tlsLines, 2);
   assert.equal(r.summary.sessions, 1);
+});
+
+// Guards the module's skip of Postfix's "lost connection after STARTTLS from …" (assembly/lines.ts tryKnown): the
+// lines it takes count as TLS lines read and reach no parser; every odd form still goes to JavaScript and is read
+// as the plain reader reads it, also while a failure waits for its relay (scanWatching).
+test('"lost connection after STARTTLS": taken by the module when certain, odd forms as the plain reader has them', async () => {
+  const lost = 'lost connection after STARTTLS from unknown[198.18.0.1]';
+  const taken = [
+    `May 10 12:00:01 mx1 postfix/smtpd[501]: ${lost}`,
+    `2024-05-10T12:00:02.5+02:00 mx1 postfix/smtpd[502]: ${lost}`,
+    `May 10 12:00:03 mx1 postfix/smtpd[500]: ${lost}\r`, // CRLF; and the process of the waiting failure below
+    `May  9 12:00:04 mx1 postfix/submission/smtpd[503]: ${lost}`,
+  ];
+  const odd = [
+    `May 10 12:00:05 mx1 sm-mta[504]: ${lost}`, // not Postfix: sendmail's parser does not know it (unrecognised)
+    `May 10 12:00:06 mx1 postfix/smtpd[505]: ${lost} TLS connection established from a[192.0.2.1]: TLSv1 with cipher C`,
+    `May 10 12:00:07 mx1 postfix/smtpd[506]: 4AB12CD34: ${lost}`, // after a queue id
+    `<22>1 2024-05-10T12:00:08Z mx1 postfix/smtpd 507 - - ${lost}`, // RFC 5424
+    `May 10 xx:00:09 mx1 postfix/smtpd[508]: ${lost}`, // a stamp neither reader takes
+    `May 10 12:00:10 mx1 post fix[509]: ${lost}`, // a tag with a space: not a syslog line to splitTag
+    `May 10 12:00:11 mx1 postfix/smtpd[510]: lost connection after STARTTLS from `, // no peer
+  ];
+  const waitThen = (lines: string[]) => [
+    // An outbound failure without its relay: the module walks line by line (scanWatching) until the hint.
+    'May 10 12:00:00 mx1 sm-mta[500]: STARTTLS=client, error: connect failed=-1, reason=x, SSL_error=1, errno=0, retry=-1',
+    ...lines,
+    'May 10 12:00:12 mx1 sm-mta[500]: u4A1abcd: to=<a@d.example>, relay=d.example. [192.0.2.4], stat=Deferred',
+  ];
+  for (const [name, lines] of [
+    ['plain', [...taken, ...odd]],
+    ['waiting', waitThen([...taken, ...odd])],
+  ] as const) {
+    const file = path.join(tmp, `lost-${name}.log`);
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    const fast = await buildReport([file], { year: 2024 });
+    const plain = await plainScan(fs.createReadStream(file), { year: 2024, reference: NOW });
+    // The plain reader also counts the relay hint (to=, no TLS keyword) as a TLS line; the fast one never did.
+    assert.equal(fast.tlsLines, plain.tlsLines - (name === 'waiting' ? 1 : 0), `${name}: TLS lines read`);
+    assert.deepEqual(fast.peers, plain.peers, `${name}: peers`);
+    assert.deepEqual(fast.unrecognisedSamples, [odd[0]!, odd[4]!, odd[5]!], `${name}: what no parser took`);
+
+    // Which lines reached JavaScript: none of the taken ones, every odd one.
+    const seen: string[] = [];
+    const scan = new SourceScan(NOW, { year: 2024 }, () => {});
+    const inner = scan.handler;
+    const handler = {
+      ...inner,
+      tally: inner.tally,
+      get wantsEveryLine() {
+        return inner.wantsEveryLine;
+      },
+      keywordLine: (buf: Buffer, start: number, hit: number, to: number, offset: number) => {
+        const end = inner.keywordLine(buf, start, hit, to, offset);
+        seen.push(buf.toString('utf8', start, end));
+        return end;
+      },
+    };
+    await forEachLine(fileChunks(file, scan.tally.readTargets()), handler);
+    for (const line of taken) assert.ok(!seen.includes(line), `${name}: taken by the module: ${line}`);
+    for (const line of odd) assert.ok(seen.includes(line), `${name}: read in JavaScript: ${line}`);
+  }
 });
