@@ -66,8 +66,10 @@ export const msg = {
   noTtyNoYes: (what: string) =>
     `${what} changes the system; without a terminal to confirm on, pass --yes (or use --dry-run to preview)`,
   declined: (what: string) => `${what}: not confirmed; nothing was changed`,
-  lockHeld: (pid: number, since: string, cmd: string) =>
-    `another mta-upgrade (pid ${pid}, '${cmd}', since ${since}) holds the lock; wait for it or stop it`,
+  lockHeld: (pid: number, since: string, cmd: string, controller?: string) =>
+    controller
+      ? `another mta-upgrade (pid ${pid} on ${controller}, '${cmd}', since ${since}) holds the lock; wait for it or stop it there`
+      : `another mta-upgrade (pid ${pid}, '${cmd}', since ${since}) holds the lock; wait for it or stop it`,
   staleLock: (pid: number, why: 'gone' | 'reused' | 'rebooted') =>
     `taking over a stale lock from pid ${pid} (${why === 'gone' ? 'that process is gone' : why === 'reused' ? 'that pid now belongs to another process, started after the lock was taken' : 'the lock was taken before the last boot'})`,
   unreadableLock: (file: string) => `taking over ${file}: it holds no lock record of this tool`,

@@ -116,7 +116,7 @@ test('a holder on another controller is not judged from here: held, and status s
   assert.equal(s.state, 'held');
   await assert.rejects(
     acquireLock(host, dir, 'run new.yaml', () => {}),
-    /another mta-upgrade \(pid 4194321, 'run old.yaml'/,
+    /another mta-upgrade \(pid 4194321 on other-controller\.invalid, 'run old.yaml'.*stop it there/,
   );
   const st = await cli(['status', '--state-dir', dir]);
   assert.match(st.stdout, /Lock: pid 4194321, .* running on other-controller\.invalid \(cannot be checked from here\)/);

@@ -183,3 +183,31 @@ test(
     assert.match(foreign.stderr, /owned by uid 4321/);
   },
 );
+
+/** Found by the repeat of the attacks (docs/security.md): plans that validated and would fail once running. */
+const PATH_CASES: [string, string, RegExp][] = [
+  ['newline in a path', HEAD + 'configs: ["/etc/ma\\nil/"]\n', /configs\[0\]: must not contain control characters/],
+  ['tab in a binary path', HEAD + 'binaries: ["/usr/sbin/\\tsendmail"]\n', /binaries\[0\]: must not contain control/],
+  ['unterminated ${', HEAD + 'configs: ["/etc/${mail/"]\n', /configs\[0\]: has a '\$\{' left after interpolation/],
+  ['a 4200-byte path', HEAD + `configs: [/${'d/'.repeat(2100)}]\n`, /configs\[0\]: too long: at most 4095 bytes/],
+  ['a 256-byte component', HEAD + `binaries: [/usr/${'n'.repeat(256)}]\n`, /binaries\[0\]: a path component is longer/],
+];
+
+test(`${PATH_CASES.length} paths that lstat would refuse at run time are refused by validate`, async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-hostile-'));
+  t.after(() => fs.rm(dir, { recursive: true, force: true }));
+  for (const [name, text, expected] of PATH_CASES) {
+    const file = path.join(dir, `${name.replace(/\W+/g, '-')}.yaml`);
+    await fs.writeFile(file, text);
+    const r = await cli(['validate', file]);
+    assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+    const hit = r.stderr.split('\n').find((l) => expected.test(l));
+    assert.ok(hit, `${name}: no line matches ${expected}\n${r.stderr}`);
+    assert.match(hit, /:\d+:\d+:/, `${name}: a position`);
+  }
+  // The limits themselves still pass: 255-byte names, a 4095-byte path.
+  const ok = path.join(dir, 'ok.yaml');
+  await fs.writeFile(ok, HEAD + `binaries: [/usr/${'n'.repeat(255)}]\nconfigs: [/${'d/'.repeat(2046)}]\n`);
+  const r = await cli(['validate', ok]);
+  assert.equal(r.code, 0, r.stderr);
+});

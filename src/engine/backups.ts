@@ -206,8 +206,13 @@ export async function readBackup(host: Host, storeDir: string, id: string): Prom
   if (!ID.test(id)) throw new MtaError('not-found', `no backup ${JSON.stringify(id)} in ${storeDir}`);
   let text: string;
   try {
+    // A FIFO put where the record should be would block its reader for ever (as for the archive, point 9).
+    const st = await host.lstat(recordPath(storeDir, id));
+    if (st && st.type !== 'file')
+      throw new MtaError('refused', `backup record ${recordPath(storeDir, id)} is a ${st.type}, not a regular file`);
     text = (await host.readFile(recordPath(storeDir, id))).toString('utf8');
   } catch (e) {
+    if (isMtaError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' || code === 'ENOTDIR' ? [] : [errorText(e)];
     throw new MtaError('not-found', `no backup ${id} in ${storeDir}${host.remote ? ` on ${host.label}` : ''}`, [
@@ -349,7 +354,7 @@ export interface RestoreBackupOptions {
 const samePath = (p: string) => path.posix.normalize(p).replace(/\/+$/, '');
 
 /** Problems of a store record against what the run journaled; empty when it is the run's own archive. */
-async function notTheRunsArchive(
+export async function notTheRunsArchive(
   host: Host,
   file: string,
   r: StoreRecord,

@@ -14,6 +14,7 @@
 import { crashPoint } from '../lib/crash-point.js';
 import path from 'node:path';
 import { systemClock, type Clock } from '../lib/clock.js';
+import { MtaError } from '../lib/errors.js';
 import type { Host } from '../host/types.js';
 import type { JournalAction, JournalWriter } from '../steps/types.js';
 import { redactDeep } from '../lib/redact.js';
@@ -152,6 +153,10 @@ export class Journal implements JournalWriter {
 
 /** Read a journal; a torn last line (the crash hit mid-write) is ignored: its mutation never started. */
 export async function readJournal(host: Host, file: string): Promise<JournalRecord[]> {
+  // A FIFO in its place would block the reader for ever (issue 19 point 9's rule, found again by the attacks).
+  const st = await host.lstat(file);
+  if (st && st.type !== 'file')
+    throw new MtaError('refused', `${file} is a ${st.type}, not a journal of this tool: remove it by hand`);
   const text = (await host.readFile(file)).toString('utf8');
   const out: JournalRecord[] = [];
   for (const line of text.split('\n')) {

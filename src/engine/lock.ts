@@ -13,7 +13,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { MtaError } from '../lib/errors.js';
+import { MtaError, errorText } from '../lib/errors.js';
 import { msg } from '../messages.js';
 import { bootId, processStart, whyGone } from '../lib/pid.js';
 import type { Host, HostStat } from '../host/types.js';
@@ -56,8 +56,21 @@ export async function acquireLock(
   command: string,
   warn: (line: string) => void,
 ): Promise<Lock> {
-  await host.mkdir(stateDir, { recursive: true, mode: 0o700 });
-  await host.chmod(stateDir, 0o700); // journals and backups below: whatever mode it had, it is ours now
+  try {
+    await host.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    await host.chmod(stateDir, 0o700); // journals and backups below: whatever mode it had, it is ours now
+  } catch (e) {
+    // A file where the state directory should be (not ours to remove), or a read-only or foreign one.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR')
+      throw new MtaError('refused', `${stateDir} is not a directory: ${errorText(e)}; nothing was changed`);
+    if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM')
+      throw new MtaError(
+        'refused',
+        `state directory ${stateDir} is not writable: ${errorText(e)}; nothing was changed`,
+      );
+    throw e;
+  }
   const file = path.join(stateDir, 'lock');
   const me: Holder = {
     pid: process.pid,
@@ -82,8 +95,7 @@ export async function acquireLock(
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const s = await lockState(host, file);
-      if (s.state === 'held')
-        throw new MtaError('refused', msg.lockHeld(s.holder.pid, s.holder.started, s.holder.command));
+      if (s.state === 'held') throw new MtaError('refused', heldText(s));
       await takeOver(host, file, s, warn);
     }
     throw new MtaError('refused', `could not take the lock ${file}: other processes keep taking it`);
@@ -95,8 +107,12 @@ export async function acquireLock(
 /** Refuse at once when a live process holds the lock: checked before anything else is judged (an unfinished run may be that process's). */
 export async function refuseIfLocked(host: Host, stateDir: string): Promise<void> {
   const s = await lockState(host, path.join(stateDir, 'lock'));
-  if (s.state === 'held') throw new MtaError('refused', msg.lockHeld(s.holder.pid, s.holder.started, s.holder.command));
+  if (s.state === 'held') throw new MtaError('refused', heldText(s));
 }
+
+/** A holder on another controller is named with it: its pid means nothing here (and must not be stopped here). */
+const heldText = (s: Extract<LockState, { state: 'held' }>) =>
+  msg.lockHeld(s.holder.pid, s.holder.started, s.holder.command, s.elsewhere ? s.holder.controller : undefined);
 
 /** What the lock file says, without changing anything (for `status` and the checks above). */
 export async function lockState(host: Host, file: string): Promise<LockState> {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { stepModule } from '../steps/index.js';
 import type { JournalAction, UndoContext } from '../steps/types.js';
 import { restoreBackup } from './backups.js';
+import { precheckRestore } from './restore-precheck.js';
 import type { Journal, RunSummary } from './journal.js';
 import type { Task } from './tasks.js';
 
@@ -90,6 +91,27 @@ export function rollbackTasks(
     data: { path: string; mode: number };
   }[];
   const tasks: Task[] = [];
+  const touchedLive = s.records.some((r) => r.type === 'intent' && safeModule(r.action.kind)?.workDirOnly !== true);
+  const storeDir = path.join(ctx.stateDir, 'backups');
+  const expect = { sha256: s.backupSha256, paths: [...ctx.plan.binaries, ...ctx.plan.configs] };
+  // The backup is checked before the first undo: a bad one is refused with the system as the run left it, and
+  // every later task (the runner goes on after a failure) is skipped.
+  let refused = false;
+  if (s.backupId && touchedLive && pending.length) {
+    const id = s.backupId;
+    tasks.push({
+      title: `Check backup ${id}`,
+      run: async () => {
+        try {
+          await precheckRestore({ host: ctx.host, storeDir, id, expect });
+        } catch (e) {
+          refused = true;
+          report.failures.push(`restore of backup ${id}: ${errorText(e)}`);
+          throw e;
+        }
+      },
+    });
+  }
   if (defused.length && pending.length) {
     tasks.push({
       title: `Give ${defused.length} kept old file${defused.length === 1 ? '' : 's'} back their setuid/setgid mode`,
@@ -102,7 +124,6 @@ export function rollbackTasks(
     });
   }
   tasks.push(...pending.filter((p) => !isLate(p.action)).map(undoTask));
-  const touchedLive = s.records.some((r) => r.type === 'intent' && safeModule(r.action.kind)?.workDirOnly !== true);
   if (s.backupId && !touchedLive)
     report.lines.push(`backup ${s.backupId} not restored: no step changed the live system`);
   if (s.backupId && touchedLive) {
@@ -113,11 +134,11 @@ export function rollbackTasks(
         try {
           const r = await restoreBackup({
             host: ctx.host,
-            storeDir: path.join(ctx.stateDir, 'backups'),
+            storeDir,
             id,
             real: ctx.real,
             onProgress: line,
-            expect: { sha256: s.backupSha256, paths: [...ctx.plan.binaries, ...ctx.plan.configs] },
+            expect,
           });
           report.lines.push(...r.lines);
           report.restored += r.changed;
@@ -130,7 +151,9 @@ export function rollbackTasks(
     });
   }
   tasks.push(...pending.filter((p) => isLate(p.action)).map(undoTask));
-  return tasks;
+  return tasks.map((t, i) =>
+    i === 0 ? t : { ...t, run: async (line) => (refused ? 'not done: the backup was refused' : t.run(line)) },
+  );
 }
 
 /**

@@ -8,6 +8,14 @@ export const absPath = z
   .refine((p) => p.startsWith('/'), { message: 'must be an absolute path (start with /)' })
   .refine((p) => !p.split('/').includes('..'), { message: "must not contain '..'" })
   .refine((p) => !p.includes('\0'), { message: 'must not contain a NUL character' })
+  // What no mail host's path holds and every log, hint and `sh` line would garble (found by the attack sweep).
+  .refine((p) => !/[\x01-\x1f\x7f]/.test(p), { message: 'must not contain control characters (newline, tab…)' })
+  .refine((p) => !p.includes('${'), { message: "has a '${' left after interpolation (a variable without its '}'?)" })
+  // Longer paths and names fail at lstat (ENAMETOOLONG), after the run has started: PATH_MAX and NAME_MAX.
+  .refine((p) => Buffer.byteLength(p) <= 4095, { message: 'too long: at most 4095 bytes (PATH_MAX)' })
+  .refine((p) => p.split('/').every((c) => Buffer.byteLength(c) <= 255), {
+    message: 'a path component is longer than 255 bytes (NAME_MAX)',
+  })
   .describe('Absolute path (mapped under --root). A trailing / means a directory.');
 
 /** An argv array: the program and its arguments, never a shell string. */
