@@ -13,7 +13,7 @@ import { createBackup, listBackups, pruneBackups, restoreBackup, verifyBackup } 
 import { systemClock } from '../src/lib/clock.js';
 import { MtaError } from '../src/lib/errors.js';
 import { walk } from '../src/engine/backup-create.js';
-import { prefetchSmall } from '../src/engine/backup-prefetch.js';
+import { streamFiles } from '../src/engine/backup-stream.js';
 import { sshdSkipReason, startSshd } from './helpers/sshd.js';
 
 const skip = sshdSkipReason();
@@ -198,11 +198,18 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     fs.linkSync(path.join(dir, 'f1xxxx.cf'), path.join(dir, 'hard.cf')); // tar sends the second name as a Link
     const walked = await walk(host, ['/etc/prefetch/'], (p) => host.real(p));
     const files = walked.entries.filter((e) => e.type === 'file');
-    const got = await prefetchSmall(host, walked.entries);
+    const got = new Map<(typeof files)[number], Buffer>();
+    let order = -1;
+    for await (const [e, b] of streamFiles(host, walked.entries)) {
+      const at = walked.entries.indexOf(e);
+      assert.ok(at > order, `${e.name} comes in the walk's order`);
+      order = at;
+      got.set(e, Buffer.concat(b));
+    }
     for (const e of files) {
       const b = got.get(e);
       if (e.name.endsWith('hard.cf') || e.name.endsWith('f1xxxx.cf')) continue; // whichever tar sent second is a Link
-      assert.ok(b, `${e.name} prefetched`);
+      assert.ok(b, `${e.name} came in the stream`);
       assert.deepEqual(b, fs.readFileSync(path.join(live, e.name)), e.name);
     }
     const linkPair = files.filter((e) => /hard\.cf$|f1xxxx\.cf$/.test(e.name)).map((e) => got.has(e));
