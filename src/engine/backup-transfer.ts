@@ -20,6 +20,9 @@ export function controllerTemp(tag: string): { dir: string; done(): void } {
   return { dir, done: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** Compressed bytes allowed to wait for the host's channel before the writer waits too (memory bound). */
+const AHEAD = 16 << 20;
+
 export interface Upload {
   /** One piece of the archive, in order; resolves when the host's channel takes more. */
   write(b: Buffer): Promise<void>;
@@ -44,7 +47,9 @@ export function startUpload(host: Host, remoteTmp: string): Upload {
   return {
     async write(b) {
       check();
-      if (!out.stream.write(b)) await once(out.stream as Writable, 'drain').catch(() => {}); // the error: check()
+      // Waiting for every member to drain would idle the gzip workers meanwhile: up to AHEAD bytes may queue.
+      const w = out.stream as Writable;
+      if (!w.write(b) && w.writableLength > AHEAD) await once(w, 'drain').catch(() => {}); // the error: check()
       check();
     },
     async finish(sha256) {
