@@ -220,6 +220,24 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     );
   });
 
+  test(`remote backup (${userland}): the walk from one lstatTree listing equals the walk entry by entry`, async (t) => {
+    const host = await open();
+    t.after(() => host.close());
+    const dir = path.join(live, 'etc/walk');
+    fs.mkdirSync(path.join(dir, "sub dir/it's"), { recursive: true });
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.writeFileSync(path.join(dir, 'new\nline'), 'a');
+    fs.writeFileSync(path.join(dir, "sub dir/it's/f"), 'bb', { mode: 0o640 });
+    fs.symlinkSync('../x y', path.join(dir, 'sub dir/link'));
+    assert.ok((await host.lstatTree!(`${d.targetRoot}/root/etc/walk`))?.length === 6, 'the listing answers');
+    const oneByOne = Object.create(host) as SshHost; // the same host without lstatTree: one lstat per entry
+    Object.defineProperty(oneByOne, 'lstatTree', { value: undefined });
+    const fast = await walk(host, ['/etc/walk/'], (p) => host.real(p));
+    const slow = await walk(oneByOne, ['/etc/walk/'], (p) => host.real(p));
+    assert.deepEqual(fast, slow);
+    assert.equal(fast.entries.length, 6);
+  });
+
   test(`remote backup (${userland}): a name that is not UTF-8 is refused, nothing left in the store`, async (t) => {
     const host = await open();
     t.after(() => host.close());
