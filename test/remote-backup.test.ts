@@ -13,7 +13,7 @@ import { createBackup, listBackups, pruneBackups, restoreBackup, verifyBackup } 
 import { systemClock } from '../src/lib/clock.js';
 import { MtaError } from '../src/lib/errors.js';
 import { walk } from '../src/engine/backup-create.js';
-import { prefetchSmall } from '../src/engine/backup-prefetch.js';
+import { streamFiles } from '../src/engine/backup-stream.js';
 import { sshdSkipReason, startSshd } from './helpers/sshd.js';
 import { addByteNames, byteSnapshot, showHex } from './helpers/byte-tree.js';
 
@@ -199,11 +199,18 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     fs.linkSync(path.join(dir, 'f1xxxx.cf'), path.join(dir, 'hard.cf')); // tar sends the second name as a Link
     const walked = await walk(host, ['/etc/prefetch/'], (p) => host.real(p));
     const files = walked.entries.filter((e) => e.type === 'file');
-    const got = await prefetchSmall(host, walked.entries);
+    const got = new Map<(typeof files)[number], Buffer>();
+    let order = -1;
+    for await (const [e, b] of streamFiles(host, walked.entries)) {
+      const at = walked.entries.indexOf(e);
+      assert.ok(at > order, `${e.name} comes in the walk's order`);
+      order = at;
+      got.set(e, Buffer.concat(b));
+    }
     for (const e of files) {
       const b = got.get(e);
       if (e.name.endsWith('hard.cf') || e.name.endsWith('f1xxxx.cf')) continue; // whichever tar sent second is a Link
-      assert.ok(b, `${e.name} prefetched`);
+      assert.ok(b, `${e.name} came in the stream`);
       assert.deepEqual(b, fs.readFileSync(path.join(live, e.name)), e.name);
     }
     const linkPair = files.filter((e) => /hard\.cf$|f1xxxx\.cf$/.test(e.name)).map((e) => got.has(e));
@@ -212,6 +219,24 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
       files.some((e) => e.name.length > 100),
       'a name longer than ustar holds is in the set',
     );
+  });
+
+  test(`remote backup (${userland}): the walk from one lstatTree listing equals the walk entry by entry`, async (t) => {
+    const host = await open();
+    t.after(() => host.close());
+    const dir = path.join(live, 'etc/walk');
+    fs.mkdirSync(path.join(dir, "sub dir/it's"), { recursive: true });
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.writeFileSync(path.join(dir, 'new\nline'), 'a');
+    fs.writeFileSync(path.join(dir, "sub dir/it's/f"), 'bb', { mode: 0o640 });
+    fs.symlinkSync('../x y', path.join(dir, 'sub dir/link'));
+    assert.ok((await host.lstatTree!(`${d.targetRoot}/root/etc/walk`))?.length === 6, 'the listing answers');
+    const oneByOne = Object.create(host) as SshHost; // the same host without lstatTree: one lstat per entry
+    Object.defineProperty(oneByOne, 'lstatTree', { value: undefined });
+    const fast = await walk(host, ['/etc/walk/'], (p) => host.real(p));
+    const slow = await walk(oneByOne, ['/etc/walk/'], (p) => host.real(p));
+    assert.deepEqual(fast, slow);
+    assert.equal(fast.entries.length, 6);
   });
 
   test(`remote backup over SSH (${userland}): names that are not UTF-8 come back byte-identical; new ones are removed`, async (t) => {

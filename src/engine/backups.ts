@@ -15,7 +15,7 @@ import { stageArchive, type Staged } from '../lib/archive/stage.js';
 import { applyStaged, syncTouched } from '../lib/archive/apply.js';
 import { stageArchiveOnHost } from './restore-host-stage.js';
 import { applyStagedOnHost, syncTouchedOnHost } from './restore-host-apply.js';
-import { controllerTemp, uploadFile, withLocalArchive } from './backup-transfer.js';
+import { controllerTemp, startUpload, withLocalArchive, type Upload } from './backup-transfer.js';
 import type { Host } from '../host/types.js';
 import { formatBytes, plural } from '../lib/format.js';
 import { showKey } from '../lib/byte-names.js';
@@ -141,6 +141,7 @@ async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> 
   // store is on this machine: the archive is written there directly (no copy, nothing of size in $TMPDIR).
   const local = host.remote ? controllerTemp('backup') : undefined;
   const localFile = local ? path.join(local.dir, `${id}.tar.gz`) : tmp;
+  let upload: Upload | undefined;
   try {
     say('collecting files');
     const walked = await walk(host, topPaths(opts.paths), opts.real);
@@ -162,18 +163,22 @@ async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> 
       totals: { entries: walked.entries.length, files: files.length, bytes: files.reduce((s, e) => s + e.size, 0) },
     };
     say(`archiving ${plural(manifest.totals.files, 'file')} (${formatBytes(manifest.totals.bytes)})`);
+    // A remote host's copy is uploaded while the archive is written, and checked while it is read back here.
+    upload = local ? startUpload(host, tmp) : undefined;
     const written = await writeArchive(
       host,
       localFile,
       Buffer.from(JSON.stringify(manifest, manifestReplacer)),
       walked.entries,
+      upload?.write,
     );
-    say('verifying the archive');
-    const check = await readArchive(localFile);
+    say(host.remote ? `verifying the archive and its copy on ${host.label}` : 'verifying the archive');
+    const [read, uploaded] = await Promise.allSettled([readArchive(localFile), upload?.finish(written.sha256)]);
+    if (read.status === 'rejected') throw read.reason;
+    const check = read.value;
     if (check.problems.length)
       throw new MtaError('failed', `backup failed: the archive does not read back as written`, check.problems);
-    if (host.remote) say(`copying the archive to ${host.label}`);
-    if (local) await uploadFile(host, localFile, tmp, written.sha256);
+    if (uploaded.status === 'rejected') throw uploaded.reason;
     await host.rename(tmp, file);
     await host.fsync(storeDir);
     const record: StoreRecord = {
@@ -188,6 +193,7 @@ async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> 
     for (const s of walked.skipped) say(`not archived (socket, fifo or device): ${showKey(s)}`);
     return infoOf(storeDir, record);
   } catch (e) {
+    await upload?.abort().catch(() => {});
     for (const f of [tmp, file, recordPath(storeDir, id)]) await host.rm(f, { force: true }).catch(() => {});
     if (e instanceof MtaError) throw e;
     const problems = e instanceof ArchiveRefused ? e.problems : [];

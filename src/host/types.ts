@@ -121,6 +121,12 @@ export interface Host {
   readdir(p: HostPath): Promise<Buffer[]>;
   /** The symlink's target as bytes. */
   readlink(p: HostPath): Promise<Buffer>;
+  /**
+   * Optional, for hosts where a request costs a round trip (SSH): every entry under `top` (itself included, links
+   * not followed) with its lstat fields (`link` may be absent: ask readlink), in a few requests instead of one per
+   * entry. Undefined when the tree changed while it was listed: the caller then walks entry by entry.
+   */
+  lstatTree?(top: HostPath): Promise<{ path: Buffer; stat: HostStat }[] | undefined>;
   /** Resolve symlinks (the path must exist). */
   realpath(p: HostPath): Promise<string>;
 

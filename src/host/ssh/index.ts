@@ -103,6 +103,7 @@ export class SshHost implements Host {
   readFile = (p: HostPath, o?: { maxBytes?: number; offset?: number }) => r.readFile(this.ctx, p, o);
   readdir = (p: HostPath) => r.readdir(this.ctx, p);
   readlink = (p: HostPath) => r.readlink(this.ctx, p);
+  lstatTree = (top: HostPath) => r.lstatTree(this.ctx, top);
   realpath = (p: HostPath) => r.realpath(this.ctx, p);
   /** Small data inside the request (octal printf); big data on a stream channel, raw bytes. */
   async writeFileAtomic(p: HostPath, d: Buffer | string, o: WriteAtomicOptions): Promise<void> {

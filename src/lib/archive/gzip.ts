@@ -56,6 +56,8 @@ export class ParallelGzipWriter {
     private readonly fd: number,
     private readonly level = 6,
     private readonly concurrency = defaultConcurrency(),
+    /** Also given each member once it is written (a remote backup streams them to the host meanwhile). */
+    private readonly onMember?: (z: Buffer) => Promise<void>,
   ) {}
 
   /** The block must not be modified afterwards: the pool reads it asynchronously. */
@@ -72,6 +74,7 @@ export class ParallelGzipWriter {
     while (off < z.length) off += fs.writeSync(this.fd, z, off);
     this.hash.update(z);
     this.bytesOut += z.length;
+    await this.onMember?.(z);
   }
 
   /** Flush everything; returns the sha256 of the compressed file. */
