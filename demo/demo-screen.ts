@@ -13,6 +13,7 @@ export const rel = (p: string) => path.relative(REPO, p) || '.';
 /** The CLI's output, trimmed for the screen (each build line stays in the log and the run log). */
 function shown(line: string): boolean {
   if (!line.startsWith('›')) return true;
+  if (/\.[ch]:\d+:\d+: warning/.test(line)) return false; // the compiler's (OpenSSL 3 deprecations): the log has them
   return /swapped|sendmail (stopped|started)|up again|sha256 ok|unpacked into|restart:|^› +(ok|FAIL|WARN) |→|warning|heartbeat|revert/.test(
     line,
   );
@@ -36,7 +37,7 @@ export function screen(logPath: string) {
     const shownEnv = Object.entries(env ?? {}).map(([k, v]) => `${k}=${v} `);
     say(`$ ${shownEnv.join('')}mta-upgrade ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`);
     const r = await mta(args, { env, echo: (l) => (log(l), shown(l) && process.stdout.write(`  │ ${l}\n`)) });
-    say(`  └ exit ${r.code} (${fmtMs(r.ms)})`);
+    say(`  └ ${r.signal ? `killed (${r.signal})` : `exit ${r.code}`} (${fmtMs(r.ms)})`);
     return r;
   };
   const end = () => new Promise<void>((r) => file.end(r));

@@ -11,7 +11,7 @@ import { type Sandbox, createSandbox, sandboxPaths } from './create-sandbox.js';
 import { daemonPid } from './daemon-control.js';
 import { type TestSshd, targetArgs } from './loopback-sshd.js';
 import type { OldBuild } from './old-build.js';
-import { must } from './run-process.js';
+import { must, writeFile } from './run-process.js';
 
 export interface RemoteSandbox {
   /** The sandbox as the mail host sees it (the paths in --root, the cf and the init script). */
@@ -77,4 +77,10 @@ export async function startRemoteDaemon(d: TestSshd, s: RemoteSandbox, log?: (l:
   const pid = await daemonPid(s.local);
   if (!pid) throw new Error(`sendmail did not start on the host: no live pid in ${s.host.pidfile}`);
   return pid;
+}
+
+/** The sandbox's certificate (public: the probe's --ca-file), fetched from the host over SSH into `to`. */
+export async function fetchCert(d: TestSshd, s: RemoteSandbox, to: string): Promise<string> {
+  await writeFile(to, (await onHost(d, ['cat', s.host.cert])).stdout, 0o644);
+  return to;
 }

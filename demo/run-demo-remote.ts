@@ -25,7 +25,7 @@ import {
 } from './sandbox.js';
 import { rel, screen } from './demo-screen.js';
 import { sshdSkipReason, startSshd } from './loopback-sshd.js';
-import { type RemoteSandbox, createRemoteSandbox, sshArgv, startRemoteDaemon } from './remote-sandbox.js';
+import { type RemoteSandbox, createRemoteSandbox, fetchCert, sshArgv, startRemoteDaemon } from './remote-sandbox.js';
 import { ehlo, waitForAnswer } from './smtp-ehlo.js';
 
 const DEMO = path.join(CACHE, 'demo');
@@ -82,8 +82,10 @@ export async function remoteDemo(): Promise<number> {
       const before = await binarySums(sb.local.root);
       const vars = ['--var', `smtp_port=${port}`, '--var', `multiarch=${triplet}`];
       vars.push('--var', `sendmail_version=${version}`, '--var', `tarball_sha256=${sha256}`);
+      const cert = rel(await fetchCert(d, sb, path.join(DEMO, 'remote-cert.pem')));
+      say(`the sandbox's certificate, for the probe's --ca-file: ssh … cat ${sb.host.cert} > ${cert}`);
       const probe = (scan: boolean) =>
-        cli(['probe', `127.0.0.1:${port}`, ...(scan ? ['--scan'] : []), '--ca-file', sb.local.cert, ...TLS_NAME]);
+        cli(['probe', `127.0.0.1:${port}`, ...(scan ? ['--scan'] : []), '--ca-file', cert, ...TLS_NAME]);
       const track = async () => {
         const p = await daemonPid(sb.local);
         if (p) pids.add(p);
