@@ -61,9 +61,18 @@ export async function createSandbox(o: {
   old: OldBuild;
   tarball: string;
   log?: (l: string) => void;
+  /**
+   * The same root as the mail host sees it, when that is not `root` (a host behind SSH whose root is mounted
+   * elsewhere, demo/remote-sandbox.ts): the cf and the init script name these paths. Default: `root`.
+   */
+  hostRoot?: string;
+  /** Runs a command on that host (argv naming host paths); default: here. Used for what reads the cf (aliases.db). */
+  onHost?: (argv: string[]) => Promise<unknown>;
 }): Promise<Sandbox> {
   const s = sandboxPaths(path.resolve(o.root), o.port);
   const root = s.root;
+  const hostRoot = o.hostRoot ?? root;
+  const h = sandboxPaths(hostRoot, o.port);
   const log = o.log;
   if (existsSync(root) && (await fs.readdir(root)).length) throw new Error(`sandbox ${root} is not empty`);
   await fs.mkdir(root, { recursive: true, mode: 0o755 });
@@ -95,25 +104,23 @@ export async function createSandbox(o: {
   );
   await fs.chmod(path.join(certs, 'key.pem'), 0o600);
   await writeFile(path.join(root, 'etc/mail/aliases'), 'postmaster: root\nMAILER-DAEMON: postmaster\n', 0o644);
-  await writeFile(path.join(root, 'etc/mail/sendmail.mc'), sandboxMc(root, o.port), 0o644);
+  await writeFile(path.join(root, 'etc/mail/sendmail.mc'), sandboxMc(hostRoot, o.port), 0o644);
   const cf = await must(['m4', path.join(o.old.src, 'cf/m4/cf.m4'), path.join(root, 'etc/mail/sendmail.mc')], {
     cwd: path.join(o.old.src, 'cf/cf'),
   });
   await writeFile(s.cf, cf.stdout, 0o644);
-  await writeFile(s.init, initScript(root), 0o755);
-  // aliases.db with the old sendmail itself (in the UTS namespace: no host name stall).
-  await must(
-    [
-      'unshare',
-      '-u',
-      'sh',
-      '-c',
-      'hostname "$0" && exec "$1" -C "$2" -bi',
-      SANDBOX_HOSTNAME,
-      path.join(root, 'usr/sbin/sendmail'),
-      s.cf,
-    ],
-    { log, timeoutMs: 60_000 },
-  );
+  await writeFile(s.init, initScript(hostRoot), 0o755);
+  // aliases.db with the old sendmail itself (in the UTS namespace: no host name stall), where the cf's paths are.
+  const aliases = [
+    'unshare',
+    '-u',
+    'sh',
+    '-c',
+    'hostname "$0" && exec "$1" -C "$2" -bi',
+    SANDBOX_HOSTNAME,
+    path.join(hostRoot, 'usr/sbin/sendmail'),
+    h.cf,
+  ];
+  await (o.onHost ? o.onHost(aliases) : must(aliases, { log, timeoutMs: 60_000 }));
   return s;
 }

@@ -8,13 +8,13 @@ import type { RunResult } from './run-process.js';
 /** The mta-upgrade CLI as a real process; stdout/stderr captured and, when `echo` is given, streamed line by line. */
 export function mta(
   args: string[],
-  o: { echo?: (line: string) => void; timeoutMs?: number } = {},
-): Promise<RunResult & { pid?: number }> {
+  o: { echo?: (line: string) => void; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<RunResult & { pid?: number; exitedAt?: number; signal?: NodeJS.Signals | null }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: REPO,
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', ...o.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -30,10 +30,21 @@ export function mta(
     child.stdout.on('data', (d) => ((stdout += d), lines(String(d), co)));
     child.stderr.on('data', (d) => ((stderr += d), lines(String(d), ce)));
     const timer = setTimeout(() => child.kill('SIGTERM'), o.timeoutMs ?? 30 * 60_000);
+    // The moment the process ended (performance.now()): 'close' may come later, when its pipes are drained.
+    let exitedAt: number | undefined;
+    child.on('exit', () => (exitedAt = performance.now()));
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       for (const c of [co, ce]) if (c.s) o.echo?.(c.s);
-      resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr, ms: performance.now() - t0, pid: child.pid });
+      resolve({
+        code: code ?? (signal ? 128 : -1),
+        stdout,
+        stderr,
+        ms: performance.now() - t0,
+        pid: child.pid,
+        exitedAt,
+        signal,
+      });
     });
   });
 }

@@ -35,6 +35,7 @@ import {
   stopDaemon,
   type Sandbox,
 } from './sandbox.js';
+import { remoteDemo } from './run-demo-remote.js';
 
 const DEMO = path.join(CACHE, 'demo');
 const ROOT = path.join(DEMO, 'sandbox');
@@ -281,7 +282,8 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
+// `--remote` (npm run demo -- --remote): the same story with the sandbox behind a loopback sshd (run-demo-remote.ts).
+(process.argv.includes('--remote') ? remoteDemo() : main()).then(
   (code) => {
     logFile?.end();
     process.exitCode = code;

@@ -3,6 +3,7 @@
 # 1. prerequisites: as root, apt-get installs what is missing; otherwise names the packages and stops;
 # 2. set-up (npm ci when needed, tsc); 3. the upstream tarball (scripts/fetch-source.sh: apt-get source, cached in .cache/sendmail);
 # 4. the demo itself: old sendmail → probe fails → mta-upgrade run → TLSv1.2 → rollback → run again → summary.
+# `npm run demo -- --remote`: the same with the sandbox on a loopback sshd's host, every command with --host.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,13 @@ for pair in gcc:gcc make:make m4:m4 openssl:openssl unshare:util-linux hostname:
   esac
   case " $need " in *" $pkg "*) ;; *) need="$need $pkg" ;; esac
 done
+# --remote: the sandbox behind a loopback sshd (demo/run-demo-remote.ts).
+if [ "${1:-}" = --remote ]; then
+  for pair in /usr/sbin/sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client; do
+    what=${pair%%:*} pkg=${pair##*:}
+    [ -e "$what" ] || command -v "$what" >/dev/null 2>&1 || case " $need " in *" $pkg "*) ;; *) need="$need $pkg" ;; esac
+  done
+fi
 if ! command -v dpkg-architecture >/dev/null 2>&1 && ! gcc -print-multiarch >/dev/null 2>&1; then need="$need dpkg-dev"; fi
 
 if [ -n "$need" ]; then
@@ -43,4 +51,4 @@ fi
 
 sh scripts/setup.sh
 sh scripts/fetch-source.sh sendmail >/dev/null
-exec node dist/demo/run-demo.js
+exec node dist/demo/run-demo.js "$@"
