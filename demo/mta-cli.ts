@@ -8,13 +8,13 @@ import type { RunResult } from './run-process.js';
 /** The mta-upgrade CLI as a real process; stdout/stderr captured and, when `echo` is given, streamed line by line. */
 export function mta(
   args: string[],
-  o: { echo?: (line: string) => void; timeoutMs?: number } = {},
+  o: { echo?: (line: string) => void; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<RunResult & { pid?: number }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: REPO,
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...process.env, NO_COLOR: '1', ...o.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
