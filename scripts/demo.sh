@@ -3,14 +3,27 @@
 # 1. prerequisites: as root, apt-get installs what is missing; otherwise names the packages and stops;
 # 2. set-up (npm ci when needed, tsc); 3. the upstream tarball (scripts/fetch-source.sh: apt-get source, cached in .cache/sendmail);
 # 4. the demo itself: old sendmail → probe fails → mta-upgrade run → TLSv1.2 → rollback → run again → summary.
+# `--mta postfix` (npm run demo -- --mta postfix): the postfix story (demo/run-demo-postfix.ts) instead.
 set -eu
 cd "$(dirname "$0")/.."
+mta=sendmail
+case "${1:-}" in
+  --mta) mta=${2:-} ;;
+  --mta=*) mta=${1#--mta=} ;;
+  "") ;;
+  *) echo "usage: sh scripts/demo.sh [--mta sendmail|postfix]" >&2; exit 2 ;;
+esac
+case $mta in
+  sendmail) extra="" ;;
+  postfix) extra="/usr/include/lmdb.h:liblmdb-dev /usr/include/pcre2.h:libpcre2-dev groupadd:passwd" ;;
+  *) echo "demo: --mta $mta: sendmail or postfix" >&2; exit 2 ;;
+esac
 
 # command or file → Debian package
 need=""
 for pair in gcc:gcc make:make m4:m4 openssl:openssl unshare:util-linux hostname:hostname tar:tar ldd:libc-bin \
   useradd:passwd /usr/include/stdio.h:libc6-dev /usr/include/openssl/ssl.h:libssl-dev /usr/include/db.h:libdb-dev \
-  /usr/include/sasl/sasl.h:libsasl2-dev; do
+  /usr/include/sasl/sasl.h:libsasl2-dev $extra; do
   what=${pair%%:*} pkg=${pair##*:}
   case $what in
     /*) [ -e "$what" ] && continue ;;
@@ -42,5 +55,5 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 sh scripts/setup.sh
-sh scripts/fetch-source.sh sendmail >/dev/null
-exec node dist/demo/run-demo.js
+sh scripts/fetch-source.sh "$mta" >/dev/null
+exec node dist/demo/run-demo.js --mta "$mta"
