@@ -12,6 +12,7 @@ import { postfixAdapter } from '../src/mta/postfix/index.js';
 import { alive, stopWithInit } from './daemon-control.js';
 import type { PostfixBuild } from './postfix-build.js';
 import { POSTFIX_OLD } from './postfix-build.js';
+import { selfSignedCert, tlsMainCf } from './postfix-tls.js';
 import { SANDBOX_HOSTNAME } from './repo-plan.js';
 import { must, run, writeFile } from './run-process.js';
 
@@ -24,6 +25,8 @@ export interface PostfixSandbox {
   log: string;
   stateDir: string;
   queue: string;
+  /** The certificate smtpd presents (a sandbox created with `tls`). */
+  cert?: string;
   bin: (name: string) => string;
 }
 
@@ -152,6 +155,8 @@ export async function createPostfixSandbox(o: {
   port: number;
   relayPort: number;
   build: PostfixBuild;
+  /** Also a certificate and smtpd's STARTTLS settings in main.cf (demo/postfix-tls.ts); sets `cert`. */
+  tls?: boolean;
   log?: (l: string) => void;
 }): Promise<PostfixSandbox> {
   const s = postfixSandboxPaths(path.resolve(o.root), o.port);
@@ -164,6 +169,11 @@ export async function createPostfixSandbox(o: {
   await accounts(s.root);
   const postconf = [s.bin('postconf'), '-c', s.conf];
   await must([...postconf, '-e', ...sandboxMainCf(s.root, o.relayPort)], { log: o.log });
+  if (o.tls) {
+    const t = await selfSignedCert(path.join(s.conf, 'tls'), o.log);
+    await must([...postconf, '-e', ...tlsMainCf(t)], { log: o.log });
+    s.cert = t.cert;
+  }
   // smtpd on the loopback port only (the `n` in the chroot column: upstream's default since 3.0, kept explicit).
   await must([...postconf, '-MX', 'smtp/inet'], { log: o.log });
   await must([...postconf, '-Me', `127.0.0.1:${o.port}/inet=127.0.0.1:${o.port} inet n - n - - smtpd`], { log: o.log });

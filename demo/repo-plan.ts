@@ -39,3 +39,5 @@ export const BINARIES = [
 ];
 /** A dotted name for the UTS namespace: sendmail stalls ~60 s on an unqualified host name. */
 export const SANDBOX_HOSTNAME = 'sandbox.localdomain';
+/** The shipped postfix plan (the postfix sandbox's upgrade). */
+export const POSTFIX_PLAN = path.join(REPO, 'plans/postfix-3.7-linux.yaml');

@@ -3,7 +3,7 @@
  * an old sendmail without STARTTLS in a sandbox, the probe failing to get TLSv1.2, the real upgrade through
  * plans/sendmail-8.17-linux.yaml, the probe handshaking TLSv1.2+, a rollback (old binaries back, byte for byte),
  * the upgrade again, and a summary with the measured build time, swap window, downtime and rollback time.
- * Decisions: docs/sandbox.md.
+ * Decisions: docs/sandbox.md. `--mta postfix` tells postfix's story instead (demo/run-demo-postfix.ts).
  */
 import { createWriteStream, existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -65,9 +65,10 @@ function shown(line: string): boolean {
   );
 }
 
-async function cli(args: string[]): Promise<Awaited<ReturnType<typeof mta>>> {
-  say(`$ mta-upgrade ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`);
-  const r = await mta(args, { echo: (l) => (log(l), shown(l) && process.stdout.write(`  │ ${l}\n`)) });
+async function cli(args: string[], env?: Record<string, string>): Promise<Awaited<ReturnType<typeof mta>>> {
+  const vars = Object.entries(env ?? {}).map(([k, v]) => `${k}=${v} `);
+  say(`$ ${vars.join('')}mta-upgrade ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`);
+  const r = await mta(args, { env, echo: (l) => (log(l), shown(l) && process.stdout.write(`  │ ${l}\n`)) });
   say(`  └ exit ${r.code} (${fmtMs(r.ms)})`);
   return r;
 }
@@ -97,10 +98,27 @@ async function showBinary(s: Sandbox, label: string): Promise<void> {
   say(`  Compiled with: ${v.options.join(' ')}`);
 }
 
+/** `--mta sendmail|postfix` (default sendmail). */
+function mtaArg(argv: string[]): string {
+  const i = argv.indexOf('--mta');
+  const v = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--mta='))?.slice(6);
+  return v ?? 'sendmail';
+}
+
 async function main(): Promise<number> {
   await fs.mkdir(DEMO, { recursive: true });
   await fs.rm(LOG, { force: true });
   logFile = logStream();
+  const which = mtaArg(process.argv.slice(2));
+  if (which === 'postfix') {
+    say(`Log of everything: ${rel(LOG)}`);
+    const { postfixDemo } = await import('./run-demo-postfix.js');
+    return postfixDemo({ say, stage, log, rel, cli });
+  }
+  if (which !== 'sendmail') {
+    say(`demo: --mta ${which}: sendmail or postfix`);
+    return 2;
+  }
   const tStart = performance.now();
   say('mta-upgrade demo: upgrade a real sendmail (built from upstream source) in a sandbox, then roll back.');
   say(`Log of everything: ${rel(LOG)}`);

@@ -17,6 +17,7 @@ export {
   PLAN,
   PLAN_SHA256,
   PLAN_TARBALL,
+  POSTFIX_PLAN,
   REPO,
   SANDBOX_HOSTNAME,
   planVar,
@@ -45,3 +46,4 @@ export {
   waitForLog,
 } from './postfix-sandbox.js';
 export { submitMessage } from './smtp-submit.js';
+export { POSTFIX_TREES, postfixTreeSums, queueOne, queuedFile } from './postfix-queue.js';

@@ -4,14 +4,34 @@
 # 2. set-up (npm ci when needed, tsc); 3. the upstream tarball (scripts/fetch-source.sh: apt-get source, cached in .cache/sendmail);
 # 4. the demo itself: old sendmail → probe fails → mta-upgrade run → TLSv1.2 → rollback → run again → summary.
 # `npm run demo -- --remote`: the same with the sandbox on a loopback sshd's host, every command with --host.
+# `--mta postfix` (npm run demo -- --mta postfix): the postfix story (demo/run-demo-postfix.ts) instead.
 set -eu
 cd "$(dirname "$0")/.."
+mta=sendmail remote=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --mta) mta=${2:-}; shift ;;
+    --mta=*) mta=${1#--mta=} ;;
+    --remote) remote=--remote ;;
+    *) echo "usage: sh scripts/demo.sh [--mta sendmail|postfix] [--remote]" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ -n "$remote" ] && [ "$mta" != sendmail ]; then
+  echo "demo: --remote tells sendmail's story only (the postfix story runs on this machine)" >&2
+  exit 2
+fi
+case $mta in
+  sendmail) extra="" ;;
+  postfix) extra="/usr/include/lmdb.h:liblmdb-dev /usr/include/pcre2.h:libpcre2-dev groupadd:passwd" ;;
+  *) echo "demo: --mta $mta: sendmail or postfix" >&2; exit 2 ;;
+esac
 
 # command or file → Debian package
 need=""
 for pair in gcc:gcc make:make m4:m4 openssl:openssl unshare:util-linux hostname:hostname tar:tar ldd:libc-bin \
   useradd:passwd /usr/include/stdio.h:libc6-dev /usr/include/openssl/ssl.h:libssl-dev /usr/include/db.h:libdb-dev \
-  /usr/include/sasl/sasl.h:libsasl2-dev; do
+  /usr/include/sasl/sasl.h:libsasl2-dev $extra; do
   what=${pair%%:*} pkg=${pair##*:}
   case $what in
     /*) [ -e "$what" ] && continue ;;
@@ -20,7 +40,7 @@ for pair in gcc:gcc make:make m4:m4 openssl:openssl unshare:util-linux hostname:
   case " $need " in *" $pkg "*) ;; *) need="$need $pkg" ;; esac
 done
 # --remote: the sandbox behind a loopback sshd (demo/run-demo-remote.ts).
-if [ "${1:-}" = --remote ]; then
+if [ -n "$remote" ]; then
   for pair in /usr/sbin/sshd:openssh-server ssh:openssh-client ssh-keygen:openssh-client; do
     what=${pair%%:*} pkg=${pair##*:}
     [ -e "$what" ] || command -v "$what" >/dev/null 2>&1 || case " $need " in *" $pkg "*) ;; *) need="$need $pkg" ;; esac
@@ -50,5 +70,5 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 sh scripts/setup.sh
-sh scripts/fetch-source.sh sendmail >/dev/null
-exec node dist/demo/run-demo.js "$@"
+sh scripts/fetch-source.sh "$mta" >/dev/null
+exec node dist/demo/run-demo.js --mta "$mta" $remote

@@ -3,12 +3,15 @@
  * plan through the CLI as a real process (source → configure → build → install → service), verified with the
  * probe, rolled back (byte-identical binaries, the probe fails again), and an upgrade whose required check fails
  * after the swap and restart: rolled back automatically, exit 1, old binaries byte-identical, the old daemon
- * answering again. Every daemon is stopped by pid at the end, also on failure. Needs root on a Debian-like
+ * answering again. A message accepted by the upgraded daemon for a next hop that refuses ([127.0.0.2]:25) stays
+ * queued, and after the rollback the old sendmail's mailq still lists it (its df file unchanged: the queue is mail,
+ * never restored). Every daemon is stopped by pid at the end, also on failure. Needs root on a Debian-like
  * machine with the build prerequisites (.ci/run installs them); skipped with the reason otherwise.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -25,10 +28,12 @@ import {
   missingPrerequisites,
   mta,
   multiarch,
+  run,
   runFacts,
   sha256File,
   startDaemon,
   stopDaemon,
+  submitMessage,
   type Sandbox,
 } from '../demo/sandbox.js';
 import { sendmailSource, sendmailTarballSkipReason } from './helpers/sendmail-source.js';
@@ -56,6 +61,24 @@ function failingPlan(dir: string): string {
   // A plan runs commands as root: it must be root's and not group/world writable (the loader refuses otherwise).
   fs.writeFileSync(file, text.trimEnd() + '\n' + extra, { mode: 0o600 });
   return file;
+}
+
+/** Whether anything accepts connections at host:port (then mail for it would be delivered, not queued). */
+const listening = (host: string, port: number) =>
+  new Promise<boolean>((resolve) => {
+    const c = net.connect({ host, port, timeout: 3000 });
+    c.once('connect', () => (c.destroy(), resolve(true)));
+    c.once('timeout', () => (c.destroy(), resolve(true)));
+    c.once('error', () => resolve(false));
+  });
+
+/** `sendmail -bp` (mailq) of the sandbox's sendmail, under unshare -u with a dotted host name (as the daemon). */
+async function mailq(s: Sandbox): Promise<string> {
+  const sendmail = path.join(s.root, 'usr/sbin/sendmail');
+  const script = 'hostname sandbox.localdomain && exec "$0" -C "$1" -bp';
+  const r = await run(['unshare', '-u', 'sh', '-c', script, sendmail, s.cf], { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`mailq: exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
 }
 
 const out = (r: { stdout: string; stderr: string }) =>
@@ -170,6 +193,31 @@ test(
         assert.match(scan.stdout, /TLSv1\.2\s+accepted/);
       });
 
+      // An IP literal that is not one of the daemon's own addresses: relayed by the esmtp mailer to port 25 there.
+      const NEXT_HOP = '127.0.0.2';
+      let queued: { id: string; df: string } | undefined;
+      await t.test('a message accepted by the new daemon stays queued (the next hop refuses)', async (st) => {
+        if (await listening(NEXT_HOP, 25))
+          return st.skip(`something listens on ${NEXT_HOP}:25: it would take the mail`);
+        const reply = await submitMessage({
+          port,
+          from: 'sender@example.org',
+          to: `rcpt@[${NEXT_HOP}]`,
+          subject: 'queued by the new sendmail',
+          body: 'kept in the queue across the rollback\n.dot line',
+        });
+        const id = /^2\.0\.0 (\S+) Message accepted/.exec(reply)?.[1];
+        assert.ok(id, reply);
+        let listing = '';
+        for (let i = 0; i < 100 && !listing.includes(`Connection refused by [${NEXT_HOP}]`); i++) {
+          if (i) await new Promise((r) => setTimeout(r, 100));
+          listing = await mailq(s);
+        }
+        assert.match(listing, new RegExp(`^${id}\\*?\\s+\\d+ .*<sender@example\\.org>`, 'm'), listing);
+        assert.match(listing, new RegExp(`Deferred: Connection refused by \\[${NEXT_HOP.replaceAll('.', '\\.')}\\]`));
+        queued = { id, df: await sha256File(path.join(s.root, 'var/spool/mqueue', `df${id}`)) };
+      });
+
       await t.test(
         'mta-upgrade rollback: old binaries byte-identical, old daemon back, the probe fails again',
         async () => {
@@ -190,6 +238,13 @@ test(
           const p = await probe();
           assert.equal(p.code, 1, out(p));
           assert.match(p.stdout, /STARTTLS\s+not offered/);
+          if (queued) {
+            // The old sendmail lists the message the new one accepted; its body file is the same.
+            const listing = await mailq(s);
+            assert.match(listing, new RegExp(`^${queued.id}\\*?\\s+\\d+ .*<sender@example\\.org>`, 'm'), listing);
+            assert.match(listing, /rcpt@\[127\.0\.0\.2\]/);
+            assert.equal(await sha256File(path.join(s.root, 'var/spool/mqueue', `df${queued.id}`)), queued.df);
+          }
         },
       );
 
