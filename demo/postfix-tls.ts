@@ -8,31 +8,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { must } from './run-process.js';
+import { selfSignedArgv } from './self-signed.js';
 
 export async function selfSignedCert(dir: string, log?: (l: string) => void): Promise<{ cert: string; key: string }> {
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
-  const subject = ['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'];
-  await must(
-    [
-      'openssl',
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-sha256',
-      '-days',
-      '365',
-      ...subject,
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { log },
-  );
+  await must(selfSignedArgv({ cn: 'localhost', san: 'DNS:localhost,IP:127.0.0.1', keyFile: key, certFile: cert }), {
+    log,
+  });
   // A private key: readable by root only (smtpd reads it as root, before it drops privileges).
   await fs.chmod(key, 0o600);
   return { cert, key };
