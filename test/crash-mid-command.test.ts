@@ -1,8 +1,8 @@
 /**
- * Issue 19 point 1, the crash sweep killing mid-command: a `shell: true` step that sleeps 3 s and then appends
+ * Issue 19 point 1, the crash sweep killing mid-command: a `shell: true` step that sleeps SLOW_S (8) s and then appends
  * LATE to sendmail.cf is running when mta-upgrade is killed with -9 (~1 s into the command). The command outlives
  * its controller; `status` names it (and leaves it running), the next `run` stops it before it refuses, and
- * `rollback` stops it before undoing: the root is byte-identical, and still is 4 s later (no LATE).
+ * `rollback` stops it before undoing: the root is byte-identical, and still is after the late write would have come (no LATE).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +16,12 @@ import { at, runArgs, setup as sampleSetup, state } from './helpers/sample-run.j
 
 const skip = process.platform !== 'linux' && 'reads /proc to see the process group';
 
+/**
+ * How long the slow command sleeps before its late write: long enough that it is still running when `status`
+ * looks, even on a loaded machine where starting a CLI process takes seconds.
+ */
+const SLOW_S = 8;
+
 const STEPS = `
   - type: command
     name: Rewrite the config
@@ -23,7 +29,7 @@ const STEPS = `
     shell: true
   - type: command
     name: Slow write
-    argv: ['sleep 3; echo LATE >> \${root}/etc/mail/sendmail.cf']
+    argv: ['sleep ${SLOW_S}; echo LATE >> \${root}/etc/mail/sendmail.cf']
     shell: true
 `;
 
@@ -63,7 +69,7 @@ async function killMidCommand(
       ? await fs.readFile(path.join(s.stateDir, 'runs', runs[0], 'journal.jsonl'), 'utf8').catch(() => '')
       : '';
     for (const line of text.split('\n')) {
-      if (!line.includes('"event":"process"') || !line.includes('sleep 3')) continue;
+      if (!line.includes('"event":"process"') || !line.includes(`sleep ${SLOW_S}`)) continue;
       pgid = (JSON.parse(line) as { data: { pgid: number } }).data.pgid;
     }
   }
@@ -84,20 +90,22 @@ async function killMidCommand(
 }
 
 test(
-  'kill -9 mid-command: status names the command, rollback stops it first; byte-identical, and still 4 s later',
+  'kill -9 mid-command: status names the command, rollback stops it first; byte-identical, and still after the late write would have come',
   { skip },
   async (t) => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mta-late-'));
     t.after(() => fs.rm(dir, { recursive: true, force: true }));
     const s = await setup(dir);
     const before = await state(s.root);
-    const { pgid } = await killMidCommand(t, s);
+    const { pgid, killedAt } = await killMidCommand(t, s);
 
     const st = await cliProcess(['status', '--root', s.root, '--state-dir', s.stateDir]);
     assert.equal(st.code, 1, st.stderr);
     assert.match(
       st.stdout,
-      new RegExp(`left a command running \\(process group ${pgid}, pid ${pgid}\\): \\S*sh -c sleep 3; echo LATE`),
+      new RegExp(
+        `left a command running \\(process group ${pgid}, pid ${pgid}\\): \\S*sh -c sleep ${SLOW_S}; echo LATE`,
+      ),
     );
     assert.ok(await groupAlive(pgid), 'status only names it');
 
@@ -106,9 +114,9 @@ test(
     assert.match(rb.stdout, new RegExp(`stopped process group ${pgid} left running by the run`));
     assert.equal(await groupAlive(pgid), false);
     assert.deepEqual(await state(s.root), before, 'root right after the rollback');
-    await new Promise((r) => setTimeout(r, 4000));
+    await new Promise((r) => setTimeout(r, Math.max(1000, killedAt + SLOW_S * 1000 - Date.now())));
     assert.doesNotMatch(await fs.readFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'utf8'), /LATE/);
-    assert.deepEqual(await state(s.root), before, 'root 4 s after the rollback');
+    assert.deepEqual(await state(s.root), before, 'root after the late write would have come');
     const after = await cliProcess(['status', '--root', s.root, '--state-dir', s.stateDir]);
     assert.equal(after.code, 0, after.stdout);
   },
@@ -128,11 +136,13 @@ test(
     assert.equal(again.code, 2, again.stderr);
     assert.match(
       again.stderr,
-      new RegExp(`run \\S+ did not finish; stopped process group ${pgid} left running by the run: \\S*sh -c sleep 3`),
+      new RegExp(
+        `run \\S+ did not finish; stopped process group ${pgid} left running by the run: \\S*sh -c sleep ${SLOW_S}`,
+      ),
     );
     assert.match(again.stderr, /did not finish \(no end recorded\).*mta-upgrade rollback/);
     assert.equal(await groupAlive(pgid), false);
-    await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 4000 - Date.now())));
+    await new Promise((r) => setTimeout(r, Math.max(0, killedAt + SLOW_S * 1000 - Date.now())));
     assert.doesNotMatch(await fs.readFile(path.join(s.root, 'etc/mail/sendmail.cf'), 'utf8'), /LATE/);
     const rb = await cliProcess(['rollback', ...at(s)]);
     assert.equal(rb.code, 0, `${rb.stdout}\n${rb.stderr}`);
