@@ -156,7 +156,8 @@ export class Journal implements JournalWriter {
 export async function readJournal(host: Host, file: string): Promise<JournalRecord[]> {
   // A FIFO in its place would block the reader for ever (issue 19 point 9's rule, found again by the attacks).
   const st = await host.lstat(file);
-  if (st && st.type !== 'file') throw new MtaError('refused', msg.journalUnreadable(file, `is a ${st.type}`));
+  if (st && st.type !== 'file')
+    throw new MtaError('refused', msg.journalUnreadable(file, `is a ${st.type === 'dir' ? 'directory' : st.type}`));
   const text = (await host.readFile(file)).toString('utf8');
   const out: JournalRecord[] = [];
   for (const line of text.split('\n')) {
