@@ -26,6 +26,8 @@
  */
 
 export { hash, merge, resetTable, setArenaLimit, tableSize, arenaPtr, arenaUsed, orderPtr } from './table';
+export { resetFailures, failureCount, failureArena, failureArenaUsed, failureOrder } from './failures';
+export { scanJoin, setJoinForms, lend, giveBack, inBuffer, outBuffer, exportOpen, finishJoin, addFailureIn } from './join';
 export { keyword, lastHit, newline, openPid, scan, scanWatching, setSince, setWatch, take, takeLines, watchBuffer } from './lines';
 
 export function alloc(n: usize): usize {
