@@ -54,7 +54,13 @@ const R_NKEY: usize = 76;
 const R_NQID: usize = 80;
 const R_PREV: usize = 84;
 const R_NEXT: usize = 88;
-const REC: usize = 96;
+const R_POOL: usize = 92; // bytes of the inline pool used
+const HEAD: usize = 96;
+/** Strings live in the record's own pool when they fit (nearly always): no allocation per failure line. */
+const POOL: usize = 256;
+const REC: usize = HEAD + POOL;
+/** Released records, for reuse. */
+let freeRecords: usize = 0;
 const STARTED = 1;
 const CLOSED = 2;
 /** In a transfer: byQid names this failure for its queue id. */
@@ -89,13 +95,23 @@ function ptr(r: usize, o: usize): usize {
   return load<usize>(r + o);
 }
 
+/** A string outside the record's pool (allocated on its own). */
+function outside(r: usize, o: usize): bool {
+  return len(r, o) >= 0 && (ptr(r, o) < r + HEAD || ptr(r, o) >= r + REC);
+}
+
 function setStr(r: usize, o: usize, p: usize, n: i32): void {
-  if (len(r, o) >= 0) heap.free(ptr(r, o));
+  if (outside(r, o)) heap.free(ptr(r, o));
   if (n < 0) {
     store<i32>(r + o, -1, 4);
     return;
   }
-  const c = heap.alloc(max(n, 1));
+  const used = <usize>load<i32>(r + R_POOL);
+  let c: usize;
+  if (used + <usize>n <= POOL) {
+    c = r + HEAD + used;
+    store<i32>(r + R_POOL, <i32>(used + <usize>n));
+  } else c = heap.alloc(max(n, 1));
   memory.copy(c, p, n);
   store<usize>(r + o, c);
   store<i32>(r + o, n, 4);
@@ -216,8 +232,10 @@ function findQid(p: usize, n: i32, pos: f64): usize {
 
 /** A new record (fields empty), last in opening order, indexed by its key. */
 function newRecord(pos: f64, t: f64, keyP: usize, keyN: i32, pid: i32): usize {
-  const r = heap.alloc(REC);
-  memory.fill(r, 0, REC);
+  let r = freeRecords;
+  if (r) freeRecords = load<usize>(r + R_NEXT);
+  else r = heap.alloc(REC);
+  memory.fill(r, 0, HEAD);
   for (let o: usize = R_RELAY; o <= R_QID; o += 8) store<i32>(r + o, -1, 4);
   store<f64>(r + R_POS, pos);
   store<f64>(r + R_TIME, t);
@@ -247,9 +265,10 @@ function release(r: usize): void {
   else tail = prev;
   openCount--;
   if (isUnresolved(r)) unresolved--;
-  heap.free(ptr(r, R_KEY));
-  for (let o: usize = R_RELAY; o <= R_QID; o += 8) if (len(r, o) >= 0) heap.free(ptr(r, o));
-  heap.free(r);
+  if (outside(r, R_KEY)) heap.free(ptr(r, R_KEY));
+  for (let o: usize = R_RELAY; o <= R_QID; o += 8) if (outside(r, o)) heap.free(ptr(r, o));
+  store<usize>(r + R_NEXT, freeRecords);
+  freeRecords = r;
 }
 
 /** joiner.ts flush: the reason is OpenSSL's, else the failure's own, else the reject text. */
@@ -451,14 +470,20 @@ export function addFailureIn(dir: i32, relayN: i32, reasonN: i32, t: f64, pos: f
 /** The failures table's key: direction byte, the relay's length (i32), the relay, the reason (failures.ts). */
 function countFailure(dir: i32, relayP: usize, relayN: i32, reasonP: usize, reasonN: i32, t: f64, pos: f64): void {
   const n = 5 + relayN + reasonN;
-  const k = heap.alloc(<usize>n);
+  if (n > scratchCap) {
+    if (scratch) heap.free(scratch);
+    scratchCap = max(n, 1024);
+    scratch = heap.alloc(<usize>scratchCap);
+  }
+  const k = scratch;
   store<u8>(k, dir == 0 ? 48 : 49);
   store<i32>(k + 1, relayN);
   memory.copy(k + 5, relayP, relayN);
   memory.copy(k + 5 + relayN, reasonP, reasonN);
   addFailure(k, n, t, pos);
-  heap.free(k);
 }
+let scratch: usize = 0;
+let scratchCap = 0;
 
 /** Off (tests): every line forms.ts would read goes to JavaScript instead, whose joiner then decides it. */
 let joinForms = true;
