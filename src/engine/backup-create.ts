@@ -22,6 +22,8 @@ import { streamFiles } from './backup-stream.js';
 
 export interface WalkedEntry extends ManifestEntry {
   real: HostPath;
+  /** `dev:ino` of a file with more than one name (not in the manifest): a host-built archive needs to know. */
+  inode?: string;
 }
 
 export interface Walked {
@@ -75,7 +77,13 @@ export async function walk(host: Host, paths: string[], real: (p: string) => str
   const ask = new Lister(host);
   const visit = async (name: string, file: HostPath, st: Stat): Promise<void> => {
     const base = { name, real: file, size: 0, mode: st.mode, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
-    if (st.type === 'file') out.entries.push({ ...base, type: 'file', size: st.size });
+    if (st.type === 'file')
+      out.entries.push({
+        ...base,
+        type: 'file',
+        size: st.size,
+        ...(st.nlink > 1 ? { inode: `${st.dev}:${st.ino}` } : {}),
+      });
     else if (st.type === 'symlink') {
       // Names and targets are bytes: held as name keys (src/lib/byte-names.ts), written back byte for byte.
       const link = st.link ?? (await host.readlink(file));
