@@ -193,7 +193,8 @@ function memberCheck(entries: WalkedEntry[]) {
       throw new HostTarMismatch(`${what}: mode or owner as the host's tar wrote them`);
     if (e.type === 'symlink' && h.linkpath !== e.link) throw new HostTarMismatch(`${what}: link target`);
     // Seconds: FreeBSD's stat(1) gives whole seconds where its tar writes the fraction.
-    if (Math.floor(h.mtime.getTime() / 1000) !== Math.floor(e.mtimeMs / 1000)) changed.push(`${what}: mtime`);
+    if (Math.floor(h.mtime.getTime() / 1000) !== Math.floor(e.mtimeMs / 1000))
+      changed.push(`${what}: mtime ${h.mtime.toISOString()}, expected ${new Date(e.mtimeMs).toISOString()}`);
     if (e.type !== 'file') return undefined;
     if (h.size !== e.size) return void changed.push(`${what}: size ${h.size}, expected ${e.size}`);
     const hash = createHash('sha256');
