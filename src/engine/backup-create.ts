@@ -1,5 +1,6 @@
 /**
- * Creating an archive of files on the target, through the Host: walk the backed-up paths (lstat: links stay
+ * The walk of every backup, and the archive built on the CONTROLLER (a LocalHost's, and a remote host's when the
+ * host cannot build it itself: backup-hosted.ts). Creating an archive of files on the target, through the Host: walk the backed-up paths (lstat: links stay
  * links), hash every file on the host (sha256Many: one round trip over SSH), then write the manifest first and the
  * members after it through the parallel gzip writer into a file on the CONTROLLER. Files are read twice (hash,
  * then pack) because the manifest must come first; a file that changes in between is caught by the read-back check.

@@ -35,7 +35,8 @@ const AHEAD = 64 << 20;
 const UNKNOWN = '0'.repeat(64);
 
 /**
- * The directory the host's tar runs in and the names it is given, or why the host cannot build this archive:
+ * The directory the host's tar runs in and the names it is given, or why the host cannot build this archive
+ * (undefined: a host that builds none, or nothing to archive):
  * every real path must be `<one directory>/<its member name>`, and with bsdtar (which archives a second name of
  * an inode as a Link member) no inode may appear twice.
  */
@@ -43,9 +44,8 @@ export function hostedPlan(
   host: Host,
   facts: HostFacts,
   entries: WalkedEntry[],
-): { cwd: Buffer; names: Buffer[] } | string {
-  if (!host.tarGzTee || !host.writeHead) return 'the host cannot build archives';
-  if (facts.tar === 'node' || !entries.length) return 'nothing for the host to archive';
+): { cwd: Buffer; names: Buffer[] } | string | undefined {
+  if (!host.tarGzTee || !host.writeHead || facts.tar === 'node' || !entries.length) return undefined;
   let cwd: Buffer | undefined;
   const names: Buffer[] = [];
   const inodes = new Set<string>();
