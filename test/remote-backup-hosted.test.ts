@@ -177,11 +177,11 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     t.after(() => host.close());
     const writeHead = host.writeHead;
     host.writeHead = async (file, data) => {
-      await writeHead(file, data);
       const partial = fs.readdirSync(storeSide).find((n) => n.endsWith('.tar.gz.partial'))!;
       const fd = fs.openSync(path.join(storeSide, partial), 'r+');
       fs.writeSync(fd, Buffer.from([0x42]), 0, 1, fs.fstatSync(fd).size - 100); // inside the host's gzip member
       fs.closeSync(fd);
+      return writeHead(file, data);
     };
     const had = fs.readdirSync(storeSide).sort();
     await assert.rejects(

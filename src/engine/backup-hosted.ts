@@ -8,7 +8,8 @@
  * the host's sha256s) is the first member(s) and the host's tar output the next. Its room is reserved before the
  * sha256s are known: stored (level 0) members, whose size depends only on the manifest's length, and that length
  * is known after the walk (every sha256 is 64 hex digits). The host writes zeros there, the manifest over them at
- * the end (Host.writeHead), and the file's sha256 on the host must equal the bytes checked here.
+ * the end (Host.writeHead, which also fsyncs the file and hashes it), and the file's sha256 on the host must equal
+ * the bytes checked here.
  *
  * Fail safe: a member that is not what the walk found for a reason other than a file changing (a Link member, a
  * sparse encoding, a name the host's tar spelled otherwise, a tool missing) throws HostTarMismatch, and the caller
@@ -96,7 +97,9 @@ export async function buildOnHost(o: HostedOptions): Promise<{ size: number; sha
 
   let head: Buffer | undefined;
   let manifest: Buffer | undefined;
+  let over = false; // given up (a fallback hashes the entries again): late digests must not land
   const hashed = host.sha256Many(files.map((e) => e.real)).then((digests) => {
+    if (over) return;
     files.forEach((e, i) => (e.sha256 = digests[i]));
     manifest = o.manifest();
     head = headOf(manifest);
@@ -128,47 +131,53 @@ export async function buildOnHost(o: HostedOptions): Promise<{ size: number; sha
   const check = memberCheck(entries);
   const reader = new TarReader(check.onEntry);
   try {
-    await pipeline(
-      host.tarGzTee!(o.plan.cwd, o.plan.names, o.tmp, reserve) as AsyncIterable<Buffer>,
-      async function* (src: AsyncIterable<Buffer>) {
-        for await (const c of src) {
-          await take(c);
-          yield c;
-        }
-      },
-      zlib.createGunzip(),
-      async (src: AsyncIterable<Buffer>) => {
-        for await (const c of src) if (!reader.done) await reader.write(c);
-      },
-    );
-    reader.end();
-  } catch (e) {
-    if (e instanceof HostTarMismatch || e instanceof MtaError) throw e;
-    throw new HostTarMismatch(`the host's tar | gzip | tee failed: ${errorText(e)}`);
+    return await streamAndCommit();
+  } finally {
+    over = true;
   }
-  await hashed;
-  release();
-  const changed = check.finish();
-  for (const [e, sha] of check.hashes)
-    if (sha !== e.sha256)
-      changed.push(
-        `${showKey(e.name)}: sha256 mismatch (archive ${sha.slice(0, 12)}…, host ${e.sha256!.slice(0, 12)}…)`,
-      );
-  if (changed.length)
-    throw new MtaError('failed', 'backup failed: files changed while the host archived them', changed);
 
-  const sha256 = whole.digest('hex');
-  o.say?.(`checking the archive on ${host.label}`);
-  await host.writeHead!(o.tmp, head!);
-  if (o.copyFd !== undefined) fs.writeSync(o.copyFd, head!, 0, head!.length, 0);
-  const got = await host.sha256(o.tmp);
-  if (got !== sha256)
-    throw new Error(
-      `the archive the host wrote reads back with sha256 ${got.slice(0, 12)}…, not ${sha256.slice(0, 12)}… as checked here (disk full, or changed meanwhile?)`,
-    );
-  await host.chmod(o.tmp, 0o600);
-  await host.fsync(o.tmp);
-  return { size, sha256, manifest: manifest! };
+  async function streamAndCommit(): Promise<{ size: number; sha256: string; manifest: Buffer }> {
+    try {
+      await pipeline(
+        host.tarGzTee!(o.plan.cwd, o.plan.names, o.tmp, reserve) as AsyncIterable<Buffer>,
+        async function* (src: AsyncIterable<Buffer>) {
+          for await (const c of src) {
+            await take(c);
+            yield c;
+          }
+        },
+        zlib.createGunzip(),
+        async (src: AsyncIterable<Buffer>) => {
+          for await (const c of src) if (!reader.done) await reader.write(c);
+        },
+      );
+      reader.end();
+    } catch (e) {
+      if (e instanceof HostTarMismatch || e instanceof MtaError) throw e;
+      throw new HostTarMismatch(`the host's tar | gzip | tee failed: ${errorText(e)}`);
+    }
+    await hashed;
+    release();
+    const changed = check.finish();
+    for (const [e, sha] of check.hashes)
+      if (sha !== e.sha256)
+        changed.push(
+          `${showKey(e.name)}: sha256 mismatch (archive ${sha.slice(0, 12)}…, host ${e.sha256!.slice(0, 12)}…)`,
+        );
+    if (changed.length)
+      throw new MtaError('failed', 'backup failed: files changed while the host archived them', changed);
+
+    const sha256 = whole.digest('hex');
+    o.say?.(`checking the archive on ${host.label}`);
+    const got = await host.writeHead!(o.tmp, head!); // and fsynced
+    if (o.copyFd !== undefined) fs.writeSync(o.copyFd, head!, 0, head!.length, 0);
+    if (got !== sha256)
+      throw new Error(
+        `the archive the host wrote reads back with sha256 ${got.slice(0, 12)}…, not ${sha256.slice(0, 12)}… as checked here (disk full, or changed meanwhile?)`,
+      );
+    await host.chmod(o.tmp, 0o600); // exact, whatever made it (tarGzTee creates it 0600 already)
+    return { size, sha256, manifest: manifest! };
+  }
 }
 
 /** Checks each member against the next entry of the walk, hashing file data; `finish` lists what changed. */

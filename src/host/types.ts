@@ -173,8 +173,11 @@ export interface Host {
    * they are written. The stream errors unless the file was written whole.
    */
   tarGzTee?(cwd: HostPath, names: Buffer[], file: HostPath, reserve: number): NodeJS.ReadableStream;
-  /** Optional, with tarGzTee: overwrite the first `data.length` bytes of `file` in place (no truncation). */
-  writeHead?(file: HostPath, data: Buffer): Promise<void>;
+  /**
+   * Optional, with tarGzTee: overwrite the first `data.length` bytes of `file` in place (no truncation), fsync it,
+   * and resolve its sha256 as the host reads it back.
+   */
+  writeHead?(file: HostPath, data: Buffer): Promise<string>;
 
   /** The ref of a running pid, or undefined when it is not running (a zombie is not running). */
   processRef(pid: number): Promise<ProcessRef | undefined>;

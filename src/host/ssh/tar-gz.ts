@@ -4,7 +4,7 @@
  * as in `ssh host 'tar czf - …' > file`. POSIX sh and base tools only (tar, gzip, tee, dd: FreeBSD 9.3 has them).
  */
 import { exited, type Channels } from './channels.js';
-import type { OpsContext } from './ops.js';
+import { syncCmd, type OpsContext } from './ops.js';
 import { printfData, raw, sh } from './quote.js';
 import type { HostPath } from '../types.js';
 
@@ -40,20 +40,42 @@ export function tarGzTee(
   );
 }
 
+/** The host's sha256 of one file, the digest first on its line (the tools probed in facts). */
+function digestCmd(c: OpsContext, file: HostPath): Buffer {
+  const t = c.facts.sha256;
+  if (t === 'sha256sum') return sh`sha256sum -- ${file}`;
+  if (t === 'sha256') return sh`sha256 -q -- ${file}`;
+  if (t === 'shasum') return sh`shasum -a 256 -- ${file}`;
+  return sh`openssl dgst -sha256 -r <${file}`;
+}
+
 /**
- * dd with bs= and no count copies every read as it came (short reads from the pipe included), from offset 0. The
+ * Writes `data` over the first bytes of `file` (no truncation), then fsyncs the file while it is hashed (both read
+ * the same page cache: the two at once, not one after the other), and resolves the sha256 read back from it.
+ * dd with bs= and no count copies every read as it came (short reads from the pipe included) from offset 0. The
  * data is sent only once the shell said it is ready: before, the shell may still be reading its script from stdin.
  */
-export async function writeHead(ch: Channels, c: OpsContext, file: HostPath, data: Buffer): Promise<void> {
-  const child = await ch.open(sh`[ -f ${file} ] || exit 2; echo ready; exec dd of=${file} bs=65536 conv=notrunc; exit`);
+export async function writeHead(ch: Channels, c: OpsContext, file: HostPath, data: Buffer): Promise<string> {
+  const child = await ch.open(
+    sh`[ -f ${file} ] || exit 2; echo ready; dd of=${file} bs=65536 conv=notrunc || exit 1
+${syncCmd(c.facts)} ${file} & _p=$!
+${raw(digestCmd(c, file))} || exit 1
+wait $_p || exit 1; exit 0`,
+  );
   let said = '';
+  let out = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (said += d.slice(0, 2048)));
   const ended = exited(child);
-  child.stdout!.once('data', () => child.stdin!.end(data));
+  child.stdout!.setEncoding('latin1').on('data', (d: string) => {
+    if (!out && d) child.stdin!.end(data);
+    out += d;
+  });
   const { code, signal } = await ended;
-  if (code !== 0)
+  const digest = /^ready\n([0-9a-f]{64})/.exec(out)?.[1];
+  if (code !== 0 || !digest)
     throw Object.assign(
       new Error(`writing the head of ${String(file)} on ${c.label} failed: ${said.trim() || `exit ${code ?? signal}`}`),
       { code: 'EIO' },
     );
+  return digest;
 }
