@@ -146,7 +146,7 @@ export async function buildOnHost(o: HostedOptions): Promise<{ size: number; sha
             yield c;
           }
         },
-        zlib.createGunzip(),
+        zlib.createGunzip({ chunkSize: 256 << 10 }), // 16 KiB chunks cost ~0.4 s per 100 MiB in stream overhead here
         async (src: AsyncIterable<Buffer>) => {
           for await (const c of src) if (!reader.done) await reader.write(c);
         },
