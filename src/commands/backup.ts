@@ -22,7 +22,7 @@ export async function backupCommand(
   const stateDir = await stateDirOf(g, host);
   const storeDir = path.join(stateDir, 'backups');
   const lock = await acquireLock(host, stateDir, `backup ${planFile}`, io.err); // not while a run or prune uses the store
-  const b = await createBackup({
+  const { streamedCopy, ...b } = await createBackup({
     host,
     storeDir,
     paths: [...p.binaries, ...p.configs],
@@ -30,11 +30,14 @@ export async function backupCommand(
     meta: { plan: p.name, planHash: loaded.hash, toolVersion: TOOL_VERSION, keep: p.keep },
     clock: systemClock,
     onProgress: g.verbose ? io.out : undefined,
+    copyTo: opts.copyBackupsTo,
   }).finally(() => lock.release());
   io.event('backup', { ...b });
   io.out(
     `backup ${b.id} written and verified: ${path.join(storeDir, `${b.id}.tar.gz`)}${host.remote ? ` on ${host.label}` : ''}`,
   );
   if (opts.copyBackupsTo)
-    io.out(`copy on this machine, verified: ${await copyBackupToController(host, storeDir, b, opts.copyBackupsTo)}`);
+    io.out(
+      `copy on this machine, verified: ${await copyBackupToController(host, storeDir, b, opts.copyBackupsTo, streamedCopy)}`,
+    );
 }

@@ -1,5 +1,6 @@
 /**
- * Creating an archive of files on the target, through the Host: walk the backed-up paths (lstat: links stay
+ * The walk of every backup, and the archive built on the CONTROLLER (a LocalHost's, and a remote host's when the
+ * host cannot build it itself: backup-hosted.ts). Creating an archive of files on the target, through the Host: walk the backed-up paths (lstat: links stay
  * links), hash every file on the host (sha256Many: one round trip over SSH), then write the manifest first and the
  * members after it through the parallel gzip writer into a file on the CONTROLLER. Files are read twice (hash,
  * then pack) because the manifest must come first; a file that changes in between is caught by the read-back check.
@@ -22,6 +23,8 @@ import { streamFiles } from './backup-stream.js';
 
 export interface WalkedEntry extends ManifestEntry {
   real: HostPath;
+  /** `dev:ino` of a file with more than one name (not in the manifest): a host-built archive needs to know. */
+  inode?: string;
 }
 
 export interface Walked {
@@ -75,7 +78,13 @@ export async function walk(host: Host, paths: string[], real: (p: string) => str
   const ask = new Lister(host);
   const visit = async (name: string, file: HostPath, st: Stat): Promise<void> => {
     const base = { name, real: file, size: 0, mode: st.mode, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
-    if (st.type === 'file') out.entries.push({ ...base, type: 'file', size: st.size });
+    if (st.type === 'file')
+      out.entries.push({
+        ...base,
+        type: 'file',
+        size: st.size,
+        ...(st.nlink > 1 ? { inode: `${st.dev}:${st.ino}` } : {}),
+      });
     else if (st.type === 'symlink') {
       // Names and targets are bytes: held as name keys (src/lib/byte-names.ts), written back byte for byte.
       const link = st.link ?? (await host.readlink(file));

@@ -1,5 +1,6 @@
 /**
- * Moving archives between the controller and the target. An archive is built and verified on the controller (the
+ * Moving archives between the controller and the target. A remote host builds its own archive where it can
+ * (backup-hosted.ts); otherwise, and on a LocalHost, an archive is built and verified on the controller (the
  * gzip workers and the checks run where the CPU is ours) in a private temp directory (0700, file 0600: it holds
  * private keys) and uploaded to the store on the target as it is written (member by member); verify and restore fetch it back the same way. With a
  * LocalHost the store is on this machine already: archives are written and read in place.

@@ -5,21 +5,20 @@
  * `backups list` never has to inflate anything.
  */
 import path from 'node:path';
-import { timeId, type Clock } from '../lib/clock.js';
+import type { Clock } from '../lib/clock.js';
 import { MtaError, errorText, isMtaError } from '../lib/errors.js';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { FORMAT, Manifest, manifestReplacer, memberName } from '../lib/archive/format.js';
-import { hashEntries, walk, writeArchive } from './backup-create.js';
+import { FORMAT, Manifest, manifestReplacer } from '../lib/archive/format.js';
 import { ArchiveRefused, readArchive } from '../lib/archive/read.js';
 import { stageArchive, type Staged } from '../lib/archive/stage.js';
 import { stageArchiveOnHost } from './restore-host-stage.js';
 import { applyStaged, syncTouched } from './restore-apply.js';
-import { controllerTemp, startUpload, withLocalArchive, type Upload } from './backup-transfer.js';
+import { controllerTemp, withLocalArchive } from './backup-transfer.js';
 import type { Host } from '../host/types.js';
-import { formatBytes, plural } from '../lib/format.js';
-import { showKey } from '../lib/byte-names.js';
 
 export const DEFAULT_KEEP = 5;
+
+// Making a backup (walk, archive, check, commit) has its own module; it is part of the store's API.
+export { BACKUP_ATTEMPTS, createBackup, type CreateBackupOptions } from './backup-make.js';
 
 export interface StoreRecord {
   id: string;
@@ -47,22 +46,11 @@ export interface BackupInfo {
   keep?: number;
 }
 
-export interface CreateBackupOptions {
-  /** The target: the backed-up paths AND the store are on it (LocalHost or SshHost). */
-  host: Host;
-  storeDir: string;
-  paths: string[];
-  real: (p: string) => string;
-  meta: { plan: string; planHash: string; toolVersion: string; runId?: string; keep?: number; checks?: unknown };
-  clock: Clock;
-  onProgress?: (line: string) => void;
-}
-
 const ID = /^[0-9A-Za-z][0-9A-Za-z._-]*$/;
 // Store paths are paths on the target: POSIX whatever the controller is.
 export const archivePath = (storeDir: string, id: string): string => path.posix.join(storeDir, `${id}.tar.gz`);
-const recordPath = (storeDir: string, id: string): string => path.posix.join(storeDir, `${id}.json`);
-const writeRecord = (host: Host, storeDir: string, r: StoreRecord): Promise<void> =>
+export const recordPath = (storeDir: string, id: string): string => path.posix.join(storeDir, `${id}.json`);
+export const writeRecord = (host: Host, storeDir: string, r: StoreRecord): Promise<void> =>
   host.writeFileAtomic(recordPath(storeDir, r.id), JSON.stringify(r, manifestReplacer), { mode: 0o600 });
 
 export function infoOf(storeDir: string, r: StoreRecord): BackupInfo {
@@ -82,129 +70,6 @@ export function infoOf(storeDir: string, r: StoreRecord): BackupInfo {
     pinned: r.pinned,
     keep: m.keep,
   };
-}
-
-/** Plan paths minus those inside a listed directory (they are archived with it), in plan order. */
-function topPaths(paths: string[]): string[] {
-  const names = paths.map(memberName);
-  return paths.filter(
-    (p, i) => !names.some((n, j) => j !== i && isDirPathAt(paths[j]!) && names[i]!.startsWith(n + '/')),
-  );
-}
-const isDirPathAt = (p: string): boolean => p.endsWith('/');
-
-/**
- * A file that changes while it is archived (a map rebuilt, a log appended) makes the read-back check fail. That
- * is retried: the whole backup again after a short pause, BACKUP_ATTEMPTS times in all, before it is refused
- * naming the files that kept changing.
- */
-export const BACKUP_ATTEMPTS = 4;
-const changedFile =
-  /^(.+?): (sha256 mismatch|does not match the manifest: (size|mtime)|file shrank while being backed up)/;
-
-export async function createBackup(opts: CreateBackupOptions): Promise<BackupInfo> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await createBackupOnce(opts);
-    } catch (e) {
-      const lines = isMtaError(e) ? [e.message, ...e.details] : [];
-      const changing = [
-        ...new Set(
-          lines.map((l) => changedFile.exec(l.replace(/^backup failed: /, ''))?.[1]).filter((n): n is string => !!n),
-        ),
-      ];
-      if (!changing.length) throw e;
-      if (attempt >= BACKUP_ATTEMPTS)
-        throw new MtaError(
-          'failed',
-          `backup failed: ${changing.map((n) => '/' + n).join(', ')} kept changing while being backed up (${attempt} attempts)`,
-          [`stop what writes ${changing.length === 1 ? 'it' : 'them'} (or wait) and run again`, 'nothing was changed'],
-        );
-      opts.onProgress?.(
-        `${changing.map((n) => '/' + n).join(', ')} changed while being backed up; trying again (${attempt + 1} of ${BACKUP_ATTEMPTS})`,
-      );
-      await sleep(100 * 2 ** attempt);
-    }
-  }
-}
-
-async function createBackupOnce(opts: CreateBackupOptions): Promise<BackupInfo> {
-  const { host, storeDir, clock, meta } = opts;
-  const say = opts.onProgress ?? (() => {});
-  await host.mkdir(storeDir, { recursive: true, mode: 0o700 });
-  await host.chmod(storeDir, 0o700); // also tightens a store created by hand
-  const id = timeId(clock);
-  const file = archivePath(storeDir, id);
-  const tmp = path.posix.join(storeDir, `.${id}.tar.gz.partial`);
-  // Built and read back on the controller (private temp dir), then uploaded: see backup-transfer.ts. A LocalHost's
-  // store is on this machine: the archive is written there directly (no copy, nothing of size in $TMPDIR).
-  const local = host.remote ? controllerTemp('backup') : undefined;
-  const localFile = local ? path.join(local.dir, `${id}.tar.gz`) : tmp;
-  let upload: Upload | undefined;
-  try {
-    say('collecting files');
-    const walked = await walk(host, topPaths(opts.paths), opts.real);
-    await hashEntries(host, walked.entries);
-    const files = walked.entries.filter((e) => e.type === 'file');
-    const manifest: Manifest = {
-      format: FORMAT,
-      id,
-      createdAt: new Date(clock.now()).toISOString(),
-      host: (await host.facts()).hostname,
-      toolVersion: meta.toolVersion,
-      plan: { name: meta.plan, hash: meta.planHash },
-      runId: meta.runId,
-      checks: meta.checks,
-      keep: meta.keep,
-      paths: walked.records,
-      skipped: walked.skipped,
-      entries: walked.entries.map(({ real: _real, ...e }) => e),
-      totals: { entries: walked.entries.length, files: files.length, bytes: files.reduce((s, e) => s + e.size, 0) },
-    };
-    say(`archiving ${plural(manifest.totals.files, 'file')} (${formatBytes(manifest.totals.bytes)})`);
-    // A remote host's copy is uploaded while the archive is written, and checked while it is read back here.
-    upload = local ? startUpload(host, tmp) : undefined;
-    const written = await writeArchive(
-      host,
-      localFile,
-      Buffer.from(JSON.stringify(manifest, manifestReplacer)),
-      walked.entries,
-      upload?.write,
-    );
-    say(host.remote ? `verifying the archive and its copy on ${host.label}` : 'verifying the archive');
-    const [read, uploaded] = await Promise.allSettled([readArchive(localFile), upload?.finish(written.sha256)]);
-    if (read.status === 'rejected') throw read.reason;
-    const check = read.value;
-    if (check.problems.length)
-      throw new MtaError('failed', `backup failed: the archive does not read back as written`, check.problems);
-    if (uploaded.status === 'rejected') throw uploaded.reason;
-    await host.rename(tmp, file);
-    await host.fsync(storeDir);
-    const record: StoreRecord = {
-      id,
-      archive: { file: path.posix.basename(file), ...written },
-      manifestSha256: check.manifestSha256!,
-      verified: { at: new Date(clock.now()).toISOString(), ok: true },
-      pinned: false,
-      manifest: check.manifest!,
-    };
-    await writeRecord(host, storeDir, record);
-    for (const s of walked.skipped) say(`not archived (socket, fifo or device): ${showKey(s)}`);
-    return infoOf(storeDir, record);
-  } catch (e) {
-    await upload?.abort().catch(() => {});
-    for (const f of [tmp, file, recordPath(storeDir, id)]) await host.rm(f, { force: true }).catch(() => {});
-    if (e instanceof MtaError) throw e;
-    const problems = e instanceof ArchiveRefused ? e.problems : [];
-    throw new MtaError(
-      'failed',
-      `backup failed: ${errorText(e)}`,
-      [...problems, `store: ${storeDir}${host.remote ? ` on ${host.label}` : ''}`, 'nothing was changed'],
-      { cause: e },
-    );
-  } finally {
-    local?.done();
-  }
 }
 
 export async function readBackup(host: Host, storeDir: string, id: string): Promise<StoreRecord> {

@@ -166,6 +166,18 @@ export interface Host {
   writeStream(p: HostPath, mode: number): HostWriteStream;
   /** The host's own tar, uncompressed ustar/pax, numeric owners: `cwd` + names, no recursion into named dirs. */
   tarOut(cwd: HostPath, names: Buffer[]): NodeJS.ReadableStream;
+  /**
+   * Optional, for hosts whose bytes are dear to move (SSH): the host's own tar of `names` (relative to `cwd`, in
+   * this order, no recursion, pax, numeric owners, hard links as data where its tar can), compressed by the host's
+   * gzip into the NEW file `file` (0600) after `reserve` zero bytes, the same compressed bytes streamed here as
+   * they are written. The stream errors unless the file was written whole.
+   */
+  tarGzTee?(cwd: HostPath, names: Buffer[], file: HostPath, reserve: number): NodeJS.ReadableStream;
+  /**
+   * Optional, with tarGzTee: overwrite the first `data.length` bytes of `file` in place (no truncation), fsync it,
+   * and resolve its sha256 as the host reads it back.
+   */
+  writeHead?(file: HostPath, data: Buffer): Promise<string>;
 
   /** The ref of a running pid, or undefined when it is not running (a zombie is not running). */
   processRef(pid: number): Promise<ProcessRef | undefined>;

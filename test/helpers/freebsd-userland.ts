@@ -78,6 +78,7 @@ const SHARED_TOOLS = [
   'pwd',
   'echo',
   'od',
+  'dd',
   'chroot',
   'sync',
   'mkfifo',

@@ -20,6 +20,7 @@ import type { OpsContext } from './ops.js';
 import * as proc from './proc.js';
 import { ShellSession, shellCommand } from './session.js';
 import * as s from './streams.js';
+import * as tgz from './tar-gz.js';
 
 export type SshHostOptions = HostOptions & { host: string };
 
@@ -138,6 +139,9 @@ export class SshHost implements Host {
   readStream = (p: HostPath) => s.readStream(this.channels, p);
   writeStream = (p: HostPath, mode: number) => s.writeStream(this.channels, this.ctx, p, mode);
   tarOut = (cwd: HostPath, names: Buffer[]) => s.tarOut(this.channels, this.ctx, cwd, names);
+  tarGzTee = (cwd: HostPath, names: Buffer[], file: HostPath, reserve: number) =>
+    tgz.tarGzTee(this.channels, this.ctx, cwd, names, file, reserve);
+  writeHead = (file: HostPath, data: Buffer) => tgz.writeHead(this.channels, this.ctx, file, data);
 
   processRef = (pid: number) => proc.processRef(this.shell, pid);
   processAlive = (ref: ProcessRef) => proc.processAlive(this.shell, ref);

@@ -34,7 +34,23 @@ export function defaultConcurrency(): number {
 const CHUNK = BLOCK_SIZE + (64 << 10);
 
 async function member(block: Buffer, level: number): Promise<Buffer> {
-  const z = await gzip(block, { level, chunkSize: CHUNK });
+  return withLength(await gzip(block, { level, chunkSize: CHUNK }));
+}
+
+/**
+ * `data` as stored (level 0, uncompressed) members of at most BLOCK_SIZE each, with our length subfield. Their
+ * size depends only on `data.length`, never on its bytes: a host-built archive reserves room for its manifest
+ * before the sha256s that go into it are known (engine/backup-hosted.ts).
+ */
+export function storedMembers(data: Buffer): Buffer {
+  const out: Buffer[] = [];
+  for (let off = 0; off < data.length; off += BLOCK_SIZE)
+    out.push(withLength(zlib.gzipSync(data.subarray(off, off + BLOCK_SIZE), { level: 0, chunkSize: CHUNK })));
+  return Buffer.concat(out);
+}
+
+/** zlib's member with the FEXTRA subfield 'MU' holding the member's own length inserted after the header. */
+function withLength(z: Buffer): Buffer {
   if (z[0] !== 0x1f || z[1] !== 0x8b || z[3] !== 0) throw new Error('unexpected gzip header from zlib');
   const out = Buffer.allocUnsafe(z.length + EXTRA);
   z.copy(out, 0, 0, HEADER);

@@ -160,9 +160,12 @@ function headDiff(h: TarHead, me: ManifestEntry): string | undefined {
   if (me.type === 'file' && h.size !== me.size) return `size ${h.size}, expected ${me.size}`;
   if ((h.mode & 0o7777) !== me.mode) return `mode ${(h.mode & 0o7777).toString(8)}, expected ${me.mode.toString(8)}`;
   if (h.uid !== me.uid || h.gid !== me.gid) return `owner ${h.uid}:${h.gid}, expected ${me.uid}:${me.gid}`;
-  // The writer rounds the manifest's sub-millisecond mtime to the millisecond (tar holds no finer): compare the same
-  // rounding, or a file stamped in the last half millisecond of a second (…999.7) reads back as "changed" forever.
-  if (Math.floor(h.mtime.getTime() / 1000) !== Math.floor(Math.round(me.mtimeMs) / 1000)) return 'mtime differs';
+  // Our writer rounds the manifest's sub-millisecond mtime to the millisecond, a host's tar (a host-built archive)
+  // truncates it: accept either second, or a file stamped in the last half millisecond of a second (…999.7) reads
+  // back as "changed" forever.
+  const sec = Math.floor(h.mtime.getTime() / 1000);
+  if (sec !== Math.floor(Math.round(me.mtimeMs) / 1000) && sec !== Math.floor(me.mtimeMs / 1000))
+    return 'mtime differs';
   if (me.type === 'symlink' && h.linkpath !== me.link)
     return `link target ${showKey(h.linkpath ?? '')}, expected ${showKey(me.link ?? '')}`;
   return undefined;
