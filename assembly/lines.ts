@@ -8,14 +8,12 @@ import { add, NO_ROOM } from './table';
 declare function stampAt(start: usize): f64;
 
 export const NONE: i32 = 0x3fffffff;
-/** scan()'s results besides a line start. */
+/** scanJoin()'s results besides a line start (join.ts). */
 export const DONE: i32 = -1;
 export const FULL: i32 = -2;
 
 let since: f64 = -Infinity;
 let lines: i32 = 0;
-/** The keyword of the line scan() returned. */
-let hitAt: i32 = 0;
 
 let stampKey: v128 = i64x2.splat(0);
 let stampTime: f64 = NaN;
@@ -41,11 +39,6 @@ export function takeLines(): i32 {
   return n;
 }
 
-/** The keyword of the line scan() returned last. */
-export function lastHit(): i32 {
-  return hitAt;
-}
-
 /** The first newline in [p, to), or `to`. */
 export function newline(p: usize, to: usize): usize {
   const nl = i8x16.splat(10);
@@ -57,18 +50,6 @@ export function newline(p: usize, to: usize): usize {
     }
   }
   return to;
-}
-
-/** The start of the line holding `hit`, not before p. */
-function lineStart(p: usize, hit: usize): usize {
-  const nl = i8x16.splat(10);
-  for (let i = hit; i > p; ) {
-    const b = i - p >= 16 ? i - 16 : p;
-    const m = i8x16.bitmask(i8x16.eq(v128.load(b), nl)) & ((1 << <i32>(i - b)) - 1);
-    if (m) return b + 32 - clz(m);
-    i = b;
-  }
-  return p;
 }
 
 /**
@@ -231,145 +212,7 @@ function isPostfixSuccess(at: usize, to: usize): bool {
   return startsWith(at, to, "TLS connection established ") || startsWith(at, to, "TLS connection reused ");
 }
 
-/**
- * While a failure waits (scan.ts's wantsEveryLine), JavaScript must read every line that could concern it, and
- * only those: lines naming one of the waiting processes or queue ids. Their ids are the watch list, byte strings
- * written back to back ([length u8][bytes]…) into the watch area; a line holding any of them anywhere goes to
- * JavaScript, a superset that needs no knowledge of the line's layout.
- */
-const WATCH_AREA = 4096;
-const watchArea = heap.alloc(WATCH_AREA);
-let watchCount = 0;
-
-export function watchBuffer(): usize {
-  return watchArea;
-}
-
-export function setWatch(n: i32): void {
-  watchCount = n;
-}
-
-/** [s, e) holds one of the watched strings. */
-function watched(s: usize, e: usize): bool {
-  let w = watchArea;
-  for (let k = 0; k < watchCount; k++) {
-    const len = <usize>load<u8>(w);
-    const pat = w + 1;
-    w = pat + len;
-    if (len > e - s) continue;
-    // Candidates: where the first two bytes match, 16 positions at a time.
-    const b0 = i8x16.splat(load<u8>(pat));
-    const b1 = i8x16.splat(len > 1 ? load<u8>(pat, 1) : load<u8>(pat));
-    const last = e - len; // the last position a match can start at
-    for (let i = s; i <= last; i += 16) {
-      let m = i8x16.bitmask(v128.and(i8x16.eq(v128.load(i), b0), i8x16.eq(v128.load(i + (len > 1 ? 1 : 0)), b1)));
-      if (last - i < 15) m &= (1 << <i32>(last - i + 1)) - 1;
-      while (m) {
-        const c = i + ctz(m);
-        m &= m - 1;
-        let j: usize = 2;
-        while (j < len && load<u8>(c + j) == load<u8>(pat + j)) j++;
-        if (j >= len) return true;
-      }
-    }
-  }
-  return false;
-}
-
-/**
- * The processes with a failure open (joiner.ts): while one waits for its relay, a new session of any of them ends
- * its failure, so that session must go through JavaScript, not the table. Hundreds are open at once on a log full
- * of scanners, too many for the watch list; they are counted here by pid modulo 2^16 instead (a counting filter:
- * a pid sharing a slot with an open one only sends a line to JavaScript, which checks the exact host and pid).
- * JavaScript keeps the counts in step with the joiner (openPid); a pid that is not a plain number counts as `odd`,
- * and while one is open every TLS line goes to JavaScript.
- */
-const PID_SLOTS = 65536;
-const pidCounts = heap.alloc(4 * PID_SLOTS);
-memory.fill(pidCounts, 0, 4 * PID_SLOTS);
-let openPids = 0;
-let oddPids = 0;
-
-/** One more (delta 1) or one fewer (-1) failure open for `pid` (-1: a pid that is not a plain number). */
-export function openPid(pid: i32, delta: i32): void {
-  openPids += delta;
-  if (pid < 0) {
-    oddPids += delta;
-    return;
-  }
-  const at = pidCounts + 4 * <usize>(pid & (PID_SLOTS - 1));
-  store<i32>(at, load<i32>(at) + delta);
-}
-
-/**
- * The line [s, e) may be from a process with a failure open. The pid is what syslog.ts's splitTag takes: the
- * digits in "[…]" just before the line's first ": " (a classic or ISO line has none earlier). Anything else that
- * could hold a pid (RFC 5424, odd brackets) answers yes; a line without "]: " has no pid, and no failure open.
- */
-function mayBeOpen(s: usize, e: usize): bool {
-  if (openPids == 0) return false;
-  if (oddPids > 0 || load<u8>(s) == 60) return true;
-  let c = s;
-  while (c + 1 < e && load<u16>(c) != 0x203a) c++;
-  if (c + 1 >= e || c == s || load<u8>(c - 1) != 93) return false;
-  const close = c - 1;
-  let j = close;
-  while (j > s && close - j < 10 && <u32>(load<u8>(j - 1) - 48) <= 9) j--;
-  const n = close - j;
-  if (n == 0 || n > 9 || j == s || load<u8>(j - 1) != 91) return true;
-  let pid: i32 = 0;
-  for (let i = j; i < close; i++) pid = pid * 10 + <i32>load<u8>(i) - 48;
-  return load<i32>(pidCounts + 4 * <usize>(pid & (PID_SLOTS - 1))) > 0;
-}
-
-/**
- * Line by line over [p, to) while a failure waits: returns the start of the first line JavaScript must read (one
- * holding a watched string, a TLS line other than a plain success line, or a TLS line of a process with a failure
- * open), DONE, or FULL. Success lines and the lines tryKnown takes are counted and the rest skipped: a line
- * without a watched string is not from a waiting process (scan.ts).
- */
-export function scanWatching(p: usize, to: usize): i32 {
-  while (p < to) {
-    const e = newline(p, to);
-    const k = keyword(p, e);
-    // A line that only counts as read concerns no failure, whatever process or id it names.
-    if (k != NONE && tryKnown(p, <usize>k, e) >= 0) {
-      p = e + 1;
-      continue;
-    }
-    if (watched(p, e)) return <i32>p;
-    if (k != NONE) {
-      if (mayBeOpen(p, e)) return <i32>p;
-      const end = tryAddSuccess(p, <usize>k, e);
-      if (end == FULL) return FULL;
-      if (end < 0) return <i32>p;
-    }
-    p = e + 1;
-  }
-  return DONE;
-}
-
 /** Count the line at `start` (keyword at `hit`) if it is a plain success line: its end, -1 if not one, or FULL. */
 export function take(start: usize, hit: usize, to: usize): i32 {
   return tryAdd(start, hit, to);
-}
-
-/**
- * Count the success lines of [p, to), `to` being a newline or the end of a complete last line. Returns DONE, the
- * start of a TLS line to read in JavaScript (its keyword: lastHit()), or FULL.
- */
-export function scan(p: usize, to: usize): i32 {
-  while (p < to) {
-    const hit = keyword(p, to);
-    if (hit == NONE) return DONE;
-    const start = lineStart(p, <usize>hit);
-    const end = tryAdd(start, <usize>hit, to);
-    if (end == FULL) return FULL;
-    if (end < 0) {
-      hitAt = hit;
-      return <i32>start;
-    }
-    p = <usize>end + 1;
-  }
-  return DONE;
 }

@@ -1,6 +1,6 @@
 /**
  * tls-report's hot path, in AssemblyScript compiled to WebAssembly (dist/wasm/tally.wasm, loaded by
- * src/lib/tlslog/fast-tally.ts). This file is the module's face; the work is in lines.ts and table.ts.
+ * src/lib/tlslog/fast-tally.ts). This file is the module's face; the work is in the files named below.
  *
  * Why not JavaScript: finding a few million TLS lines in a gigabyte and counting each by its raw bytes cost
  * 1.8-2.6 s per GiB in the best JavaScript we could write (native searches at ~100 ns a call, DataView reads, a
@@ -10,16 +10,14 @@
  * What it does, over log bytes that JavaScript has put into this module's memory:
  * - `keyword`: the first "TLS", "SSL_" or "tls_" of a range, found through the rare bytes "L" and "_" (64 bytes a
  *   step) and checked around them.
- * - `scan`: a range's success lines ("STARTTLS=server|client, relay=…", Postfix's "TLS connection
- *   established|reused …") counted in a table keyed by the message's bytes, with first and last time. It stops at
- *   the first TLS line it does not take and returns its start: JavaScript parses that one (scan.ts) and calls again.
- *   Postfix's "lost connection after STARTTLS from …" is only counted as a TLS line read (lines.ts tryKnown).
- * - `scanJoin` (what tls-report uses): `scan`, and the failed handshakes' lines read (forms.ts) and joined
- *   (join.ts) here, each failure counted by direction, relay and reason (failures.ts); a line it is unsure of goes
- *   to JavaScript, which borrows the open failures that line can touch (`lend`, `giveBack`).
- * - `scanWatching` (the second pass's filter, no longer used by tls-report): while a failure waits for its relay, the same, and also the lines holding a waiting process's
- *   id or queue id (the watch list) go to JavaScript, and the TLS lines of processes with a failure open (`openPid`
- *   keeps their count by pid).
+ * - `scanJoin` (join.ts), what tls-report calls: a range's lines, one by one. Success lines ("STARTTLS=server|client,
+ *   relay=…", Postfix's "TLS connection established|reused …") are counted in a table keyed by the message's bytes,
+ *   with first and last time (lines.ts); Postfix's "lost connection after STARTTLS from …" only counts as a TLS line
+ *   read (lines.ts tryKnown). The failed handshakes' lines are read (forms.ts) and joined here (join.ts, over the
+ *   open failures of open.ts), each failure counted by direction, relay and reason (failures.ts). It stops at a
+ *   line it is unsure of and returns its start: JavaScript parses that one (scan.ts), borrowing the open failures
+ *   that line can touch (transfer.ts `lend`, `giveBack`), and calls again.
+ * - `take`: JavaScript's way to count a success line it has parsed anyway (the table's rule, not its own).
  * - the table: xxHash32, open addressing, equal hashes compared byte for byte, entries in first-seen order; a
  *   record is [len i32, count f64, first f64, last f64, bytes], the layout of message-table.ts's TableData.
  *
@@ -30,8 +28,10 @@
 
 export { hash, merge, resetTable, setArenaLimit, tableSize, arenaPtr, arenaUsed, orderPtr } from './table';
 export { resetFailures, failureCount, failureArena, failureArenaUsed, failureOrder } from './failures';
-export { scanJoin, setJoinForms, lend, giveBack, inBuffer, outBuffer, exportOpen, finishJoin, addFailureIn } from './join';
-export { keyword, lastHit, newline, openPid, scan, scanWatching, setSince, setWatch, take, takeLines, watchBuffer } from './lines';
+export { scanJoin, setJoinForms } from './join';
+export { finishJoin } from './emit';
+export { lend, giveBack, inBuffer, outBuffer, exportOpen, addFailureIn } from './transfer';
+export { keyword, newline, setSince, take, takeLines } from './lines';
 
 export function alloc(n: usize): usize {
   return heap.alloc(n);

@@ -1,13 +1,13 @@
 /**
- * fast-tally.ts calls the WebAssembly module through a hand-written interface (its Exports, whose parameter
- * counts EXPORT_ARITY repeats and tsc checks). Here that interface is held to the module scripts/setup.sh built:
+ * fast-tally.ts calls the WebAssembly module through a hand-written interface (tally-module.ts's Exports, whose
+ * parameter counts EXPORT_ARITY repeats and tsc checks). Here that interface is held to the module scripts/setup.sh built:
  * the same functions, none missing, none extra, each taking the number of parameters the interface declares, and
  * the imports FastTally gives it. A module left stale by an edit under assembly/, or an edit that changed an
  * export, fails here instead of misbehaving in a report.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXPORT_ARITY, wasmModule } from '../src/lib/tlslog/fast-tally.js';
+import { EXPORT_ARITY, wasmModule } from '../src/lib/tlslog/tally-module.js';
 
 test("the built module's exports are the interface fast-tally.ts calls", () => {
   const mod = wasmModule();

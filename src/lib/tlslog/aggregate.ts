@@ -41,13 +41,20 @@ export function compareVersions(a: string, b: string): number {
 /**
  * A peer's few distinct keys (versions, ciphers, …) with counts, in first-seen order. Arrays searched linearly:
  * a peer has a handful of keys, and a Map per peer and field cost more (hashing each fresh key string, four Maps
- * per peer) than comparing a few short strings.
+ * per peer) than comparing a few short strings. The arrays come with the first key: a peer has four of these and
+ * often uses one (on a log full of scanners most peers only fail), and the empty ones were most of the objects
+ * created at the end of a report, all surviving to be copied by the garbage collector.
  */
 class KeyCounts {
-  readonly keys: string[] = [];
-  readonly counts: number[] = [];
+  private keys: string[] | undefined;
+  private counts: number[] = NO_COUNTS;
 
   bump(key: string, by: number, cap: number): void {
+    if (!this.keys) {
+      this.keys = [key];
+      this.counts = [by];
+      return;
+    }
     const i = this.keys.indexOf(key);
     if (i >= 0) this.counts[i]! += by;
     else if (this.keys.length < cap) this.add(key, by);
@@ -59,19 +66,24 @@ class KeyCounts {
   }
 
   private add(key: string, by: number): void {
-    this.keys.push(key);
+    this.keys!.push(key);
     this.counts.push(by);
   }
 
   pairs(): [string, number][] {
-    return this.keys.map((k, i) => [k, this.counts[i]!]);
+    return this.keys ? this.keys.map((k, i) => [k, this.counts[i]!]) : [];
   }
 
   /** As an object (fromEntries: a key "__proto__" from a hostile log stays a plain key). */
   record(): Record<string, number> {
-    return Object.fromEntries(this.pairs());
+    return this.keys ? Object.fromEntries(this.pairs()) : {};
   }
 }
+/** The counts of a KeyCounts without keys: never written (bump replaces it first). */
+const NO_COUNTS: number[] = [];
+
+/** A PeerStats' key counts until list() fills them in (four objects per peer saved, as in KeyCounts). */
+const UNFILLED: Record<string, number> = Object.freeze({});
 
 /** Counters while reading; PeerStats gets plain objects at the end. */
 interface Counters {
@@ -162,11 +174,11 @@ export class Aggregator {
         name,
         addresses: [],
         sessions: 0,
-        versions: {},
-        ciphers: {},
-        verify: {},
+        versions: UNFILLED,
+        ciphers: UNFILLED,
+        verify: UNFILLED,
         failures: 0,
-        failureReasons: {},
+        failureReasons: UNFILLED,
         firstSeen: first,
         lastSeen: last,
       };

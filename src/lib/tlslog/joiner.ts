@@ -58,36 +58,12 @@ export interface OpenFailureData {
 export type Emit = (event: TlsEvent, position?: number, relay?: string) => void;
 
 const hasAddress = (relay: string) => relay.includes('[');
-/** Still to learn its peer from a later line: no relay yet, or a name without its address. */
-const unresolved = (f: OpenFailure) => !f.relay || !hasAddress(f.relay);
-
-/** Told when a process's failure opens and ends (the fast reader keeps the set in its module: fast-tally.ts openPid). */
-export interface OpenListener {
-  opened(pid: string): void;
-  closed(pid: string): void;
-}
 
 export class Joiner {
   private readonly open = new Map<string, OpenFailure>();
   private readonly byQid = new Map<string, OpenFailure>();
-  /** The open failures still to learn their peer (unresolved), in opening order: what watchList() names. */
-  private readonly unresolvedOpen = new Set<OpenFailure>();
-  private peerless = 0;
-  private watching: string[] | undefined;
 
-  constructor(
-    private readonly emit: Emit,
-    private readonly listener?: OpenListener,
-  ) {}
-
-  /**
-   * True while a failure waits for its relay: the reader must then show us every line that may concern it (see
-   * watchList), and the sessions of processes with a failure open (isOpen), since a new session ends it. A failure
-   * that has its relay only waits for detail lines, which have TLS keywords.
-   */
-  get wantsEveryLine(): boolean {
-    return this.peerless > 0;
-  }
+  constructor(private readonly emit: Emit) {}
 
   handle(line: SyslogLine, parsed: ParsedMessage, position: number): void {
     if (this.open.size > 0) this.expire(position);
@@ -112,11 +88,9 @@ export class Joiner {
       if (this.open.size === 0) return;
       const f = this.open.get(key) ?? (parsed.qid ? this.byQid.get(parsed.qid) : undefined);
       if (!f) return;
-      if (!f.relay) this.complete(f, rec.relay);
-      else if (!hasAddress(f.relay) && parsePeer(f.relay).name === parsePeer(rec.relay).name)
-        this.complete(f, rec.relay); // learn the address
+      if (!f.relay) f.relay = rec.relay;
+      else if (!hasAddress(f.relay) && parsePeer(f.relay).name === parsePeer(rec.relay).name) f.relay = rec.relay; // learn the address
       if (f.closed && hasAddress(f.relay!)) this.flush(f);
-      this.track(f, false);
       return;
     }
     let f = this.open.get(key);
@@ -126,8 +100,7 @@ export class Joiner {
       f = undefined;
     }
     f ??= this.create(key, line, position);
-    const newQid = parsed.qid !== undefined && !f.qid;
-    if (newQid) {
+    if (parsed.qid !== undefined && !f.qid) {
       f.qid = parsed.qid;
       this.byQid.set(parsed.qid!, f);
     }
@@ -141,12 +114,11 @@ export class Joiner {
       f.closed = true;
       f.rejectText ??= rec.text;
     }
-    if (rec.type !== 'ssl-detail' && rec.relay) this.complete(f, rec.relay);
+    if (rec.type !== 'ssl-detail' && rec.relay) f.relay = rec.relay;
     // Without a pid nothing can be joined: the line stands alone.
     // Complete: closed with a relay that has its address; a name-only relay (sendmail's client side) waits for
     // the to= line of the same process, which adds the address, or is emitted as is later.
     if ((f.closed && f.relay && hasAddress(f.relay)) || !line.pid) this.flush(f);
-    this.track(f, newQid);
   }
 
   /** The process moved on to a new connection: whatever it had open is complete. */
@@ -167,10 +139,7 @@ export class Joiner {
     const f: OpenFailure = { ...d, emitted: false };
     delete (f as Partial<OpenFailureData>).ownsQid;
     this.open.set(f.key, f);
-    this.listener?.opened(f.pid);
     if (d.ownsQid && f.qid) this.byQid.set(f.qid, f);
-    if (!f.relay) this.peerless++;
-    this.track(f, false);
   }
 
   /** Hand back every open failure (in opening order) and forget them, emitting nothing. */
@@ -179,63 +148,10 @@ export class Joiner {
     for (const f of this.open.values()) {
       const { emitted: _e, ...d } = f;
       out.push({ ...d, ownsQid: f.qid !== undefined && this.byQid.get(f.qid) === f });
-      this.listener?.closed(f.pid);
     }
     this.open.clear();
     this.byQid.clear();
-    this.unresolvedOpen.clear();
-    this.watching = undefined;
-    this.peerless = 0;
     return out;
-  }
-
-  /** The line's process has a failure open: its next session ends that failure, so it must come through handle(). */
-  isOpen(line: SyslogLine): boolean {
-    return this.open.size > 0 && this.open.has(`${line.host}[${line.pid}]`);
-  }
-
-  /**
-   * What a line without a TLS keyword must hold to concern an open failure: the process id or queue id of a failure
-   * still to learn its peer (unresolved). Such a line can only be a relay hint (every other record has a keyword),
-   * and handle() does nothing with a hint for a failure whose relay has its address; it looks hints up by host +
-   * pid and by queue id. Any other line only moves the clock on, which the next line handled does as well. The
-   * sessions that end a failure are the reader's other rule (isOpen, OpenListener).
-   */
-  watchList(): readonly string[] {
-    if (!this.watching) {
-      const ids = new Set<string>();
-      for (const f of this.unresolvedOpen) {
-        ids.add(f.pid);
-        if (f.qid) ids.add(f.qid);
-      }
-      this.watching = [...ids];
-    }
-    return this.watching; // the same array until it changes: the reader uploads it only then
-  }
-
-  /**
-   * Everything that decides how later lines are joined, as one string: two runs whose snapshots agree before a
-   * line treat that line and all after it alike. parallel.ts compares them where one worker hands over to the next.
-   * Failures too old at `position` are emitted first, as the next line handled would: the clock only moves on
-   * lines the reader shows us, so two readers may hold an expired failure or not, and must agree.
-   */
-  snapshot(position: number): string {
-    if (this.open.size > 0) this.expire(position);
-    const open = [...this.open.values()].map((f) => [
-      f.key,
-      f.position,
-      f.time,
-      f.direction,
-      f.relay,
-      f.started,
-      f.closed,
-      f.sslReason,
-      f.startReason,
-      f.rejectText,
-      f.qid,
-    ]);
-    const qids = [...this.byQid].map(([q, f]) => [q, f.key]).sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
-    return JSON.stringify([open, qids, this.peerless]);
   }
 
   /** Emit everything still open (end of input). */
@@ -253,45 +169,15 @@ export class Joiner {
       closed: false,
       emitted: false,
     };
-    if (line.pid) {
-      this.open.set(key, f);
-      this.listener?.opened(f.pid);
-    }
-    this.peerless++;
+    if (line.pid) this.open.set(key, f);
     return f;
-  }
-
-  private complete(f: OpenFailure, relay: string): void {
-    if (!f.relay) this.peerless--;
-    f.relay = relay;
-  }
-
-  /**
-   * After a line: f's place among the unresolved (what watchList names) follows its state. Done once per line, not
-   * per change, as the reader asks for the list only between lines: an inbound failure, opened and given its relay
-   * by one line, never enters it.
-   */
-  private track(f: OpenFailure, newQid: boolean): void {
-    const want = !f.emitted && unresolved(f); // not emitted: still open (one without a pid is emitted at once)
-    if (want === this.unresolvedOpen.has(f)) {
-      if (want && newQid) this.watching = undefined;
-      return;
-    }
-    if (want) this.unresolvedOpen.add(f);
-    else this.unresolvedOpen.delete(f);
-    this.watching = undefined;
   }
 
   private flush(f: OpenFailure): void {
     if (f.emitted) return;
     f.emitted = true;
-    if (this.open.get(f.key) === f) {
-      this.open.delete(f.key);
-      this.listener?.closed(f.pid);
-    }
+    if (this.open.get(f.key) === f) this.open.delete(f.key);
     if (f.qid && this.byQid.get(f.qid) === f) this.byQid.delete(f.qid);
-    if (this.unresolvedOpen.delete(f)) this.watching = undefined;
-    if (!f.relay) this.peerless--;
     const reason = f.sslReason ?? f.startReason ?? f.rejectText ?? 'handshake failed';
     this.emit(
       {
