@@ -113,7 +113,7 @@ async function main(): Promise<number> {
   if (which === 'postfix') {
     say(`Log of everything: ${rel(LOG)}`);
     const { postfixDemo } = await import('./run-demo-postfix.js');
-    return postfixDemo({ say, stage, log, rel, cli });
+    return postfixDemo({ say, stage, log, rel, cli }, process.argv.includes('--remote'));
   }
   if (which !== 'sendmail') {
     say(`demo: --mta ${which}: sendmail or postfix`);
@@ -301,7 +301,7 @@ async function main(): Promise<number> {
 }
 
 // `--remote` (npm run demo -- --remote): the same story with the sandbox behind a loopback sshd (run-demo-remote.ts).
-(process.argv.includes('--remote') ? remoteDemo() : main()).then(
+(process.argv.includes('--remote') && mtaArg(process.argv.slice(2)) === 'sendmail' ? remoteDemo() : main()).then(
   (code) => {
     logFile?.end();
     process.exitCode = code;

@@ -50,16 +50,8 @@ import {
 import { createRemotePostfixSandbox, onHost, startRemotePostfix } from '../demo/remote-sandbox.js';
 import { probeSmtp } from '../src/lib/smtp/probe.js';
 import { compareTableTypes, parseTableTypes } from '../src/mta/postfix/postconf.js';
-import {
-  QueuedMail,
-  assertOldBack,
-  assertTlsLogged,
-  master,
-  out,
-  packBuiltSource,
-  probe,
-  smtpd,
-} from './helpers/postfix-e2e.js';
+import { out, pidTracker, planVars, probe } from './helpers/e2e.js';
+import { QueuedMail, assertOldBack, assertTlsLogged, master, packBuiltSource, smtpd } from './helpers/postfix-e2e.js';
 import { fetchSource, type FetchedSource } from './helpers/source.js';
 import { sshdSkipReason, startSshd, type TestSshd } from './helpers/sshd.js';
 
@@ -78,8 +70,6 @@ const gone = (p: number) => !fs.existsSync(`/proc/${p}`) || /\) Z/.test(fs.readF
 const tableTypes = async (s: PostfixSandbox) =>
   parseTableTypes((await run([s.bin('postconf'), '-c', s.conf, '-m'])).stdout);
 const mountNs = (pid: number | string) => fs.readlinkSync(`/proc/${pid}/ns/mnt`);
-/** The plan's --var words (the source's version and sha256 from the fetch, or the packed built tree's). */
-const planVars = (o: Record<string, string>) => Object.entries(o).flatMap(([k, v]) => ['--var', `${k}=${v}`]);
 
 test(
   'e2e: a real postfix in a sandbox upgraded by the shipped plan to TLSv1.2+, queued mail kept, rolled back; then over --host',
@@ -109,12 +99,7 @@ test(
       tarball_sha256: src.sha256,
       maillog: '/var/log/postfix.log',
     });
-    const pids = new Set<number>();
-    const track = async () => {
-      const p = await masterPid(s);
-      if (p) pids.add(p);
-      return p;
-    };
+    const { pids, track } = pidTracker(() => masterPid(s));
     const mail = new QueuedMail(s, () => postqueue(s));
     let built: Awaited<ReturnType<typeof packBuiltSource>> | undefined;
     const t0 = performance.now();
@@ -257,22 +242,18 @@ async function remoteCase(
 ): Promise<void> {
   const t0 = performance.now();
   const d: TestSshd = await startSshd();
-  const pids = new Set<number>();
+  let sandbox: PostfixSandbox | undefined; // the host's, seen from here
+  const { pids, track } = pidTracker(async () => (sandbox ? masterPid(sandbox) : undefined));
   try {
     const port = await freePort();
     const relayPort = await freePort();
     const rs = await createRemotePostfixSandbox(d, { port, relayPort, build: o.old });
-    const s = rs.local;
+    const s = (sandbox = rs.local);
     assert.ok(!fs.existsSync(rs.host.root), 'the host root is not reachable from here');
     const name = path.basename(o.built.tarball);
     fs.mkdirSync(path.join(s.root, 'usr/local/src'), { recursive: true });
     fs.copyFileSync(o.built.tarball, path.join(s.root, 'usr/local/src', name));
     const mail = new QueuedMail(s, () => postqueue(rs.host, (argv) => onHost(d, argv)));
-    const track = async () => {
-      const p = await masterPid(s);
-      if (p) pids.add(p);
-      return p;
-    };
     const onTheHost = (pid: number) => mountNs(pid) === mountNs(d.pid) && mountNs(pid) !== mountNs('self');
 
     pids.add(await startRemotePostfix(d, rs));

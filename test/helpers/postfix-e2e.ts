@@ -9,10 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { lddSsl, mta, queueOne, queuedFile, sha256File, waitForLog, type PostfixSandbox } from '../../demo/sandbox.js';
 import { must } from '../../demo/run-process.js';
+import { out, probe } from './e2e.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-export const out = (r: { stdout: string; stderr: string }) =>
-  `--- stdout\n${r.stdout.split('\n').slice(-60).join('\n')}\n--- stderr\n${r.stderr.split('\n').slice(-40).join('\n')}`;
 const listed = (id: string) => new RegExp(`^${id}\\*?\\s+\\d+ .*sender@example\\.org`, 'm');
 
 /**
@@ -63,15 +62,6 @@ export class QueuedMail {
     }
   }
 }
-
-/** `mta-upgrade probe` from here to the sandbox's port, the certificate verified. */
-export const probe = (port: number, cert: string, scan: boolean) =>
-  mta([
-    'probe',
-    `127.0.0.1:${port}`,
-    ...(scan ? ['--scan'] : []),
-    ...['--ca-file', cert, '--servername', 'localhost', '--timeout', '10s'],
-  ]);
 
 export const master = (s: PostfixSandbox) => path.join(s.root, 'usr/libexec/postfix/master');
 export const smtpd = (s: PostfixSandbox) => path.join(s.root, 'usr/libexec/postfix/smtpd');
