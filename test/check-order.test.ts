@@ -64,6 +64,30 @@ test('tls-log runs after smtp-tls and sees the probe session, every time; the ta
   }
 });
 
+test('a logger that writes the line a moment after the handshake: tls-log reads again until it is there', async () => {
+  // postlogd or syslog write asynchronously: here the line lands 400 ms after the handshake, after the probe's QUIT.
+  const server = await startSmtpServer({
+    cert,
+    ...SERVERS.all,
+    onSecure: (t) => {
+      const line = postfixLine(t.getProtocol()!, t.getCipher().name);
+      setTimeout(() => fs.appendFileSync(logFile, line), 400);
+    },
+  });
+  try {
+    fs.writeFileSync(logFile, '');
+    const checks = parsed([
+      { type: 'smtp-tls', host: '127.0.0.1', port: server.port, timeout: '10s' },
+      { type: 'tls-log', log: '/var/log/mail.log', required: false },
+    ]);
+    const [, log] = await runChecks(checks, fileCheckContext(tmp, { logOffsets: { [logFile]: 0 } }));
+    assert.equal(log!.result.status, 'pass', log!.result.summary);
+    assert.ok(log!.result.durationMs! >= 200, `read again for ${log!.result.durationMs} ms`);
+  } finally {
+    await server.close();
+  }
+});
+
 test('without an smtp-tls check in the batch, tls-log waits for nothing and says nothing of it', async () => {
   fs.writeFileSync(logFile, postfixLine('TLSv1.3', 'TLS_AES_256_GCM_SHA384'));
   const [log] = await runChecks(parsed([{ type: 'tls-log', log: '/var/log/mail.log' }]), fileCheckContext(tmp));
