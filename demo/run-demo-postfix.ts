@@ -173,7 +173,7 @@ export async function postfixDemo(io: DemoIo, remote = false): Promise<number> {
       ? 'the host and its sandbox are gone with the sshd'
       : `start it again with: ${rel(s.init)} start`;
     say(`stopped pid ${stopped.join(', ') || '(none running)'}; ${again}`);
-    summary(io, s, facts.metrics, rbFacts.rollbackMs, rb.ms, performance.now() - tStart);
+    summary(io, s, facts.metrics, rbFacts.rollbackMs, rb.ms, performance.now() - tStart, remote);
     const ok = p0.code !== 0 && r1.code === 0 && p1.code === 0 && rep.code === 0 && rb.code === 0;
     const good = ok && identical && p2.code !== 0 && kept;
     say(
@@ -194,13 +194,15 @@ function summary(
   rollbackMs: number | undefined,
   rollbackCmdMs: number,
   wholeMs: number,
+  remote: boolean,
 ): void {
   const { say, rel } = io;
   say('');
   say('━━ Summary ' + '━'.repeat(85));
-  say(`  sandbox          ${rel(s.root)}   (its etc/init.d/postfix starts postfix -c ${rel(s.conf)})`);
+  if (remote) say(`  sandbox          on the sshd's host, removed with it (seen from here as ${rel(s.root)})`);
+  else say(`  sandbox          ${rel(s.root)}   (its etc/init.d/postfix starts postfix -c ${rel(s.conf)})`);
   say(`  postfix log      ${rel(s.log)}`);
-  say(`  build time       ${fmtMs(m['build'])} (make, MAKEFLAGS=-j2)`);
+  say(`  build time       ${fmtMs(m['build'])} (make${remote ? ' on the host, serial' : ', MAKEFLAGS=-j2'})`);
   say(`  swap window      ${fmtMs(m['swap_window'])}   (first rename to last rename)`);
   say(`  downtime window  ${fmtMs(m['downtime'])}   (restart command to the first accepted connection)`);
   say(`  rollback time    ${fmtMs(rollbackMs)} (journal), ${fmtMs(rollbackCmdMs)} for the whole command incl. checks`);
