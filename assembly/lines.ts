@@ -7,10 +7,10 @@ import { add, NO_ROOM } from './table';
 @external("env", "stampAt")
 declare function stampAt(start: usize): f64;
 
-const NONE: i32 = 0x3fffffff;
+export const NONE: i32 = 0x3fffffff;
 /** scan()'s results besides a line start. */
-const DONE: i32 = -1;
-const FULL: i32 = -2;
+export const DONE: i32 = -1;
+export const FULL: i32 = -2;
 
 let since: f64 = -Infinity;
 let lines: i32 = 0;
@@ -22,6 +22,16 @@ let stampTime: f64 = NaN;
 
 export function setSince(t: f64): void {
   since = t;
+}
+
+/** One more TLS line read (join.ts). */
+export function countLine(): void {
+  lines++;
+}
+
+/** --since, for join.ts. */
+export function sinceTime(): f64 {
+  return since;
 }
 
 /** Lines counted since the last call. */
@@ -110,7 +120,7 @@ function keywordIn(p: usize, from: usize, end: usize, to: usize): i32 {
 }
 
 /** The line's time; a classic stamp ("May 10 12:34:56 ", 16 bytes with its space) equal to the last is not parsed again. */
-function timeAt(start: usize, to: usize): f64 {
+export function timeAt(start: usize, to: usize): f64 {
   if (to - start <= 16) return stampAt(start);
   const key = v128.load(start);
   if (i8x16.all_true(i8x16.eq(key, stampKey)) && !isNaN(stampTime)) return stampTime;
@@ -138,7 +148,7 @@ function tryAdd(start: usize, hit: usize, to: usize): i32 {
 }
 
 /** A success line: mirrors what scan.ts would parse out of it, so the counted message is what the slow path sees. */
-function tryAddSuccess(start: usize, hit: usize, to: usize): i32 {
+export function tryAddSuccess(start: usize, hit: usize, to: usize): i32 {
   let msg: usize = 0;
   if (hit >= start + 5 && load<u8>(hit - 5) == 83) {
     msg = hit - 5;
@@ -181,7 +191,7 @@ function tryAddSuccess(start: usize, hit: usize, to: usize): i32 {
  * postfix's, the message right after the tag's ": ", and nothing after the peer (no space: no other form can hide
  * in the tail). Anything else goes to JavaScript as before. Returns the line's end, or -1.
  */
-function tryKnown(start: usize, hit: usize, to: usize): i32 {
+export function tryKnown(start: usize, hit: usize, to: usize): i32 {
   const msg = hit - 27; // "lost connection after START" before "TLS"
   if (hit < start + 40 || load<u16>(msg - 2) != 0x203a || !startsWith(msg, to, LOST)) return -1;
   // The tag: from after the host (classic: the first space from byte 16; ISO: the second space) to msg - 2.

@@ -14,7 +14,10 @@
  *   established|reused …") counted in a table keyed by the message's bytes, with first and last time. It stops at
  *   the first TLS line it does not take and returns its start: JavaScript parses that one (scan.ts) and calls again.
  *   Postfix's "lost connection after STARTTLS from …" is only counted as a TLS line read (lines.ts tryKnown).
- * - `scanWatching`: while a failure waits for its relay, the same, and also the lines holding a waiting process's
+ * - `scanJoin` (what tls-report uses): `scan`, and the failed handshakes' lines read (forms.ts) and joined
+ *   (join.ts) here, each failure counted by direction, relay and reason (failures.ts); a line it is unsure of goes
+ *   to JavaScript, which borrows the open failures that line can touch (`lend`, `giveBack`).
+ * - `scanWatching` (the second pass's filter, no longer used by tls-report): while a failure waits for its relay, the same, and also the lines holding a waiting process's
  *   id or queue id (the watch list) go to JavaScript, and the TLS lines of processes with a failure open (`openPid`
  *   keeps their count by pid).
  * - the table: xxHash32, open addressing, equal hashes compared byte for byte, entries in first-seen order; a
@@ -26,6 +29,8 @@
  */
 
 export { hash, merge, resetTable, setArenaLimit, tableSize, arenaPtr, arenaUsed, orderPtr } from './table';
+export { resetFailures, failureCount, failureArena, failureArenaUsed, failureOrder } from './failures';
+export { scanJoin, setJoinForms, lend, giveBack, inBuffer, outBuffer, exportOpen, finishJoin, addFailureIn } from './join';
 export { keyword, lastHit, newline, openPid, scan, scanWatching, setSince, setWatch, take, takeLines, watchBuffer } from './lines';
 
 export function alloc(n: usize): usize {

@@ -1,7 +1,8 @@
 /**
  * probe-scan: `mta-upgrade probe --scan` against a local STARTTLS server vs `testssl.sh --starttls smtp -p` on the
  * same server, in the same run, both as whole processes (start-up included: that is what an admin waits for).
- * Prints `probe-scan-vs-testssl: <testssl ms / our ms>` (higher is better; target >= 50) and `probe-scan-ms: N`.
+ * Prints `probe-scan-vs-testssl: <testssl ms / our ms>` (higher is better; target >= 50), `probe-scan-ms: N` and
+ * `probe-scan-node-ms` (bare `node -e ''` in the same rounds).
  * testssl.sh is Debian's package `testssl.sh` (installed here if missing, as root); if it cannot run, the line says why.
  */
 import fs from 'node:fs';
@@ -18,7 +19,9 @@ async function main(): Promise<void> {
   try {
     const ours = [process.execPath, CLI, 'probe', '--scan', target];
     const times: number[] = [];
+    const bare: number[] = []; // the machine's speed in this run (bare `node -e ''`)
     for (let i = 0; i < 7; i++) {
+      bare.push((await run([process.execPath, '-e', ''])).ms);
       const r = await run(ours);
       if (r.code !== 0 || !/TLSv1\.3\s+accepted/.test(r.out))
         throw new Error(`probe --scan failed (exit ${r.code}):\n${r.out}`);
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
       }
     }
     console.log(`probe-scan-ms: ${ourMs.toFixed(0)}`); // whole process, median of 7
+    console.log(`probe-scan-node-ms: ${median(bare).toFixed(0)}`);
   } finally {
     await server.close();
     fs.rmSync(cert.dir, { recursive: true, force: true });

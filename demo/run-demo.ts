@@ -5,14 +5,13 @@
  * the upgrade again, and a summary with the measured build time, swap window, downtime and rollback time.
  * Decisions: docs/sandbox.md. `--mta postfix` tells postfix's story instead (demo/run-demo-postfix.ts).
  */
-import { createWriteStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
   CACHE,
   PLAN,
   PLAN_SHA256,
-  REPO,
   binarySums,
   buildOld,
   compiledWith,
@@ -24,7 +23,6 @@ import {
   freePort,
   lddSsl,
   missingPrerequisites,
-  mta,
   multiarch,
   opensslTls12,
   runFacts,
@@ -36,44 +34,14 @@ import {
   type Sandbox,
 } from './sandbox.js';
 import { remoteDemo } from './run-demo-remote.js';
+import { rel, screen } from './demo-screen.js';
+
+type Screen = ReturnType<typeof screen>;
 
 const DEMO = path.join(CACHE, 'demo');
 const ROOT = path.join(DEMO, 'sandbox');
 const LOG = path.join(DEMO, 'demo.log');
-/** Paths as the commands are shown and run: relative to the repository (mta() runs the CLI there). */
-const rel = (p: string) => path.relative(REPO, p) || '.';
-
-const logStream = () => createWriteStream(LOG, { flags: 'a' });
-let logFile: ReturnType<typeof logStream> | undefined;
-const log = (text: string) => logFile?.write(text.endsWith('\n') ? text : text + '\n');
-const say = (line = '') => {
-  process.stdout.write(line + '\n');
-  log(line);
-};
-let stageNo = 0;
-const stage = (title: string) => {
-  stageNo++;
-  say('');
-  say(`━━ ${stageNo}. ${title} ${'━'.repeat(Math.max(3, 92 - title.length))}`);
-};
-
-/** The CLI's output, trimmed for the screen (each build line stays in the log and the run log). */
-function shown(line: string): boolean {
-  if (!line.startsWith('›')) return true;
-  return /swapped|sendmail (stopped|started)|up again|sha256 ok|unpacked into|restart:|^› +(ok|FAIL|WARN) |→|warning/.test(
-    line,
-  );
-}
-
-async function cli(args: string[], env?: Record<string, string>): Promise<Awaited<ReturnType<typeof mta>>> {
-  const vars = Object.entries(env ?? {}).map(([k, v]) => `${k}=${v} `);
-  say(`$ ${vars.join('')}mta-upgrade ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`);
-  const r = await mta(args, { env, echo: (l) => (log(l), shown(l) && process.stdout.write(`  │ ${l}\n`)) });
-  say(`  └ exit ${r.code} (${fmtMs(r.ms)})`);
-  return r;
-}
-
-async function probe(s: Sandbox, scan: boolean) {
+async function probe({ cli }: Screen, s: Sandbox, scan: boolean) {
   return cli([
     'probe',
     `127.0.0.1:${s.port}`,
@@ -87,7 +55,7 @@ async function probe(s: Sandbox, scan: boolean) {
   ]);
 }
 
-async function showBinary(s: Sandbox, label: string): Promise<void> {
+async function showBinary({ say }: Screen, s: Sandbox, label: string): Promise<void> {
   const bin = path.join(s.root, 'usr/sbin/sendmail');
   const v = await compiledWith(bin);
   const ssl = await lddSsl(bin);
@@ -107,18 +75,30 @@ function mtaArg(argv: string[]): string {
 
 async function main(): Promise<number> {
   await fs.mkdir(DEMO, { recursive: true });
-  await fs.rm(LOG, { force: true });
-  logFile = logStream();
-  const which = mtaArg(process.argv.slice(2));
-  if (which === 'postfix') {
-    say(`Log of everything: ${rel(LOG)}`);
-    const { postfixDemo } = await import('./run-demo-postfix.js');
-    return postfixDemo({ say, stage, log, rel, cli }, process.argv.includes('--remote'));
+  await fs.rm(LOG, { force: true }); // before the screen opens it: the log holds this demo only
+  const io = screen(LOG);
+  try {
+    const which = mtaArg(process.argv.slice(2));
+    if (which === 'postfix') {
+      io.say(`Log of everything: ${rel(LOG)}`);
+      const { postfixDemo } = await import('./run-demo-postfix.js');
+      return await postfixDemo({ ...io, rel }, process.argv.includes('--remote'));
+    }
+    if (which !== 'sendmail') {
+      io.say(`demo: --mta ${which}: sendmail or postfix`);
+      return 2;
+    }
+    return await sendmailDemo(io);
+  } catch (e) {
+    io.say(`demo: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  } finally {
+    await io.end();
   }
-  if (which !== 'sendmail') {
-    say(`demo: --mta ${which}: sendmail or postfix`);
-    return 2;
-  }
+}
+
+async function sendmailDemo(io: Screen): Promise<number> {
+  const { say, stage, log, cli } = io;
   const tStart = performance.now();
   say('mta-upgrade demo: upgrade a real sendmail (built from upstream source) in a sandbox, then roll back.');
   say(`Log of everything: ${rel(LOG)}`);
@@ -175,10 +155,10 @@ async function main(): Promise<number> {
   try {
     pids.add(await startDaemon(s, log));
     say(`daemon: pid ${await daemonPid(s)} on 127.0.0.1:${port} (unshare -u, host name sandbox.localdomain)`);
-    await showBinary(s, 'old');
+    await showBinary(io, s, 'old');
     const before = await binarySums(s.root);
     say('');
-    const p0 = await probe(s, true);
+    const p0 = await probe(io, s, true);
     say(
       p0.code !== 0
         ? '→ as in the original account: no TLSv1.2 (the probe fails)'
@@ -209,10 +189,10 @@ async function main(): Promise<number> {
     }
     const run1 = await runFacts(s.stateDir);
     say('');
-    await showBinary(s, 'new');
+    await showBinary(io, s, 'new');
     say('');
-    const p1 = await probe(s, false);
-    await probe(s, true);
+    const p1 = await probe(io, s, false);
+    await probe(io, s, true);
     say(p1.code === 0 ? '→ STARTTLS handshakes TLSv1.2 or newer' : '→ UNEXPECTED: the probe failed after the upgrade');
     say('');
     say(
@@ -241,7 +221,7 @@ async function main(): Promise<number> {
     );
     say(`  /usr/sbin/sendmail ${after['/usr/sbin/sendmail']} (before: ${before['/usr/sbin/sendmail']})`);
     say(`daemon: pid ${await daemonPid(s)}, the old binary again`);
-    const p2 = await probe(s, true);
+    const p2 = await probe(io, s, true);
     say(
       p2.code !== 0
         ? '→ no TLSv1.2 again: the old sendmail is back'
@@ -252,7 +232,7 @@ async function main(): Promise<number> {
     const r2 = await cli(runArgs);
     for (const p of [await daemonPid(s)]) if (p) pids.add(p);
     const run2 = await runFacts(s.stateDir);
-    const p3 = await probe(s, false);
+    const p3 = await probe(io, s, false);
 
     stage('Stop the daemon');
     const stopped = await stopDaemon(s, pids, log);
@@ -302,13 +282,9 @@ async function main(): Promise<number> {
 
 // `--remote` (npm run demo -- --remote): the same story with the sandbox behind a loopback sshd (run-demo-remote.ts).
 (process.argv.includes('--remote') && mtaArg(process.argv.slice(2)) === 'sendmail' ? remoteDemo() : main()).then(
-  (code) => {
-    logFile?.end();
-    process.exitCode = code;
-  },
+  (code) => void (process.exitCode = code),
   (e: unknown) => {
-    say(`demo: ${e instanceof Error ? e.message : String(e)}`);
-    logFile?.end();
+    console.error(`demo: ${e instanceof Error ? e.message : String(e)}`);
     process.exitCode = 1;
   },
 );

@@ -18,6 +18,9 @@ Examples:
   mta-upgrade run plans/sendmail-8.15.yaml --dry-run    what would be backed up, run, replaced and checked
   mta-upgrade run plans/sendmail-8.15.yaml              back up, build, stage, swap, verify (asks first)
   mta-upgrade rollback                                  undo the latest run, even after a crash
+  mta-upgrade run plans/postfix-3.7-linux.yaml          the same for postfix (queued mail is never restored over)
+  mta-upgrade run PLAN --host root@mx1.example.org      drive a mail host over SSH (it needs only /bin/sh)
+  mta-upgrade status --host root@mx1.example.org        that host's lock, runs and any unfinished run
   mta-upgrade probe mx.example.org:25 --scan            which TLS versions a server accepts over STARTTLS
   mta-upgrade mx example.org                            every MX of a domain must do TLSv1.2 or newer
   mta-upgrade tls-report /var/log/maillog*              TLS versions per peer from sendmail/postfix logs
@@ -66,7 +69,9 @@ export function buildProgram(io: Io, setGlobals: (g: GlobalOptions) => void): Co
     return g;
   };
   program
-    .description('Upgrade a mail server (sendmail) from source without losing mail, config or sleep.')
+    .description(
+      'Upgrade a mail server (sendmail or postfix) from source, here or over SSH, without losing mail, config or sleep.',
+    )
     .version(TOOL_VERSION)
     .option(
       '--root <dir>',

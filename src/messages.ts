@@ -103,6 +103,8 @@ export const msg = {
   checkFailed: (n: number) => `${plural(n, 'required check')} failed after the upgrade`,
   alreadyRolledBack: (id: string) => `run ${id} is already rolled back; nothing to do`,
   noRuns: 'no runs recorded in the state directory; nothing to roll back',
+  journalUnreadable: (file: string, why: string) =>
+    `${file} ${why}, not a journal of this tool. That run's record is lost, so nothing is started, undone or pruned over it. Compare the live system with the run's backup by hand (docs/restore-by-hand.md), then move the run's directory out of the state directory`,
   dnsFailed: (what: string, server: string) =>
     `DNS failure, not a TLS verdict: ${what} (server ${server}); no MX was probed. Check the server and try again`,
 } as const;

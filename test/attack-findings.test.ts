@@ -73,8 +73,35 @@ test('a FIFO in place of the store record or the journal is refused at once, nev
   execFileSync('mkfifo', [journal]);
   const st = await cliProcess(['status', ...s.where], { timeout: 20_000 });
   assert.notEqual(st.signal, 'SIGTERM', 'status hung on the FIFO');
-  assert.ok([0, 1, 2].includes(st.code), st.stderr);
+  assert.equal(st.code, 2, st.stderr);
+  assert.match(st.stderr, /journal\.jsonl is a fifo, not a journal of this tool/);
   assert.doesNotMatch(st.stderr, /internal error|\n\s+at /);
+});
+
+test('a run whose journal cannot be read is never skipped: no rollback of an older run, no new run, no prune', async (t) => {
+  const s = await finished(t);
+  // The first run is rolled back, then a second run is made: its journal is then replaced by a FIFO.
+  assert.equal((await cliProcess(['rollback', ...s.where, '--yes'])).code, 0);
+  const second = await cliProcess(['run', s.plan, ...s.where, '--yes']);
+  assert.equal(second.code, 0, second.stderr);
+  const runs = (await fs.readdir(path.join(s.stateDir, 'runs'))).filter((r) => r !== path.basename(s.runDir));
+  const journal = path.join(s.stateDir, 'runs', runs[0]!, 'journal.jsonl');
+  await fs.rm(journal);
+  execFileSync('mkfifo', [journal]);
+  const upgraded = await state(s.root);
+  const backups = (await fs.readdir(path.join(s.stateDir, 'backups'))).sort();
+
+  for (const argv of [
+    ['rollback', ...s.where, '--yes'], // would otherwise pick the first run as "the latest" and undo it again
+    ['run', s.plan, ...s.where, '--yes'], // would otherwise start over the second run
+    ['backups', 'prune', '--keep', '1', ...s.where, '--yes'], // would otherwise prune without knowing what that run needs
+  ]) {
+    const r = await cliProcess(argv, { timeout: 30_000 });
+    assert.equal(r.code, 2, `${argv[0]}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`${runs[0]}/journal\\.jsonl is a fifo.*nothing is started, undone or pruned`));
+    assert.deepEqual(await state(s.root), upgraded, argv[0]);
+    assert.deepEqual((await fs.readdir(path.join(s.stateDir, 'backups'))).sort(), backups, argv[0]);
+  }
 });
 
 test('a state directory that is a file, or read-only, is refused with exit 2 (no internal error)', async (t) => {

@@ -9,23 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cli } from './helpers/cli.js';
-import { type PlanCase, validateEach } from './helpers/broken-plans.js';
-
-const HEAD = 'name: t\nmta: sendmail\nversion: 8.15.2\n';
-
-function bomb(indent: string, width: number, depth: number): string {
-  let s = `${indent}b0: &b0 [${Array(width).fill('"ha"').join(', ')}]\n`;
-  for (let i = 1; i <= depth; i++)
-    s += `${indent}b${i}: &b${i} [${Array(width)
-      .fill(`*b${i - 1}`)
-      .join(', ')}]\n`;
-  return s;
-}
-function doubling(levels: number, seed: string): string {
-  let s = `vars:\n  w0: "${seed}"\n`;
-  for (let i = 1; i <= levels; i++) s += `  w${i}: "\${w${i - 1}}\${w${i - 1}}"\n`;
-  return s;
-}
+import { HEAD, type PlanCase, bomb, doubling, validateEach } from './helpers/broken-plans.js';
 
 /** [name, plan text, expected "line:col" (or '' for any), expected text] */
 const CASES: PlanCase[] = [

@@ -62,14 +62,13 @@ test('failure-dense log: the fast path and the plain reader report the same peer
 });
 
 /**
- * The module sends JavaScript only the lines a waiting failure needs: those naming a failure still without its
- * peer (the watch list) and the TLS lines of processes with a failure open, which it knows by pid modulo 2^16
- * (fast-tally.ts openPid). That filter must lose nothing: the report equals, byte for byte, the one JavaScript
- * gives when it reads every line while a failure waits (the fallback when the watch list does not fit, forced
- * here). The log is made hard for the filter: few pids, reused while their failures are open, pids that share a
- * slot modulo 2^16 with another live process, pids that are not plain numbers, and the same pids on a second host.
+ * The module joins the failures itself (assembly/join.ts) and lends JavaScript's joiner the open ones only for a
+ * line it is unsure of. That must lose nothing: the report equals, byte for byte, the one JavaScript's joiner gives
+ * deciding every line the module would read (FastTally.joinInJavaScript). The log is made hard for the module:
+ * few pids, reused while their failures are open (a new session then ends the failure), pids 2^16 apart, pids that
+ * are not plain numbers (JavaScript's lines), and the same pids on a second host.
  */
-test('failure-dense log: the module filter gives the report of reading every line, byte for byte', async () => {
+test('failure-dense log: the module join gives the report of JavaScript joining, byte for byte', async () => {
   const file = path.join(tmp, 'maillog-pids');
   generateMaillog(file, 4, 50);
   let collided = 0;
@@ -94,13 +93,16 @@ test('failure-dense log: the module filter gives the report of reading every lin
 
   const json = (r: Awaited<ReturnType<typeof buildReport>>) => JSON.stringify({ ...r, sources: undefined });
   const filtered = await buildReport([file], { year: 2024, parallel: { workers: 1 } });
-  const watch = FastTally.prototype.watch;
-  FastTally.prototype.watch = () => false; // as if the watch list never fit: every line to JavaScript while a failure waits
+  const scanJoin = FastTally.prototype.scanJoin;
+  FastTally.prototype.scanJoin = function (this: FastTally, p: number, to: number, offset: number) {
+    this.joinInJavaScript(true); // JavaScript's joiner decides every line the module would read
+    return scanJoin.call(this, p, to, offset);
+  };
   let everyLine: Awaited<ReturnType<typeof buildReport>>;
   try {
     everyLine = await buildReport([file], { year: 2024, parallel: { workers: 1 } });
   } finally {
-    FastTally.prototype.watch = watch;
+    FastTally.prototype.scanJoin = scanJoin;
   }
   assert.ok(
     filtered.summary.failures > 1000 && filtered.peers.length > 1000,

@@ -575,7 +575,7 @@ test('--since: success lines before it still count as TLS lines read, not as ses
 
 // Guards the module's skip of Postfix's "lost connection after STARTTLS from …" (assembly/lines.ts tryKnown): the
 // lines it takes count as TLS lines read and reach no parser; every odd form still goes to JavaScript and is read
-// as the plain reader reads it, also while a failure waits for its relay (scanWatching).
+// as the plain reader reads it, also while a failure waits for its relay (scanJoin reads every line then).
 test('"lost connection after STARTTLS": taken by the module when certain, odd forms as the plain reader has them', async () => {
   const lost = 'lost connection after STARTTLS from unknown[198.18.0.1]';
   const taken = [
@@ -594,7 +594,7 @@ test('"lost connection after STARTTLS": taken by the module when certain, odd fo
     `May 10 12:00:11 mx1 postfix/smtpd[510]: lost connection after STARTTLS from `, // no peer
   ];
   const waitThen = (lines: string[]) => [
-    // An outbound failure without its relay: the module walks line by line (scanWatching) until the hint.
+    // An outbound failure without its relay: the module reads every line (scanJoin) until the hint.
     'May 10 12:00:00 mx1 sm-mta[500]: STARTTLS=client, error: connect failed=-1, reason=x, SSL_error=1, errno=0, retry=-1',
     ...lines,
     'May 10 12:00:12 mx1 sm-mta[500]: u4A1abcd: to=<a@d.example>, relay=d.example. [192.0.2.4], stat=Deferred',
@@ -619,9 +619,6 @@ test('"lost connection after STARTTLS": taken by the module when certain, odd fo
     const handler = {
       ...inner,
       tally: inner.tally,
-      get wantsEveryLine() {
-        return inner.wantsEveryLine;
-      },
       keywordLine: (buf: Buffer, start: number, hit: number, to: number, offset: number) => {
         const end = inner.keywordLine(buf, start, hit, to, offset);
         seen.push(buf.toString('utf8', start, end));

@@ -6,23 +6,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type Ctx, cli, crashOf, gist, repro, tmpdir, want } from './lib.js';
+import { HEAD, bomb, doubling } from '../../test/helpers/broken-plans.js';
 
-const HEAD = 'name: t\nmta: sendmail\nversion: 8.17.1.9\n';
 const STEP = (body: string) => `${HEAD}steps:\n  - type: command\n${body}`;
 const ARGV = '    argv: [/bin/true]\n';
-const bomb = (indent: string, width: number, depth: number) => {
-  let s = `${indent}b0: &b0 [${Array(width).fill('"ha"').join(', ')}]\n`;
-  for (let i = 1; i <= depth; i++)
-    s += `${indent}b${i}: &b${i} [${Array(width)
-      .fill(`*b${i - 1}`)
-      .join(', ')}]\n`;
-  return s;
-};
-const doubling = (levels: number) => {
-  let s = 'vars:\n  w0: "ab"\n';
-  for (let i = 1; i <= levels; i++) s += `  w${i}: "\${w${i - 1}}\${w${i - 1}}"\n`;
-  return s + `configs: ["/etc/\${w${levels}}"]\n`;
-};
+const doublingConfig = (n: number) => doubling(n, 'ab') + `configs: ["/etc/\${w${n}}"]\n`;
 
 type Variant = [name: string, text: string | Buffer, perm?: (file: string, dir: string) => Promise<void>];
 
@@ -60,9 +48,9 @@ const aliases: Variant[] = [
   ['billion laughs 20x5 in a step', STEP(ARGV + '    env:\n' + bomb('      ', 20, 5))],
   ['self-referencing merge', HEAD + 'vars: &v\n  <<: *v\n'],
   ['alias to a map as a path', HEAD + 'x: &m {a: 1}\nconfigs: [*m]\n'],
-  ['30 doubling vars', HEAD + doubling(30)],
-  ['40 doubling vars', HEAD + doubling(40)],
-  ['50 doubling vars', HEAD + doubling(50)],
+  ['30 doubling vars', HEAD + doublingConfig(30)],
+  ['40 doubling vars', HEAD + doublingConfig(40)],
+  ['50 doubling vars', HEAD + doublingConfig(50)],
 ];
 const types: Variant[] = [
   ['name is a map', 'name: {a: 1}\nmta: sendmail\nversion: 8.17.1.9\n'],

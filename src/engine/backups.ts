@@ -12,9 +12,8 @@ import { FORMAT, Manifest, manifestReplacer, memberName } from '../lib/archive/f
 import { hashEntries, walk, writeArchive } from './backup-create.js';
 import { ArchiveRefused, readArchive } from '../lib/archive/read.js';
 import { stageArchive, type Staged } from '../lib/archive/stage.js';
-import { applyStaged, syncTouched } from '../lib/archive/apply.js';
 import { stageArchiveOnHost } from './restore-host-stage.js';
-import { applyStagedOnHost, syncTouchedOnHost } from './restore-host-apply.js';
+import { applyStaged, syncTouched } from './restore-apply.js';
 import { controllerTemp, startUpload, withLocalArchive, type Upload } from './backup-transfer.js';
 import type { Host } from '../host/types.js';
 import { formatBytes, plural } from '../lib/format.js';
@@ -437,13 +436,8 @@ export async function restoreBackup(opts: RestoreBackupOptions): Promise<{ lines
         say(line);
       };
       try {
-        if (spool) {
-          const res = await applyStagedOnHost(host, staged, opts.real, log);
-          await syncTouchedOnHost(host, res.touched);
-          return { lines: res.lines, changed: res.changed };
-        }
-        const res = applyStaged(staged, opts.real, log);
-        await syncTouched(res.touched);
+        const res = await applyStaged(host, staged, opts.real, log);
+        await syncTouched(host, res.touched);
         return { lines: res.lines, changed: res.changed };
       } catch (e) {
         throw new MtaError(

@@ -14,7 +14,8 @@
 import { crashPoint } from '../lib/crash-point.js';
 import path from 'node:path';
 import { systemClock, type Clock } from '../lib/clock.js';
-import { MtaError } from '../lib/errors.js';
+import { MtaError, errorText } from '../lib/errors.js';
+import { msg } from '../messages.js';
 import type { Host } from '../host/types.js';
 import type { JournalAction, JournalWriter } from '../steps/types.js';
 import { redactDeep } from '../lib/redact.js';
@@ -156,7 +157,7 @@ export async function readJournal(host: Host, file: string): Promise<JournalReco
   // A FIFO in its place would block the reader for ever (issue 19 point 9's rule, found again by the attacks).
   const st = await host.lstat(file);
   if (st && st.type !== 'file')
-    throw new MtaError('refused', `${file} is a ${st.type}, not a journal of this tool: remove it by hand`);
+    throw new MtaError('refused', msg.journalUnreadable(file, `is a ${st.type === 'dir' ? 'directory' : st.type}`));
   const text = (await host.readFile(file)).toString('utf8');
   const out: JournalRecord[] = [];
   for (const line of text.split('\n')) {
@@ -216,8 +217,17 @@ export async function listRuns(host: Host, stateDir: string): Promise<RunSummary
   const out: RunSummary[] = [];
   for (const id of ids) {
     const dir = path.join(runsDir, id);
-    const records = await readJournal(host, path.join(dir, 'journal.jsonl')).catch(() => undefined);
-    if (records) out.push(summarize(id, dir, records));
+    const file = path.join(dir, 'journal.jsonl');
+    // No journal: the run was killed before its first record, so it changed nothing. A journal that is there but
+    // cannot be read is not skipped: the run may have changed the system, and skipping it would let `rollback`
+    // undo an older run under it, `run` start over it, or `backups prune` delete the backup it needs.
+    if (!(await host.lstat(file))) continue;
+    const records = await readJournal(host, file).catch((e: unknown) => {
+      throw e instanceof MtaError
+        ? e
+        : new MtaError('refused', msg.journalUnreadable(file, `cannot be read: ${errorText(e)}`));
+    });
+    out.push(summarize(id, dir, records));
   }
   // Oldest first by the journal's own start time: ids share a second-resolution stamp and end in a random part,
   // so two runs in one second would otherwise list (and "the latest" be picked) at random.

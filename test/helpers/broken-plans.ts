@@ -13,6 +13,26 @@ import { cli } from './cli.js';
 /** [name, plan text, expected `line:col` or '' for any, what the message says]. */
 export type PlanCase = [string, string, string, RegExp];
 
+/** The top of a plan that validates, for cases that add one broken or hostile part. */
+export const HEAD = 'name: t\nmta: sendmail\nversion: 8.15.2\n';
+
+/** YAML aliases that expand `width ** depth` times ("billion laughs"). */
+export function bomb(indent: string, width: number, depth: number): string {
+  let s = `${indent}b0: &b0 [${Array(width).fill('"ha"').join(', ')}]\n`;
+  for (let i = 1; i <= depth; i++)
+    s += `${indent}b${i}: &b${i} [${Array(width)
+      .fill(`*b${i - 1}`)
+      .join(', ')}]\n`;
+  return s;
+}
+
+/** vars whose interpolation doubles at each level: `w{levels}` is `seed` repeated 2 ** levels times. */
+export function doubling(levels: number, seed: string): string {
+  let s = `vars:\n  w0: "${seed}"\n`;
+  for (let i = 1; i <= levels; i++) s += `  w${i}: "\${w${i - 1}}\${w${i - 1}}"\n`;
+  return s;
+}
+
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export async function validateEach(t: TestContext, cases: PlanCase[]): Promise<void> {

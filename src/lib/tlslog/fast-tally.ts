@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import { MtaError } from '../errors.js';
 import { formatBytes } from '../format.js';
+import type { OpenFailureData } from './joiner.js';
 import { MessageTable, type TableData } from './message-table.js';
 import { stampAt } from './stamp.js';
 import type { ClassicYear } from './syslog.js';
@@ -53,6 +54,20 @@ interface Exports {
   setWatch(n: number): void;
   openPid(pid: number, delta: number): void;
   lastHit(): number;
+  resetFailures(): void;
+  failureCount(): number;
+  failureArena(): number;
+  failureArenaUsed(): number;
+  failureOrder(): number;
+  scanJoin(p: number, to: number, offset: number): number;
+  setJoinForms(on: number): void;
+  lend(pos: number, keyP: number, keyN: number, qidP: number, qidN: number): number;
+  giveBack(n: number): void;
+  inBuffer(n: number): number;
+  outBuffer(): number;
+  exportOpen(pos: number): number;
+  finishJoin(): void;
+  addFailureIn(dir: number, relayN: number, reasonN: number, time: number, pos: number): void;
 }
 
 /**
@@ -82,6 +97,20 @@ export const EXPORT_ARITY: { [K in keyof Exports]: Parameters<Exports[K]>['lengt
   setWatch: 1,
   openPid: 2,
   lastHit: 0,
+  resetFailures: 0,
+  failureCount: 0,
+  failureArena: 0,
+  failureArenaUsed: 0,
+  failureOrder: 0,
+  scanJoin: 3,
+  setJoinForms: 1,
+  lend: 5,
+  giveBack: 1,
+  inBuffer: 1,
+  outBuffer: 0,
+  exportOpen: 1,
+  finishJoin: 0,
+  addFailureIn: 5,
 };
 
 let compiled: WebAssembly.Module | undefined;
@@ -148,6 +177,149 @@ export class FastTally {
     this.input = Buffer.from(this.memory.buffer, 0, Math.max(areas[0]!, areas[1]!) + AREA);
     this.w.setSince(since ?? -Infinity);
     this.w.resetTable();
+    this.w.resetFailures();
+  }
+
+  /**
+   * The hot path with the join (assembly/join.ts scanJoin): over input[p, to), `offset` the log position of
+   * input[0]. Returns -1 when done, or the start of a line for JavaScript to read.
+   */
+  scanJoin(p: number, to: number, offset: number): number {
+    return this.counted(this.w.scanJoin(p, to, offset));
+  }
+
+  /** Tests: the module reads no failure line itself; JavaScript's joiner decides each (the reference). */
+  joinInJavaScript(on: boolean): void {
+    this.w.setJoinForms(on ? 0 : 1);
+  }
+
+  private memoryBuffer(): Buffer {
+    return Buffer.from(this.memory.buffer);
+  }
+
+  /**
+   * The open failures a line of process `key` with queue id `qid` can touch, lent to JavaScript's joiner (and
+   * gone from the module until given back); `keyFound`: the process had one.
+   */
+  lend(
+    position: number,
+    key: string | undefined,
+    qid: string | undefined,
+  ): { lent: OpenFailureData[]; keyFound: boolean } {
+    const kb = key === undefined ? undefined : Buffer.from(key);
+    const qb = qid === undefined ? undefined : Buffer.from(qid);
+    const at = this.w.inBuffer((kb?.length ?? 0) + (qb?.length ?? 0) + 8);
+    const mem = this.memoryBuffer();
+    kb?.copy(mem, at);
+    qb?.copy(mem, at + (kb?.length ?? 0));
+    const r = this.w.lend(position, at, kb ? kb.length : -1, at + (kb?.length ?? 0), qb ? qb.length : -1);
+    return { lent: this.readOpen(r & 15), keyFound: (r & 16) !== 0 };
+  }
+
+  /** n transferred failures from the module's out buffer. */
+  private readOpen(n: number): OpenFailureData[] {
+    const out: OpenFailureData[] = [];
+    if (n === 0) return out;
+    const mem = this.memoryBuffer();
+    let at = this.w.outBuffer();
+    const str = (): string | undefined => {
+      const len = mem.readInt32LE(at);
+      at += 4;
+      if (len < 0) return undefined;
+      at += len;
+      return mem.toString('utf8', at - len, at);
+    };
+    for (let k = 0; k < n; k++) {
+      const flags = mem.readInt32LE(at + 16);
+      const dir = mem.readInt32LE(at + 20);
+      const position = mem.readDoubleLE(at);
+      const time = mem.readDoubleLE(at + 8);
+      const pidOff = mem.readInt32LE(at + 24);
+      at += 28;
+      const key = str()!;
+      const f: OpenFailureData = {
+        key,
+        pid: Buffer.from(key).subarray(pidOff, -1).toString(),
+        position,
+        time,
+        direction: dir < 0 ? undefined : dir === 0 ? 'inbound' : 'outbound',
+        started: (flags & 1) !== 0,
+        closed: (flags & 2) !== 0,
+        ownsQid: (flags & 4) !== 0,
+      };
+      const relay = str();
+      const sslReason = str();
+      const startReason = str();
+      const rejectText = str();
+      const qid = str();
+      if (relay !== undefined) f.relay = relay;
+      if (sslReason !== undefined) f.sslReason = sslReason;
+      if (startReason !== undefined) f.startReason = startReason;
+      if (rejectText !== undefined) f.rejectText = rejectText;
+      if (qid !== undefined) f.qid = qid;
+      out.push(f);
+    }
+    return out;
+  }
+
+  /** Back to the module: what JavaScript's joiner still holds open after its line. */
+  giveBack(open: readonly OpenFailureData[]): void {
+    if (open.length === 0) return;
+    const parts: Buffer[] = [];
+    const str = (s: string | undefined) => {
+      const b = s === undefined ? undefined : Buffer.from(s);
+      const h = Buffer.alloc(4);
+      h.writeInt32LE(b ? b.length : -1);
+      parts.push(h);
+      if (b) parts.push(b);
+    };
+    for (const f of open) {
+      const h = Buffer.alloc(28);
+      h.writeDoubleLE(f.position, 0);
+      h.writeDoubleLE(f.time, 8);
+      h.writeInt32LE((f.started ? 1 : 0) | (f.closed ? 2 : 0) | (f.ownsQid ? 4 : 0), 16);
+      h.writeInt32LE(f.direction === undefined ? -1 : f.direction === 'inbound' ? 0 : 1, 20);
+      // The key is host[pid]: the pid starts after the host's "[" (a host holds no "[" the envelope would take).
+      h.writeInt32LE(Buffer.byteLength(f.key) - Buffer.byteLength(f.pid) - 1, 24);
+      parts.push(h);
+      for (const s of [f.key, f.relay, f.sslReason, f.startReason, f.rejectText, f.qid]) str(s);
+    }
+    const all = Buffer.concat(parts);
+    const at = this.w.inBuffer(all.length);
+    all.copy(this.memoryBuffer(), at);
+    this.w.giveBack(open.length);
+  }
+
+  /** Every open failure, after emitting those too old at `position` (a hand-over snapshot; nothing is removed). */
+  openFailures(position: number): OpenFailureData[] {
+    return this.readOpen(this.w.exportOpen(position));
+  }
+
+  /** End of input: emit every failure still open. */
+  finishJoin(): void {
+    this.w.finishJoin();
+  }
+
+  /** A failure JavaScript's joiner emitted, counted with the module's own. */
+  addFailure(direction: 'inbound' | 'outbound', relay: string, reason: string, time: number, position: number): void {
+    const r = Buffer.from(relay);
+    const why = Buffer.from(reason);
+    const at = this.w.inBuffer(r.length + why.length + 1);
+    const mem = this.memoryBuffer();
+    r.copy(mem, at);
+    why.copy(mem, at + r.length);
+    this.w.addFailureIn(direction === 'inbound' ? 0 : 1, r.length, why.length, time, position);
+  }
+
+  /** The counted failures as plain data (a copy: what a worker posts); failures.ts reads it. */
+  failures(): TableData {
+    const mem = new Uint8Array(this.memory.buffer);
+    const arena = this.w.failureArena();
+    const order = this.w.failureOrder();
+    return {
+      arena: mem.slice(arena, arena + this.w.failureArenaUsed()),
+      order: new Int32Array(mem.slice(order, order + 4 * this.w.failureCount()).buffer),
+    };
   }
 
   /** Two buffers a file reader may read into (sources.ts fileChunks): no copy then. */
@@ -266,9 +438,10 @@ export class FastTally {
     return new MessageTable(this.data());
   }
 
-  /** An empty table from here on. */
+  /** An empty table and no failures counted from here on (what is open stays open). */
   clear(): void {
     this.w.resetTable();
+    this.w.resetFailures();
   }
 
   /**

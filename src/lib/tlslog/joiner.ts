@@ -31,6 +31,32 @@ interface OpenFailure {
   emitted: boolean;
 }
 
+/**
+ * An open failure as plain data: what the fast reader keeps in its module (assembly/join.ts) and lends this joiner
+ * for a line the module does not read itself (scan.ts). `ownsQid`: the queue id index names this failure.
+ */
+export interface OpenFailureData {
+  key: string;
+  pid: string;
+  position: number;
+  time: number;
+  direction?: Direction;
+  relay?: string;
+  started: boolean;
+  closed: boolean;
+  sslReason?: string;
+  startReason?: string;
+  rejectText?: string;
+  qid?: string;
+  ownsQid: boolean;
+}
+
+/**
+ * A failure is emitted with the position of its first line and its relay as logged: the fast reader counts the
+ * failures by [direction, relay, reason] and adds them in the order of their first lines (assembly/failures.ts).
+ */
+export type Emit = (event: TlsEvent, position?: number, relay?: string) => void;
+
 const hasAddress = (relay: string) => relay.includes('[');
 /** Still to learn its peer from a later line: no relay yet, or a name without its address. */
 const unresolved = (f: OpenFailure) => !f.relay || !hasAddress(f.relay);
@@ -50,7 +76,7 @@ export class Joiner {
   private watching: string[] | undefined;
 
   constructor(
-    private readonly emit: (event: TlsEvent) => void,
+    private readonly emit: Emit,
     private readonly listener?: OpenListener,
   ) {}
 
@@ -68,11 +94,7 @@ export class Joiner {
     const rec = parsed.record;
     if (!rec || rec.type === 'known') return;
     if (rec.type === 'session') {
-      // The process moved on to a new connection: whatever it had open is complete.
-      if (this.open.size > 0) {
-        const stale = this.open.get(`${line.host}[${line.pid}]`);
-        if (stale) this.flush(stale);
-      }
+      this.endProcess(line);
       this.emit({
         kind: 'session',
         time: line.time,
@@ -125,6 +147,46 @@ export class Joiner {
     // the to= line of the same process, which adds the address, or is emitted as is later.
     if ((f.closed && f.relay && hasAddress(f.relay)) || !line.pid) this.flush(f);
     this.track(f, newQid);
+  }
+
+  /** The process moved on to a new connection: whatever it had open is complete. */
+  private endProcess(line: SyslogLine): void {
+    if (this.open.size === 0) return;
+    const stale = this.open.get(`${line.host}[${line.pid}]`);
+    if (stale) this.flush(stale);
+  }
+
+  /** A session line the caller counts itself (the fast reader's table): only what it ends is done here. */
+  sessionSeen(line: SyslogLine, position: number): void {
+    if (this.open.size > 0) this.expire(position);
+    this.endProcess(line);
+  }
+
+  /** Take over an open failure (lent by the fast reader's module), as if this joiner had opened it. */
+  adopt(d: OpenFailureData): void {
+    const f: OpenFailure = { ...d, emitted: false };
+    delete (f as Partial<OpenFailureData>).ownsQid;
+    this.open.set(f.key, f);
+    this.listener?.opened(f.pid);
+    if (d.ownsQid && f.qid) this.byQid.set(f.qid, f);
+    if (!f.relay) this.peerless++;
+    this.track(f, false);
+  }
+
+  /** Hand back every open failure (in opening order) and forget them, emitting nothing. */
+  drain(): OpenFailureData[] {
+    const out: OpenFailureData[] = [];
+    for (const f of this.open.values()) {
+      const { emitted: _e, ...d } = f;
+      out.push({ ...d, ownsQid: f.qid !== undefined && this.byQid.get(f.qid) === f });
+      this.listener?.closed(f.pid);
+    }
+    this.open.clear();
+    this.byQid.clear();
+    this.unresolvedOpen.clear();
+    this.watching = undefined;
+    this.peerless = 0;
+    return out;
   }
 
   /** The line's process has a failure open: its next session ends that failure, so it must come through handle(). */
@@ -231,13 +293,17 @@ export class Joiner {
     if (this.unresolvedOpen.delete(f)) this.watching = undefined;
     if (!f.relay) this.peerless--;
     const reason = f.sslReason ?? f.startReason ?? f.rejectText ?? 'handshake failed';
-    this.emit({
-      kind: 'failure',
-      time: f.time,
-      direction: f.direction ?? 'outbound',
-      peer: parsePeer(f.relay ?? ''),
-      reason,
-    });
+    this.emit(
+      {
+        kind: 'failure',
+        time: f.time,
+        direction: f.direction ?? 'outbound',
+        peer: parsePeer(f.relay ?? ''),
+        reason,
+      },
+      f.position,
+      f.relay,
+    );
   }
 
   /** Map order is creation order, so only the head can be too old. */
@@ -247,4 +313,30 @@ export class Joiner {
       this.flush(f);
     }
   }
+}
+
+/**
+ * Everything that decides how later lines are joined, as one string (parallel.ts compares two readers' at a
+ * hand-over line): the open failures in the order of their first lines, and which failure each queue id names.
+ */
+export function snapshotOf(open: readonly OpenFailureData[]): string {
+  const sorted = [...open].sort((a, b) => a.position - b.position);
+  const failures = sorted.map((f) => [
+    f.key,
+    f.position,
+    f.time,
+    f.direction,
+    f.relay,
+    f.started,
+    f.closed,
+    f.sslReason,
+    f.startReason,
+    f.rejectText,
+    f.qid,
+  ]);
+  const qids = sorted
+    .filter((f) => f.ownsQid)
+    .map((f) => [f.qid!, f.key])
+    .sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
+  return JSON.stringify([failures, qids]);
 }

@@ -1,27 +1,22 @@
 /**
- * Walk a log's lines without decoding most of them. The tally (fast-tally.ts, in WebAssembly) jumps from keyword
- * to keyword over a whole chunk and counts the success lines itself, so a line without a keyword costs nothing
- * and a plain handshake a hash lookup; it stops at any other TLS line, which is decoded and parsed here (through
- * the handler, scan.ts). Only while a failure waits for its relay (handler.wantsEveryLine) do we walk line by line.
- * This is what keeps us near `grep -c` speed.
+ * Walk a log's lines without decoding most of them. The tally (fast-tally.ts, in WebAssembly) walks a whole chunk:
+ * it counts the success lines itself, reads and joins the failure lines (assembly/join.ts), and looks at a line
+ * without a keyword only while a failure waits for its peer; it stops at a line it is unsure of, which is decoded,
+ * parsed and joined here (through the handler, scan.ts). This is what keeps us near `grep -c` speed.
  */
 
 import { CHUNK, MAX_LINE, NONE, type FastTally } from './fast-tally.js';
 
 export interface LineHandler {
-  /** Counts the success lines and finds keywords, over its own memory (fast-tally.ts). */
+  /** Counts the success lines, reads and joins the failure lines, over its own memory (fast-tally.ts). */
   readonly tally: FastTally;
-  /** True while lines without a keyword are needed too (a failure waits for the line naming its relay). */
-  readonly wantsEveryLine: boolean;
-  /** Then, the strings a line must hold to be needed (watchList in joiner.ts). */
-  watchList(): readonly string[];
   /**
-   * A TLS line the tally did not take: it starts at `start` and holds a keyword at `hit`; it ends at the first
+   * A TLS line the tally did not read: it starts at `start` and holds a keyword at `hit`; it ends at the first
    * newline before `to` (or at `to`). Returns that end (the handler finds it anyway while reading the line);
    * offset is buf's position in the input.
    */
   keywordLine(buf: Buffer, start: number, hit: number, to: number, offset: number): number;
-  /** Any other line [start, end) without its newline (nor a CR before it), only while wantsEveryLine. */
+  /** A line without a keyword [start, end), without its newline (nor a CR before it), that the tally did not read. */
   plainLine(buf: Buffer, start: number, end: number, offset: number): void;
 }
 
@@ -45,32 +40,15 @@ export function trimCr(buf: Buffer, s: number, e: number): number {
 function scanLines(from: number, to: number, offset: number, h: LineHandler): void {
   const t = h.tally;
   const input = t.input;
-  let hit = -1; // the nearest keyword at or after p, reused until the walk passes it
   let p = from;
   while (p < to) {
-    if (h.wantsEveryLine && t.watch(h.watchList())) {
-      // The module skips the lines no waiting failure needs; TLS lines and lines naming a waiting process or
-      // queue id come here.
-      const start = t.scanWatching(p, to);
-      if (start < 0) return;
-      const e = t.newline(start, to);
-      const k = t.keyword(start, e);
-      if (k !== NONE) h.keywordLine(input, start, k, to, offset);
-      else h.plainLine(input, start, trimCr(input, start, e), offset);
-      p = e + 1;
-      continue;
-    }
-    if (h.wantsEveryLine) {
-      if (hit < p) hit = t.keyword(p, to);
-      const e = t.newline(p, to);
-      if (hit < e) h.keywordLine(input, p, hit, to, offset);
-      else h.plainLine(input, p, trimCr(input, p, e), offset);
-      p = e + 1;
-      continue;
-    }
-    const start = t.scan(p, to);
+    const start = t.scanJoin(p, to, offset);
     if (start < 0) return;
-    p = h.keywordLine(input, start, t.hit, to, offset) + 1;
+    const e = t.newline(start, to);
+    const k = t.keyword(start, e);
+    if (k !== NONE) h.keywordLine(input, start, k, to, offset);
+    else h.plainLine(input, start, trimCr(input, start, e), offset);
+    p = e + 1;
   }
 }
 

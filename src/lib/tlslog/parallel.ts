@@ -11,7 +11,8 @@
  * it. When not (a warm-up shorter than a failure's life, a line that keeps a failure open), the file is read
  * sequentially instead: slower, never different.
  *
- * Merging keeps the one-reader order: joined events range by range (Aggregator.absorb), then the tallies merged
+ * Merging keeps the one-reader order: the failures of all ranges by their first lines (failures.ts), the sessions
+ * joined in JavaScript range by range (Aggregator.absorb), then the tallies merged
  * in range order (FastTally.merge keeps first-seen order), as report.ts does at the end of each input. Each
  * thread parses its own range's distinct messages; a merge takes over the worker's parse of the messages that
  * were new (TallyParse.adopt), so none is parsed twice and little is left after the last worker is done.
@@ -20,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Aggregator } from './aggregate.js';
+import { addFailures } from './failures.js';
 import { scanRange, type PostedScan, type ScanResult, type ScanTask } from './range-scan.js';
 import { addUnrecognised, mergeCounts, type ScanCounts } from './scan.js';
 import type { OpenedSource } from './sources.js';
@@ -146,6 +148,10 @@ export async function parallelScan(
   if (!handedOver) return undefined;
 
   const own: ScanCounts = { tlsLines: 0, unrecognised: 0, samples: [] };
+  addFailures(
+    all.map((r) => r.failures),
+    agg,
+  );
   for (const r of all) {
     for (const p of r.peers) agg.absorb(p);
     mergeCounts(own, r.counts);

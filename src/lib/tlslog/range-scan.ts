@@ -4,6 +4,7 @@
  * (with its entries parsed, so each thread parses its own) and the joiner's state at both ends.
  */
 import { Aggregator, type PeerPartial } from './aggregate.js';
+import { snapshotOf } from './joiner.js';
 import { forEachLine } from './lines.js';
 import type { FastTally } from './fast-tally.js';
 import type { TableData } from './message-table.js';
@@ -34,7 +35,10 @@ export interface ScanResult {
   /** Where reading actually stopped, and where the warm-up stopped: a file that shrank shows here. */
   syncEnd: number;
   end: number;
+  /** The sessions JavaScript joined, per peer. */
   peers: PeerPartial[];
+  /** The failures counted (fast-tally.ts failures()): merged with the other ranges' by failures.ts. */
+  failures: TableData;
   tally: FastTally;
   parsed: TallyParse;
   counts: ScanCounts;
@@ -66,14 +70,14 @@ export async function scanRange(t: ScanTask): Promise<ScanResult> {
   let startState = '';
   if (t.syncAt !== undefined) {
     await readTo(t.syncAt);
-    startState = scan.joiner.snapshot(pos);
+    startState = snapshotOf(scan.tally.openFailures(pos));
     agg = new Aggregator(t.since, false);
     scan.restart((e) => agg.add(e));
   }
   const syncEnd = pos;
   await readTo(t.to);
-  if (t.to === undefined) scan.joiner.finish();
-  const endState = t.to === undefined ? '' : scan.joiner.snapshot(pos);
+  if (t.to === undefined) scan.tally.finishJoin();
+  const endState = t.to === undefined ? '' : snapshotOf(scan.tally.openFailures(pos));
   const parsed = new TallyParse();
   parsed.parse(scan.tally.view());
   return {
@@ -82,6 +86,7 @@ export async function scanRange(t: ScanTask): Promise<ScanResult> {
     syncEnd,
     end: pos,
     peers: agg.partial(),
+    failures: scan.tally.failures(),
     tally: scan.tally,
     parsed,
     counts: scan.counts,

@@ -5,6 +5,7 @@
  * everything else is decoded, parsed and joined line by line.
  */
 import { Aggregator, type PeerStats } from './aggregate.js';
+import { addFailures } from './failures.js';
 import { forEachLine } from './lines.js';
 import { parallelScan, type ParallelOptions } from './parallel.js';
 import { addUnrecognised, mergeCounts, SourceScan, type ScanCounts } from './scan.js';
@@ -68,9 +69,14 @@ export async function buildReport(inputs: string[], opts: ReportOptions = {}): P
       report.bytes += split.bytes;
       continue;
     }
-    const scan = new SourceScan(src.reference, opts, (e) => agg.add(e));
+    // The failures first (in the order of their first lines), then the sessions JavaScript joined, then the
+    // table's: the order parallel.ts merges threads in, so one reader and several give the same report.
+    const direct = new Aggregator(opts.since, false);
+    const scan = new SourceScan(src.reference, opts, (e) => direct.add(e));
     const result = await forEachLine(src.chunks(scan.tally.readTargets()), scan.handler);
-    scan.joiner.finish();
+    scan.tally.finishJoin();
+    addFailures([scan.tally.failures()], agg);
+    for (const p of direct.partial()) agg.absorb(p);
     new TallyParse().addTo(scan.tally.view(), agg, (text, n) => addUnrecognised(scan.counts, text, n));
     mergeCounts(counts, scan.counts);
     const status: SourceStatus = { name: src.name, bytes: result.bytes, compressed: src.compressed };

@@ -1,17 +1,17 @@
 /**
- * The per-line work for one input: success lines go to the tally (fast-tally.ts); everything else is decoded,
- * parsed and joined line by line. Shared by the sequential path (report.ts) and the ranges of a split file
+ * The per-line work for one input: success lines go to the tally (fast-tally.ts), failure lines are read and
+ * joined in its module; the lines it is unsure of are decoded, parsed and joined here. Shared by the sequential path (report.ts) and the ranges of a split file
  * (range-scan.ts), so both read a line the same way. Counters and samples are kept here and merged by the caller.
  */
 import type { Aggregator } from './aggregate.js';
-import { Joiner } from './joiner.js';
+import { Joiner, type OpenFailureData } from './joiner.js';
 import { trimCr, type LineHandler } from './lines.js';
 import { FastTally } from './fast-tally.js';
 import { parsePostfix } from './postfix.js';
 import type { ParsedMessage } from './records.js';
 import { parseSendmail } from './sendmail.js';
 import { ClassicYear, parseSyslog } from './syslog.js';
-import type { TlsEvent } from './types.js';
+import type { SyslogLine, TlsEvent } from './types.js';
 
 export const MAX_SAMPLES = 5;
 const MTA_PROGRAM = /sendmail|sm-mta|sm-msp|postfix/;
@@ -42,53 +42,67 @@ export class SourceScan {
   constructor(
     reference: number,
     opts: { year?: number; since?: number },
-    /** Where joined events go; replaceable (a worker starts a fresh share at its hand-over line). */
+    /** Where the sessions joined here go; replaceable (a worker starts a fresh share at its hand-over line). */
     public emit: (e: TlsEvent) => void,
   ) {
     this.years = new ClassicYear(opts.year, reference);
     this.tally = new FastTally(this.years, opts.since);
     const tally = this.tally;
-    // The module keeps count of the processes with a failure open, so it can tell which sessions to send us.
-    this.joiner = new Joiner((e) => this.emit(e), {
-      opened: (pid) => tally.openPid(pid, 1),
-      closed: (pid) => tally.openPid(pid, -1),
+    // The joiner holds nothing between lines: the open failures live in the module (assembly/join.ts), which
+    // lends a line's failures to it and takes back what is still open. Its failures are counted with the
+    // module's (failures.ts orders them all by their first line).
+    this.joiner = new Joiner((e, position, relay) => {
+      if (e.kind === 'failure') tally.addFailure(e.direction, relay ?? '', e.reason, e.time, position!);
+      else this.emit(e);
     });
     const joiner = this.joiner;
-    const slowPath = (text: string, hasKeyword: boolean, position: number, sl = parseSyslog(text, this.years)) => {
-      if (!sl) {
-        if (hasKeyword) addUnrecognised(this.own, text);
-        return;
+    const own = () => this.own;
+    /** Join the parsed line with the failures it can touch, borrowed from the module for the line. */
+    const join = (
+      sl: SyslogLine,
+      parsed: ParsedMessage,
+      position: number,
+      lent: OpenFailureData[],
+      tls?: { text: string; take: () => boolean },
+    ) => {
+      for (const f of lent) joiner.adopt(f);
+      // A session the table can count is counted there; here it only ends its process's failure.
+      if (tls && parsed.record?.type === 'session' && tls.take()) joiner.sessionSeen(sl, position);
+      else {
+        if (tls && parsed.record) own().tlsLines++;
+        else if (tls && MTA_PROGRAM.test(sl.program)) addUnrecognised(own(), tls.text);
+        joiner.handle(sl, parsed, position);
       }
-      const parsed = parseMessage(sl.program, sl.message);
-      if (hasKeyword) {
-        if (parsed.record) this.own.tlsLines++;
-        else if (MTA_PROGRAM.test(sl.program)) addUnrecognised(this.own, text);
-      }
-      joiner.handle(sl, parsed, position);
+      tally.giveBack(joiner.drain());
     };
     this.handler = {
       tally,
-      // While a failure waits for its relay, the lines that name a waiting process or queue id (watchList) come
-      // here too, and the TLS lines of processes with a failure open; of them, success lines still go to the tally
-      // unless their own process has a failure open (a session ends it). The module applies the same rule, with
-      // its count of open pids (OpenListener) as a superset of such processes.
-      get wantsEveryLine() {
-        return joiner.wantsEveryLine;
-      },
-      watchList: () => joiner.watchList(),
+      // A TLS line the module did not read: the module's rule for success lines (counted unless their process
+      // has a failure open) applied with JavaScript's parse, everything else joined here.
       keywordLine: (buf, start, hit, to, offset) => {
         const end = tally.newline(hit, to);
         const text = buf.toString('utf8', start, trimCr(buf, start, end));
-        if (!joiner.wantsEveryLine) {
-          slowPath(text, true, offset + start); // a line the module did not take
+        const position = offset + start;
+        const take = () => tally.take(start, hit, to) >= 0;
+        const sl = parseSyslog(text, this.years);
+        if (!sl) {
+          if (!take()) addUnrecognised(this.own, text);
           return end;
         }
-        const sl = parseSyslog(text, this.years);
-        if (sl && !joiner.isOpen(sl) && tally.take(start, hit, to) >= 0) return end;
-        slowPath(text, true, offset + start, sl);
+        const parsed = parseMessage(sl.program, sl.message);
+        const { lent, keyFound } = tally.lend(position, `${sl.host}[${sl.pid}]`, parsed.qid);
+        if (!keyFound && take()) tally.giveBack(lent);
+        else join(sl, parsed, position, lent, { text, take });
         return end;
       },
-      plainLine: (buf, start, end, offset) => slowPath(buf.toString('utf8', start, end), false, offset + start),
+      // A line without a keyword, while a failure waits for its peer: it may name it.
+      plainLine: (buf, start, end, offset) => {
+        const sl = parseSyslog(buf.toString('utf8', start, end), this.years);
+        if (!sl) return;
+        const parsed = parseMessage(sl.program, sl.message);
+        const position = offset + start;
+        join(sl, parsed, position, tally.lend(position, `${sl.host}[${sl.pid}]`, parsed.qid).lent);
+      },
     };
   }
 
@@ -98,7 +112,7 @@ export class SourceScan {
     return this.own;
   }
 
-  /** Empty table and counters from here on; the joiner (what is open) carries over. */
+  /** Empty tables and counters from here on; what is open (in the module) carries over. */
   restart(emit: (e: TlsEvent) => void): void {
     this.emit = emit;
     this.tally.clear();

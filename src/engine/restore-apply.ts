@@ -1,18 +1,26 @@
 /**
- * Restore on a remote host, part 2 (the Host twin of lib/archive/apply.ts, same rules): per path, rename from staging
- * (atomic), remove an absent-at-backup path, leave an identical one alone (a second rollback is a no-op), and under
- * a backed-up directory remove what the backup does not hold. Every live path is written only after
+ * Restore, part 2: put the staged tree in place through the Host (this machine or one over SSH, the same code).
+ * Per path: rename from staging (atomic: a reader sees the old or the new file), an absent-at-backup path is
+ * removed, an identical one is left alone (so a second rollback is a no-op). Under a backed-up directory, files the
+ * backup does not hold are removed: the backup is the truth of what that directory held, and a file the failed
+ * upgrade left behind (a new .so, a new .cf) must not survive. Every live path is written only after
  * host.safeParent said no component above it is a symlink; the caller fsyncs the touched directories.
  */
 import path from 'node:path';
 import { tempNameFor } from '../lib/fsync.js';
 import type { ManifestEntry } from '../lib/archive/format.js';
 import type { Staged } from '../lib/archive/stage.js';
-import type { ApplyResult } from '../lib/archive/apply.js';
 import type { Host, HostPath, HostStat } from '../host/types.js';
 import { keyBytes, keyOf, keyPath, showKey } from '../lib/byte-names.js';
 
 const ms = (t: number): number => Math.round(t);
+
+export interface ApplyResult {
+  lines: string[];
+  changed: number;
+  /** Directories whose entries changed: to fsync. */
+  touched: string[];
+}
 
 // Paths here are name keys (src/lib/byte-names.ts), joined as strings and handed to the Host as keyPath(): bytes
 // when a name is not UTF-8, so such a name is restored, compared and removed by its own bytes.
@@ -27,7 +35,7 @@ async function sameAs(host: Host, live: HostPath, st: HostStat, e: ManifestEntry
   return st.type === 'file' && st.size === e.size && (await host.sha256(live)) === e.sha256;
 }
 
-export async function applyStagedOnHost(
+export async function applyStaged(
   host: Host,
   staged: Staged,
   real: (p: string) => string,
@@ -140,6 +148,6 @@ export async function applyStagedOnHost(
 }
 
 /** Make the renames and removals durable. */
-export async function syncTouchedOnHost(host: Host, dirs: string[]): Promise<void> {
+export async function syncTouched(host: Host, dirs: string[]): Promise<void> {
   for (const d of dirs) if (await host.lstat(keyPath(d))) await host.fsync(keyPath(d));
 }
