@@ -12,6 +12,10 @@ import { submitMessage } from './smtp-submit.js';
 /** The plan's binaries and configs (plans/postfix-3.7-linux.yaml): every regular file and link, by root path. */
 export const POSTFIX_TREES = ['usr/sbin', 'usr/bin', 'usr/libexec/postfix', 'etc/postfix'];
 
+/**
+ * Each file's mode, owner, mtime (whole milliseconds: what the backup's manifest keeps) and sha256, each link's
+ * owner, mtime and target: equal before the upgrade and after the rollback means "byte-identical".
+ */
 export async function postfixTreeSums(root: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const dir of POSTFIX_TREES) {
@@ -19,8 +23,9 @@ export async function postfixTreeSums(root: string): Promise<Record<string, stri
     for (const n of names) {
       const p = path.join(root, dir, n);
       const st = await fs.lstat(p);
-      if (st.isSymbolicLink()) out[`/${dir}/${n}`] = `-> ${await fs.readlink(p)}`;
-      else if (st.isFile()) out[`/${dir}/${n}`] = `${(st.mode & 0o7777).toString(8)} ${await sha256File(p)}`;
+      const meta = `${st.uid}:${st.gid} ${Math.round(st.mtimeMs)}`;
+      if (st.isSymbolicLink()) out[`/${dir}/${n}`] = `${meta} -> ${await fs.readlink(p)}`;
+      else if (st.isFile()) out[`/${dir}/${n}`] = `${(st.mode & 0o7777).toString(8)} ${meta} ${await sha256File(p)}`;
     }
   }
   return out;

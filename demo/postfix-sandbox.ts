@@ -158,8 +158,17 @@ export async function createPostfixSandbox(o: {
   /** Also a certificate and smtpd's STARTTLS settings in main.cf (demo/postfix-tls.ts); sets `cert`. */
   tls?: boolean;
   log?: (l: string) => void;
+  /**
+   * The same root as the mail host sees it, when that is not `root` (a host behind SSH whose root is mounted
+   * elsewhere, demo/remote-sandbox.ts): main.cf and the init script name these paths. Default: `root`.
+   */
+  hostRoot?: string;
+  /** Runs a command on that host (argv naming host paths); default: here. Used for what reads main.cf's paths. */
+  onHost?: (argv: string[]) => Promise<unknown>;
 }): Promise<PostfixSandbox> {
   const s = postfixSandboxPaths(path.resolve(o.root), o.port);
+  const h = postfixSandboxPaths(o.hostRoot ?? s.root, o.port);
+  const onHost = o.onHost ?? ((argv: string[]) => must(argv, { log: o.log, timeoutMs: 120_000 }));
   if (existsSync(s.root) && (await fs.readdir(s.root)).length) throw new Error(`sandbox ${s.root} is not empty`);
   await searchableByAll(path.dirname(s.root));
   await fs.mkdir(s.root, { recursive: true, mode: 0o755 });
@@ -167,20 +176,26 @@ export async function createPostfixSandbox(o: {
   for (const d of ['var/log', 'var/lib/postfix', 'etc/init.d'])
     await fs.mkdir(path.join(s.root, d), { recursive: true, mode: 0o755 });
   await accounts(s.root);
+  // postconf -e only edits the files of -c: run here, with the host's paths as the values.
   const postconf = [s.bin('postconf'), '-c', s.conf];
-  await must([...postconf, '-e', ...sandboxMainCf(s.root, o.relayPort)], { log: o.log });
+  await must([...postconf, '-e', ...sandboxMainCf(h.root, o.relayPort)], { log: o.log });
   if (o.tls) {
     const t = await selfSignedCert(path.join(s.conf, 'tls'), o.log);
-    await must([...postconf, '-e', ...tlsMainCf(t)], { log: o.log });
+    const onHostPath = (p: string) => path.join(h.root, path.relative(s.root, p));
+    await must([...postconf, '-e', ...tlsMainCf({ cert: onHostPath(t.cert), key: onHostPath(t.key) })], {
+      log: o.log,
+    });
     s.cert = t.cert;
+    h.cert = onHostPath(t.cert);
   }
   // smtpd on the loopback port only (the `n` in the chroot column: upstream's default since 3.0, kept explicit).
   await must([...postconf, '-MX', 'smtp/inet'], { log: o.log });
   await must([...postconf, '-Me', `127.0.0.1:${o.port}/inet=127.0.0.1:${o.port} inet n - n - - smtpd`], { log: o.log });
-  await writeFile(s.init, postfixInitScript(s), 0o755);
-  // Owners and modes of the queue as postfix-files says (postfix/postdrop), then postfix's own sanity check.
-  await must([s.bin('postfix'), '-c', s.conf, 'set-permissions'], { log: o.log, timeoutMs: 120_000 });
-  await must([s.bin('postfix'), '-c', s.conf, 'check'], { log: o.log, timeoutMs: 60_000 });
+  await writeFile(s.init, postfixInitScript(h), 0o755);
+  // Owners and modes of the queue as postfix-files says (postfix/postdrop), then postfix's own sanity check: on
+  // the host, where main.cf's directories are.
+  await onHost([h.bin('postfix'), '-c', h.conf, 'set-permissions']);
+  await onHost([h.bin('postfix'), '-c', h.conf, 'check']);
   return s;
 }
 
@@ -198,6 +213,11 @@ export async function startPostfix(s: PostfixSandbox, log?: (l: string) => void)
     throw new Error(
       `${s.init} start: exit ${r.code}\n${(await fs.readFile(s.log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n')}`,
     );
+  return waitForMaster(s);
+}
+
+/** master's pid once its pid file names a live process (postfix start returns before master writes it). */
+export async function waitForMaster(s: PostfixSandbox): Promise<number> {
   for (let i = 0; i < 200; i++) {
     const pid = await masterPid(s);
     if (pid) return pid;
@@ -224,7 +244,10 @@ export async function waitForLog(s: PostfixSandbox, re: RegExp, timeoutMs = 10_0
   }
 }
 
-/** `postqueue -c <conf> -p`: the queue listing (mailq's). */
-export async function postqueue(s: PostfixSandbox): Promise<string> {
-  return (await must([s.bin('postqueue'), '-c', s.conf, '-p'])).stdout;
+/** `postqueue -c <conf> -p`: the queue listing (mailq's); `exec` runs it elsewhere (on a host over SSH). */
+export async function postqueue(
+  s: PostfixSandbox,
+  exec: (argv: string[]) => Promise<{ stdout: string }> = must,
+): Promise<string> {
+  return (await exec([s.bin('postqueue'), '-c', s.conf, '-p'])).stdout;
 }

@@ -14,7 +14,6 @@ import {
   POSTFIX_OLD,
   POSTFIX_PLAN,
   buildPostfix,
-  createPostfixSandbox,
   ensurePostfixAccounts,
   fetchSource,
   fmtMs,
@@ -22,17 +21,15 @@ import {
   lddSsl,
   masterPid,
   multiarch,
-  postfixSandboxPaths,
   postfixTreeSums,
-  postqueue,
   queueOne,
   run,
   runFacts,
-  startPostfix,
-  stopPostfix,
   type PostfixSandbox,
 } from './sandbox.js';
 import type { mta } from './mta-cli.js';
+import { sshdSkipReason } from './loopback-sshd.js';
+import { localPlace, remotePlace } from './postfix-places.js';
 
 export interface DemoIo {
   say: (line?: string) => void;
@@ -45,8 +42,10 @@ export interface DemoIo {
 const ROOT = path.join(CACHE, 'demo', 'postfix-sandbox');
 const HEADERS = ['db.h', 'openssl/ssl.h', 'sasl/sasl.h', 'lmdb.h', 'pcre2.h'];
 
-async function missing(): Promise<string[]> {
+async function missing(remote: boolean): Promise<string[]> {
   const out: string[] = [];
+  const noSshd = remote ? sshdSkipReason() : undefined;
+  if (noSshd) out.push(noSshd);
   if (process.platform !== 'linux') out.push('Linux (unshare -u, /proc)');
   if (process.getuid?.() !== 0) out.push('root (postfix set-permissions chowns; unshare -u)');
   for (const cmd of ['gcc', 'make', 'openssl', 'unshare', 'hostname', 'ldd', 'useradd'])
@@ -55,13 +54,13 @@ async function missing(): Promise<string[]> {
   return out;
 }
 
-export async function postfixDemo(io: DemoIo): Promise<number> {
+export async function postfixDemo(io: DemoIo, remote = false): Promise<number> {
   const { say, stage, rel, cli } = io;
   const tStart = performance.now();
   say('mta-upgrade demo: upgrade a real postfix (built from upstream source) in a sandbox, then roll back.');
 
   stage('Prerequisites');
-  const lack = await missing();
+  const lack = await missing(remote);
   if (lack.length) {
     say('Missing: ' + lack.join('; ') + ' (sh scripts/demo.sh --mta postfix installs the packages as root)');
     return 2;
@@ -79,12 +78,7 @@ export async function postfixDemo(io: DemoIo): Promise<number> {
   const src = fetched.source;
   say(`${rel(src.tarball)}: postfix ${src.version}, sha256 ${src.sha256} (passed to the plan with --var)`);
 
-  stage('Old postfix (no TLS) in a sandbox');
-  if (existsSync(ROOT)) {
-    const stopped = await stopPostfix(postfixSandboxPaths(ROOT));
-    if (stopped.length) say(`stopped the previous demo's postfix (pid ${stopped.join(', ')})`);
-    await fs.rm(ROOT, { recursive: true, force: true });
-  }
+  stage(remote ? 'Old postfix (no TLS) in a sandbox on a host behind sshd' : 'Old postfix (no TLS) in a sandbox');
   const old = await buildPostfix({
     tarball: src.tarball,
     features: POSTFIX_OLD,
@@ -94,12 +88,16 @@ export async function postfixDemo(io: DemoIo): Promise<number> {
   say(`old build: ${old.cached ? 'cached' : 'built'} in ${rel(old.dir)} (${fmtMs(old.ms)}): ${old.argv.join(' ')}`);
   const port = await freePort();
   const relayPort = await freePort();
-  const s = await createPostfixSandbox({ root: ROOT, port, relayPort, build: old, tls: true, log: io.log });
+  const o = { port, relayPort, build: old, log: io.log };
+  const place = remote ? await remotePlace(o) : await localPlace(ROOT, o);
+  const s = place.s;
+  for (const l of place.lines) say(l);
   await fs.mkdir(path.join(s.root, 'usr/local/src'), { recursive: true });
   await fs.copyFile(src.tarball, path.join(s.root, 'usr/local/src', path.basename(src.tarball)));
   say(`sandbox ${rel(s.root)}: main.cf with every directory inside it, STARTTLS asked for, maillog_file, relayhost`);
   say(`  [127.0.0.1]:${relayPort} (nobody listens: mail stays queued), smtpd on 127.0.0.1:${port}, no chroot`);
   const pids = new Set<number>();
+  let closed = false;
   const track = async () => {
     const p = await masterPid(s);
     if (p) pids.add(p);
@@ -118,13 +116,15 @@ export async function postfixDemo(io: DemoIo): Promise<number> {
   const queue = async (label: string) => {
     const id = await queueOne(port, label);
     await new Promise((r) => setTimeout(r, 1500)); // qmgr's first attempt: the next hop refuses
-    say(`$ postqueue -c ${rel(s.conf)} -p`);
-    for (const l of (await postqueue(s)).trim().split('\n')) say(`  │ ${l}`);
+    say(`$ ${place.postqueueLine(rel)}`);
+    for (const l of (await place.list()).trim().split('\n')) say(`  │ ${l}`);
     return id;
   };
   try {
-    pids.add(await startPostfix(s, io.log));
-    say(`postfix: master pid ${await masterPid(s)} (unshare -u, host name sandbox.localdomain)`);
+    pids.add(await place.start());
+    say(
+      `postfix: master pid ${await masterPid(s)} (unshare -u, host name sandbox.localdomain)${remote ? ', on the host' : ''}`,
+    );
     say(`  ldd smtpd: ${(await lddSsl(smtpd)) ?? '(no libssl: built without -DUSE_TLS)'}`);
     const before = await postfixTreeSums(s.root);
     const p0 = await probe(true);
@@ -134,7 +134,7 @@ export async function postfixDemo(io: DemoIo): Promise<number> {
     stage('Upgrade: mta-upgrade run');
     const vars = [`smtp_port=${port}`, `multiarch=${triplet}`, `postfix_version=${src.version}`];
     vars.push(`tarball_sha256=${src.sha256}`, 'maillog=/var/log/postfix.log');
-    const runArgs = ['run', rel(POSTFIX_PLAN), '--root', rel(s.root), '--yes', ...vars.flatMap((v) => ['--var', v])];
+    const runArgs = ['run', rel(POSTFIX_PLAN), ...place.args(rel), '--yes', ...vars.flatMap((v) => ['--var', v])];
     const r1 = await cli(runArgs, { MAKEFLAGS: '-j2' });
     await track();
     if (r1.code !== 0) {
@@ -151,7 +151,7 @@ export async function postfixDemo(io: DemoIo): Promise<number> {
     const second = await queue('queued by the new postfix');
 
     stage('Rollback: mta-upgrade rollback');
-    const rb = await cli(['rollback', '--root', rel(s.root), '--yes']);
+    const rb = await cli(['rollback', ...place.args(rel), '--yes']);
     const rbFacts = await runFacts(s.stateDir, facts.runId);
     await track();
     const after = await postfixTreeSums(s.root);
@@ -160,16 +160,20 @@ export async function postfixDemo(io: DemoIo): Promise<number> {
     say(`files of the plan back: ${same}/${Object.keys(before).length} byte-identical${identical ? '' : ' (DIFFER)'}`);
     const p2 = await probe(true);
     say(p2.code !== 0 ? '→ no STARTTLS again: the old postfix is back' : '→ UNEXPECTED: TLS after the rollback');
-    say(`$ postqueue -c ${rel(s.conf)} -p   (the old postfix)`);
-    const listing = await postqueue(s);
+    say(`$ ${place.postqueueLine(rel)}   (the old postfix)`);
+    const listing = await place.list();
     for (const l of listing.trim().split('\n')) say(`  │ ${l}`);
     const kept = [first, second].every((id) => new RegExp(`^${id}\\b`, 'm').test(listing));
     say(kept ? `→ both messages (${first}, ${second}) still queued` : '→ UNEXPECTED: a queued message is gone');
 
     stage('Stop postfix');
-    const stopped = await stopPostfix(s, pids, io.log);
-    say(`stopped pid ${stopped.join(', ') || '(none running)'}; start it again with: ${rel(s.init)} start`);
-    summary(io, s, facts.metrics, rbFacts.rollbackMs, rb.ms, performance.now() - tStart);
+    const stopped = await place.close(pids);
+    closed = true;
+    const again = remote
+      ? 'the host and its sandbox are gone with the sshd'
+      : `start it again with: ${rel(s.init)} start`;
+    say(`stopped pid ${stopped.join(', ') || '(none running)'}; ${again}`);
+    summary(io, s, facts.metrics, rbFacts.rollbackMs, rb.ms, performance.now() - tStart, remote);
     const ok = p0.code !== 0 && r1.code === 0 && p1.code === 0 && rep.code === 0 && rb.code === 0;
     const good = ok && identical && p2.code !== 0 && kept;
     say(
@@ -179,7 +183,7 @@ export async function postfixDemo(io: DemoIo): Promise<number> {
     );
     return good ? 0 : 1;
   } finally {
-    await stopPostfix(s, pids).catch(() => {});
+    if (!closed) await place.close(pids).catch(() => {});
   }
 }
 
@@ -190,13 +194,15 @@ function summary(
   rollbackMs: number | undefined,
   rollbackCmdMs: number,
   wholeMs: number,
+  remote: boolean,
 ): void {
   const { say, rel } = io;
   say('');
   say('━━ Summary ' + '━'.repeat(85));
-  say(`  sandbox          ${rel(s.root)}   (its etc/init.d/postfix starts postfix -c ${rel(s.conf)})`);
+  if (remote) say(`  sandbox          on the sshd's host, removed with it (seen from here as ${rel(s.root)})`);
+  else say(`  sandbox          ${rel(s.root)}   (its etc/init.d/postfix starts postfix -c ${rel(s.conf)})`);
   say(`  postfix log      ${rel(s.log)}`);
-  say(`  build time       ${fmtMs(m['build'])} (make, MAKEFLAGS=-j2)`);
+  say(`  build time       ${fmtMs(m['build'])} (make${remote ? ' on the host, serial' : ', MAKEFLAGS=-j2'})`);
   say(`  swap window      ${fmtMs(m['swap_window'])}   (first rename to last rename)`);
   say(`  downtime window  ${fmtMs(m['downtime'])}   (restart command to the first accepted connection)`);
   say(`  rollback time    ${fmtMs(rollbackMs)} (journal), ${fmtMs(rollbackCmdMs)} for the whole command incl. checks`);

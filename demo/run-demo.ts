@@ -82,7 +82,7 @@ async function main(): Promise<number> {
     if (which === 'postfix') {
       io.say(`Log of everything: ${rel(LOG)}`);
       const { postfixDemo } = await import('./run-demo-postfix.js');
-      return await postfixDemo({ ...io, rel });
+      return await postfixDemo({ ...io, rel }, process.argv.includes('--remote'));
     }
     if (which !== 'sendmail') {
       io.say(`demo: --mta ${which}: sendmail or postfix`);
@@ -281,7 +281,7 @@ async function sendmailDemo(io: Screen): Promise<number> {
 }
 
 // `--remote` (npm run demo -- --remote): the same story with the sandbox behind a loopback sshd (run-demo-remote.ts).
-(process.argv.includes('--remote') ? remoteDemo() : main()).then(
+(process.argv.includes('--remote') && mtaArg(process.argv.slice(2)) === 'sendmail' ? remoteDemo() : main()).then(
   (code) => void (process.exitCode = code),
   (e: unknown) => {
     console.error(`demo: ${e instanceof Error ? e.message : String(e)}`);

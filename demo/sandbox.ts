@@ -44,6 +44,7 @@ export {
   startPostfix,
   stopPostfix,
   waitForLog,
+  waitForMaster,
 } from './postfix-sandbox.js';
 export { submitMessage } from './smtp-submit.js';
 export { POSTFIX_TREES, postfixTreeSums, queueOne, queuedFile } from './postfix-queue.js';

@@ -9,6 +9,12 @@
  * every file of the plan byte-identical, the old daemon answers without STARTTLS again, and `postqueue -p` of the
  * old postfix lists both messages, their queue files unchanged. Every daemon is stopped by pid at the end.
  *
+ * Then the same story over `--host` (issue 15's last part): a second sandbox whose root exists only in a loopback
+ * sshd's mount namespace (demo/remote-sandbox.ts), the old postfix started on the host over ssh, `run --host` and
+ * `rollback --host`, `postqueue -p` run on the host. It does not build postfix again: the local run's built source
+ * tree, packed as a tarball (test/helpers/postfix-e2e.ts), is the remote plan's `tarball`, so its `make` finds
+ * everything up to date (docs/postfix.md, "The remote case").
+ *
  * This file also holds what test/postfix-sandbox.test.ts did (the old build's story; the new build's libssl and
  * table types), so CI builds the old postfix once (cached by demo/postfix-build.ts) and the new one once, by the plan.
  * Needs root on a Debian-like machine with the -dev packages .ci/run installs; skips with the reason otherwise.
@@ -31,18 +37,23 @@ import {
   multiarch,
   postfixTreeSums,
   postqueue,
-  queueOne,
   queuedFile,
   run,
   runFacts,
   startPostfix,
+  stopPids,
   stopPostfix,
   waitForLog,
+  type PostfixBuild,
   type PostfixSandbox,
 } from '../demo/sandbox.js';
+import { createRemotePostfixSandbox, onHost, startRemotePostfix } from '../demo/remote-sandbox.js';
 import { probeSmtp } from '../src/lib/smtp/probe.js';
 import { compareTableTypes, parseTableTypes } from '../src/mta/postfix/postconf.js';
-import { fetchSource } from './helpers/source.js';
+import { out, pidTracker, planVars, probe } from './helpers/e2e.js';
+import { QueuedMail, assertOldBack, assertTlsLogged, master, packBuiltSource, smtpd } from './helpers/postfix-e2e.js';
+import { fetchSource, type FetchedSource } from './helpers/source.js';
+import { sshdSkipReason, startSshd, type TestSshd } from './helpers/sshd.js';
 
 async function skipReason(): Promise<string | undefined> {
   if (process.platform !== 'linux') return 'needs Linux (unshare -u, /proc)';
@@ -55,31 +66,18 @@ async function skipReason(): Promise<string | undefined> {
 }
 const reason = await skipReason();
 
-const out = (r: { stdout: string; stderr: string }) =>
-  `--- stdout\n${r.stdout.split('\n').slice(-60).join('\n')}\n--- stderr\n${r.stderr.split('\n').slice(-40).join('\n')}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const gone = (p: number) => !fs.existsSync(`/proc/${p}`) || /\) Z/.test(fs.readFileSync(`/proc/${p}/stat`, 'utf8'));
 const tableTypes = async (s: PostfixSandbox) =>
   parseTableTypes((await run([s.bin('postconf'), '-c', s.conf, '-m'])).stdout);
-
-/** postqueue -p until the message shows the next hop's refusal (qmgr's first attempt is asynchronous). */
-async function deferred(s: PostfixSandbox, id: string): Promise<string> {
-  let listing = '';
-  for (let i = 0; i < 150; i++) {
-    listing = await postqueue(s);
-    if (new RegExp(`^${id}\\b[\\s\\S]*?Connection refused`, 'm').test(listing)) break;
-    await sleep(100);
-  }
-  return listing;
-}
+const mountNs = (pid: number | string) => fs.readlinkSync(`/proc/${pid}/ns/mnt`);
 
 test(
-  'e2e: a real postfix in a sandbox upgraded by the shipped plan to TLSv1.2+, queued mail kept, rolled back',
+  'e2e: a real postfix in a sandbox upgraded by the shipped plan to TLSv1.2+, queued mail kept, rolled back; then over --host',
   { skip: reason, timeout: 40 * 60_000 },
   async (t) => {
     const src = (await fetchSource('postfix')).source!;
     t.diagnostic(`postfix ${src.version} (${path.basename(src.tarball)}, sha256 ${src.sha256})`);
-    const made = await ensurePostfixAccounts();
+    const made = await ensurePostfixAccounts(); // before the sshd: its sessions see a copy of /etc/passwd
     if (made) t.diagnostic(made);
     const triplet = await multiarch();
     const old = await buildPostfix({ tarball: src.tarball, features: POSTFIX_OLD });
@@ -94,32 +92,17 @@ test(
     // Where the plan's source step looks for it (its `tarball` var, mapped under --root).
     fs.mkdirSync(path.join(s.root, 'usr/local/src'), { recursive: true });
     fs.copyFileSync(src.tarball, path.join(s.root, 'usr/local/src', path.basename(src.tarball)));
-    const vars = [
-      ...['--var', `smtp_port=${port}`, '--var', `multiarch=${triplet}`],
-      ...['--var', `postfix_version=${src.version}`, '--var', `tarball_sha256=${src.sha256}`],
-      ...['--var', 'maillog=/var/log/postfix.log'],
-    ];
-    const probe = (scan: boolean) =>
-      mta([
-        'probe',
-        `127.0.0.1:${port}`,
-        ...(scan ? ['--scan'] : []),
-        ...['--ca-file', s.cert!, '--servername', 'localhost', '--timeout', '10s'],
-      ]);
-    const master = () => path.join(s.root, 'usr/libexec/postfix/master');
-    const smtpd = () => path.join(s.root, 'usr/libexec/postfix/smtpd');
-    const pids = new Set<number>();
-    const track = async () => {
-      const p = await masterPid(s);
-      if (p) pids.add(p);
-      return p;
-    };
-    const messages: { id: string; file: string; sha256: string }[] = [];
-    const keep = async (id: string) => {
-      const q = await queuedFile(s, id);
-      assert.ok(q, `no queue file for ${id}`);
-      messages.push({ id, ...q });
-    };
+    const vars = planVars({
+      smtp_port: String(port),
+      multiarch: triplet,
+      postfix_version: src.version,
+      tarball_sha256: src.sha256,
+      maillog: '/var/log/postfix.log',
+    });
+    const { pids, track } = pidTracker(() => masterPid(s));
+    const mail = new QueuedMail(s, () => postqueue(s));
+    let built: Awaited<ReturnType<typeof packBuiltSource>> | undefined;
+    const t0 = performance.now();
     try {
       pids.add(await startPostfix(s));
       const before = await postfixTreeSums(s.root);
@@ -129,18 +112,15 @@ test(
       await t.test('the old postfix: no libssl, the probe finds no STARTTLS, a message stays queued', async () => {
         const started = new RegExp(`postfix/master\\[${oldPid}\\]: daemon started -- version ${src.version}`);
         assert.ok(await waitForLog(s, started), fs.readFileSync(s.log, 'utf8'));
-        assert.equal(await lddSsl(smtpd()), undefined, 'the old smtpd has no libssl');
-        const p = await probe(true);
+        assert.equal(await lddSsl(smtpd(s)), undefined, 'the old smtpd has no libssl');
+        const p = await probe(port, s.cert!, true);
         assert.equal(p.code, 1, out(p));
         assert.match(p.stdout, /STARTTLS\s+not offered/);
         const direct = await probeSmtp({ host: '127.0.0.1', port, timeoutMs: 10_000 });
         assert.equal(direct.outcome, 'no-starttls', JSON.stringify(direct));
         assert.match(direct.banner ?? '', /sandbox\.localdomain ESMTP Postfix/);
-        const id = await queueOne(port, 'queued by the old postfix');
-        const listing = await deferred(s, id);
-        assert.match(listing, new RegExp(`^${id}\\*?\\s+\\d+ .*sender@example\\.org`, 'm'));
+        const listing = await mail.queue(port, 'queued by the old postfix');
         assert.match(listing, new RegExp(`127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${relayPort}: Connection refused`));
-        await keep(id);
         // main.cf asks for TLS; this build cannot: postfix says so in its own log.
         assert.ok(await waitForLog(s, /TLS has been selected, but TLS support is not compiled in/));
       });
@@ -156,6 +136,8 @@ test(
         for (const step of [`Unpack source postfix_${src.version}.orig.tar.gz`, 'Install (staged', 'Service restart'])
           assert.ok(r.stdout.includes(step), `no '${step}' in the output\n${out(r)}`);
         assert.match(r.stdout, /Verify the upgraded system: \d+ checks passed/);
+        // The tls-log check ran after the probe and found its session (before: a warning, no session yet).
+        assert.match(r.stdout, /ok +tls-log .*\[optional\] \(after smtp-tls\)\n +→ .*TLS session\(s\) at TLSv1\.2/);
         const facts = await runFacts(s.stateDir);
         runId = facts.runId;
         assert.equal(facts.status, 'ok');
@@ -166,53 +148,44 @@ test(
         t.diagnostic(
           `build ${Math.round(m['build']!)} ms, swap window ${m['swap_window']!.toFixed(2)} ms, downtime ${Math.round(m['downtime']!)} ms, whole run ${Math.round(r.ms)} ms`,
         );
-        assert.match((await lddSsl(smtpd())) ?? '', new RegExp(`libssl\\.so\\.\\S+ => /(usr/)?lib/${triplet}/libssl`));
+        assert.match((await lddSsl(smtpd(s))) ?? '', new RegExp(`libssl\\.so\\.\\S+ => /(usr/)?lib/${triplet}/libssl`));
         const cmp = compareTableTypes(oldTypes, await tableTypes(s));
         assert.deepEqual(cmp.missing, [], 'the new build lost no table type');
         assert.ok(cmp.added.includes('lmdb') && cmp.added.includes('pcre'), cmp.added.join(' '));
         const pid = await track();
         assert.ok(pid && pid !== oldPid, 'a new master runs');
-        assert.equal(fs.statSync(`/proc/${pid}/exe`).ino, fs.statSync(master()).ino, 'master runs the new binary');
+        assert.equal(fs.statSync(`/proc/${pid}/exe`).ino, fs.statSync(master(s)).ino, 'master runs the new binary');
         // The message queued before the upgrade is still there, untouched.
-        assert.deepEqual(await queuedFile(s, messages[0]!.id), {
-          file: messages[0]!.file,
-          sha256: messages[0]!.sha256,
+        assert.deepEqual(await queuedFile(s, mail.messages[0]!.id), {
+          file: mail.messages[0]!.file,
+          sha256: mail.messages[0]!.sha256,
         });
+        // For the remote case below (before the rollback removes the run's work directory).
+        const t1 = performance.now();
+        built = await packBuiltSource(s.stateDir, runId, path.join(tmp, `postfix-${src.version}-built.tar.gz`));
+        t.diagnostic(`built source tree packed: ${built.bytes} bytes in ${Math.round(performance.now() - t1)} ms`);
       });
 
       await t.test("TLSv1.2+: the probe, then postfix's own log line through tls-report", async () => {
-        const p = await probe(false);
+        const p = await probe(port, s.cert!, false);
         assert.equal(p.code, 0, out(p));
         assert.match(p.stdout, /TLS\s+version=TLSv1\.[23], verify=OK, cipher=\S+, bits=\d+\/\d+/);
-        const scan = await probe(true);
+        const scan = await probe(port, s.cert!, true);
         assert.equal(scan.code, 0, out(scan));
         assert.match(scan.stdout, /TLSv1\.2\s+accepted/);
-        const line = /TLS connection established from localhost\[127\.0\.0\.1\]: TLSv1\.[23] with cipher/;
-        assert.ok(await waitForLog(s, line), fs.readFileSync(s.log, 'utf8'));
-        const rep = await mta(['tls-report', s.log, '--json']);
-        assert.equal(rep.code, 0, out(rep));
-        const report = JSON.parse(rep.stdout.trim().split('\n').pop()!) as {
-          peers: { direction: string; peer: string; addresses: string[]; versions: Record<string, number> }[];
-        };
-        const peer = report.peers.find((p) => p.direction === 'inbound' && p.addresses.includes('127.0.0.1'));
-        assert.ok(peer, rep.stdout);
-        // The probe's own session (the scan adds one per version postfix accepts, TLSv1 included by default).
-        assert.ok((peer.versions['TLSv1.3'] ?? 0) + (peer.versions['TLSv1.2'] ?? 0) >= 2, JSON.stringify(peer));
+        // The probe's own session and the scan's (one per version postfix accepts, TLSv1 included by default).
+        await assertTlsLogged(s, 2);
       });
 
       await t.test('a message accepted by the NEW daemon stays queued (the next hop refuses)', async () => {
-        const id = await queueOne(port, 'queued by the new postfix');
-        const listing = await deferred(s, id);
-        assert.match(listing, new RegExp(`^${id}\\*?\\s+\\d+ .*sender@example\\.org`, 'm'));
-        assert.match(listing, new RegExp(`^${messages[0]!.id}\\b`, 'm'), 'the old message is listed too');
-        await keep(id);
+        await mail.queue(port, 'queued by the new postfix');
       });
 
       await t.test(
         'mta-upgrade rollback: byte-identical, the old daemon answers, the queued mail is kept',
         async () => {
           // Let qmgr finish with the messages (deferred/) before the restart; their files must then stay as they are.
-          for (const msg of messages) Object.assign(msg, await queuedFile(s, msg.id));
+          await mail.settle();
           const r = await mta(['rollback', '--root', s.root, '--yes']);
           assert.equal(r.code, 0, out(r));
           const facts = await runFacts(s.stateDir, runId);
@@ -220,17 +193,8 @@ test(
           assert.deepEqual(await postfixTreeSums(s.root), before, 'every file of the plan byte-identical');
           const pid = await track();
           assert.ok(pid, 'a master runs after the rollback');
-          assert.equal(fs.statSync(`/proc/${pid}/exe`).ino, fs.statSync(master()).ino, 'master runs the old binary');
-          assert.equal(await lddSsl(smtpd()), undefined);
-          const p = await probe(true);
-          assert.equal(p.code, 1, out(p));
-          assert.match(p.stdout, /STARTTLS\s+not offered/);
-          const listing = await postqueue(s);
-          for (const msg of messages) {
-            assert.match(listing, new RegExp(`^${msg.id}\\*?\\s+\\d+ .*sender@example\\.org`, 'm'), listing);
-            const q = await queuedFile(s, msg.id);
-            assert.equal(q?.sha256, msg.sha256, `${msg.id}: the queue file's content changed`);
-          }
+          await assertOldBack(s, pid);
+          await mail.assertKept();
         },
       );
 
@@ -246,13 +210,107 @@ test(
         await stopPostfix(s);
         for (const p of [m, ...children]) assert.ok(gone(p), `pid ${p} still running`);
         const listing = await postqueue(s);
-        for (const msg of messages) assert.match(listing, new RegExp(`^${msg.id}\\b`, 'm'));
+        for (const msg of mail.messages) assert.match(listing, new RegExp(`^${msg.id}\\b`, 'm'));
       });
     } finally {
       const stopped = await stopPostfix(s, pids);
       for (const p of pids) assert.ok(gone(p), `pid ${p} still running`);
       if (stopped.length) t.diagnostic(`stopped ${stopped.join(', ')}`);
+      t.diagnostic(`local case: ${Math.round(performance.now() - t0)} ms`);
+    }
+
+    try {
+      await t.test(
+        'over --host: the same upgrade on a host behind sshd, rolled back, the queued mail kept',
+        { skip: sshdSkipReason() ?? (built ? undefined : 'the local run left no built source tree') },
+        async (rt) => remoteCase(rt, { src, old, triplet, built: built! }),
+      );
+    } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   },
 );
+
+/**
+ * The remote case: the sandbox exists only on the host (the sshd's mount namespace); everything that starts or
+ * lists postfix runs there over ssh, the probes go from here to its loopback port, the files are checked through
+ * the sshd's backing directory. The plan's source is the local run's packed build (no second compile).
+ */
+async function remoteCase(
+  t: import('node:test').TestContext,
+  o: { src: FetchedSource; old: PostfixBuild; triplet: string; built: { tarball: string; sha256: string } },
+): Promise<void> {
+  const t0 = performance.now();
+  const d: TestSshd = await startSshd();
+  let sandbox: PostfixSandbox | undefined; // the host's, seen from here
+  const { pids, track } = pidTracker(async () => (sandbox ? masterPid(sandbox) : undefined));
+  try {
+    const port = await freePort();
+    const relayPort = await freePort();
+    const rs = await createRemotePostfixSandbox(d, { port, relayPort, build: o.old });
+    const s = (sandbox = rs.local);
+    assert.ok(!fs.existsSync(rs.host.root), 'the host root is not reachable from here');
+    const name = path.basename(o.built.tarball);
+    fs.mkdirSync(path.join(s.root, 'usr/local/src'), { recursive: true });
+    fs.copyFileSync(o.built.tarball, path.join(s.root, 'usr/local/src', name));
+    const mail = new QueuedMail(s, () => postqueue(rs.host, (argv) => onHost(d, argv)));
+    const onTheHost = (pid: number) => mountNs(pid) === mountNs(d.pid) && mountNs(pid) !== mountNs('self');
+
+    pids.add(await startRemotePostfix(d, rs));
+    const oldPid = (await track())!;
+    assert.ok(onTheHost(oldPid), 'the old master runs on the host (the sshd mount namespace)');
+    const before = await postfixTreeSums(s.root);
+    const p0 = await probe(port, s.cert!, true);
+    assert.equal(p0.code, 1, out(p0));
+    assert.match(p0.stdout, /STARTTLS\s+not offered/);
+    await mail.queue(port, 'queued by the old postfix on the host');
+
+    await t.test('run --host: the plan on the host, TLSv1.2+ from here, the tls-log check sees it', async () => {
+      const vars = planVars({
+        smtp_port: String(port),
+        multiarch: o.triplet,
+        postfix_version: o.src.version,
+        tarball: `/usr/local/src/${name}`,
+        tarball_sha256: o.built.sha256,
+        maillog: '/var/log/postfix.log',
+      });
+      const r = await mta(['run', POSTFIX_PLAN, ...rs.args, '--yes', ...vars], { timeoutMs: 10 * 60_000 });
+      assert.equal(r.code, 0, out(r));
+      for (const step of [`Unpack source ${name}`, 'Install (staged', 'Service restart'])
+        assert.ok(r.stdout.includes(step), `no '${step}' in the output\n${out(r)}`);
+      assert.match(r.stdout, /ok +tls-log .*\[optional\] \(after smtp-tls\)\n +→ .*TLS session\(s\) at TLSv1\.2/);
+      const facts = await runFacts(rs.stateDir);
+      assert.equal(facts.status, 'ok');
+      const m = facts.metrics;
+      t.diagnostic(
+        `over SSH: build ${Math.round(m['build']!)} ms (make, all up to date), swap window ${m['swap_window']!.toFixed(2)} ms, downtime ${Math.round(m['downtime']!)} ms, whole run ${Math.round(r.ms)} ms`,
+      );
+      const pid = await track();
+      assert.ok(pid && pid !== oldPid && onTheHost(pid), 'a new master runs on the host');
+      assert.equal(fs.statSync(`/proc/${pid}/exe`).ino, fs.statSync(master(s)).ino, 'master runs the new binary');
+      assert.match((await lddSsl(smtpd(s))) ?? '', /libssl\.so/);
+      const p = await probe(port, s.cert!, false);
+      assert.equal(p.code, 0, out(p));
+      assert.match(p.stdout, /TLS\s+version=TLSv1\.[23], verify=OK, cipher=\S+, bits=\d+\/\d+/);
+      await assertTlsLogged(s, 2); // the plan's smtp-tls check and this probe
+      await mail.queue(port, 'queued by the new postfix on the host');
+    });
+
+    await t.test('rollback --host: byte-identical, the old master, postqueue on the host lists the mail', async () => {
+      await mail.settle();
+      const r = await mta(['rollback', ...rs.args, '--yes']);
+      assert.equal(r.code, 0, out(r));
+      t.diagnostic(`rollback --host: ${Math.round(r.ms)} ms (the whole command, checks included)`);
+      assert.deepEqual(await postfixTreeSums(s.root), before, 'content, mode, owner, links and mtimes as before');
+      const pid = await track();
+      assert.ok(pid && onTheHost(pid), 'a master runs on the host after the rollback');
+      await assertOldBack(s, pid);
+      await mail.assertKept();
+    });
+  } finally {
+    const stopped = await stopPids(pids);
+    await d.stop();
+    for (const p of pids) assert.ok(gone(p), `pid ${p} still running`);
+    t.diagnostic(`remote case: ${Math.round(performance.now() - t0)} ms; stopped ${stopped.join(', ') || '(none)'}`);
+  }
+}

@@ -32,6 +32,7 @@ import {
 } from '../demo/sandbox.js';
 import { type RemoteSandbox, createRemoteSandbox, startRemoteDaemon } from '../demo/remote-sandbox.js';
 import { ehlo, waitForAnswer } from '../demo/smtp-ehlo.js';
+import { out, pidTracker, planVars, probe as probeFrom } from './helpers/e2e.js';
 import { sendmailSource, sendmailTarballSkipReason } from './helpers/sendmail-source.js';
 import { sshdSkipReason, startSshd } from './helpers/sshd.js';
 
@@ -44,9 +45,6 @@ const skip = async (): Promise<string | undefined> => {
   return undefined;
 };
 const reason = await skip();
-
-const out = (r: { stdout: string; stderr: string }) =>
-  `--- stdout\n${r.stdout.split('\n').slice(-60).join('\n')}\n--- stderr\n${r.stderr.split('\n').slice(-40).join('\n')}`;
 
 /**
  * sha256 of every file under etc/mail (the plan's configs), by relative path; except `statistics`, which the live
@@ -92,39 +90,19 @@ test(
     const old = await buildOld({ tarball: src.tarball });
     const d = await startSshd();
     const port = await freePort();
-    const pids = new Set<number>();
     let s: RemoteSandbox | undefined;
+    const { pids, track } = pidTracker(async () => (s ? daemonPid(s.local) : undefined));
     try {
       s = await createRemoteSandbox(d, { port, old, tarball: src.tarball });
       const sb = s;
       assert.ok(!fs.existsSync(sb.host.root), 'the host root is not reachable from here');
-      const track = async () => {
-        const p = await daemonPid(sb.local);
-        if (p) pids.add(p);
-        return p;
-      };
-      const vars = [
-        '--var',
-        `smtp_port=${port}`,
-        '--var',
-        `multiarch=${triplet}`,
-        '--var',
-        `sendmail_version=${src.version}`,
-        '--var',
-        `tarball_sha256=${src.sha256}`,
-      ];
-      const probe = (scan = true) =>
-        mta([
-          'probe',
-          `127.0.0.1:${port}`,
-          ...(scan ? ['--scan'] : []),
-          '--ca-file',
-          sb.local.cert,
-          '--servername',
-          'localhost',
-          '--timeout',
-          '10s',
-        ]);
+      const vars = planVars({
+        smtp_port: String(port),
+        multiarch: triplet,
+        sendmail_version: src.version,
+        tarball_sha256: src.sha256,
+      });
+      const probe = (scan = true) => probeFrom(port, sb.local.cert, scan);
       const sendmail = path.join(sb.local.root, 'usr/sbin/sendmail');
       const runsDir = path.join(sb.stateDir, 'runs');
 
@@ -239,10 +217,7 @@ test(
         assert.equal(await daemonPid(sb.local), back, 'the no-op rollback left the old daemon alone');
       });
     } finally {
-      if (s) {
-        const p = await daemonPid(s.local);
-        if (p) pids.add(p);
-      }
+      await track();
       const stopped = await stopPids(pids);
       await d.stop();
       for (const p of pids)

@@ -36,6 +36,7 @@ import {
   submitMessage,
   type Sandbox,
 } from '../demo/sandbox.js';
+import { out, pidTracker, planVars, probe as probeFrom } from './helpers/e2e.js';
 import { sendmailSource, sendmailTarballSkipReason } from './helpers/sendmail-source.js';
 
 const skip = async (): Promise<string | undefined> => {
@@ -81,9 +82,6 @@ async function mailq(s: Sandbox): Promise<string> {
   return r.stdout;
 }
 
-const out = (r: { stdout: string; stderr: string }) =>
-  `--- stdout\n${r.stdout.split('\n').slice(-60).join('\n')}\n--- stderr\n${r.stderr.split('\n').slice(-40).join('\n')}`;
-
 test(
   'e2e: upgrade a real sendmail in a sandbox, roll back, and roll back automatically on a failing check',
   { skip: reason, timeout: 25 * 60_000 },
@@ -99,34 +97,14 @@ test(
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mta-e2e-'));
     const port = await freePort();
     const s: Sandbox = await createSandbox({ root: path.join(tmp, 'root'), port, old, tarball });
-    const pids = new Set<number>();
-    const track = async () => {
-      const p = await daemonPid(s);
-      if (p) pids.add(p);
-      return p;
-    };
-    const vars = [
-      '--var',
-      `smtp_port=${port}`,
-      '--var',
-      `multiarch=${triplet}`,
-      '--var',
-      `sendmail_version=${src.version}`,
-      '--var',
-      `tarball_sha256=${src.sha256}`,
-    ];
-    const probe = (scan = true) =>
-      mta([
-        'probe',
-        `127.0.0.1:${port}`,
-        ...(scan ? ['--scan'] : []),
-        '--ca-file',
-        s.cert,
-        '--servername',
-        'localhost',
-        '--timeout',
-        '10s',
-      ]);
+    const { pids, track } = pidTracker(() => daemonPid(s));
+    const vars = planVars({
+      smtp_port: String(port),
+      multiarch: triplet,
+      sendmail_version: src.version,
+      tarball_sha256: src.sha256,
+    });
+    const probe = (scan = true) => probeFrom(port, s.cert, scan);
     const sendmail = path.join(s.root, 'usr/sbin/sendmail');
     try {
       pids.add(await startDaemon(s));

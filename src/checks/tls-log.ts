@@ -4,6 +4,11 @@
  * It reads only what was logged since the restart: from the log's size when the service step restarted (the
  * run's logOffsets), else the whole log filtered by the restart's time. One thread, the plain parser
  * (plain-scan.ts), loaded only when the check runs: tls-report's workers and WebAssembly are not on this path.
+ *
+ * It runs after the batch's `smtp-tls` checks (`after`, src/engine/checks.ts): their probe is the session it
+ * expects to find when the server has had no other mail since the restart. The MTA logs through a logger process
+ * (postfix's postlogd, syslog), so the line can land a moment after the probe's QUIT: when a probe of this batch
+ * handshook and the log shows no session yet, the log is read again for up to FOLLOW_MS before the verdict.
  */
 import { z } from 'zod';
 import { errorText } from '../lib/errors.js';
@@ -24,10 +29,15 @@ export const tlsLogSchema = z
 
 export type TlsLogCheck = z.infer<typeof tlsLogSchema>;
 
+/** How long a log with no session yet is followed after a probe of the same batch handshook. */
+export const FOLLOW_MS = 5_000;
+const FOLLOW_EVERY_MS = 100;
+
 export const tlsLogCheck: CheckModule<TlsLogCheck> = {
   type: 'tls-log',
   schema: tlsLogSchema as unknown as z.ZodType<TlsLogCheck>,
   stageable: false, // reads what the running daemon logged
+  after: ['smtp-tls'],
   describe: (c) => `${c.log}: no TLS handshake failures and a session at ${c.min_version} or newer since the restart`,
 
   async run(c, ctx) {
@@ -43,25 +53,36 @@ export const tlsLogCheck: CheckModule<TlsLogCheck> = {
       import('../lib/tlslog/aggregate.js'),
     ]);
     const offset = ctx.logOffsets?.[path];
-    let report;
     let fromOffset = false;
-    try {
+    const scan = async () => {
       const log = await readLogFrom(ctx.host, path, offset ?? 0);
       // From the offset, every line is the new daemon's: no time filter (stamps have whole seconds, the restart
       // does not). Without one, or when the log was rotated since (shorter now), the restart's time decides.
       fromOffset = offset !== undefined && log.from === offset;
-      report = await plainScan(log.chunks, { reference: log.mtimeMs, since: fromOffset ? undefined : ctx.since });
+      return plainScan(log.chunks, { reference: log.mtimeMs, since: fromOffset ? undefined : ctx.since });
+    };
+    const goodSessions = (r: Awaited<ReturnType<typeof scan>>) =>
+      r.peers.reduce(
+        (n, p) =>
+          n +
+          Object.entries(p.versions)
+            .filter(([v]) => compareVersions(v, c.min_version) >= 0 && v.startsWith('TLSv1.'))
+            .reduce((a, [, k]) => a + k, 0),
+        0,
+      );
+    const probed = ctx.awaited?.some((a) => a.type === 'smtp-tls' && a.result.status !== 'fail') ?? false;
+    let report;
+    try {
+      report = await scan();
+      for (const end = performance.now() + FOLLOW_MS; probed && goodSessions(report) === 0;) {
+        if (report.summary.failingPeers.length || performance.now() > end || ctx.signal.aborted) break;
+        await new Promise((r) => setTimeout(r, FOLLOW_EVERY_MS));
+        report = await scan();
+      }
     } catch (e) {
       return done({ status: 'fail', summary: `cannot read ${c.log}: ${errorText(e)}` });
     }
-    const good = report.peers.reduce(
-      (n, p) =>
-        n +
-        Object.entries(p.versions)
-          .filter(([v]) => compareVersions(v, c.min_version) >= 0 && v.startsWith('TLSv1.'))
-          .reduce((a, [, k]) => a + k, 0),
-      0,
-    );
+    const good = goodSessions(report);
     const failing = report.summary.failingPeers;
     const since = fromOffset
       ? ` since the restart (from byte ${offset})`

@@ -41,6 +41,8 @@ export interface CheckContext {
   since?: number;
   /** Real path → size of each log the plan's checks read, taken at that (re)start: log checks read from there. */
   logOffsets?: Record<string, number>;
+  /** The results of the checks this one waited for (its module's `after`, src/engine/checks.ts), when any ran. */
+  awaited?: { type: string; result: CheckResult }[];
 }
 
 export interface CheckModule<C extends { type: string } = { type: string }> {
@@ -50,5 +52,10 @@ export interface CheckModule<C extends { type: string } = { type: string }> {
   describe(check: C): string;
   /** Can this check meaningfully run against a staged binary before the swap? */
   stageable: boolean;
+  /**
+   * Check kinds whose checks in the same batch must finish before this one starts (e.g. tls-log after smtp-tls:
+   * it reads the session the probe made). Only kinds that wait for nothing themselves (src/engine/checks.ts).
+   */
+  after?: readonly string[];
   run(check: C, ctx: CheckContext): Promise<CheckResult>;
 }

@@ -44,6 +44,8 @@ export interface SmtpServerOptions {
   requireTls?: boolean;
   /** Implicit TLS (submissions, port 465): the handshake first, then the banner inside TLS. */
   implicitTls?: boolean;
+  /** Called when a STARTTLS handshake has completed, before the next command is read (e.g. to log it). */
+  onSecure?: (t: tls.TLSSocket) => void;
 }
 
 export interface SmtpServer {
@@ -112,6 +114,7 @@ export async function startSmtpServer(o: SmtpServerOptions): Promise<SmtpServer>
           sock.write('220 2.0.0 Ready to start TLS\r\n');
           const t = new tls.TLSSocket(sock, { isServer: true, secureContext: ctx });
           t.on('error', () => {});
+          if (o.onSecure) t.once('secure', () => o.onSecure!(t));
           converse(t, true, log);
           return;
         } else if (verb === 'MAIL') {
