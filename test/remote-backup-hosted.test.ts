@@ -43,6 +43,18 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     });
   const mail = path.join(live, 'etc/hosted');
   const PATHS = ['/etc/hosted/'];
+  /** createBackup of PATHS through `host`, its progress lines kept in `lines`. */
+  const backup = (host: SshHost, lines: string[], more: { copyTo?: string } = {}) =>
+    createBackup({
+      host,
+      storeDir,
+      paths: PATHS,
+      real: (p) => host.real(p),
+      meta,
+      clock: systemClock,
+      onProgress: (l) => lines.push(l),
+      ...more,
+    });
 
   /** A tree with what a tar dialect could get wrong: setuid, owners, links, long, odd and non-UTF-8 names, mtimes. */
   function makeTree(): void {
@@ -80,15 +92,7 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     const host = await open();
     t.after(() => host.close());
     const lines: string[] = [];
-    const b = await createBackup({
-      host,
-      storeDir,
-      paths: PATHS,
-      real: (p) => host.real(p),
-      meta,
-      clock: systemClock,
-      onProgress: (l) => lines.push(l),
-    });
+    const b = await backup(host, lines);
     assert.ok(
       lines.some((l) => l.includes('with its own tar and gzip')),
       lines.join('\n'),
@@ -152,15 +156,7 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
       return out;
     };
     const lines: string[] = [];
-    const b = await createBackup({
-      host,
-      storeDir,
-      paths: PATHS,
-      real: (p) => host.real(p),
-      meta,
-      clock: systemClock,
-      onProgress: (l) => lines.push(l),
-    });
+    const b = await backup(host, lines);
     assert.ok(
       lines.some((l) => /\/etc\/hosted\/big\.db changed while being backed up; trying again/.test(l)),
       lines.join('\n'),
@@ -184,15 +180,12 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
       return writeHead(file, data);
     };
     const had = fs.readdirSync(storeSide).sort();
-    await assert.rejects(
-      createBackup({ host, storeDir, paths: PATHS, real: (p) => host.real(p), meta, clock: systemClock }),
-      (e: unknown) => {
-        assert.ok(e instanceof MtaError, String(e));
-        assert.match(e.message, /the archive the host wrote reads back with sha256 .*, not .* as checked here/);
-        assert.ok(e.details.includes('nothing was changed'));
-        return true;
-      },
-    );
+    await assert.rejects(backup(host, []), (e: unknown) => {
+      assert.ok(e instanceof MtaError, String(e));
+      assert.match(e.message, /the archive the host wrote reads back with sha256 .*, not .* as checked here/);
+      assert.ok(e.details.includes('nothing was changed'));
+      return true;
+    });
     assert.deepEqual(fs.readdirSync(storeSide).sort(), had, 'no archive, record or temp kept');
   });
 
@@ -206,15 +199,7 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     const host = await open();
     t.after(() => host.close());
     const lines: string[] = [];
-    const b = await createBackup({
-      host,
-      storeDir,
-      paths: PATHS,
-      real: (p) => host.real(p),
-      meta,
-      clock: systemClock,
-      onProgress: (l) => lines.push(l),
-    });
+    const b = await backup(host, lines);
     // GNU tar without --sparse sends the zeros; bsdtar names the member GNUSparseFile.0/…: a dialect, not a change.
     const fellBack = lines.some((l) => /out of order: building the archive here instead/.test(l));
     assert.equal(fellBack, userland === 'freebsd', lines.join('\n'));
@@ -232,16 +217,7 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
     t.after(() => host.close());
     const lines: string[] = [];
     const copyDir = fs.mkdtempSync(path.join(d.backingDir, '../copy-'));
-    const b = await createBackup({
-      host,
-      storeDir,
-      paths: PATHS,
-      real: (p) => host.real(p),
-      meta,
-      clock: systemClock,
-      onProgress: (l) => lines.push(l),
-      copyTo: copyDir,
-    });
+    const b = await backup(host, lines, { copyTo: copyDir });
     // GNU tar archives both names as data; bsdtar would write a Link member: the controller builds that one.
     const fellBack = lines.some((l) => /second name of a file in the backup.*building the archive here/.test(l));
     assert.equal(fellBack, userland === 'freebsd', lines.join('\n'));

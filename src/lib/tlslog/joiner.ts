@@ -15,22 +15,6 @@ import type { Direction, SyslogLine, TlsEvent } from './types.js';
 /** Log bytes after which an open failure is emitted with what it has (~1500 lines; its relay comes within a few). */
 export const MAX_AGE_BYTES = 256 * 1024;
 
-interface OpenFailure {
-  key: string;
-  pid: string;
-  position: number;
-  time: number;
-  direction?: Direction;
-  relay?: string;
-  started: boolean;
-  closed: boolean;
-  sslReason?: string;
-  startReason?: string;
-  rejectText?: string;
-  qid?: string;
-  emitted: boolean;
-}
-
 /**
  * An open failure as plain data: what the fast reader keeps in its module (assembly/join.ts) and lends this joiner
  * for a line the module does not read itself (scan.ts). `ownsQid`: the queue id index names this failure.
@@ -49,6 +33,11 @@ export interface OpenFailureData {
   rejectText?: string;
   qid?: string;
   ownsQid: boolean;
+}
+
+/** The joiner's own open failure: the same fields, and whether it has been emitted. */
+interface OpenFailure extends Omit<OpenFailureData, 'ownsQid'> {
+  emitted: boolean;
 }
 
 /**
