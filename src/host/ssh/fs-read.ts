@@ -1,6 +1,6 @@
 /** Reading the target over the persistent shell: lstat, readFile, readdir, readlink, realpath, sha256Many. */
 import type { HostFileType, HostPath, HostStat } from '../types.js';
-import { call, statCmd, type OpsContext } from './ops.js';
+import { call, sha256Cmd, statCmd, type OpsContext } from './ops.js';
 import { sh, words } from './quote.js';
 import { ERRNO, hostError } from './errno.js';
 
@@ -110,16 +110,11 @@ const BATCH = 200;
 /** One request for all files: the host's tool with many names per command line, digests in argument order. */
 export async function sha256Many(c: OpsContext, ps: HostPath[]): Promise<string[]> {
   if (ps.length === 0) return [];
-  const tool = c.facts.sha256;
   const parts: Buffer[] = [
     sh`for _f in ${words(ps)}; do [ ! -d "$_f" ] || { printf '%s' "$_f" >&2; return ${ERRNO.EISDIR}; }; [ -f "$_f" ] || { printf '%s' "$_f" >&2; return ${ERRNO.ENOENT}; }; done\n`,
   ];
   for (let i = 0; i < ps.length; i += BATCH) {
-    const list = words(ps.slice(i, i + BATCH));
-    if (tool === 'sha256sum') parts.push(sh`sha256sum -- ${list} || return\n`);
-    else if (tool === 'sha256') parts.push(sh`sha256 -q -- ${list} || return\n`);
-    else if (tool === 'shasum') parts.push(sh`shasum -a 256 -- ${list} || return\n`);
-    else parts.push(sh`for _f in ${list}; do openssl dgst -sha256 -r <"$_f" || return; done\n`);
+    parts.push(sha256Cmd(c.facts, words(ps.slice(i, i + BATCH))), sh` || return\n`);
   }
   const out = await call(c, 'sha256', ps[0]!, Buffer.concat(parts));
   // GNU marks a line whose name needed escaping with a leading backslash; the digest comes first either way.

@@ -2,7 +2,7 @@
 import type { HostFacts, HostPath } from '../types.js';
 import { hostError } from './errno.js';
 import type { Reply } from './session.js';
-import { raw, type Raw } from './quote.js';
+import { raw, sh, type Raw } from './quote.js';
 
 export interface OpsContext {
   run(script: Buffer): Promise<Reply>;
@@ -20,6 +20,18 @@ export async function call(c: OpsContext, op: string, p: HostPath, script: Buffe
 /** The command that makes one named file durable: fsync(1) on FreeBSD, coreutils' `sync FILE` on GNU. */
 export function syncCmd(f: HostFacts): Raw {
   return raw(f.fsync === 'fsync' ? 'fsync' : 'sync');
+}
+
+/**
+ * The host's sha256 of each of `list` (quoted words), one line per file, the digest first (the tool probed in
+ * facts): sha256Many's batches and the read-back of a host-built archive.
+ */
+export function sha256Cmd(f: HostFacts, list: Raw): Buffer {
+  if (f.sha256 === 'sha256sum') return sh`sha256sum -- ${list}`;
+  if (f.sha256 === 'sha256') return sh`sha256 -q -- ${list}`;
+  if (f.sha256 === 'shasum') return sh`shasum -a 256 -- ${list}`;
+  // Stops at the first failure with status 1, whether the caller then returns (persistent shell) or exits.
+  return sh`_r=0; for _f in ${list}; do openssl dgst -sha256 -r <"$_f" || { _r=1; break; }; done; [ $_r -eq 0 ]`;
 }
 
 /** `stat` of one path, not following a link unless `follow`: mode, uid, gid, size, mtime, atime, ino, dev, nlink, blocks. */

@@ -4,8 +4,8 @@
  * as in `ssh host 'tar czf - …' > file`. POSIX sh and base tools only (tar, gzip, tee, dd: FreeBSD 9.3 has them).
  */
 import { exited, type Channels } from './channels.js';
-import { syncCmd, type OpsContext } from './ops.js';
-import { printfData, raw, sh } from './quote.js';
+import { sha256Cmd, syncCmd, type OpsContext } from './ops.js';
+import { printfData, raw, sh, words } from './quote.js';
 import type { HostPath } from '../types.js';
 
 /**
@@ -40,15 +40,6 @@ export function tarGzTee(
   );
 }
 
-/** The host's sha256 of one file, the digest first on its line (the tools probed in facts). */
-function digestCmd(c: OpsContext, file: HostPath): Buffer {
-  const t = c.facts.sha256;
-  if (t === 'sha256sum') return sh`sha256sum -- ${file}`;
-  if (t === 'sha256') return sh`sha256 -q -- ${file}`;
-  if (t === 'shasum') return sh`shasum -a 256 -- ${file}`;
-  return sh`openssl dgst -sha256 -r <${file}`;
-}
-
 /**
  * Writes `data` over the first bytes of `file` (no truncation), then fsyncs the file while it is hashed (both read
  * the same page cache: the two at once, not one after the other), and resolves the sha256 read back from it.
@@ -59,7 +50,7 @@ export async function writeHead(ch: Channels, c: OpsContext, file: HostPath, dat
   const child = await ch.open(
     sh`[ -f ${file} ] || exit 2; echo ready; dd of=${file} bs=65536 conv=notrunc || exit 1
 ${syncCmd(c.facts)} ${file} & _p=$!
-${raw(digestCmd(c, file))} || exit 1
+${raw(sha256Cmd(c.facts, words([file])))} || exit 1
 wait $_p || exit 1; exit 0`,
   );
   let said = '';
