@@ -11,8 +11,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createBackup } from '../src/engine/backups.js';
 import { systemClock } from '../src/lib/clock.js';
-import { SshHost } from '../src/host/ssh/index.js';
-import { sshdSkipReason, startSshd } from '../test/helpers/sshd.js';
+import { openHost, sshdSkipReason, startSshd } from '../test/helpers/sshd.js';
 import { generateTree } from './backup.js';
 
 const skip = sshdSkipReason();
@@ -23,13 +22,7 @@ else {
   try {
     const files = generateTree(path.join(sshd.backingDir, 'root'), mb);
     const root = `${sshd.targetRoot}/root`;
-    const host = await SshHost.open({
-      host: sshd.dest,
-      identity: sshd.identity,
-      sshOptions: sshd.sshOptions,
-      root,
-      dryRun: false,
-    });
+    const host = await openHost(sshd, root);
     // The breakdown inside "collecting files": the walk (lstatTree, lstat, readlink) and the host's sha256Many.
     const spent = { walk: 0, hash: 0 };
     const timed =

@@ -32,6 +32,10 @@ async function fixture(t: { after: (fn: () => void) => void }) {
   return { root, sys, mail, storeDir, real, sample, names };
 }
 
+/** createBackup of `paths` of the fixture's tree into its store. */
+const backup = (f: Awaited<ReturnType<typeof fixture>>, paths: string[]) =>
+  createBackup({ host: H, storeDir: f.storeDir, paths, real: f.real, meta, clock: systemClock });
+
 /** The manifest (first member) of a backup archive, as JSON text: read by the host's tar, as an admin would. */
 function manifestText(file: string): string {
   return execFileSync('tar', ['-xOzf', file, '.mta-upgrade/manifest.json'], { encoding: 'utf8' });
@@ -47,14 +51,7 @@ function assertSame(got: Map<string, string>, want: Map<string, string>, what: s
 test('names that are not UTF-8: backed up, verified, restored byte-identical; step-created ones removed', async (t) => {
   const f = await fixture(t);
   const before = byteSnapshot(f.sys);
-  const b = await createBackup({
-    host: H,
-    storeDir: f.storeDir,
-    paths: f.sample.paths,
-    real: f.real,
-    meta,
-    clock: systemClock,
-  });
+  const b = await backup(f, f.sample.paths);
   assert.equal((await verifyBackup(H, f.storeDir, b.id)).ok, true);
 
   // The manifest: such names (and the link target) as {"b64"}, valid UTF-8 ones as plain strings.
@@ -111,14 +108,7 @@ test('names that are not UTF-8: backed up, verified, restored byte-identical; st
 
 test('names that are not UTF-8: the restore log names them with \\xNN escapes', async (t) => {
   const f = await fixture(t);
-  const b = await createBackup({
-    host: H,
-    storeDir: f.storeDir,
-    paths: ['/etc/mail/'],
-    real: f.real,
-    meta,
-    clock: systemClock,
-  });
+  const b = await backup(f, ['/etc/mail/']);
   fs.writeFileSync(Buffer.concat([Buffer.from(f.mail + '/'), Buffer.from('x\xf1y', 'latin1')]), 'step\n');
   const logged: string[] = [];
   const r = await restoreBackup({
@@ -138,14 +128,7 @@ for (const tool of ['tar', 'bsdtar']) {
     const have = spawnSync(tool, ['--version']).status === 0;
     if (!have) return t.skip(`${tool} is not installed`);
     const f = await fixture(t);
-    const b = await createBackup({
-      host: H,
-      storeDir: f.storeDir,
-      paths: ['/etc/mail/'],
-      real: f.real,
-      meta,
-      clock: systemClock,
-    });
+    const b = await backup(f, ['/etc/mail/']);
     const out = path.join(f.root, 'by-hand');
     fs.mkdirSync(out);
     // As docs/restore-by-hand.md: numeric owners, permissions kept; in the C locale and in a UTF-8 one.

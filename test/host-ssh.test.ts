@@ -7,9 +7,8 @@ import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SshHost } from '../src/host/ssh/index.js';
 import { hostContract } from './helpers/host-contract.js';
-import { sshdSkipReason, startSshd, type TestSshd } from './helpers/sshd.js';
+import { openHost, sshdSkipReason, startSshd, type TestSshd } from './helpers/sshd.js';
 import { FREEBSD_ABSENT } from './helpers/freebsd-userland.js';
 
 const skip = sshdSkipReason();
@@ -18,8 +17,7 @@ if (skip) test('SshHost contract', (t) => t.skip(skip));
 for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
   const sshd: TestSshd = await startSshd({ userland });
   after(() => sshd.stop());
-  const open = () =>
-    SshHost.open({ host: sshd.dest, identity: sshd.identity, sshOptions: sshd.sshOptions, root: '', dryRun: false });
+  const open = () => openHost(sshd);
   let n = 0;
 
   hostContract(`SshHost (${userland})`, async () => {

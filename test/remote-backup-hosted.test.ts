@@ -17,7 +17,7 @@ import { createBackup, restoreBackup, verifyBackup } from '../src/engine/backups
 import { copyBackupToController } from '../src/engine/backup-copy.js';
 import { systemClock } from '../src/lib/clock.js';
 import { MtaError } from '../src/lib/errors.js';
-import { sshdSkipReason, startSshd } from './helpers/sshd.js';
+import { openHost, sshdSkipReason, startSshd } from './helpers/sshd.js';
 import { byteSnapshot as snapshot } from './helpers/byte-tree.js';
 
 const skip = sshdSkipReason();
@@ -33,14 +33,7 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
   const live = path.join(d.backingDir, 'root');
   const storeSide = path.join(d.backingDir, 'state/hosted');
   const storeDir = `${d.targetRoot}/state/hosted`;
-  const open = () =>
-    SshHost.open({
-      host: d.dest,
-      identity: d.identity,
-      sshOptions: d.sshOptions,
-      root: `${d.targetRoot}/root`,
-      dryRun: false,
-    });
+  const open = () => openHost(d, `${d.targetRoot}/root`);
   const mail = path.join(live, 'etc/hosted');
   const PATHS = ['/etc/hosted/'];
   /** createBackup of PATHS through `host`, its progress lines kept in `lines`. */

@@ -14,7 +14,7 @@ import { systemClock } from '../src/lib/clock.js';
 import { MtaError } from '../src/lib/errors.js';
 import { walk } from '../src/engine/backup-create.js';
 import { streamFiles } from '../src/engine/backup-stream.js';
-import { sshdSkipReason, startSshd } from './helpers/sshd.js';
+import { openHost, sshdSkipReason, startSshd } from './helpers/sshd.js';
 import { addByteNames, byteSnapshot, showHex } from './helpers/byte-tree.js';
 
 const skip = sshdSkipReason();
@@ -56,14 +56,7 @@ for (const userland of skip ? [] : (['gnu', 'freebsd'] as const)) {
   const T = (i: number) => (Date.UTC(2024, 0, 2, 3, 4, 5) + i * 61_000 + (whole ? 0 : 123 + i)) / 1000;
   const live = path.join(d.backingDir, 'root');
   const storeSide = path.join(d.backingDir, 'state/backups');
-  const open = () =>
-    SshHost.open({
-      host: d.dest,
-      identity: d.identity,
-      sshOptions: d.sshOptions,
-      root: `${d.targetRoot}/root`,
-      dryRun: false,
-    });
+  const open = () => openHost(d, `${d.targetRoot}/root`);
   const storeDir = `${d.targetRoot}/state/backups`;
 
   test(`remote backup and restore over SSH (${userland}): byte-identical tree, store 0700, archive 0600`, async (t) => {

@@ -14,7 +14,7 @@ import { parseDest, destLabel } from '../src/host/ssh/dest.js';
 import { SshConnection } from '../src/host/ssh/connection.js';
 import { ShellSession, shellCommand } from '../src/host/ssh/session.js';
 import { SshHost } from '../src/host/ssh/index.js';
-import { MTA_UID, sshdSkipReason, startSshd, type TestSshd } from './helpers/sshd.js';
+import { MTA_UID, openHost, sshdSkipReason, startSshd, type TestSshd } from './helpers/sshd.js';
 
 test('parseDest: user, host, port, ssh:// and IPv6 in brackets; option-like hosts refused', () => {
   assert.deepEqual(parseDest('root@mx1.example.org'), { user: 'root', host: 'mx1.example.org', port: undefined });
@@ -54,8 +54,7 @@ else {
     sshOptions: s.sshOptions,
     ...extra,
   });
-  const open = (s: TestSshd) =>
-    SshHost.open({ host: s.dest, identity: s.identity, sshOptions: s.sshOptions, root: '', dryRun: false });
+  const open = (s: TestSshd) => openHost(s);
 
   test('the persistent shell frames binary replies, keeps stderr apart, reports statuses, answers in order', async () => {
     const conn = await SshConnection.open(conf(sshd));

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { startSshd as startLoopbackSshd, type SshdOptions, type TestSshd } from '../../demo/loopback-sshd.js';
 import { makeFreebsdBin } from './freebsd-userland.js';
+import { SshHost } from '../../src/host/ssh/index.js';
 
 export { MTA_UID, sshdSkipReason, targetArgs, type SshdOptions, type TestSshd } from '../../demo/loopback-sshd.js';
 
@@ -14,3 +15,7 @@ export function startSshd(opts: SshdOptions = {}): Promise<TestSshd> {
     loginPath: opts.userland === 'freebsd' ? (dir) => makeFreebsdBin(path.join(dir, 'bin')) : opts.loginPath,
   });
 }
+
+/** An SshHost on the test sshd (not a dry run), the plan's paths under `root` on the host ('' for none). */
+export const openHost = (d: TestSshd, root = ''): Promise<SshHost> =>
+  SshHost.open({ host: d.dest, identity: d.identity, sshOptions: d.sshOptions, root, dryRun: false });
