@@ -1,5 +1,5 @@
 /** `command` check: a read-only command whose exit code (and optionally output) says pass or fail. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { argv, duration, durationMs, envMap } from '../lib/zod-helpers.js';
 import { checkBase, type CheckModule } from './types.js';
 

@@ -4,7 +4,7 @@
  * "… (deleted)" or points at another inode) with the old libssl mapped, and every check on the files passes.
  * Linux reads /proc/PID/{exe,maps}; FreeBSD asks `procstat -b` and `procstat -v`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import path from 'node:path';
 import { absPath } from '../lib/zod-helpers.js';
 import { readPidFile } from '../lib/pid.js';

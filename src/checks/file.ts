@@ -1,5 +1,5 @@
 /** `file` check: a path exists (or must not), with a mode, owner and sha256 when the plan gives them. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { absPath } from '../lib/zod-helpers.js';
 import { checkBase, type CheckContext, type CheckModule } from './types.js';
 

@@ -3,7 +3,7 @@
  * version that speaks TLSv1.2. This is the failure that started the project: sendmail linked to the base system's
  * /usr/lib/libssl.so.6 (OpenSSL 0.9.8) ran fine, and every TLSv1.2-only peer silently fell over to the secondary MX.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import path from 'node:path';
 import { absPath } from '../lib/zod-helpers.js';
 import {

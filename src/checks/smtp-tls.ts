@@ -3,7 +3,7 @@
  * (TLSv1.2 by default). Passing an IP as `host` with `servername` = the MX name keeps the check free of DNS,
  * so verify stays fast when DNS is unreachable.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import net from 'node:net';
 import { absPath, duration, durationMs, port } from '../lib/zod-helpers.js';
 import { normalizeTlsVersion } from '../lib/smtp/probe.js';

@@ -10,7 +10,7 @@
  * (postfix's postlogd, syslog), so the line can land a moment after the probe's QUIT: when a probe of this batch
  * handshook and the log shows no session yet, the log is read again for up to FOLLOW_MS before the verdict.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { errorText } from '../lib/errors.js';
 import { absPath } from '../lib/zod-helpers.js';
 import { checkBase, type CheckModule } from './types.js';

@@ -2,7 +2,7 @@
  * The contract of a check kind. Checks are read-only probes: they always run, also in dry run, and never change
  * the system. `required: true` failures roll the run back; `required: false` failures are warnings.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Executor } from '../lib/exec.js';
 import type { Clock } from '../lib/clock.js';
 import type { Host } from '../host/types.js';

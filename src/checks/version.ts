@@ -3,7 +3,7 @@
  * its cf. It then looks up the host name, which stalls 60 s when DNS is down or the name is unqualified, so we
  * stop the process as soon as the `Compiled with:` block is complete, and always run it under a timeout.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import path from 'node:path';
 import { absPath, duration, durationMs } from '../lib/zod-helpers.js';
 import { isMtaVersionSpec, satisfiesMtaVersion } from '../lib/mta-version.js';

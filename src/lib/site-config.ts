@@ -5,7 +5,7 @@
  * Each block starts with a `dnl N) use <fragment>` header (the admin's convention) so the file can be diffed
  * against the port's files. No I/O here: the configure step probes the machine and passes the facts in.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { absPath } from './zod-helpers.js';
 
 /** m4 quotes are ` and ': a value containing either would end the quoted string early. */

@@ -1,5 +1,5 @@
 /** Small zod building blocks shared by every step and check schema. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** An absolute path as the plan names it; the engine maps it under --root when one is given. */
 export const absPath = z

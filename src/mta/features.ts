@@ -3,7 +3,7 @@
  * shared by all MTAs, so the configure step itself takes its features loosely; the plan (src/plan/features.ts)
  * validates them here, where the MTA is known.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { featuresSchema as sendmailFeaturesSchema } from '../lib/site-config.js';
 import { postfixFeaturesSchema } from './postfix/features.js';
 

@@ -6,7 +6,7 @@
  *
  * Adding a third MTA means a new folder next to src/mta/postfix/ that exports one MtaAdapter, and a plan.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** One command: an argv (never a shell string), where it runs, and what it adds to the environment. */
 export interface MtaCommand {

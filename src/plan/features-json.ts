@@ -4,7 +4,7 @@
  * an editor then completes and checks postfix features in a postfix plan and sendmail's in a sendmail plan, and
  * still rejects a key neither knows. The step's own `features` is only "an object".
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { MTAS, featuresSchemaFor } from '../mta/features.js';
 
 type Node = Record<string, unknown>;

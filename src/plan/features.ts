@@ -4,7 +4,7 @@
  * `steps[i].features.…` so the loader locates them (file:line:col) like any other problem, and the loader asks
  * `featuresScope` for the right schema when it lists the allowed keys.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { featuresSchemaFor } from '../mta/features.js';
 import type { PathKey } from './interpolate.js';
 

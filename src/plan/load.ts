@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { LineCounter, parseDocument, isAlias, isCollection, isPair, type Document, type Node } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { MtaError } from '../lib/errors.js';
 import { PlanSchema, type Plan } from './schema.js';
 import { interpolateTree, resolveVars, closest, type PathKey } from './interpolate.js';

@@ -4,7 +4,7 @@
  * draft-07 JSON Schema (plans/mta-plan.schema.json) so editors complete and check plans.
  */
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { absPath } from '../lib/zod-helpers.js';
 import { stepModules } from '../steps/index.js';
 import { checkModules } from '../checks/index.js';

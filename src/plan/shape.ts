@@ -2,7 +2,7 @@
  * Walking the zod schema along a data path, for "did you mean": which keys an object there allows, and which
  * `type:` values a discriminated union there accepts. Uses zod 4's public `def` of each schema.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { PathKey } from './interpolate.js';
 
 type AnyDef = { type: string; [k: string]: unknown };

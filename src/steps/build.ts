@@ -17,7 +17,7 @@
  * (src/steps/build-adapter.ts).
  */
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ExecRequest } from '../lib/exec.js';
 import { MtaError } from '../lib/errors.js';
 import { absPath, duration, durationMs, envMap } from '../lib/zod-helpers.js';

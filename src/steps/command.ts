@@ -3,7 +3,7 @@
  * undone by itself; what it changes under `binaries`/`configs` is restored from the backup. When it changes
  * something else, the plan can give the inverse as `undo:` (an argv run on rollback).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { argv, duration, durationMs, envMap, absPath } from '../lib/zod-helpers.js';
 import type { ExecRequest } from '../lib/exec.js';
 import { defineStep } from './context.js';

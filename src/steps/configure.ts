@@ -11,7 +11,7 @@
  * In a plan whose MTA has an adapter (postfix), the adapter says what to write and run (src/steps/configure-adapter.ts).
  */
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MtaError } from '../lib/errors.js';
 import { siteConfigM4, type Features, type SiteFacts } from '../lib/site-config.js';
 import { absPath } from '../lib/zod-helpers.js';

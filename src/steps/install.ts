@@ -7,7 +7,7 @@
  * default owners are the adapter's (src/steps/install-adapter.ts); the rest is the same.
  */
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ExecRequest } from '../lib/exec.js';
 import { MtaError } from '../lib/errors.js';
 import { checkOwners } from '../lib/owners.js';

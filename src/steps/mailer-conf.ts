@@ -5,7 +5,7 @@
  * The new text is written beside the file and renamed over it (src/lib/swap.ts): undo is the rename back.
  */
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MtaError } from '../lib/errors.js';
 import { statEntry } from '../lib/stage-manifest.js';
 import {

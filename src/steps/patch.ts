@@ -9,7 +9,7 @@
  * Journal: one 'apply-patch' action per patch, carrying the substituted text; undo runs `patch -R` (idempotent:
  * a patch that is no longer applied, or a tree that is gone, is left as it is).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ExecRequest } from '../lib/exec.js';
 import { MtaError } from '../lib/errors.js';
 import { absPath } from '../lib/zod-helpers.js';

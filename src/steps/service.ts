@@ -7,7 +7,7 @@
  * (the engine undoes this kind after the file actions and the backup restore).
  */
 import net from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { logEnds } from '../lib/log-read.js';
 import { readPidFile } from '../lib/pid.js';
 import { MtaError } from '../lib/errors.js';

@@ -14,7 +14,7 @@ import { createReadStream } from 'node:fs';
 import { streamToHost } from '../host/write-stream.js';
 import { stat } from 'node:fs/promises';
 import { sha256File } from '../lib/sha256.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ExecRequest } from '../lib/exec.js';
 import { MtaError } from '../lib/errors.js';
 import { checkUntrusted, extractUntrusted, UNTAR_DEFAULTS, UntarError, type UntarResult } from '../lib/untar.js';

@@ -3,7 +3,7 @@
  * used by dry run and by the preview before confirmation), what it does (`apply`) and how to undo it (`undo`).
  * `describe` and `apply` build their commands with the same function, so a dry run shows the real argv.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { ExecRequest, ExecResult, Executor } from '../lib/exec.js';
 import type { Clock } from '../lib/clock.js';
 import type { Host } from '../host/types.js';

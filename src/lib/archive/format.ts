@@ -5,7 +5,7 @@
  * against the rules below before a byte lands anywhere.
  */
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isEscapedKey, isWellFormed, keyBytes, keyOf, showKey } from '../byte-names.js';
 
 export const MANIFEST_NAME = '.mta-upgrade/manifest.json';

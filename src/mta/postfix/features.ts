@@ -6,7 +6,7 @@
  * parameters: values are therefore restricted to characters that need no quoting anywhere (no spaces, quotes,
  * `$` or backslashes).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Characters that survive make, makedefs and postfix-install's `eval` unquoted. */
 const SAFE = /^[A-Za-z0-9_./+,:=@%-]+$/;
