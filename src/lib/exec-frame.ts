@@ -63,6 +63,21 @@ export function notStarted(
   return undefined;
 }
 
+/**
+ * A stream's text as lines, as it arrives: complete lines go to `each` (a trailing CR dropped), the unfinished
+ * rest waits in `partial` for the next piece; `flush` ends it. Each stream keeps its own rest, so stdout and
+ * stderr interleave line by line, never inside a line.
+ */
+export function splitLines(partial: { rest: string }, text: string, each: (line: string) => void): void {
+  const parts = (partial.rest + text).split('\n');
+  partial.rest = parts.pop()!;
+  for (const l of parts) each(l.endsWith('\r') ? l.slice(0, -1) : l);
+}
+
+export function flushLines(partial: { rest: string }, each: (line: string) => void): void {
+  if (partial.rest) splitLines(partial, '\n', each);
+}
+
 export interface Ending {
   stoppedEarly: boolean;
   timedOut: boolean;

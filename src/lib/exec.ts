@@ -4,7 +4,8 @@
  * own process group so a timeout or Ctrl-C stops `sh ./Build` and every make below it, not just the shell.
  */
 
-import { endingMessage, frameOf, notStarted, resultOf } from './exec-frame.js';
+import { spawn } from 'node:child_process';
+import { endingMessage, flushLines, frameOf, notStarted, resultOf, splitLines } from './exec-frame.js';
 
 export { formatCommand, shellQuote } from './exec-frame.js';
 
@@ -86,25 +87,26 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     const early = notStarted(opts, frame, req, shown, started);
     if (early) return early;
     log(`$ ${shown}`);
-    // execa costs ~100 ms to load: only commands that run something pay for it.
-    const { execa } = await import('execa');
     // With onStart the command waits at a gate (a /bin/sh that reads one line from fd 3, then execs it: same pid,
     // same start time) until onStart has resolved; if we die first, fd 3 reaches EOF and it exits 125 unrun.
     const gated = req.onStart !== undefined;
     const argv = gated ? ['/bin/sh', '-c', GATE, 'sh', ...req.argv] : req.argv;
-    const child = execa(argv[0]!, argv.slice(1), {
+    const stdin = req.input === undefined ? 'ignore' : 'pipe';
+    // node:child_process, not execa: loading execa and its per-spawn work cost ~40 ms of a 330 ms `verify`, for
+    // nothing this needs (docs/performance.md).
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: req.cwd,
-      env: req.env,
-      extendEnv: true,
-      reject: false,
-      all: true,
-      ...(gated
-        ? { stdio: [req.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', 'pipe'] as const }
-        : { stdin: req.input === undefined ? ('ignore' as const) : ('pipe' as const) }),
-      input: req.input,
+      env: { ...process.env, ...req.env },
+      stdio: gated ? [stdin, 'pipe', 'pipe', 'pipe'] : [stdin, 'pipe', 'pipe'],
       detached: true, // own process group: we kill the whole tree, and a terminal's Ctrl-C reaches only us
-      stripFinalNewline: false,
     });
+    let spawnError: NodeJS.ErrnoException | undefined;
+    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('error', (e) => ((spawnError = e), child.pid === undefined && resolve({ code: null, signal: null })));
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    // A child that exits without reading its input, or a gate it never opened, must not crash us (EPIPE).
+    for (const s of [child.stdin, child.stdio[3]]) s?.on('error', () => {});
 
     let timedOut = false;
     let canceled = false;
@@ -126,10 +128,28 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     const onAbort = () => ((canceled = true), stop());
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
+    let stdout = '';
+    let stderr = '';
+    let output = '';
+    const line = (text: string) => {
+      output += text + '\n';
+      log(redact(text));
+      req.onLine?.(redact(text));
+      if (!stoppedEarly && req.until?.(output)) {
+        stoppedEarly = true;
+        stop();
+      }
+    };
+    const outRest = { rest: '' };
+    const errRest = { rest: '' };
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => ((stdout += d), splitLines(outRest, d, line)));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => ((stderr += d), splitLines(errRest, d, line)));
+    child.stdin?.end(req.input);
+
     let startError: unknown;
     if (req.onStart && child.pid !== undefined) {
       // The child is its own group leader (detached): pgid = pid. It waits at the gate until this resolves.
-      const gate = child.stdio[3] as NodeJS.WritableStream | undefined;
+      const gate = child.stdio[3] as NodeJS.WritableStream | null;
       const ref = (await opts.processRef?.(child.pid).catch(() => undefined)) ?? {
         pid: child.pid,
         pgid: child.pid,
@@ -145,31 +165,17 @@ export function createExecutor(opts: ExecutorOptions): Executor {
       }
     }
 
-    let output = '';
-    try {
-      for await (const line of child.iterable({ from: 'all', preserveNewlines: false })) {
-        const text = String(line);
-        output += text + '\n';
-        log(redact(text));
-        req.onLine?.(redact(text));
-        if (!stoppedEarly && req.until?.(output)) {
-          stoppedEarly = true;
-          stop();
-        }
-      }
-    } catch {
-      /* the iterable rejects when the process fails; the awaited result below says how */
-    }
-    const r = await child;
+    const r = await ended;
+    flushLines(outRest, line);
+    flushLines(errRest, line);
     if (timer) clearTimeout(timer);
     if (hardKill) clearTimeout(hardKill);
     opts.signal?.removeEventListener('abort', onAbort);
     if (startError) throw startError;
 
-    const exitCode = typeof r.exitCode === 'number' ? r.exitCode : undefined;
+    const exitCode = typeof r.code === 'number' ? r.code : undefined;
     const ok = stoppedEarly || (!timedOut && !canceled && exitCode === 0);
-    const notFound =
-      (r as { code?: string }).code === 'ENOENT' || (gated && exitCode === 127 && /not found/.test(String(r.stderr)));
+    const notFound = spawnError?.code === 'ENOENT' || (gated && exitCode === 127 && /not found/.test(stderr));
     const message = endingMessage(
       { stoppedEarly, timedOut, canceled, notFound, exitCode, signal: r.signal ?? undefined },
       req,
@@ -181,9 +187,9 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         ok,
         exitCode,
         signal: r.signal ?? undefined,
-        stdout: redact(String(r.stdout ?? '')),
-        stderr: redact(String(r.stderr ?? '')),
-        output: redact(output || String(r.all ?? '')),
+        stdout: redact(stdout),
+        stderr: redact(stderr),
+        output: redact(output),
         timedOut,
         canceled,
         stoppedEarly,

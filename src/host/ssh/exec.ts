@@ -4,7 +4,7 @@
  * caller journals it (onStart), waits for a go-ahead line. No timeout(1) on FreeBSD: a timeout, an abort or
  * `until` kill the group from the controller over the persistent shell. Dry run and format are lib/exec's.
  */
-import { endingMessage, frameOf, notStarted, resultOf } from '../../lib/exec-frame.js';
+import { endingMessage, flushLines, frameOf, notStarted, resultOf, splitLines } from '../../lib/exec-frame.js';
 import {
   type ExecRequest,
   type ExecResult,
@@ -65,17 +65,13 @@ export function createSshExecutor(opts: ExecutorOptions, deps: SshExecDeps): Exe
       deps.killGroup(r, 'TERM').catch(() => {});
       hardKill ??= setTimeout(() => void deps.killGroup(r, 'KILL').catch(() => {}), opts.killAfterMs ?? 2000);
     };
-    const lines = (text: string, partial: { rest: string }) => {
-      const all = partial.rest + text;
-      const parts = all.split('\n');
-      partial.rest = parts.pop()!;
-      for (const l of parts) {
-        output += l + '\n';
-        log(redact(l));
-        req.onLine?.(redact(l));
-        if (!stoppedEarly && req.until?.(output)) ((stoppedEarly = true), stop());
-      }
+    const line = (l: string) => {
+      output += l + '\n';
+      log(redact(l));
+      req.onLine?.(redact(l));
+      if (!stoppedEarly && req.until?.(output)) ((stoppedEarly = true), stop());
     };
+    const lines = (text: string, partial: { rest: string }) => splitLines(partial, text, line);
     const outRest = { rest: '' },
       errRest = { rest: '' };
     const started = new Promise<void>((resolve) => {
@@ -111,7 +107,7 @@ export function createSshExecutor(opts: ExecutorOptions, deps: SshExecDeps): Exe
     if (req.input !== undefined) child.stdin!.write(req.input);
     child.stdin!.end();
     const { code, signal } = await exited(child);
-    for (const p of [outRest, errRest]) if (p.rest) lines('\n', p);
+    for (const p of [outRest, errRest]) flushLines(p, line);
     if (timer) clearTimeout(timer);
     if (hardKill) clearTimeout(hardKill);
     opts.signal?.removeEventListener('abort', onAbort);
