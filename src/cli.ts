@@ -8,6 +8,7 @@ import { TOOL_VERSION } from './lib/version.js';
 import { EXIT_CODES, MtaError, errorText, isMtaError } from './lib/errors.js';
 import { makeIo } from './commands/io.js';
 import { closeOpenHosts } from './commands/open-hosts.js';
+import { mapStack } from './lib/stack-map.js';
 import type { GlobalOptions, Io } from './commands/types.js';
 
 export { makeIo };
@@ -308,7 +309,7 @@ function failure(e: unknown, theIo: Io): number {
     : new MtaError(
         'failed',
         `internal error: ${errorText(e)}`,
-        e instanceof Error && e.stack ? e.stack.split('\n').slice(1, 6) : [],
+        e instanceof Error && e.stack ? mapStack(e.stack.split('\n').slice(1, 6)) : [],
       );
   if (theIo.json)
     theIo.event('error', { kind: err.kind, message: err.message, details: err.details, exit: EXIT_CODES[err.kind] });
@@ -340,9 +341,6 @@ function positiveInt(v: string): number {
 // Run when executed directly (not when imported by tests).
 const invoked = process.argv[1] ?? '';
 if (invoked.endsWith('/cli.js') || invoked.endsWith('/mta-upgrade')) {
-  // The bundle (scripts/bundle.mjs) ships source maps: stack traces of the command chunks, loaded from here on,
-  // then name src/….ts. Not before: commander's chunk is already loaded, and reading maps costs `--help` time.
-  process.setSourceMapsEnabled(true);
   // `mta-upgrade … | head` may close the pipe early. Never exit for it: a run or rollback in progress must finish
   // (and undo on failure); output to a closed pipe is simply dropped.
   for (const s of [process.stdout, process.stderr]) s.on('error', () => {});

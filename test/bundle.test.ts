@@ -50,10 +50,9 @@ test('the bundled bin dry-runs the shipped plan on the fixture root, checks incl
 });
 
 test("an internal error's stack trace from the bundle names the TypeScript source", async () => {
-  // The bin turns source maps on before any command chunk loads (src/cli.ts); this child does the same, then makes
-  // the validate command fail inside (its output throws), which main() reports with the stack's first frames.
+  // main() maps the frames it shows through the chunks' source maps (src/lib/stack-map.ts; Node's own source map
+  // support stays off). The validate command fails inside (its output throws), and main() reports the first frames.
   const child = `
-    process.setSourceMapsEnabled(true);
     const { main } = await import(${JSON.stringify(BIN)});
     let err = '';
     const sink = { write: (s) => ((err += s), true) };
