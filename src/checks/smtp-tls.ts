@@ -4,7 +4,7 @@
  * so verify stays fast when DNS is unreachable.
  */
 import * as z from 'zod';
-import net from 'node:net';
+import { isIP } from '../lib/ip.js';
 import { absPath, duration, durationMs, port } from '../lib/zod-helpers.js';
 import { normalizeTlsVersion } from '../lib/smtp/probe.js';
 import { probeBest, tooOldMessage } from '../lib/smtp/scan.js';
@@ -43,7 +43,7 @@ export const smtpTlsCheck: CheckModule<SmtpTlsCheck> = {
   async run(c, ctx): Promise<CheckResult> {
     const min = normalizeTlsVersion(c.min_version)!;
     const ca = c.ca_file ? await ctx.host.readFile(ctx.real(c.ca_file)) : undefined;
-    const servername = c.servername ?? (net.isIP(c.host) ? undefined : c.host);
+    const servername = c.servername ?? (isIP(c.host) ? undefined : c.host);
     const where = hostPort(c.host, c.port);
     const { result, legacy } = await probeBest({
       host: c.host,

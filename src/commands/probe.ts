@@ -3,7 +3,7 @@
  * Start-up matters (the bench compares whole processes): this path imports node:net/node:tls only, never
  * src/lib/exec.ts (execa) or listr2.
  */
-import net from 'node:net';
+import { isIP } from '../lib/ip.js';
 import { MtaError, errorText } from '../lib/errors.js';
 import { normalizeTlsVersion, readCa, TLS_VERSIONS, type ProbeResult, type TlsVersion } from '../lib/smtp/probe.js';
 import { probeBest, scanVersions, tooOldMessage } from '../lib/smtp/scan.js';
@@ -61,7 +61,7 @@ export async function probeCommand(target: string, opts: ProbeCommandOptions, g:
   } catch (e) {
     throw new MtaError('not-found', `--ca-file ${opts.caFile}: ${errorText(e)}`);
   }
-  const servername = opts.servername ?? (net.isIP(host) ? undefined : host);
+  const servername = opts.servername ?? (isIP(host) ? undefined : host);
   const base = {
     host,
     port,

@@ -4,6 +4,7 @@
  * node:net + node:tls only: the probe command must start fast, so nothing here may load execa or listr2.
  */
 import net from 'node:net';
+import { isIP } from '../ip.js';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { Deadline, SmtpReader, StageError, type SmtpReply, type Stage } from './reply.js';
@@ -164,7 +165,7 @@ function handshake(socket: net.Socket, o: ProbeOptions, min: TlsVersion): Promis
     const s = tls.connect({
       socket,
       host: o.servername ?? o.host, // the name the certificate is checked against
-      servername: o.servername && !net.isIP(o.servername) ? o.servername : undefined,
+      servername: o.servername && !isIP(o.servername) ? o.servername : undefined,
       minVersion: min,
       maxVersion: o.maxVersion ?? 'TLSv1.3',
       // Asked to accept TLSv1/1.1: our OpenSSL 3 must be allowed to offer them, or it refuses on its own.

@@ -1,9 +1,9 @@
 /** Parsing probe targets and rendering probe results as text lines (shared by `probe`, `mx` and the smtp-tls check). */
-import net from 'node:net';
 import type { ProbeResult } from './probe.js';
 import type { ScanResult } from './scan.js';
 import { expiryWarning, sendmailLogLine } from './session.js';
 import { formatDuration, plural } from '../format.js';
+import { isIPv6 } from '../ip.js';
 
 /** HOST[:PORT] or [IPv6]:PORT; a bare IPv6 address has no port. Throws a plain Error with a usage message. */
 export function parseTarget(target: string, defaultPort = 25): { host: string; port: number } {
@@ -12,7 +12,7 @@ export function parseTarget(target: string, defaultPort = 25): { host: string; p
   let port: string | undefined;
   const v6 = /^\[([^\]]+)\](?::(.*))?$/.exec(t);
   if (v6) [host, port] = [v6[1]!, v6[2]];
-  else if (!net.isIPv6(t) && t.includes(':'))
+  else if (t.includes(':') && !isIPv6(t))
     [host, port] = [t.slice(0, t.lastIndexOf(':')), t.slice(t.lastIndexOf(':') + 1)];
   if (!host || /\s/.test(host)) throw new Error(`not a host: ${JSON.stringify(target)}`);
   if (port === undefined) return { host, port: defaultPort };
@@ -22,7 +22,7 @@ export function parseTarget(target: string, defaultPort = 25): { host: string; p
 }
 
 export function hostPort(host: string, port: number): string {
-  return `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+  return `${isIPv6(host) ? `[${host}]` : host}:${port}`;
 }
 
 /** The probe as labelled lines; a failure keeps whatever was learnt before it. */
