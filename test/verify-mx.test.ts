@@ -10,15 +10,8 @@ import { MtaError } from '../src/lib/errors.js';
 import { systemClock } from '../src/lib/clock.js';
 import { LocalHost } from '../src/host/local.js';
 import type { CheckContext, CheckModule } from '../src/checks/types.js';
-import {
-  GLOBALS,
-  SERVERS,
-  captureIo,
-  makeCert,
-  startSmtpServer,
-  type SmtpServer,
-  type TestCert,
-} from './helpers/tls-servers.js';
+import { GLOBALS, captureIo } from './helpers/capture-io.js';
+import { SERVERS, makeCert, startSmtpServer, type SmtpServer, type TestCert } from './helpers/tls-servers.js';
 import { startFakeDns, type FakeDns } from './helpers/fake-dns.js';
 
 let cert: TestCert, shortCert: TestCert;

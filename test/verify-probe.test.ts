@@ -9,10 +9,9 @@ import { isIP, isIPv6 } from '../src/lib/ip.js';
 import { sendmailLogLine } from '../src/lib/smtp/session.js';
 import { probeCommand } from '../src/commands/probe.js';
 import { MtaError } from '../src/lib/errors.js';
+import { GLOBALS, captureIo } from './helpers/capture-io.js';
 import {
-  GLOBALS,
   SERVERS,
-  captureIo,
   closedPort,
   makeCert,
   startSmtpServer,

@@ -9,7 +9,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { recordEvent } from './events.js';
 import { selfSignedArgv } from '../../demo/self-signed.js';
 
 export interface TestCert {
@@ -149,29 +148,3 @@ export async function closedPort(): Promise<number> {
   await new Promise((resolve) => s.close(resolve));
   return port;
 }
-
-/** An Io that keeps what a command printed, for asserting on output. */
-export function captureIo(json = false): import('../../src/commands/types.js').Io & {
-  lines: string[];
-  errs: string[];
-  events: { type: string; data: Record<string, unknown> }[];
-} {
-  const lines: string[] = [];
-  const errs: string[] = [];
-  const events: { type: string; data: Record<string, unknown> }[] = [];
-  return {
-    lines,
-    errs,
-    events,
-    out: (l) => void lines.push(l),
-    err: (l) => void errs.push(l),
-    event: (type, data) => void (events.push({ type, data }), recordEvent(type, data)),
-    json,
-    isTTY: false,
-    confirm: async () => false,
-    stdout: process.stdout,
-    stderr: process.stderr,
-  };
-}
-
-export const GLOBALS = { yes: true, json: false, verbose: false, color: false };
