@@ -102,7 +102,7 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     });
     let spawnError: NodeJS.ErrnoException | undefined;
     const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-      child.once('error', (e) => ((spawnError = e), child.pid === undefined && resolve({ code: null, signal: null })));
+      child.on('error', (e) => ((spawnError = e), child.pid === undefined && resolve({ code: null, signal: null })));
       child.once('close', (code, signal) => resolve({ code, signal }));
     });
     // A child that exits without reading its input, or a gate it never opened, must not crash us (EPIPE).
