@@ -214,22 +214,26 @@ async function execute(o: EngineOptions, host: Host, redact: (s: string) => stri
         onProgress: (l: string) => report(l),
         copyTo: o.copyBackupsTo,
       });
-      await journal.write({ type: 'note', event: 'backup', data: { id: b.id, sha256: b.sha256 } });
-      const rec = await readBackup(host, path.join(o.stateDir, 'backups'), b.id);
-      runGuard.setBackup({ file: b.file, sha256: b.sha256, manifest: rec.manifest });
-      outcome.backupId = b.id;
-      if (o.copyBackupsTo) {
-        const copy = await copyBackupToController(
-          host,
-          path.join(o.stateDir, 'backups'),
-          b,
-          o.copyBackupsTo,
-          b.streamedCopy,
-        );
-        await journal.write({ type: 'note', event: 'backup-copy', data: { file: copy } });
-        return `backup ${b.id}, copy ${copy}`;
+      try {
+        await journal.write({ type: 'note', event: 'backup', data: { id: b.id, sha256: b.sha256 } });
+        const rec = await readBackup(host, path.join(o.stateDir, 'backups'), b.id);
+        runGuard.setBackup({ file: b.file, sha256: b.sha256, manifest: rec.manifest });
+        outcome.backupId = b.id;
+        if (o.copyBackupsTo) {
+          const copy = await copyBackupToController(
+            host,
+            path.join(o.stateDir, 'backups'),
+            b,
+            o.copyBackupsTo,
+            b.streamedCopy,
+          );
+          await journal.write({ type: 'note', event: 'backup-copy', data: { file: copy } });
+          return `backup ${b.id}, copy ${copy}`;
+        }
+        return `backup ${b.id}`;
+      } finally {
+        b.streamedCopy?.discard(); // a copy not committed (the run failed first) leaves no temp file; after commit a no-op
       }
-      return `backup ${b.id}`;
     }),
     ...plan.steps.map((step, i) =>
       task(stepModule(step.type).title(step, runCtx.plan), async () => {
