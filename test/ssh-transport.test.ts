@@ -22,7 +22,9 @@ test('parseDest: user, host, port, ssh:// and IPv6 in brackets; option-like host
   assert.deepEqual(parseDest('ssh://admin@mx1.example.org:22/'), { user: 'admin', host: 'mx1.example.org', port: 22 });
   assert.deepEqual(parseDest('root@[2001:db8::1]:2222'), { user: 'root', host: '2001:db8::1', port: 2222 });
   assert.deepEqual(parseDest('[::1]'), { user: undefined, host: '::1', port: undefined });
-  assert.equal(destLabel(parseDest('root@[::1]')), 'root@[::1]:22');
+  assert.equal(destLabel(parseDest('root@[::1]')), 'root@[::1]');
+  assert.equal(destLabel(parseDest('root@[::1]:2222')), 'root@[::1]:2222');
+  assert.equal(destLabel(parseDest('mx1.example.org')), 'mx1.example.org');
   for (const bad of [
     '-oProxyCommand=x',
     'root@-x',

@@ -53,8 +53,11 @@ export function parseDest(dest: string): SshDest {
   return { user, host, port };
 }
 
-/** 'root@mx1.example.org:22', '[2001:db8::1]:22' (port 22 when none was given). */
+/**
+ * 'root@mx1.example.org', 'root@mx1.example.org:2222', '[2001:db8::1]:22': the port only when --host gave one (ssh's
+ * config or --ssh-option Port=… may choose another than 22, and a label must not name a port never tried).
+ */
 export function destLabel(d: SshDest): string {
   const host = d.host.includes(':') ? `[${d.host}]` : d.host;
-  return `${d.user ? `${d.user}@` : ''}${host}:${d.port ?? 22}`;
+  return `${d.user ? `${d.user}@` : ''}${host}${d.port ? `:${d.port}` : ''}`;
 }

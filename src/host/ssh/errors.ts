@@ -51,7 +51,11 @@ export function connectError(d: SshDest, stderr: string): MtaError {
       `and put its public half into ~${d.user ?? ''}/.ssh/authorized_keys on the host (ssh-copy-id does it).`,
     ]);
   }
-  return new MtaError('failed', `cannot connect to ${label} over SSH`, tail(stderr));
+  return new MtaError('failed', `cannot connect to ${label} over SSH: nothing was changed there`, [
+    ...tail(stderr),
+    `Check that \`ssh ${d.port ? `-p ${d.port} ` : ''}${d.user ? `${d.user}@` : ''}${d.host} true\` works from this machine (ssh -v says why not),`,
+    'with the same --identity and --ssh-option given here.',
+  ]);
 }
 
 /** The error for a `sudo -n` / `doas -n` that would have asked for a password, or is missing. */
