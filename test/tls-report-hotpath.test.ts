@@ -466,8 +466,9 @@ test('a line longer than 64 KiB across chunk boundaries: no crash, the other lin
   assert.equal(fromFile.tlsLines, ref.tlsLines);
 });
 
-// Guards tally-parse.ts's shortcut: a sendmail session's fields after the first ", version=" are parsed once per
-// distinct tail. Every entry must read exactly as parseSendmail/parsePostfix read its message, odd ones included.
+// Guards tally-parse.ts's shortcuts: a sendmail session's fields after the first ", version=" are parsed once per
+// distinct tail, a Postfix session line's once per form (the line without its peer). Every entry must read
+// exactly as parseSendmail/parsePostfix read its message, odd ones included.
 test('tally parse: the per-tail shortcut gives exactly the full parse of every message', () => {
   const relays = [
     'a.example [192.0.2.1]',
@@ -491,6 +492,39 @@ test('tally parse: the per-tail shortcut gives exactly the full parse of every m
   const messages: string[] = [];
   for (const side of ['server', 'client'])
     for (const r of relays) for (const t of tails) messages.push(`STARTTLS=${side}, relay=${r}${t}`);
+  const postfixStarts = [
+    'Anonymous TLS connection established from ',
+    'Untrusted TLS connection established to ',
+    'Verified TLS connection reused to ',
+    'TLS connection established from ', // no trust word (old releases)
+    'Odd TLS connection established from ',
+    '0123456789AB: Trusted TLS connection established to ', // a queue id first
+    'Anonymous TLS connection ready from ', // not a session
+    'x TLS connection established to y TLS connection established from ', // the first one counts
+  ];
+  const postfixPeers = [
+    'a.example[192.0.2.7]',
+    'mx.example.org[198.51.100.2]:25',
+    'unknown[192.0.2.9]',
+    'mx.example.org[198.51.100.2]:25 to sni.example', // SNI: the parse drops it
+    'x to y[192.0.2.1]',
+    'ü.example[192.0.2.2]',
+    'no-bracket.example',
+    'a: b[192.0.2.1]',
+    'a[192.0.2.1]x',
+    '',
+  ];
+  const postfixTails = [
+    ': TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)',
+    ': TLSv1.2 with cipher X',
+    ': TLSv1.2 with cipher ECDHE-RSA-AES256-SHA (256/256 bits) key-exchange X25519 server-signature RSA-PSS',
+    ': TLSv1 with cipher',
+    ': garbage',
+    ':TLSv1.2 with cipher X',
+    '',
+  ];
+  for (const start of postfixStarts)
+    for (const peer of postfixPeers) for (const tail of postfixTails) messages.push(start + peer + tail);
   messages.push(
     'STARTTLS=server, error: accept failed=0, reason=x, relay=a [192.0.2.1]',
     POSTFIX_OK,

@@ -56,12 +56,12 @@ function bump(list: KeyList | undefined, key: string, by: number, cap: number): 
       (list[i + 1] as number) += by;
       return list;
     }
-  if (list.length < 2 * cap) list.push(key, by);
-  else {
-    const other = list.indexOf('other'); // counts are numbers: only a key can be 'other'
-    if (other >= 0) (list[other + 1] as number) += by;
-    else list.push('other', by);
-  }
+  // concat, not push: a copy of the exact size, where push leaves room for 16 more (192 bytes for two keys, kept
+  // by every peer to the end of the report).
+  if (list.length < 2 * cap) return list.concat(key, by);
+  const other = list.indexOf('other'); // counts are numbers: only a key can be 'other'
+  if (other < 0) return list.concat('other', by);
+  (list[other + 1] as number) += by;
   return list;
 }
 
@@ -149,7 +149,7 @@ export class Aggregator {
     const c = this.counters(s.direction, w.key, s.name, s.firstSeen, s.lastSeen);
     const p = c.stats;
     for (const addr of s.addresses)
-      if (p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr)) p.addresses.push(addr);
+      if (p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr)) p.addresses = p.addresses.concat(addr);
     if (s.firstSeen < p.firstSeen) p.firstSeen = s.firstSeen;
     if (s.lastSeen > p.lastSeen) p.lastSeen = s.lastSeen;
     p.sessions += s.sessions;
@@ -195,7 +195,9 @@ export class Aggregator {
     const c = this.counters(direction, peer.name || peer.address || '?', peer.name, first, last);
     const p = c.stats;
     const addr = peer.address;
-    if (addr && p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr)) p.addresses.push(addr);
+    // concat: an array of the exact size (as in bump); most peers have one address.
+    if (addr && p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr))
+      p.addresses = p.addresses.concat(addr);
     if (first < p.firstSeen) p.firstSeen = first;
     if (last > p.lastSeen) p.lastSeen = last;
     return c;

@@ -10,7 +10,7 @@
 import type { Aggregator } from './aggregate.js';
 import type { MessageTable } from './message-table.js';
 import { parsePeerUncached } from './peer.js';
-import { parsePostfix } from './postfix.js';
+import { parsePostfix, sessionPeerAt } from './postfix.js';
 import { parseSendmail } from './sendmail.js';
 import type { PeerRef } from './types.js';
 
@@ -57,6 +57,8 @@ export class TallyParse {
   /** sendmail session tails (", version=…" to the end): where their three value ids are in tailFields, -1 if not a session. */
   private readonly tails = new Map<string, number>();
   private readonly tailFields: number[] = [];
+  /** Postfix session forms (a line without its peer): where direction and value ids are in tailFields, -1: none. */
+  private readonly postfixForms = new Map<string, number>();
   private readonly relays = new Interned<string>();
   /** parsePeer of each relay. */
   private readonly peers: PeerRef[] = [];
@@ -147,6 +149,7 @@ export class TallyParse {
       fields[f + 4] = this.tailFields[tail + 2]!;
       return;
     }
+    if (!message.startsWith('STARTTLS') && this.postfixSession(f, message)) return;
     const rec = (message.startsWith('STARTTLS') ? parseSendmail(message) : parsePostfix(message)).record;
     if (rec?.type !== 'session') {
       fields[f] = -1;
@@ -157,6 +160,39 @@ export class TallyParse {
     fields[f + 2] = this.values.id(rec.version);
     fields[f + 3] = this.values.id(rec.cipher);
     fields[f + 4] = this.values.id(rec.verify);
+  }
+
+  /**
+   * Postfix's session lines, as sendmail's above: they differ per peer only in the peer (postfix.ts
+   * sessionPeerAt), so each form (the line without its peer) is parsed once, with parsePostfix itself, and taken
+   * only when that parse found the same peer (a test holds this to the full parse). False: parse it in full.
+   */
+  private postfixSession(f: number, message: string): boolean {
+    const at = sessionPeerAt(message);
+    if (!at) return false;
+    const form = message.slice(0, at[0]) + message.slice(at[1]);
+    let id = this.postfixForms.get(form);
+    if (id === undefined) {
+      const rec = parsePostfix(message).record;
+      id =
+        rec?.type === 'session' && rec.relay === message.slice(at[0], at[1])
+          ? this.tailFields.push(
+              rec.direction === 'inbound' ? 0 : 1,
+              this.values.id(rec.version),
+              this.values.id(rec.cipher),
+              this.values.id(rec.verify),
+            ) - 4
+          : -1;
+      this.postfixForms.set(form, id);
+    }
+    if (id < 0) return false;
+    const fields = this.fields;
+    fields[f] = this.tailFields[id]!;
+    fields[f + 1] = this.relayId(message.slice(at[0], at[1]));
+    fields[f + 2] = this.tailFields[id + 1]!;
+    fields[f + 3] = this.tailFields[id + 2]!;
+    fields[f + 4] = this.tailFields[id + 3]!;
+    return true;
   }
 
   /** Entry k as parsed (for tests): undefined when it is not a session. */
