@@ -2,7 +2,6 @@
  * Per peer and direction counters. Everything here is bounded by the number of peers (and small caps per peer),
  * never by the number of lines: this is what keeps a 1 GB log in tens of megabytes.
  */
-import { sortByLabel } from './label-order.js';
 import type { Direction, PeerRef, TlsEvent } from './types.js';
 
 const MAX_ADDRESSES = 8;
@@ -241,9 +240,13 @@ export class Aggregator {
     }
   }
 
-  /** Inbound first, then by name (or address): each direction sorted alone (byLabel: localeCompare's order). */
+  /**
+   * Inbound first, then by name (or address): each direction sorted alone, which is the order of one sort by
+   * direction then name, without comparing directions.
+   */
   list(): PeerStats[] {
     const out: PeerStats[] = [];
+    const label = (p: PeerStats) => p.name || p.addresses[0] || '';
     for (const direction of ['inbound', 'outbound'] as const) {
       const all: PeerStats[] = [];
       for (const c of this.peers[direction].values()) {
@@ -254,7 +257,7 @@ export class Aggregator {
         p.failureReasons = record(c.reasons);
         all.push(p);
       }
-      for (const p of sortByLabel(all, (p) => p.name || p.addresses[0] || '')) out.push(p);
+      for (const p of all.sort((a, b) => label(a).localeCompare(label(b)))) out.push(p);
     }
     return out;
   }
