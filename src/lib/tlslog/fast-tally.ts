@@ -189,6 +189,19 @@ export class FastTally {
     return new MessageTable(this.data());
   }
 
+  /**
+   * The table where it lies in the module's memory, without the copy data() makes (3.4 MB and 9 ms on the
+   * failure-dense log): only once nothing more is counted, as a new message may move the table.
+   */
+  finalView(): MessageTable {
+    const arena = this.w.arenaPtr();
+    const order = this.w.orderPtr();
+    return new MessageTable({
+      arena: new Uint8Array(this.memory.buffer, arena, this.w.arenaUsed()),
+      order: new Int32Array(this.memory.buffer, order, this.w.tableSize()),
+    });
+  }
+
   /** An empty table and no failures counted from here on (what is open stays open). */
   clear(): void {
     this.w.resetTable();
