@@ -483,6 +483,7 @@ test('tally parse: the per-tail shortcut gives exactly the full parse of every m
     ', version=TLSv1.2, verify=NO, cipher=ECDHE-RSA-AES256-GCM-SHA384, bits=256/256',
     ', version=TLSv1.3, verify=OK, cipher=TLS_AES_256_GCM_SHA384, bits=256/256, extra=1',
     ', version=TLSv1, verify=FAIL, cipher=AES256-SHA',
+    ', version=TLSv1, verify=FAIL, cipher=AES256-SHB', // differs from the one above in its last byte only
     ', version=, verify=NO, cipher=X, bits=1/1', // empty version: not a session
     ', version=TLSv1.2, cipher=X, bits=1/1', // no verify
     ', version=TLSv1.2, verify=NO', // no cipher
@@ -555,6 +556,29 @@ test('tally parse: the per-tail shortcut gives exactly the full parse of every m
     assert.deepEqual(parse.session(k), want, m);
   });
   assert.ok(sessions > 20 && sessions < messages.length - 20, `${sessions} sessions`); // both kinds really occur
+  // The same messages in a module's table, read with its split (assembly/sessions.ts): relay and tail ids for
+  // sendmail's sessions, nothing decoded per message.
+  const tally = new FastTally(new ClassicYear(2024, NOW), undefined);
+  tally.merge({ arena, order });
+  const view = tally.finalView();
+  const split = tally.splitSessions(0);
+  assert.equal(split.entries.length, 4 * view.size);
+  const fromModule = new TallyParse();
+  fromModule.parse(view, split);
+  let splitSessions = 0;
+  let postfixSplit = 0;
+  for (let k = 0; k < view.size; k++) {
+    const m = view.message(k);
+    const rec = (m.startsWith('STARTTLS') ? parseSendmail(m) : parsePostfix(m)).record;
+    const want =
+      rec?.type === 'session'
+        ? { direction: rec.direction, relay: rec.relay, version: rec.version, cipher: rec.cipher, verify: rec.verify }
+        : undefined;
+    if (split.entries[4 * k]! >= 0 && want) splitSessions++;
+    if (split.entries[4 * k]! === 2 && want) postfixSplit++;
+    assert.deepEqual(fromModule.session(k), want, m);
+  }
+  assert.ok(splitSessions > 20 && postfixSplit > 10, `${splitSessions} sessions read through the split`);
 });
 
 // Guards the rule while a failure waits for its relay: a new session of the waiting process ends its failure

@@ -12,6 +12,7 @@ import type { MessageTable } from './message-table.js';
 import { parsePeerUncached } from './peer.js';
 import { parsePostfix, sessionPeerAt } from './postfix.js';
 import { parseSendmail } from './sendmail.js';
+import type { TlsRecord } from './records.js';
 import type { PeerRef } from './types.js';
 
 /** Per entry: direction (0 inbound, 1 outbound, -1 not a session), peer, version, cipher, verify. */
@@ -32,6 +33,18 @@ class Interned<T> {
     }
     return id;
   }
+}
+
+/**
+ * Session messages split by the module (fast-tally.ts splitSessions, assembly/sessions.ts): per entry [kind (0
+ * sendmail server, 1 sendmail client, 2 Postfix, -1 another form, -2 sendmail's without ", version="), relay id,
+ * tail id, id of the part before the relay (Postfix)], ids given to distinct bytes, `ids` of them, and each id's
+ * text.
+ */
+export interface SessionSplit {
+  entries: Int32Array;
+  ids: number;
+  text(id: number): string;
 }
 
 /** A parse as plain data, for a worker to post. */
@@ -72,6 +85,16 @@ export class TallyParse {
     this.fields = bigger;
   }
 
+  /**
+   * A relay the module found distinct (by its bytes): a fresh string, kept as it is and not looked up. A Map
+   * insert of a new string cost 1-2 µs cold, and an equal relay under two ids still makes one peer (the
+   * aggregator keys peers by name); only ids of equal bytes must be one, which the module's split makes so.
+   */
+  private newRelay(relay: string): number {
+    this.peers.push(parsePeerUncached(relay));
+    return this.relays.all.push(relay) - 1;
+  }
+
   private relayId(relay: string): number {
     const id = this.relays.id(relay, ownCopy);
     if (id === this.peers.length) this.peers.push(parsePeerUncached(relay));
@@ -107,11 +130,76 @@ export class TallyParse {
     }
   }
 
-  /** Parse the table's entries not parsed yet (those a merge added after the first call). */
-  parse(table: MessageTable): void {
+  /**
+   * Parse the table's entries not parsed yet (those a merge added after the first call). With `split` (the
+   * module's, from this.size on) sendmail's sessions are read from their relay and tail ids: each distinct relay
+   * and tail decoded once, each tail parsed once (with parseSendmail, as parseInto does), no message decoded.
+   */
+  parse(table: MessageTable, split?: SessionSplit): void {
     this.room(table.size);
-    for (let k = this.size; k < table.size; k++) this.parseInto(FIELDS * k, table.message(k));
+    const from = this.size;
+    const relayOf: number[] = []; // split id → relay id
+    const tailOf: number[] = []; // sendmail: tail's split id → index in tailFields, -1: not a session
+    const forms = new Map<number, number>(); // Postfix: (before, tail) split ids → in tailFields, -1: parse in full
+    for (let k = from; k < table.size; k++) {
+      const f = FIELDS * k;
+      const e = 4 * (k - from);
+      const kind = split ? split.entries[e]! : -1;
+      const r = kind >= 0 ? split!.entries[e + 1]! : 0;
+      const t = kind >= 0 ? split!.entries[e + 2]! : 0;
+      let at: number | undefined; // where this entry's direction and value ids are in tailFields
+      if (kind === 0 || kind === 1) {
+        at = tailOf[t] ??= this.tailOf(parseSendmail(table.message(k)).record);
+        if (at >= 0) this.fields[f] = kind;
+      } else if (kind === 2) {
+        const form = t * split!.ids + split!.entries[e + 3]!; // one number per (tail, before) pair
+        at = forms.get(form);
+        if (at === undefined) forms.set(form, (at = this.postfixForm(table.message(k), split!.text(r))));
+        if (at < 0) {
+          this.parseInto(f, table.message(k));
+          continue;
+        }
+        this.fields[f] = this.tailFields[at++]!;
+      } else if (kind === -2) at = -1;
+      else {
+        this.parseInto(f, table.message(k));
+        continue;
+      }
+      if (at < 0) {
+        this.fields[f] = -1;
+        continue;
+      }
+      this.fields[f + 1] = relayOf[r] ??= this.newRelay(split!.text(r));
+      this.fields[f + 2] = this.tailFields[at]!;
+      this.fields[f + 3] = this.tailFields[at + 1]!;
+      this.fields[f + 4] = this.tailFields[at + 2]!;
+    }
     this.size = table.size;
+  }
+
+  /**
+   * A Postfix session form's direction and value ids, pushed onto tailFields, from the full parse of one of its
+   * messages, whose peer the module found as `peer`: where they are, or -1 (parse its messages in full) when the
+   * parse is no session or found another peer.
+   */
+  private postfixForm(message: string, peer: string): number {
+    const rec = parsePostfix(message).record;
+    if (rec?.type !== 'session' || rec.relay !== peer) return -1;
+    return (
+      this.tailFields.push(
+        rec.direction === 'inbound' ? 0 : 1,
+        this.values.id(rec.version),
+        this.values.id(rec.cipher),
+        this.values.id(rec.verify),
+      ) - 4
+    );
+  }
+
+  /** A sendmail session tail's three value ids, pushed onto tailFields: where they are, or -1 if not a session. */
+  private tailOf(rec: TlsRecord | undefined): number {
+    return rec?.type === 'session'
+      ? this.tailFields.push(this.values.id(rec.version), this.values.id(rec.cipher), this.values.id(rec.verify)) - 3
+      : -1;
   }
 
   /**
@@ -127,15 +215,7 @@ export class TallyParse {
       const v = message.indexOf(', version=', 15);
       let tail = v < 0 ? -1 : this.tails.get(message.slice(v));
       if (tail === undefined) {
-        const rec = parseSendmail(message).record;
-        tail =
-          rec?.type === 'session'
-            ? this.tailFields.push(
-                this.values.id(rec.version),
-                this.values.id(rec.cipher),
-                this.values.id(rec.verify),
-              ) - 3
-            : -1;
+        tail = this.tailOf(parseSendmail(message).record);
         this.tails.set(message.slice(v), tail);
       }
       if (tail < 0) {
@@ -172,19 +252,7 @@ export class TallyParse {
     if (!at) return false;
     const form = message.slice(0, at[0]) + message.slice(at[1]);
     let id = this.postfixForms.get(form);
-    if (id === undefined) {
-      const rec = parsePostfix(message).record;
-      id =
-        rec?.type === 'session' && rec.relay === message.slice(at[0], at[1])
-          ? this.tailFields.push(
-              rec.direction === 'inbound' ? 0 : 1,
-              this.values.id(rec.version),
-              this.values.id(rec.cipher),
-              this.values.id(rec.verify),
-            ) - 4
-          : -1;
-      this.postfixForms.set(form, id);
-    }
+    if (id === undefined) this.postfixForms.set(form, (id = this.postfixForm(message, message.slice(at[0], at[1]))));
     if (id < 0) return false;
     const fields = this.fields;
     fields[f] = this.tailFields[id]!;
@@ -218,8 +286,13 @@ export class TallyParse {
    * cache while they are added, instead of one cache miss after another for every entry (measured on the benchmark's
    * 67,521 messages, one cold pass: 136 ms in table order, 96 ms peer by peer).
    */
-  addTo(table: MessageTable, agg: Aggregator, unrecognised: (text: string, count: number) => void): void {
-    this.parse(table);
+  addTo(
+    table: MessageTable,
+    agg: Aggregator,
+    unrecognised: (text: string, count: number) => void,
+    split?: SessionSplit,
+  ): void {
+    this.parse(table, split);
     const n = table.size;
     // The aggregator's peer key (direction, name or address) of each entry, as a small group number. It depends
     // only on the entry's peer and direction, so it is worked out once per pair, not per entry.
