@@ -10,30 +10,13 @@
 import type { Aggregator } from './aggregate.js';
 import type { MessageTable } from './message-table.js';
 import { parsePeerUncached } from './peer.js';
-import { parsePostfix, sessionPeerAt } from './postfix.js';
+import { parsePostfix } from './postfix.js';
 import { parseSendmail } from './sendmail.js';
-import type { TlsRecord } from './records.js';
+import { Interned, SessionForms } from './session-forms.js';
 import type { PeerRef } from './types.js';
 
 /** Per entry: direction (0 inbound, 1 outbound, -1 not a session), peer, version, cipher, verify. */
 const FIELDS = 5;
-
-/** Each distinct value once, by a small number. */
-class Interned<T> {
-  readonly all: T[] = [];
-  private readonly ids = new Map<T, number>();
-
-  /** v's number; a new v is kept as `keep(v)`. */
-  id(v: T, keep?: (v: T) => T): number {
-    let id = this.ids.get(v);
-    if (id === undefined) {
-      const own = keep ? keep(v) : v;
-      id = this.all.push(own) - 1;
-      this.ids.set(own, id);
-    }
-    return id;
-  }
-}
 
 /**
  * Session messages split by the module (fast-tally.ts splitSessions, assembly/sessions.ts): per entry [kind (0
@@ -62,16 +45,10 @@ export interface ParsedData {
  */
 const ownCopy = (s: string): string => (' ' + s).slice(1);
 
-const SERVER = 'STARTTLS=server, relay=';
-const CLIENT = 'STARTTLS=client, relay=';
-
 export class TallyParse {
-  private readonly values = new Interned<string>();
-  /** sendmail session tails (", version=…" to the end): where their three value ids are in tailFields, -1 if not a session. */
-  private readonly tails = new Map<string, number>();
-  private readonly tailFields: number[] = [];
-  /** Postfix session forms (a line without its peer): where direction and value ids are in tailFields, -1: none. */
-  private readonly postfixForms = new Map<string, number>();
+  /** Each session form's fields, parsed once (session-forms.ts). */
+  private readonly forms = new SessionForms();
+  private readonly values = this.forms.values;
   private readonly relays = new Interned<string>();
   /** parsePeer of each relay. */
   private readonly peers: PeerRef[] = [];
@@ -139,27 +116,28 @@ export class TallyParse {
     this.room(table.size);
     const from = this.size;
     const relayOf: number[] = []; // split id → relay id
-    const tailOf: number[] = []; // sendmail: tail's split id → index in tailFields, -1: not a session
-    const forms = new Map<number, number>(); // Postfix: (before, tail) split ids → in tailFields, -1: parse in full
+    const tailOf: number[] = []; // sendmail: tail's split id → its form, -1: not a session
+    const postfixOf = new Map<number, number>(); // Postfix: (before, tail) split ids → its form, -1: parse in full
+    const forms = this.forms;
     for (let k = from; k < table.size; k++) {
       const f = FIELDS * k;
       const e = 4 * (k - from);
       const kind = split ? split.entries[e]! : -1;
       const r = kind >= 0 ? split!.entries[e + 1]! : 0;
       const t = kind >= 0 ? split!.entries[e + 2]! : 0;
-      let at: number | undefined; // where this entry's direction and value ids are in tailFields
+      let at: number | undefined; // where this entry's value ids are in forms.fields
       if (kind === 0 || kind === 1) {
-        at = tailOf[t] ??= this.tailOf(parseSendmail(table.message(k)).record);
+        at = tailOf[t] ??= forms.sendmailTail(parseSendmail(table.message(k)).record);
         if (at >= 0) this.fields[f] = kind;
       } else if (kind === 2) {
         const form = t * split!.ids + split!.entries[e + 3]!; // one number per (tail, before) pair
-        at = forms.get(form);
-        if (at === undefined) forms.set(form, (at = this.postfixForm(table.message(k), split!.text(r))));
+        at = postfixOf.get(form);
+        if (at === undefined) postfixOf.set(form, (at = forms.postfixForm(table.message(k), split!.text(r))));
         if (at < 0) {
           this.parseInto(f, table.message(k));
           continue;
         }
-        this.fields[f] = this.tailFields[at++]!;
+        this.fields[f] = forms.fields[at++]!;
       } else if (kind === -2) at = -1;
       else {
         this.parseInto(f, table.message(k));
@@ -170,66 +148,30 @@ export class TallyParse {
         continue;
       }
       this.fields[f + 1] = relayOf[r] ??= this.newRelay(split!.text(r));
-      this.fields[f + 2] = this.tailFields[at]!;
-      this.fields[f + 3] = this.tailFields[at + 1]!;
-      this.fields[f + 4] = this.tailFields[at + 2]!;
+      this.fields[f + 2] = forms.fields[at]!;
+      this.fields[f + 3] = forms.fields[at + 1]!;
+      this.fields[f + 4] = forms.fields[at + 2]!;
     }
     this.size = table.size;
   }
 
-  /**
-   * A Postfix session form's direction and value ids, pushed onto tailFields, from the full parse of one of its
-   * messages, whose peer the module found as `peer`: where they are, or -1 (parse its messages in full) when the
-   * parse is no session or found another peer.
-   */
-  private postfixForm(message: string, peer: string): number {
-    const rec = parsePostfix(message).record;
-    if (rec?.type !== 'session' || rec.relay !== peer) return -1;
-    return (
-      this.tailFields.push(
-        rec.direction === 'inbound' ? 0 : 1,
-        this.values.id(rec.version),
-        this.values.id(rec.cipher),
-        this.values.id(rec.verify),
-      ) - 4
-    );
-  }
-
-  /** A sendmail session tail's three value ids, pushed onto tailFields: where they are, or -1 if not a session. */
-  private tailOf(rec: TlsRecord | undefined): number {
-    return rec?.type === 'session'
-      ? this.tailFields.push(this.values.id(rec.version), this.values.id(rec.cipher), this.values.id(rec.verify)) - 3
-      : -1;
-  }
-
-  /**
-   * One message's fields at f. Most are sendmail's "STARTTLS=server|client, relay=R, version=…": per peer they
-   * differ only in R and in a tail of a few variants. parseSendmail takes R up to the first ", version=" and every
-   * other field from there on, so the tail is parsed once per distinct tail, with parseSendmail itself (a test
-   * holds this shortcut to the full parse).
-   */
+  /** One message's fields at f: a session form's (session-forms.ts) when it has one, else the full parse's. */
   private parseInto(f: number, message: string): void {
     const fields = this.fields;
-    const server = message.startsWith(SERVER);
-    if (server || message.startsWith(CLIENT)) {
-      const v = message.indexOf(', version=', 15);
-      let tail = v < 0 ? -1 : this.tails.get(message.slice(v));
-      if (tail === undefined) {
-        tail = this.tailOf(parseSendmail(message).record);
-        this.tails.set(message.slice(v), tail);
-      }
-      if (tail < 0) {
+    const form = this.forms.of(message);
+    if (form) {
+      if (form.at < 0) {
         fields[f] = -1;
         return;
       }
-      fields[f] = server ? 0 : 1;
-      fields[f + 1] = this.relayId(message.slice(SERVER.length, v));
-      fields[f + 2] = this.tailFields[tail]!;
-      fields[f + 3] = this.tailFields[tail + 1]!;
-      fields[f + 4] = this.tailFields[tail + 2]!;
+      const at = form.at;
+      fields[f] = form.direction;
+      fields[f + 1] = this.relayId(message.slice(form.relay[0], form.relay[1]));
+      fields[f + 2] = this.forms.fields[at]!;
+      fields[f + 3] = this.forms.fields[at + 1]!;
+      fields[f + 4] = this.forms.fields[at + 2]!;
       return;
     }
-    if (!message.startsWith('STARTTLS') && this.postfixSession(f, message)) return;
     const rec = (message.startsWith('STARTTLS') ? parseSendmail(message) : parsePostfix(message)).record;
     if (rec?.type !== 'session') {
       fields[f] = -1;
@@ -240,27 +182,6 @@ export class TallyParse {
     fields[f + 2] = this.values.id(rec.version);
     fields[f + 3] = this.values.id(rec.cipher);
     fields[f + 4] = this.values.id(rec.verify);
-  }
-
-  /**
-   * Postfix's session lines, as sendmail's above: they differ per peer only in the peer (postfix.ts
-   * sessionPeerAt), so each form (the line without its peer) is parsed once, with parsePostfix itself, and taken
-   * only when that parse found the same peer (a test holds this to the full parse). False: parse it in full.
-   */
-  private postfixSession(f: number, message: string): boolean {
-    const at = sessionPeerAt(message);
-    if (!at) return false;
-    const form = message.slice(0, at[0]) + message.slice(at[1]);
-    let id = this.postfixForms.get(form);
-    if (id === undefined) this.postfixForms.set(form, (id = this.postfixForm(message, message.slice(at[0], at[1]))));
-    if (id < 0) return false;
-    const fields = this.fields;
-    fields[f] = this.tailFields[id]!;
-    fields[f + 1] = this.relayId(message.slice(at[0], at[1]));
-    fields[f + 2] = this.tailFields[id + 1]!;
-    fields[f + 3] = this.tailFields[id + 2]!;
-    fields[f + 4] = this.tailFields[id + 3]!;
-    return true;
   }
 
   /** Entry k as parsed (for tests): undefined when it is not a session. */
