@@ -99,7 +99,8 @@ export function hash(start: usize, end: usize): u32 {
   return h ^ (h >> 16);
 }
 
-function sameBytes(x: usize, y: usize, len: i32): bool {
+/** Whether [x, x+len) and [y, y+len) hold the same bytes. */
+export function sameBytes(x: usize, y: usize, len: i32): bool {
   let j = 0;
   for (; j + 15 < len; j += 16) if (!i8x16.all_true(i8x16.eq(v128.load(x + j), v128.load(y + j)))) return false;
   for (; j < len; j++) if (load<u8>(x + j) != load<u8>(y + j)) return false;

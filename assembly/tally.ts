@@ -18,6 +18,8 @@
  *   line it is unsure of and returns its start: JavaScript parses that one (scan.ts), borrowing the open failures
  *   that line can touch (transfer.ts `lend`, `giveBack`), and calls again.
  * - `take`: JavaScript's way to count a success line it has parsed anyway (the table's rule, not its own).
+ * - `splitSessions` (sessions.ts): at the end, sendmail's session messages of the table split into relay and tail
+ *   ids, so JavaScript decodes each distinct relay and tail once.
  * - the table: xxHash32, open addressing, equal hashes compared byte for byte, entries in first-seen order; a
  *   record is [len i32, count f64, first f64, last f64, bytes], the layout of message-table.ts's TableData.
  *
@@ -32,6 +34,7 @@ export { scanJoin, setJoinForms } from './join';
 export { finishJoin } from './emit';
 export { lend, giveBack, inBuffer, outBuffer, exportOpen, addFailureIn } from './transfer';
 export { keyword, newline, setSince, take, takeLines } from './lines';
+export { splitSessions } from './sessions';
 
 export function alloc(n: usize): usize {
   return heap.alloc(n);

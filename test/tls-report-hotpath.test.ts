@@ -466,8 +466,9 @@ test('a line longer than 64 KiB across chunk boundaries: no crash, the other lin
   assert.equal(fromFile.tlsLines, ref.tlsLines);
 });
 
-// Guards tally-parse.ts's shortcut: a sendmail session's fields after the first ", version=" are parsed once per
-// distinct tail. Every entry must read exactly as parseSendmail/parsePostfix read its message, odd ones included.
+// Guards tally-parse.ts's shortcuts: a sendmail session's fields after the first ", version=" are parsed once per
+// distinct tail, a Postfix session line's once per form (the line without its peer). Every entry must read
+// exactly as parseSendmail/parsePostfix read its message, odd ones included.
 test('tally parse: the per-tail shortcut gives exactly the full parse of every message', () => {
   const relays = [
     'a.example [192.0.2.1]',
@@ -482,6 +483,7 @@ test('tally parse: the per-tail shortcut gives exactly the full parse of every m
     ', version=TLSv1.2, verify=NO, cipher=ECDHE-RSA-AES256-GCM-SHA384, bits=256/256',
     ', version=TLSv1.3, verify=OK, cipher=TLS_AES_256_GCM_SHA384, bits=256/256, extra=1',
     ', version=TLSv1, verify=FAIL, cipher=AES256-SHA',
+    ', version=TLSv1, verify=FAIL, cipher=AES256-SHB', // differs from the one above in its last byte only
     ', version=, verify=NO, cipher=X, bits=1/1', // empty version: not a session
     ', version=TLSv1.2, cipher=X, bits=1/1', // no verify
     ', version=TLSv1.2, verify=NO', // no cipher
@@ -491,6 +493,39 @@ test('tally parse: the per-tail shortcut gives exactly the full parse of every m
   const messages: string[] = [];
   for (const side of ['server', 'client'])
     for (const r of relays) for (const t of tails) messages.push(`STARTTLS=${side}, relay=${r}${t}`);
+  const postfixStarts = [
+    'Anonymous TLS connection established from ',
+    'Untrusted TLS connection established to ',
+    'Verified TLS connection reused to ',
+    'TLS connection established from ', // no trust word (old releases)
+    'Odd TLS connection established from ',
+    '0123456789AB: Trusted TLS connection established to ', // a queue id first
+    'Anonymous TLS connection ready from ', // not a session
+    'x TLS connection established to y TLS connection established from ', // the first one counts
+  ];
+  const postfixPeers = [
+    'a.example[192.0.2.7]',
+    'mx.example.org[198.51.100.2]:25',
+    'unknown[192.0.2.9]',
+    'mx.example.org[198.51.100.2]:25 to sni.example', // SNI: the parse drops it
+    'x to y[192.0.2.1]',
+    'ü.example[192.0.2.2]',
+    'no-bracket.example',
+    'a: b[192.0.2.1]',
+    'a[192.0.2.1]x',
+    '',
+  ];
+  const postfixTails = [
+    ': TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)',
+    ': TLSv1.2 with cipher X',
+    ': TLSv1.2 with cipher ECDHE-RSA-AES256-SHA (256/256 bits) key-exchange X25519 server-signature RSA-PSS',
+    ': TLSv1 with cipher',
+    ': garbage',
+    ':TLSv1.2 with cipher X',
+    '',
+  ];
+  for (const start of postfixStarts)
+    for (const peer of postfixPeers) for (const tail of postfixTails) messages.push(start + peer + tail);
   messages.push(
     'STARTTLS=server, error: accept failed=0, reason=x, relay=a [192.0.2.1]',
     POSTFIX_OK,
@@ -521,6 +556,29 @@ test('tally parse: the per-tail shortcut gives exactly the full parse of every m
     assert.deepEqual(parse.session(k), want, m);
   });
   assert.ok(sessions > 20 && sessions < messages.length - 20, `${sessions} sessions`); // both kinds really occur
+  // The same messages in a module's table, read with its split (assembly/sessions.ts): relay and tail ids for
+  // sendmail's sessions, nothing decoded per message.
+  const tally = new FastTally(new ClassicYear(2024, NOW), undefined);
+  tally.merge({ arena, order });
+  const view = tally.finalView();
+  const split = tally.splitSessions(0);
+  assert.equal(split.entries.length, 4 * view.size);
+  const fromModule = new TallyParse();
+  fromModule.parse(view, split);
+  let splitSessions = 0;
+  let postfixSplit = 0;
+  for (let k = 0; k < view.size; k++) {
+    const m = view.message(k);
+    const rec = (m.startsWith('STARTTLS') ? parseSendmail(m) : parsePostfix(m)).record;
+    const want =
+      rec?.type === 'session'
+        ? { direction: rec.direction, relay: rec.relay, version: rec.version, cipher: rec.cipher, verify: rec.verify }
+        : undefined;
+    if (split.entries[4 * k]! >= 0 && want) splitSessions++;
+    if (split.entries[4 * k]! === 2 && want) postfixSplit++;
+    assert.deepEqual(fromModule.session(k), want, m);
+  }
+  assert.ok(splitSessions > 20 && postfixSplit > 10, `${splitSessions} sessions read through the split`);
 });
 
 // Guards the rule while a failure waits for its relay: a new session of the waiting process ends its failure

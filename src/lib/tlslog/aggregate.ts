@@ -2,7 +2,7 @@
  * Per peer and direction counters. Everything here is bounded by the number of peers (and small caps per peer),
  * never by the number of lines: this is what keeps a 1 GB log in tens of megabytes.
  */
-import type { Direction, TlsEvent } from './types.js';
+import type { Direction, PeerRef, TlsEvent } from './types.js';
 
 const MAX_ADDRESSES = 8;
 const MAX_KEYS = 32; // ciphers, verify words, failure reasons per peer; the rest is counted under "other"
@@ -39,59 +39,60 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /**
- * A peer's few distinct keys (versions, ciphers, …) with counts, in first-seen order. Arrays searched linearly:
- * a peer has a handful of keys, and a Map per peer and field cost more (hashing each fresh key string, four Maps
- * per peer) than comparing a few short strings. The arrays come with the first key: a peer has four of these and
- * often uses one (on a log full of scanners most peers only fail), and the empty ones were most of the objects
- * created at the end of a report, all surviving to be copied by the garbage collector.
+ * A peer's few distinct keys (versions, ciphers, …) with counts, in first-seen order, as one flat array
+ * [key, count, key, count, …]; undefined until the first key. Searched linearly: a peer has a handful of keys, and
+ * a Map per peer and field cost more (hashing each fresh key string) than comparing a few short strings. One
+ * array, made with the first key: on a log full of scanners most peers only fail, so of a peer's four lists one
+ * is used, and every object made here survives to be copied by the garbage collector (issue 17, fourth pass).
  */
-class KeyCounts {
-  private keys: string[] | undefined;
-  private counts: number[] = NO_COUNTS;
+type KeyList = (string | number)[];
 
-  bump(key: string, by: number, cap: number): void {
-    if (!this.keys) {
-      this.keys = [key];
-      this.counts = [by];
-      return;
+/** `key` counted `by` more in list (made when undefined); past `cap` keys, under "other". */
+function bump(list: KeyList | undefined, key: string, by: number, cap: number): KeyList {
+  if (!list) return [key, by];
+  for (let i = 0; i < list.length; i += 2)
+    if (list[i] === key) {
+      (list[i + 1] as number) += by;
+      return list;
     }
-    const i = this.keys.indexOf(key);
-    if (i >= 0) this.counts[i]! += by;
-    else if (this.keys.length < cap) this.add(key, by);
-    else {
-      const other = this.keys.indexOf('other');
-      if (other >= 0) this.counts[other]! += by;
-      else this.add('other', by);
-    }
-  }
-
-  private add(key: string, by: number): void {
-    this.keys!.push(key);
-    this.counts.push(by);
-  }
-
-  pairs(): [string, number][] {
-    return this.keys ? this.keys.map((k, i) => [k, this.counts[i]!]) : [];
-  }
-
-  /** As an object (fromEntries: a key "__proto__" from a hostile log stays a plain key). */
-  record(): Record<string, number> {
-    return this.keys ? Object.fromEntries(this.pairs()) : {};
-  }
+  // concat, not push: a copy of the exact size, where push leaves room for 16 more (192 bytes for two keys, kept
+  // by every peer to the end of the report).
+  if (list.length < 2 * cap) return list.concat(key, by);
+  const other = list.indexOf('other'); // counts are numbers: only a key can be 'other'
+  if (other < 0) return list.concat('other', by);
+  (list[other + 1] as number) += by;
+  return list;
 }
-/** The counts of a KeyCounts without keys: never written (bump replaces it first). */
-const NO_COUNTS: number[] = [];
 
-/** A PeerStats' key counts until list() fills them in (four objects per peer saved, as in KeyCounts). */
-const UNFILLED: Record<string, number> = Object.freeze({});
+function pairs(list: KeyList | undefined): [string, number][] {
+  const out: [string, number][] = [];
+  if (list) for (let i = 0; i < list.length; i += 2) out.push([list[i] as string, list[i + 1] as number]);
+  return out;
+}
 
-/** Counters while reading; PeerStats gets plain objects at the end. */
+/** A PeerStats' key counts without keys: one shared, frozen empty object (nothing writes to a report's records). */
+const NONE: Record<string, number> = Object.freeze({});
+
+/** As an object, what Object.fromEntries(pairs) gives (a key "__proto__" from a hostile log stays a plain key). */
+function record(list: KeyList | undefined): Record<string, number> {
+  if (!list) return NONE;
+  const o: Record<string, number> = {};
+  for (let i = 0; i < list.length; i += 2) {
+    const k = list[i] as string;
+    if (k === '__proto__')
+      Object.defineProperty(o, k, { value: list[i + 1], writable: true, enumerable: true, configurable: true });
+    else o[k] = list[i + 1] as number;
+  }
+  return o;
+}
+
+/** Counters while reading; PeerStats gets plain objects at the end (list()). */
 interface Counters {
   stats: PeerStats;
-  versions: KeyCounts;
-  ciphers: KeyCounts;
-  verify: KeyCounts;
-  reasons: KeyCounts;
+  versions: KeyList | undefined;
+  ciphers: KeyList | undefined;
+  verify: KeyList | undefined;
+  reasons: KeyList | undefined;
 }
 
 /**
@@ -131,10 +132,10 @@ export class Aggregator {
         out.push({
           key,
           stats: c.stats,
-          versions: c.versions.pairs(),
-          ciphers: c.ciphers.pairs(),
-          verify: c.verify.pairs(),
-          reasons: c.reasons.pairs(),
+          versions: pairs(c.versions),
+          ciphers: pairs(c.ciphers),
+          verify: pairs(c.verify),
+          reasons: pairs(c.reasons),
         });
       }
     }
@@ -147,15 +148,15 @@ export class Aggregator {
     const c = this.counters(s.direction, w.key, s.name, s.firstSeen, s.lastSeen);
     const p = c.stats;
     for (const addr of s.addresses)
-      if (p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr)) p.addresses.push(addr);
+      if (p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr)) p.addresses = p.addresses.concat(addr);
     if (s.firstSeen < p.firstSeen) p.firstSeen = s.firstSeen;
     if (s.lastSeen > p.lastSeen) p.lastSeen = s.lastSeen;
     p.sessions += s.sessions;
     p.failures += s.failures;
-    for (const [k, n] of w.versions) c.versions.bump(k, n, this.cap);
-    for (const [k, n] of w.ciphers) c.ciphers.bump(k, n, this.cap);
-    for (const [k, n] of w.verify) c.verify.bump(k, n, this.cap);
-    for (const [k, n] of w.reasons) c.reasons.bump(k, n, this.cap);
+    for (const [k, n] of w.versions) c.versions = bump(c.versions, k, n, this.cap);
+    for (const [k, n] of w.ciphers) c.ciphers = bump(c.ciphers, k, n, this.cap);
+    for (const [k, n] of w.verify) c.verify = bump(c.verify, k, n, this.cap);
+    for (const [k, n] of w.reasons) c.reasons = bump(c.reasons, k, n, this.cap);
     if (
       s.lastSessionTime !== undefined &&
       (p.lastSessionTime === undefined || s.lastSessionTime >= p.lastSessionTime)
@@ -174,64 +175,90 @@ export class Aggregator {
         name,
         addresses: [],
         sessions: 0,
-        versions: UNFILLED,
-        ciphers: UNFILLED,
-        verify: UNFILLED,
+        versions: NONE,
+        ciphers: NONE,
+        verify: NONE,
         failures: 0,
-        failureReasons: UNFILLED,
+        failureReasons: NONE,
         firstSeen: first,
         lastSeen: last,
       };
-      c = {
-        stats,
-        versions: new KeyCounts(),
-        ciphers: new KeyCounts(),
-        verify: new KeyCounts(),
-        reasons: new KeyCounts(),
-      };
+      c = { stats, versions: undefined, ciphers: undefined, verify: undefined, reasons: undefined };
       byKey.set(key, c);
     }
     return c;
   }
 
+  /** The peer's counters for one or more identical events seen between `first` and `last`; its address noted. */
+  private seen(direction: Direction, peer: PeerRef, first: number, last: number): Counters {
+    const c = this.counters(direction, peer.name || peer.address || '?', peer.name, first, last);
+    const p = c.stats;
+    const addr = peer.address;
+    // concat: an array of the exact size (as in bump); most peers have one address.
+    if (addr && p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr))
+      p.addresses = p.addresses.concat(addr);
+    if (first < p.firstSeen) p.firstSeen = first;
+    if (last > p.lastSeen) p.lastSeen = last;
+    return c;
+  }
+
   /** `count` identical events seen between e.time and `last` (the tally's form; one event by default). */
   add(e: TlsEvent, count = 1, last = e.time): void {
+    if (e.kind === 'failure') this.addFailures(e.direction, e.peer, e.reason, count, e.time, last);
+    else this.addSessions(e.direction, e.peer, e.version, e.cipher, e.verify, count, e.time, last);
+  }
+
+  /** `count` failed handshakes with one reason between `first` and `last` (no event object: failures.ts). */
+  addFailures(direction: Direction, peer: PeerRef, reason: string, count: number, first: number, last: number): void {
     if (this.since !== undefined && last < this.since) return;
-    const c = this.counters(e.direction, e.peer.name || e.peer.address || '?', e.peer.name, e.time, last);
+    const c = this.seen(direction, peer, first, last);
+    c.stats.failures += count;
+    c.reasons = bump(c.reasons, reason, count, this.cap);
+  }
+
+  /** `count` identical sessions between `first` and `last` (no event object: tally-parse.ts). */
+  addSessions(
+    direction: Direction,
+    peer: PeerRef,
+    version: string,
+    cipher: string,
+    verify: string,
+    count: number,
+    first: number,
+    last: number,
+  ): void {
+    if (this.since !== undefined && last < this.since) return;
+    const c = this.seen(direction, peer, first, last);
     const p = c.stats;
-    const addr = e.peer.address;
-    if (addr && p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr)) p.addresses.push(addr);
-    if (e.time < p.firstSeen) p.firstSeen = e.time;
-    if (last > p.lastSeen) p.lastSeen = last;
-    if (e.kind === 'failure') {
-      p.failures += count;
-      c.reasons.bump(e.reason, count, this.cap);
-      return;
-    }
     p.sessions += count;
-    c.versions.bump(e.version, count, this.cap);
-    c.ciphers.bump(e.cipher, count, this.cap);
-    c.verify.bump(e.verify, count, this.cap);
+    c.versions = bump(c.versions, version, count, this.cap);
+    c.ciphers = bump(c.ciphers, cipher, count, this.cap);
+    c.verify = bump(c.verify, verify, count, this.cap);
     if (p.lastSessionTime === undefined || last >= p.lastSessionTime) {
       p.lastSessionTime = last;
-      p.lastVersion = e.version;
+      p.lastVersion = version;
     }
   }
 
-  /** Inbound first, then by name (or address). */
+  /**
+   * Inbound first, then by name (or address): each direction sorted alone, which is the order of one sort by
+   * direction then name, without comparing directions.
+   */
   list(): PeerStats[] {
-    const all: PeerStats[] = [];
+    const out: PeerStats[] = [];
+    const label = (p: PeerStats) => p.name || p.addresses[0] || '';
     for (const direction of ['inbound', 'outbound'] as const) {
+      const all: PeerStats[] = [];
       for (const c of this.peers[direction].values()) {
         const p = c.stats;
-        p.versions = c.versions.record();
-        p.ciphers = c.ciphers.record();
-        p.verify = c.verify.record();
-        p.failureReasons = c.reasons.record();
+        p.versions = record(c.versions);
+        p.ciphers = record(c.ciphers);
+        p.verify = record(c.verify);
+        p.failureReasons = record(c.reasons);
         all.push(p);
       }
+      for (const p of all.sort((a, b) => label(a).localeCompare(label(b)))) out.push(p);
     }
-    const label = (p: PeerStats) => p.name || p.addresses[0] || '';
-    return all.sort((a, b) => a.direction.localeCompare(b.direction) || label(a).localeCompare(label(b)));
+    return out;
   }
 }

@@ -19,6 +19,7 @@ import { MessageTable, type TableData } from './message-table.js';
 import { stampAt } from './stamp.js';
 import type { ClassicYear } from './syslog.js';
 import { wasmModule, type Exports } from './tally-module.js';
+import type { SessionSplit } from './tally-parse.js';
 
 /** Bytes per read. */
 export const CHUNK = 4 << 20;
@@ -187,6 +188,35 @@ export class FastTally {
   /** The table so far, read-only; the tally goes on counting into its own. */
   view(): MessageTable {
     return new MessageTable(this.data());
+  }
+
+  /**
+   * The table where it lies in the module's memory, without the copy data() makes (3.4 MB and 9 ms on the
+   * failure-dense log): only once nothing more is counted, as a new message may move the table.
+   */
+  finalView(): MessageTable {
+    const arena = this.w.arenaPtr();
+    const order = this.w.orderPtr();
+    return new MessageTable({
+      arena: new Uint8Array(this.memory.buffer, arena, this.w.arenaUsed()),
+      order: new Int32Array(this.memory.buffer, order, this.w.tableSize()),
+    });
+  }
+
+  /**
+   * sendmail's session messages of the table from entry `from` on, split by the module (assembly/sessions.ts):
+   * valid until the next call or until the table changes.
+   */
+  splitSessions(from: number): SessionSplit {
+    const header = this.w.splitSessions(from);
+    const mem = Buffer.from(this.memory.buffer);
+    const head = new Int32Array(this.memory.buffer, header, 4);
+    const texts = new Int32Array(this.memory.buffer, head[2]!, 2 * head[3]!);
+    return {
+      entries: new Int32Array(this.memory.buffer, head[0]!, 4 * head[1]!),
+      ids: head[3]!,
+      text: (id) => mem.toString('utf8', texts[2 * id]!, texts[2 * id]! + texts[2 * id + 1]!),
+    };
   }
 
   /** An empty table and no failures counted from here on (what is open stays open). */

@@ -33,8 +33,12 @@ export function parsePeer(raw: string): PeerRef {
   return peer;
 }
 
-/** Any of the spellings above; text after the closing bracket (":25", "(may be forged)") is dropped. */
-function parsePeerUncached(raw: string): PeerRef {
+/**
+ * Any of the spellings above; text after the closing bracket (":25", "(may be forged)") is dropped. Uncached:
+ * for callers that parse each distinct relay once anyway (the end of a report: failures.ts, tally-parse.ts), where
+ * the cache's lookups and entries were only cost.
+ */
+export function parsePeerUncached(raw: string): PeerRef {
   const open = raw.indexOf('[');
   if (open < 0) return { name: normaliseName(raw), address: '' };
   const close = raw.indexOf(']', open);

@@ -51,6 +51,29 @@ function splitPeer(s: string): [string, string] | undefined {
   return colon < 0 ? undefined : [s.slice(0, colon), s.slice(colon + 2)];
 }
 
+/**
+ * Where the peer is in a session line, "<trust> TLS connection established|reused from|to PEER: <tail>", as
+ * parseEstablished finds it: [start, end), or undefined when the line is not of that form or names an SNI
+ * ("PEER to name", which the parse rewrites). Such lines differ per peer only in PEER: tally-parse.ts parses the
+ * rest once per distinct form.
+ */
+export function sessionPeerAt(m: string): [number, number] | undefined {
+  const at = m.indexOf('TLS connection ');
+  if (at < 0) return undefined;
+  let p = at + 15;
+  if (m.startsWith('established ', p)) p += 12;
+  else if (m.startsWith('reused ', p)) p += 7;
+  else return undefined;
+  if (m.startsWith('from ', p)) p += 5;
+  else if (m.startsWith('to ', p)) p += 3;
+  else return undefined;
+  const close = m.indexOf(']', p);
+  const colon = close < 0 ? -1 : m.indexOf(': ', close);
+  if (colon < 0) return undefined;
+  const sni = m.indexOf(' to ', p);
+  return sni >= 0 && sni < colon ? undefined : [p, colon];
+}
+
 function parseEstablished(m: string): TlsRecord | undefined {
   const at = m.indexOf('TLS connection ');
   const trust = m.slice(0, at).trim();

@@ -77,7 +77,9 @@ export async function buildReport(inputs: string[], opts: ReportOptions = {}): P
     scan.tally.finishJoin();
     addFailures([scan.tally.failures()], agg);
     for (const p of direct.partial()) agg.absorb(p);
-    new TallyParse().addTo(scan.tally.view(), agg, (text, n) => addUnrecognised(scan.counts, text, n));
+    const table = scan.tally.finalView();
+    const sessions = scan.tally.splitSessions(0);
+    new TallyParse().addTo(table, agg, (text, n) => addUnrecognised(scan.counts, text, n), sessions);
     mergeCounts(counts, scan.counts);
     const status: SourceStatus = { name: src.name, bytes: result.bytes, compressed: src.compressed };
     if (result.error) {

@@ -19,15 +19,24 @@ export interface Summary {
   failingPeers: PeerStats[];
 }
 
+/**
+ * One pass, no arrays per peer (Object.entries made two per peer): on a log full of scanners this ran over 11,500
+ * peers in 30–40 ms of a 0.9 s report, most of it making and collecting those arrays (issue 17, fourth pass).
+ */
 export function summarise(peers: PeerStats[]): Summary {
   const perDirection: Record<Direction, Map<string, number>> = { inbound: new Map(), outbound: new Map() };
   let sessions = 0;
   let failures = 0;
+  const legacyPeers: PeerStats[] = [];
+  const failingPeers: PeerStats[] = [];
   for (const p of peers) {
     sessions += p.sessions;
     failures += p.failures;
-    for (const [v, n] of Object.entries(p.versions))
-      perDirection[p.direction].set(v, (perDirection[p.direction].get(v) ?? 0) + n);
+    const byVersion = perDirection[p.direction];
+    // for-in visits a plain object's own keys in Object.entries' order (a record's prototype has no enumerable key).
+    for (const v in p.versions) byVersion.set(v, (byVersion.get(v) ?? 0) + p.versions[v]!);
+    if (p.lastVersion !== undefined && LEGACY_VERSIONS.has(p.lastVersion)) legacyPeers.push(p);
+    if (p.failures > 0) failingPeers.push(p);
   }
   const share = (m: Map<string, number>): VersionShare[] => {
     const total = [...m.values()].reduce((a, b) => a + b, 0);
@@ -40,7 +49,7 @@ export function summarise(peers: PeerStats[]): Summary {
     sessions,
     failures,
     versionShare: { inbound: share(perDirection.inbound), outbound: share(perDirection.outbound) },
-    legacyPeers: peers.filter((p) => p.lastVersion !== undefined && LEGACY_VERSIONS.has(p.lastVersion)),
-    failingPeers: peers.filter((p) => p.failures > 0),
+    legacyPeers,
+    failingPeers,
   };
 }

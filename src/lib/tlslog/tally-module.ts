@@ -36,6 +36,7 @@ export interface Exports {
   exportOpen(pos: number): number;
   finishJoin(): void;
   addFailureIn(dir: number, relayN: number, reasonN: number, time: number, pos: number): void;
+  splitSessions(from: number): number;
 }
 
 /**
@@ -73,6 +74,7 @@ export const EXPORT_ARITY: { [K in keyof Exports]: Parameters<Exports[K]>['lengt
   exportOpen: 1,
   finishJoin: 0,
   addFailureIn: 5,
+  splitSessions: 1,
 };
 
 let compiled: WebAssembly.Module | undefined;

@@ -9,27 +9,25 @@
  */
 import type { Aggregator } from './aggregate.js';
 import type { MessageTable } from './message-table.js';
-import { parsePeer } from './peer.js';
+import { parsePeerUncached } from './peer.js';
 import { parsePostfix } from './postfix.js';
 import { parseSendmail } from './sendmail.js';
-import type { PeerRef, SessionEvent } from './types.js';
+import { Interned, SessionForms } from './session-forms.js';
+import type { PeerRef } from './types.js';
 
 /** Per entry: direction (0 inbound, 1 outbound, -1 not a session), peer, version, cipher, verify. */
 const FIELDS = 5;
 
-/** Each distinct value once, by a small number. */
-class Interned<T> {
-  readonly all: T[] = [];
-  private readonly ids = new Map<T, number>();
-
-  id(v: T): number {
-    let id = this.ids.get(v);
-    if (id === undefined) {
-      id = this.all.push(v) - 1;
-      this.ids.set(v, id);
-    }
-    return id;
-  }
+/**
+ * Session messages split by the module (fast-tally.ts splitSessions, assembly/sessions.ts): per entry [kind (0
+ * sendmail server, 1 sendmail client, 2 Postfix, -1 another form, -2 sendmail's without ", version="), relay id,
+ * tail id, id of the part before the relay (Postfix)], ids given to distinct bytes, `ids` of them, and each id's
+ * text.
+ */
+export interface SessionSplit {
+  entries: Int32Array;
+  ids: number;
+  text(id: number): string;
 }
 
 /** A parse as plain data, for a worker to post. */
@@ -39,14 +37,18 @@ export interface ParsedData {
   relays: string[];
 }
 
-const SERVER = 'STARTTLS=server, relay=';
-const CLIENT = 'STARTTLS=client, relay=';
+/**
+ * A copy of s that keeps nothing else alive. A relay is a slice of its message, and V8 makes a slice of a long
+ * string a view into it: kept as the peer's key and name, each relay kept its whole decoded message (20,355 of
+ * them on the failure-dense log, 3 MB) alive to the end, copied by each garbage collection. A concatenation is
+ * flattened into a new string when sliced, so this copies s once (and the one char more).
+ */
+const ownCopy = (s: string): string => (' ' + s).slice(1);
 
 export class TallyParse {
-  private readonly values = new Interned<string>();
-  /** sendmail session tails (", version=…" to the end): where their three value ids are in tailFields, -1 if not a session. */
-  private readonly tails = new Map<string, number>();
-  private readonly tailFields: number[] = [];
+  /** Each session form's fields, parsed once (session-forms.ts). */
+  private readonly forms = new SessionForms();
+  private readonly values = this.forms.values;
   private readonly relays = new Interned<string>();
   /** parsePeer of each relay. */
   private readonly peers: PeerRef[] = [];
@@ -60,9 +62,19 @@ export class TallyParse {
     this.fields = bigger;
   }
 
+  /**
+   * A relay the module found distinct (by its bytes): a fresh string, kept as it is and not looked up. A Map
+   * insert of a new string cost 1-2 µs cold, and an equal relay under two ids still makes one peer (the
+   * aggregator keys peers by name); only ids of equal bytes must be one, which the module's split makes so.
+   */
+  private newRelay(relay: string): number {
+    this.peers.push(parsePeerUncached(relay));
+    return this.relays.all.push(relay) - 1;
+  }
+
   private relayId(relay: string): number {
-    const id = this.relays.id(relay);
-    if (id === this.peers.length) this.peers.push(parsePeer(relay));
+    const id = this.relays.id(relay, ownCopy);
+    if (id === this.peers.length) this.peers.push(parsePeerUncached(relay));
     return id;
   }
 
@@ -95,46 +107,69 @@ export class TallyParse {
     }
   }
 
-  /** Parse the table's entries not parsed yet (those a merge added after the first call). */
-  parse(table: MessageTable): void {
+  /**
+   * Parse the table's entries not parsed yet (those a merge added after the first call). With `split` (the
+   * module's, from this.size on) sendmail's sessions are read from their relay and tail ids: each distinct relay
+   * and tail decoded once, each tail parsed once (with parseSendmail, as parseInto does), no message decoded.
+   */
+  parse(table: MessageTable, split?: SessionSplit): void {
     this.room(table.size);
-    for (let k = this.size; k < table.size; k++) this.parseInto(FIELDS * k, table.message(k));
+    const from = this.size;
+    const relayOf: number[] = []; // split id → relay id
+    const tailOf: number[] = []; // sendmail: tail's split id → its form, -1: not a session
+    const postfixOf = new Map<number, number>(); // Postfix: (before, tail) split ids → its form, -1: parse in full
+    const forms = this.forms;
+    for (let k = from; k < table.size; k++) {
+      const f = FIELDS * k;
+      const e = 4 * (k - from);
+      const kind = split ? split.entries[e]! : -1;
+      const r = kind >= 0 ? split!.entries[e + 1]! : 0;
+      const t = kind >= 0 ? split!.entries[e + 2]! : 0;
+      let at: number | undefined; // where this entry's value ids are in forms.fields
+      if (kind === 0 || kind === 1) {
+        at = tailOf[t] ??= forms.sendmailTail(parseSendmail(table.message(k)).record);
+        if (at >= 0) this.fields[f] = kind;
+      } else if (kind === 2) {
+        const form = t * split!.ids + split!.entries[e + 3]!; // one number per (tail, before) pair
+        at = postfixOf.get(form);
+        if (at === undefined) postfixOf.set(form, (at = forms.postfixForm(table.message(k), split!.text(r))));
+        if (at < 0) {
+          this.parseInto(f, table.message(k));
+          continue;
+        }
+        this.fields[f] = forms.fields[at++]!;
+      } else if (kind === -2) at = -1;
+      else {
+        this.parseInto(f, table.message(k));
+        continue;
+      }
+      if (at < 0) {
+        this.fields[f] = -1;
+        continue;
+      }
+      this.fields[f + 1] = relayOf[r] ??= this.newRelay(split!.text(r));
+      this.fields[f + 2] = forms.fields[at]!;
+      this.fields[f + 3] = forms.fields[at + 1]!;
+      this.fields[f + 4] = forms.fields[at + 2]!;
+    }
     this.size = table.size;
   }
 
-  /**
-   * One message's fields at f. Most are sendmail's "STARTTLS=server|client, relay=R, version=…": per peer they
-   * differ only in R and in a tail of a few variants. parseSendmail takes R up to the first ", version=" and every
-   * other field from there on, so the tail is parsed once per distinct tail, with parseSendmail itself (a test
-   * holds this shortcut to the full parse).
-   */
+  /** One message's fields at f: a session form's (session-forms.ts) when it has one, else the full parse's. */
   private parseInto(f: number, message: string): void {
     const fields = this.fields;
-    const server = message.startsWith(SERVER);
-    if (server || message.startsWith(CLIENT)) {
-      const v = message.indexOf(', version=', 15);
-      let tail = v < 0 ? -1 : this.tails.get(message.slice(v));
-      if (tail === undefined) {
-        const rec = parseSendmail(message).record;
-        tail =
-          rec?.type === 'session'
-            ? this.tailFields.push(
-                this.values.id(rec.version),
-                this.values.id(rec.cipher),
-                this.values.id(rec.verify),
-              ) - 3
-            : -1;
-        this.tails.set(message.slice(v), tail);
-      }
-      if (tail < 0) {
+    const form = this.forms.of(message);
+    if (form) {
+      if (form.at < 0) {
         fields[f] = -1;
         return;
       }
-      fields[f] = server ? 0 : 1;
-      fields[f + 1] = this.relayId(message.slice(SERVER.length, v));
-      fields[f + 2] = this.tailFields[tail]!;
-      fields[f + 3] = this.tailFields[tail + 1]!;
-      fields[f + 4] = this.tailFields[tail + 2]!;
+      const at = form.at;
+      fields[f] = form.direction;
+      fields[f + 1] = this.relayId(message.slice(form.relay[0], form.relay[1]));
+      fields[f + 2] = this.forms.fields[at]!;
+      fields[f + 3] = this.forms.fields[at + 1]!;
+      fields[f + 4] = this.forms.fields[at + 2]!;
       return;
     }
     const rec = (message.startsWith('STARTTLS') ? parseSendmail(message) : parsePostfix(message)).record;
@@ -172,8 +207,13 @@ export class TallyParse {
    * cache while they are added, instead of one cache miss after another for every entry (measured on the benchmark's
    * 67,521 messages, one cold pass: 136 ms in table order, 96 ms peer by peer).
    */
-  addTo(table: MessageTable, agg: Aggregator, unrecognised: (text: string, count: number) => void): void {
-    this.parse(table);
+  addTo(
+    table: MessageTable,
+    agg: Aggregator,
+    unrecognised: (text: string, count: number) => void,
+    split?: SessionSplit,
+  ): void {
+    this.parse(table, split);
     const n = table.size;
     // The aggregator's peer key (direction, name or address) of each entry, as a small group number. It depends
     // only on the entry's peer and direction, so it is worked out once per pair, not per entry.
@@ -203,25 +243,19 @@ export class TallyParse {
     for (let g = 0; g < groupOfPeer.size; g++) starts[g + 1]! += starts[g]!;
     const order = new Int32Array(starts[groupOfPeer.size]!);
     for (let k = 0; k < n; k++) if (group[k]! >= 0) order[starts[group[k]!]!++] = k;
-    // The aggregator keeps no event object: one serves for all.
-    const e: SessionEvent = {
-      kind: 'session',
-      time: 0,
-      direction: 'inbound',
-      peer: { name: '', address: '' },
-      version: '',
-      cipher: '',
-      verify: '',
-    };
+    const values = this.values.all;
     for (const k of order) {
       const f = FIELDS * k;
-      e.time = table.first(k);
-      e.direction = this.fields[f] === 0 ? 'inbound' : 'outbound';
-      e.peer = this.peers[this.fields[f + 1]!]!;
-      e.version = this.values.all[this.fields[f + 2]!]!;
-      e.cipher = this.values.all[this.fields[f + 3]!]!;
-      e.verify = this.values.all[this.fields[f + 4]!]!;
-      agg.add(e, table.count(k), table.last(k));
+      agg.addSessions(
+        this.fields[f] === 0 ? 'inbound' : 'outbound',
+        this.peers[this.fields[f + 1]!]!,
+        values[this.fields[f + 2]!]!,
+        values[this.fields[f + 3]!]!,
+        values[this.fields[f + 4]!]!,
+        table.count(k),
+        table.first(k),
+        table.last(k),
+      );
     }
   }
 }
