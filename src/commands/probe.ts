@@ -1,7 +1,7 @@
 /**
  * `mta-upgrade probe HOST[:PORT]`: our STARTTLS client against one server, or `--scan` of every TLS version.
  * Start-up matters (the bench compares whole processes): this path imports node:net/node:tls only, never
- * src/lib/exec.ts (execa) or listr2.
+ * src/lib/exec.ts (child processes) or listr2.
  */
 import { isIP } from '../lib/ip.js';
 import { MtaError, errorText } from '../lib/errors.js';

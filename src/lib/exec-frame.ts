@@ -65,7 +65,7 @@ export function notStarted(
 
 /**
  * A stream's text as lines, as it arrives: complete lines go to `each` (a trailing CR dropped), the unfinished
- * rest waits in `partial` for the next piece; `flush` ends it. Each stream keeps its own rest, so stdout and
+ * rest waits in `partial` for the next piece; flushLines ends it. Each stream keeps its own rest, so stdout and
  * stderr interleave line by line, never inside a line.
  */
 export function splitLines(partial: { rest: string }, text: string, each: (line: string) => void): void {
