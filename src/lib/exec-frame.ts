@@ -64,18 +64,56 @@ export function notStarted(
 }
 
 /**
- * A stream's text as lines, as it arrives: complete lines go to `each` (a trailing CR dropped), the unfinished
- * rest waits in `partial` for the next piece; flushLines ends it. Each stream keeps its own rest, so stdout and
- * stderr interleave line by line, never inside a line.
+ * A command's output as it arrives, for both executors: stdout and stderr kept whole and split into lines (a
+ * trailing CR dropped), each stream with its own unfinished rest, so the two interleave line by line, never inside
+ * a line. Each line is logged and given to onLine, redacted, and `until` is asked after each; its first yes calls
+ * `stop` once.
  */
-export function splitLines(partial: { rest: string }, text: string, each: (line: string) => void): void {
-  const parts = (partial.rest + text).split('\n');
-  partial.rest = parts.pop()!;
-  for (const l of parts) each(l.endsWith('\r') ? l.slice(0, -1) : l);
-}
+export class OutputLines {
+  stdout = '';
+  stderr = '';
+  /** Every line so far, each ending in a newline: what `until` is asked about. */
+  output = '';
+  stoppedEarly = false;
+  private readonly rest = { out: '', err: '' };
 
-export function flushLines(partial: { rest: string }, each: (line: string) => void): void {
-  if (partial.rest) splitLines(partial, '\n', each);
+  constructor(
+    private readonly f: Frame,
+    private readonly req: ExecRequest,
+    private readonly stop: () => void,
+  ) {}
+
+  out(text: string): void {
+    this.stdout += text;
+    this.split('out', text);
+  }
+
+  err(text: string): void {
+    this.stderr += text;
+    this.split('err', text);
+  }
+
+  /** Both streams ended: their unfinished last lines are lines too. */
+  flush(): void {
+    for (const s of ['out', 'err'] as const) if (this.rest[s]) this.split(s, '\n');
+  }
+
+  private split(s: 'out' | 'err', text: string): void {
+    const parts = (this.rest[s] + text).split('\n');
+    this.rest[s] = parts.pop()!;
+    for (const l of parts) this.line(l.endsWith('\r') ? l.slice(0, -1) : l);
+  }
+
+  private line(l: string): void {
+    this.output += l + '\n';
+    const shown = this.f.redact(l);
+    this.f.log(shown);
+    this.req.onLine?.(shown);
+    if (!this.stoppedEarly && this.req.until?.(this.output)) {
+      this.stoppedEarly = true;
+      this.stop();
+    }
+  }
 }
 
 export interface Ending {

@@ -5,7 +5,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { endingMessage, flushLines, frameOf, notStarted, resultOf, splitLines } from './exec-frame.js';
+import { OutputLines, endingMessage, frameOf, notStarted, resultOf } from './exec-frame.js';
 
 export { formatCommand, shellQuote } from './exec-frame.js';
 
@@ -110,7 +110,6 @@ export function createExecutor(opts: ExecutorOptions): Executor {
 
     let timedOut = false;
     let canceled = false;
-    let stoppedEarly = false;
     const killGroup = (sig: NodeJS.Signals) => {
       if (child.pid === undefined) return;
       try {
@@ -128,22 +127,9 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     const onAbort = () => ((canceled = true), stop());
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
-    let stdout = '';
-    let stderr = '';
-    let output = '';
-    const line = (text: string) => {
-      output += text + '\n';
-      log(redact(text));
-      req.onLine?.(redact(text));
-      if (!stoppedEarly && req.until?.(output)) {
-        stoppedEarly = true;
-        stop();
-      }
-    };
-    const outRest = { rest: '' };
-    const errRest = { rest: '' };
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => ((stdout += d), splitLines(outRest, d, line)));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => ((stderr += d), splitLines(errRest, d, line)));
+    const lines = new OutputLines(frame, req, stop);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => lines.out(d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => lines.err(d));
     child.stdin?.end(req.input);
 
     let startError: unknown;
@@ -166,16 +152,16 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     }
 
     const r = await ended;
-    flushLines(outRest, line);
-    flushLines(errRest, line);
+    lines.flush();
     if (timer) clearTimeout(timer);
     if (hardKill) clearTimeout(hardKill);
     opts.signal?.removeEventListener('abort', onAbort);
     if (startError) throw startError;
 
     const exitCode = typeof r.code === 'number' ? r.code : undefined;
+    const { stoppedEarly } = lines;
     const ok = stoppedEarly || (!timedOut && !canceled && exitCode === 0);
-    const notFound = spawnError?.code === 'ENOENT' || (gated && exitCode === 127 && /not found/.test(stderr));
+    const notFound = spawnError?.code === 'ENOENT' || (gated && exitCode === 127 && /not found/.test(lines.stderr));
     const message = endingMessage(
       { stoppedEarly, timedOut, canceled, notFound, exitCode, signal: r.signal ?? undefined },
       req,
@@ -187,9 +173,9 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         ok,
         exitCode,
         signal: r.signal ?? undefined,
-        stdout: redact(stdout),
-        stderr: redact(stderr),
-        output: redact(output),
+        stdout: redact(lines.stdout),
+        stderr: redact(lines.stderr),
+        output: redact(lines.output),
         timedOut,
         canceled,
         stoppedEarly,

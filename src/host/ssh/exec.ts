@@ -4,7 +4,7 @@
  * caller journals it (onStart), waits for a go-ahead line. No timeout(1) on FreeBSD: a timeout, an abort or
  * `until` kill the group from the controller over the persistent shell. Dry run and format are lib/exec's.
  */
-import { endingMessage, flushLines, frameOf, notStarted, resultOf, splitLines } from '../../lib/exec-frame.js';
+import { OutputLines, endingMessage, frameOf, notStarted, resultOf } from '../../lib/exec-frame.js';
 import {
   type ExecRequest,
   type ExecResult,
@@ -49,14 +49,10 @@ export function createSshExecutor(opts: ExecutorOptions, deps: SshExecDeps): Exe
     if (early) return early;
     log(`$ ${shown}`);
     const child = await deps.channels.open(script(req));
-    let stdout = '',
-      stderr = '',
-      output = '',
-      head = '',
+    let head = '',
       ref: ProcessRef | undefined;
     let timedOut = false,
       canceled = false,
-      stoppedEarly = false,
       startError: unknown;
     let hardKill: NodeJS.Timeout | undefined;
     const stop = () => {
@@ -65,15 +61,7 @@ export function createSshExecutor(opts: ExecutorOptions, deps: SshExecDeps): Exe
       deps.killGroup(r, 'TERM').catch(() => {});
       hardKill ??= setTimeout(() => void deps.killGroup(r, 'KILL').catch(() => {}), opts.killAfterMs ?? 2000);
     };
-    const line = (l: string) => {
-      output += l + '\n';
-      log(redact(l));
-      req.onLine?.(redact(l));
-      if (!stoppedEarly && req.until?.(output)) ((stoppedEarly = true), stop());
-    };
-    const lines = (text: string, partial: { rest: string }) => splitLines(partial, text, line);
-    const outRest = { rest: '' },
-      errRest = { rest: '' };
+    const lines = new OutputLines(frame, req, stop);
     const started = new Promise<void>((resolve) => {
       child.stdout!.setEncoding('utf8').on('data', (d: string) => {
         if (!ref) {
@@ -85,12 +73,11 @@ export function createSshExecutor(opts: ExecutorOptions, deps: SshExecDeps): Exe
           d = head.slice(nl + 1);
           resolve();
         }
-        stdout += d;
-        lines(d, outRest);
+        lines.out(d);
       });
       child.once('exit', () => resolve());
     });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => ((stderr += d), lines(d, errRest)));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => lines.err(d));
     const timer = req.timeoutMs ? setTimeout(() => ((timedOut = true), stop()), req.timeoutMs) : undefined;
     const onAbort = () => ((canceled = true), stop());
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -107,11 +94,12 @@ export function createSshExecutor(opts: ExecutorOptions, deps: SshExecDeps): Exe
     if (req.input !== undefined) child.stdin!.write(req.input);
     child.stdin!.end();
     const { code, signal } = await exited(child);
-    for (const p of [outRest, errRest]) flushLines(p, line);
+    lines.flush();
     if (timer) clearTimeout(timer);
     if (hardKill) clearTimeout(hardKill);
     opts.signal?.removeEventListener('abort', onAbort);
     if (startError) throw startError;
+    const { stoppedEarly } = lines;
     // ssh exits 255 for its own failures and for a remote command killed by a signal.
     const exitCode = code === null || (code === 255 && (timedOut || canceled || stoppedEarly)) ? undefined : code;
     const ok = stoppedEarly || (!timedOut && !canceled && exitCode === 0);
@@ -126,9 +114,9 @@ export function createSshExecutor(opts: ExecutorOptions, deps: SshExecDeps): Exe
         ok,
         exitCode,
         signal: signal ?? undefined,
-        stdout: redact(stdout),
-        stderr: redact(stderr),
-        output: redact(output),
+        stdout: redact(lines.stdout),
+        stderr: redact(lines.stderr),
+        output: redact(lines.output),
         timedOut,
         canceled,
         stoppedEarly,
