@@ -86,6 +86,12 @@ function record(list: KeyList | undefined): Record<string, number> {
   return o;
 }
 
+/** A peer's address, kept when new and under the cap (first seen first). */
+function noteAddress(p: PeerStats, addr: string): void {
+  // concat: an array of the exact size (as in bump); most peers have one address.
+  if (p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr)) p.addresses = p.addresses.concat(addr);
+}
+
 /** Counters while reading; PeerStats gets plain objects at the end (list()). */
 interface Counters {
   stats: PeerStats;
@@ -147,8 +153,7 @@ export class Aggregator {
     const s = w.stats;
     const c = this.counters(s.direction, w.key, s.name, s.firstSeen, s.lastSeen);
     const p = c.stats;
-    for (const addr of s.addresses)
-      if (p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr)) p.addresses = p.addresses.concat(addr);
+    for (const addr of s.addresses) noteAddress(p, addr);
     if (s.firstSeen < p.firstSeen) p.firstSeen = s.firstSeen;
     if (s.lastSeen > p.lastSeen) p.lastSeen = s.lastSeen;
     p.sessions += s.sessions;
@@ -193,10 +198,7 @@ export class Aggregator {
   private seen(direction: Direction, peer: PeerRef, first: number, last: number): Counters {
     const c = this.counters(direction, peer.name || peer.address || '?', peer.name, first, last);
     const p = c.stats;
-    const addr = peer.address;
-    // concat: an array of the exact size (as in bump); most peers have one address.
-    if (addr && p.addresses.length < MAX_ADDRESSES && !p.addresses.includes(addr))
-      p.addresses = p.addresses.concat(addr);
+    if (peer.address) noteAddress(p, peer.address);
     if (first < p.firstSeen) p.firstSeen = first;
     if (last > p.lastSeen) p.lastSeen = last;
     return c;
