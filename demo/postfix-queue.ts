@@ -33,13 +33,26 @@ export async function postfixTreeSums(root: string): Promise<Record<string, stri
 
 /** A message's queue file (incoming, active, deferred or hold; defer/ holds only the reasons) and its sha256. */
 export async function queuedFile(s: PostfixSandbox, id: string): Promise<{ file: string; sha256: string } | undefined> {
+  // qmgr moves a message between queues (active/ → deferred/ after a failed attempt): a file found in one queue
+  // may be gone from it when read, so it is looked for again.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const file = await findQueued(s, id);
+    if (!file) return undefined;
+    try {
+      return { file, sha256: await sha256File(path.join(s.queue, file)) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  return undefined;
+}
+
+/** The queue file of `id` relative to the queue directory (queue/…), or undefined. */
+async function findQueued(s: PostfixSandbox, id: string): Promise<string | undefined> {
   for (const q of ['incoming', 'active', 'deferred', 'hold']) {
     const names = await fs.readdir(path.join(s.queue, q), { recursive: true }).catch(() => [] as string[]);
     const hit = names.find((n) => path.basename(n) === id);
-    if (hit) {
-      const file = path.join(q, hit);
-      return { file, sha256: await sha256File(path.join(s.queue, file)) };
-    }
+    if (hit) return path.join(q, hit);
   }
   return undefined;
 }
