@@ -4,14 +4,13 @@
  * place where an error kind becomes an exit code.
  * Subcommand modules are imported only when their command runs, so `--help` and `probe` never load listr2.
  */
-import { TOOL_VERSION } from './lib/version.js';
 import { EXIT_CODES, MtaError, errorText, isMtaError } from './lib/errors.js';
 import { parseArgv } from './lib/argv/parse.js';
 import { renderHelp } from './lib/argv/help.js';
 import type { OptionValues } from './lib/argv/spec.js';
 import { makeIo } from './commands/io.js';
-import { closeOpenHosts } from './commands/open-hosts.js';
 import { PROGRAM } from './commands/table.js';
+import { renderMan } from './commands/man.js';
 import { EXAMPLES } from './commands/global-options.js';
 import { mapStack } from './lib/stack-map.js';
 import type { GlobalOptions, Io } from './commands/types.js';
@@ -53,34 +52,33 @@ function columns(stream: NodeJS.WritableStream): number {
 
 /** The man page (man/mta-upgrade.1, written by scripts/man.mjs) from the same table as --help. */
 export async function manPage(): Promise<string> {
-  const { renderMan } = await import('./commands/man.js');
-  return renderMan(PROGRAM, EXAMPLES);
+  return renderMan(PROGRAM, (await import('./lib/version.js')).TOOL_VERSION, EXAMPLES);
 }
 
 export async function main(argv: string[], io?: Io): Promise<number> {
   const json = argv.includes('--json');
   if (argv.includes('--no-color')) process.env['NO_COLOR'] = '1';
   const theIo = io ?? makeIo(json, process.stdout, process.stderr, { color: !argv.includes('--no-color') });
+  // What help, --version and a usage error need is in the entry's own file; the rest is imported when used.
+  let acted = false;
   try {
     const parsed = parseArgv(PROGRAM, argv);
-    if (parsed.kind === 'version') theIo.stdout.write(`${TOOL_VERSION}\n`);
+    if (parsed.kind === 'version') theIo.stdout.write(`${(await import('./lib/version.js')).TOOL_VERSION}\n`);
     else if (parsed.kind === 'help') {
       // A command that needs a subcommand and got none shows its help on stderr, and exits 0 (as commander did).
       const out = parsed.toStderr ? theIo.stderr : theIo.stdout;
       out.write(renderHelp(parsed.path, columns(out)));
     } else {
       const globals = globalOptions(parsed.globals, parsed.path[1]!.name);
-      await parsed.path[parsed.path.length - 1]!.action!(parsed.args, parsed.options, {
-        globals,
-        io: theIo,
-        program: PROGRAM,
-      });
+      const context = { globals, io: theIo, program: PROGRAM };
+      acted = true;
+      await parsed.path[parsed.path.length - 1]!.action!(parsed.args, parsed.options, context);
     }
     return 0;
   } catch (e) {
     return failure(e, theIo);
   } finally {
-    await closeOpenHosts();
+    if (acted) await (await import('./commands/open-hosts.js')).closeOpenHosts();
   }
 }
 

@@ -39,9 +39,9 @@ function commands(parent: CommandSpec<any>, prefix: string): string[] {
   });
 }
 
-export function renderMan(program: ProgramSpec<any>, examples: string): string {
+export function renderMan(program: ProgramSpec<any>, version: string, examples: string): string {
   return [
-    `.TH MTA\\-UPGRADE 1 "" "mta-upgrade ${roff(program.version)}" "User Commands"`,
+    `.TH MTA\\-UPGRADE 1 "" "mta-upgrade ${roff(version)}" "User Commands"`,
     '.SH NAME',
     `mta\\-upgrade \\- ${roff(program.description)}`,
     '.SH SYNOPSIS',

@@ -2,9 +2,9 @@
  * mta-upgrade's commands as data (src/lib/argv/spec.ts): help, completion and the man page read this table, and
  * each action imports its command's module only when it runs, so `--help` and `probe` never load listr2.
  */
-import { TOOL_VERSION } from '../lib/version.js';
 import type { CommandSpec, ProgramSpec } from '../lib/argv/spec.js';
 import { DESCRIPTION, EXAMPLES, GLOBAL_OPTIONS, positiveInt } from './global-options.js';
+import { completionCommand } from './completion.js';
 import type { GlobalOptions, Io } from './types.js';
 
 /** What an action gets besides its arguments and options. */
@@ -167,7 +167,6 @@ const tlsReport: Command = {
 
 export const PROGRAM: ProgramSpec<CliContext> = {
   name: 'mta-upgrade',
-  version: TOOL_VERSION,
   description: DESCRIPTION,
   options: GLOBAL_OPTIONS,
   after: EXAMPLES,
@@ -247,8 +246,7 @@ export const PROGRAM: ProgramSpec<CliContext> = {
       name: 'completion',
       args: ['<shell>'],
       description: 'print a completion script for bash or zsh: source <(mta-upgrade completion bash)',
-      action: async ([shell], _o, { io, program }) =>
-        (await import('./completion.js')).completionCommand(shell, program, io),
+      action: async ([shell], _o, { io, program }) => completionCommand(shell, program, io),
     },
   ],
 };

@@ -1,9 +1,9 @@
 /**
  * What can be wrong with a command line, and the one place that words it. Every problem becomes a `usage`
- * MtaError (exit 2) that names the command and says where to look: its --help.
+ * MtaError (exit 2) that names the command and says where to look: its --help. It imports no more than errors.js
+ * (not format.js's plural): every module the bin's entry imports is one more file read and compiled at each start.
  */
 import { MtaError } from '../errors.js';
-import { plural } from '../format.js';
 
 export type ArgvProblem =
   | { kind: 'unknown-option'; option: string; suggestion?: string }
@@ -24,7 +24,7 @@ function what(p: ArgvProblem): string {
     case 'missing-argument':
       return `missing required argument '${p.argument}'`;
     case 'too-many-arguments':
-      return `too many arguments: it takes ${plural(p.expected, 'argument')}, got ${p.got}`;
+      return `too many arguments: it takes ${p.expected} argument${p.expected === 1 ? '' : 's'}, got ${p.got}`;
     case 'missing-value':
       return `option '${p.option}' needs a value`;
     case 'unexpected-value':

@@ -50,7 +50,6 @@ export interface CommandSpec<C = unknown> {
 }
 
 export interface ProgramSpec<C = unknown> extends CommandSpec<C> {
-  version: string;
   /** The program's own options: accepted before or after any command, and listed on every command's help. */
   options: readonly OptionSpec[];
   commands: readonly CommandSpec<C>[];
