@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseArgv, type Parsed } from '../src/lib/argv/parse.js';
-import { PROGRAM, type CliContext } from '../src/commands/table.js';
+import { PROGRAM } from '../src/commands/table.js';
+import type { CliContext } from '../src/commands/types.js';
 import { MtaError } from '../src/lib/errors.js';
 
 function action(argv: string[], env: NodeJS.ProcessEnv = {}) {
