@@ -1,6 +1,6 @@
 // The shipped CLI: src/ bundled by esbuild into ESM under dist/bundle/ (the `bin` of package.json).
-// Code splitting keeps each command's modules in their own chunks, loaded by the dynamic imports of src/cli.ts
-// only when that command runs (so `--help` loads commander and nothing else). The tls-report worker is a second
+// Code splitting keeps each command's modules in their own chunks, loaded by the dynamic imports of src/commands/table.ts
+// only when that command runs (so `--help` loads the entry's own chunk and nothing else). The tls-report worker is a second
 // entry (parallel.ts starts ./worker.js beside its chunk), and the WebAssembly module is copied beside both.
 // Source maps: read only when an internal error's trace is shown (src/lib/stack-map.ts), so it names src/….ts lines.
 import { build } from 'esbuild';
@@ -8,22 +8,6 @@ import fs from 'node:fs';
 
 const out = 'dist/bundle';
 
-// commander requires node:child_process when it loads, for executable subcommands this CLI never defines: every
-// start, `--help` included, then loads child_process with dgram and socket_list. Commander gets it on first use.
-const lazyChildProcess = {
-  name: 'lazy-child-process',
-  setup(b) {
-    b.onResolve({ filter: /^node:child_process$/ }, (a) =>
-      /[\\/]node_modules[\\/]commander[\\/]/.test(a.importer)
-        ? { path: 'lazy', namespace: 'lazy-child-process' }
-        : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
-      contents: "let cp; module.exports = new Proxy({}, { get: (_, k) => (cp ??= require('node:child_process'))[k] });",
-      loader: 'js',
-    }));
-  },
-};
 fs.rmSync(out, { recursive: true, force: true });
 await build({
   entryPoints: { cli: 'src/cli.ts', worker: 'src/lib/tlslog/worker.ts' },
@@ -45,7 +29,6 @@ await build({
   banner: {
     js: "import { createRequire as __mtaRequire } from 'node:module'; const require = __mtaRequire(import.meta.url);",
   },
-  plugins: [lazyChildProcess],
   logLevel: 'warning',
 });
 fs.copyFileSync('dist/wasm/tally.wasm', `${out}/tally.wasm`);

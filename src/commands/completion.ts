@@ -1,25 +1,29 @@
 /**
- * `mta-upgrade completion bash|zsh`: a completion script built from the commander program itself (commands,
+ * `mta-upgrade completion bash|zsh`: a completion script built from the command table itself (commands,
  * subcommands, their options and the global ones), so it follows every new command without being edited.
  *   bash: source <(mta-upgrade completion bash)       zsh: source <(mta-upgrade completion zsh)
  */
-import type { Command } from 'commander';
+import { VERSION_OPTION, type CommandSpec, type OptionSpec } from '../lib/argv/spec.js';
 import { MtaError } from '../lib/errors.js';
 import type { Io } from './types.js';
 
-function flags(c: Command): string[] {
-  return c.options.flatMap((o) => [o.short, o.long].filter((f): f is string => !!f));
+function flags(options: readonly OptionSpec[]): string[] {
+  return options.flatMap((o) => [...(o.short ? [`-${o.short}`] : []), `--${o.long}`]);
+}
+
+function subcommands(c: CommandSpec<any>): string[] {
+  return (c.commands ?? []).map((s) => s.name);
 }
 
 /** "word" → words that may follow it: the top level under '', each command under its name ('backups list' too). */
-function table(program: Command): Map<string, string[]> {
-  const global = [...flags(program), '--help'];
-  const t = new Map<string, string[]>([['', [...program.commands.map((c) => c.name()), ...global]]]);
-  const walk = (c: Command, key: string) => {
-    t.set(key, [...c.commands.map((s) => s.name()), ...flags(c), ...global]);
-    for (const s of c.commands) walk(s, `${key} ${s.name()}`);
+function table(program: CommandSpec<any>): Map<string, string[]> {
+  const global = [...flags([VERSION_OPTION, ...(program.options ?? [])]), '--help'];
+  const t = new Map<string, string[]>([['', [...subcommands(program), ...global]]]);
+  const walk = (c: CommandSpec<any>, key: string) => {
+    t.set(key, [...subcommands(c), ...flags(c.options ?? []), ...global]);
+    for (const s of c.commands ?? []) walk(s, `${key} ${s.name}`);
   };
-  for (const c of program.commands) walk(c, c.name());
+  for (const c of program.commands ?? []) walk(c, c.name);
   return t;
 }
 
@@ -54,7 +58,7 @@ function zsh(t: Map<string, string[]>): string {
   return `#compdef mta-upgrade\n# mta-upgrade zsh completion: source <(mta-upgrade completion zsh)\nautoload -U +X bashcompinit && bashcompinit\n${bash(t)}`;
 }
 
-export async function completionCommand(shell: string, program: Command, io: Io): Promise<void> {
+export async function completionCommand(shell: string, program: CommandSpec<any>, io: Io): Promise<void> {
   const t = table(program);
   if (shell === 'bash') return void io.stdout.write(bash(t));
   if (shell === 'zsh') return void io.stdout.write(zsh(t));

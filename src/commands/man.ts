@@ -1,8 +1,16 @@
 /**
- * The man page, generated from the same commander program as --help, so the two cannot drift:
+ * The man page, generated from the same command table as --help, so the two cannot drift:
  * `node scripts/man.mjs` writes man/mta-upgrade.1 (shipped in the package); test/package.test.ts checks it is current.
  */
-import type { Command, Help } from 'commander';
+import { optionDescription, usageTail } from '../lib/argv/help.js';
+import {
+  HELP_OPTION,
+  VERSION_OPTION,
+  optionTerm,
+  type CommandSpec,
+  type OptionSpec,
+  type ProgramSpec,
+} from '../lib/argv/spec.js';
 
 /** roff-safe text: backslashes, hyphens (so they copy as ASCII '-') and a leading dot or quote. */
 function roff(s: string): string {
@@ -12,41 +20,38 @@ function roff(s: string): string {
     .replace(/^([.'])/gm, '\\&$1');
 }
 
-function options(help: Help, cmd: Command, global: boolean): string[] {
-  const opts = global ? help.visibleOptions(cmd) : help.visibleOptions(cmd).filter((o) => o.long !== '--help');
-  return opts.flatMap((o) => ['.TP', `.B ${roff(help.optionTerm(o))}`, roff(help.optionDescription(o))]);
+function options(opts: readonly OptionSpec[]): string[] {
+  return opts.flatMap((o) => ['.TP', `.B ${roff(optionTerm(o))}`, roff(optionDescription(o))]);
 }
 
-function commands(help: Help, parent: Command, prefix: string): string[] {
-  return help.visibleCommands(parent).flatMap((c) => {
-    if (c.name() === 'help') return [];
-    const name = `${prefix}${c.name()}`;
-    const subs = help.visibleCommands(c).filter((s) => s.name() !== 'help');
-    const own = options(help, c, false);
+function commands(parent: CommandSpec<any>, prefix: string): string[] {
+  return (parent.commands ?? []).flatMap((c) => {
+    const name = `${prefix}${c.name}`;
+    // A command with subcommands takes no options of its own: its synopsis is `backups [command]`.
+    const usage = c.commands?.length ? usageTail(c).replace(/^\[options\] /, '') : usageTail(c);
+    const own = options(c.options ?? []);
     return [
-      '.SS ' + roff(`${name} ${c.usage().replace(/^\[options\] ?/, subs.length ? '' : '[options] ')}`.trim()),
-      roff(c.description()),
+      '.SS ' + roff(`${name} ${usage}`),
+      roff(c.description),
       ...(own.length ? ['.RS', ...own, '.RE'] : []),
-      ...commands(help, c, `${name} `),
+      ...commands(c, `${name} `),
     ];
   });
 }
 
-export function renderMan(program: Command, examples: string): string {
-  const help = program.createHelp();
-  const version = program.version() ?? '';
+export function renderMan(program: ProgramSpec<any>, version: string, examples: string): string {
   return [
     `.TH MTA\\-UPGRADE 1 "" "mta-upgrade ${roff(version)}" "User Commands"`,
     '.SH NAME',
-    `mta\\-upgrade \\- ${roff(program.description())}`,
+    `mta\\-upgrade \\- ${roff(program.description)}`,
     '.SH SYNOPSIS',
     '.B mta\\-upgrade',
     '[\\fIglobal options\\fR] \\fIcommand\\fR [\\fIoptions\\fR] [\\fIarguments\\fR]',
     '.SH GLOBAL OPTIONS',
     'They apply to every command and may be given before or after it.',
-    ...options(help, program, true),
+    ...options([VERSION_OPTION, ...program.options, HELP_OPTION]),
     '.SH COMMANDS',
-    ...commands(help, program, ''),
+    ...commands(program, ''),
     '.SH ENVIRONMENT',
     '.TP',
     '.B MTA_UPGRADE_STATE_DIR',

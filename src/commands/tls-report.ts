@@ -70,8 +70,7 @@ export async function tlsReportCommand(
   const json = Boolean(opts.json || g.json || io.json);
   if (json && opts.csv) throw new MtaError('usage', '--json and --csv exclude each other');
   if (files.filter((f) => f === '-').length > 1) throw new MtaError('usage', 'stdin (-) can be read only once');
-  // commander hands over a string unless the lead adds a parser: accept both.
-  const year = opts.year === undefined ? undefined : Number(opts.year);
+  const year = opts.year; // a whole number above 0 already (the table's positiveInt): the range is checked here
   if (year !== undefined && (!Number.isInteger(year) || year < 1970 || year > 9999)) {
     throw new MtaError('usage', `--year must be a four-digit year, not ${opts.year}`);
   }

@@ -3,6 +3,7 @@
  * output and --json stays one event per line), throw MtaError for failures, and return normally on success.
  * src/cli.ts turns an MtaError's kind into the exit code.
  */
+import type { ProgramSpec } from '../lib/argv/spec.js';
 export interface GlobalOptions {
   /** Every absolute plan path and the state directory are taken under this directory. */
   root?: string;
@@ -39,4 +40,11 @@ export interface Io {
   confirm(question: string): Promise<boolean>;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
+}
+
+/** What a command's action gets besides its arguments and options (src/commands/table.ts). */
+export interface CliContext {
+  globals: GlobalOptions;
+  io: Io;
+  program: ProgramSpec<CliContext>;
 }

@@ -9,7 +9,8 @@ import { LineCounter, parseDocument, isAlias, isCollection, isPair, type Documen
 import type * as z from 'zod';
 import { MtaError } from '../lib/errors.js';
 import { PlanSchema, type Plan } from './schema.js';
-import { interpolateTree, resolveVars, closest, type PathKey } from './interpolate.js';
+import { interpolateTree, resolveVars, type PathKey } from './interpolate.js';
+import { closest } from '../lib/did-you-mean.js';
 import { locate, formatPath } from './locate.js';
 import { allowedKeys, discriminatorChoices } from './shape.js';
 import { featuresScope } from './features.js';
